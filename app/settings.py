@@ -1,0 +1,74 @@
+"""Typed settings: CLI flags > FLOWWATCH_* environment variables > TOML file > defaults."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path | None:
+    """The TOML file named by FLOWWATCH_CONFIG, else ./flowwatch.toml when present."""
+    named = os.environ.get("FLOWWATCH_CONFIG")
+    if named:
+        return Path(named)
+    local = Path("flowwatch.toml")
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Everything a Flowwatch process needs to know, validated once at start."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWWATCH_", extra="forbid")
+
+    db: Path = Field(Path("data/flowwatch.duckdb"), description="DuckDB database file")
+    host: str = Field("127.0.0.1", description="address to bind")
+    port: int = Field(8050, ge=1, le=65535, description="port to bind")
+    days: int = Field(30, ge=1, le=365, description="days of demo history")
+    orders_per_day: int = Field(1500, ge=1, le=100_000, description="mean demo orders per day")
+    seed: int = Field(20261122, description="random seed of the demo data")
+    refresh_seconds: int = Field(15, ge=2, le=3600, description="dashboard auto-refresh period")
+    facts_refresh_seconds: int = Field(10, ge=1, le=3600, description="order-facts rollup period")
+    checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")
+    memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'")
+    shopify_secret: str | None = Field(None, description="shared secret of Shopify webhooks")
+
+    @field_validator("checkpoint_threshold", "memory_limit")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        """Accept DuckDB size strings only ('256MB', '4GB'): they are interpolated into PRAGMAs."""
+        if value is None:
+            return value
+        if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip(), re.I):
+            raise ValueError(f"{value!r} is not a size like '256MB' or '4GB'")
+        return value.strip()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init (CLI) wins over the environment, which wins over the TOML file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, dropping CLI options the user did not give (None)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

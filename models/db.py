@@ -1,0 +1,67 @@
+"""Engine factory: one DuckDB database per process, opened once from settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
+
+
+class DatabaseError(RuntimeError):
+    """The database file cannot be opened; the message says why in one line."""
+
+
+def make_engine(
+    path: Path | str, *, checkpoint_threshold: str = "256MB", memory_limit: str | None = None
+) -> Engine:
+    """Open (creating if needed) the DuckDB file at ``path``.
+
+    Every pooled connection is a cursor on the same in-process database, so readers
+    never block the writer. A large checkpoint threshold keeps streaming ingest fast
+    (PERF-NOTES: 112k → 286k rows/s).
+    """
+    db_path = Path(path)
+    if str(db_path) != ":memory:":
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"cannot create the folder of {db_path}: {exc.strerror}") from exc
+        if db_path.parent.exists() and not _writable(db_path):
+            raise DatabaseError(f"database path {db_path} is not writable")
+    engine = sa.create_engine(
+        f"duckdb:///{db_path}",
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=8,
+        pool_pre_ping=False,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.execute(f"SET checkpoint_threshold = '{checkpoint_threshold}'")
+        dbapi_conn.execute("SET TimeZone = 'UTC'")
+        if memory_limit:
+            dbapi_conn.execute(f"SET memory_limit = '{memory_limit}'")
+
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # duckdb raises IOException for locks and permissions
+        engine.dispose()
+        first = str(exc).splitlines()[0]
+        if "lock" in first.lower():
+            raise DatabaseError(
+                f"{db_path} is in use by another Flowwatch process (DuckDB allows one); "
+                "stop it or use its API"
+            ) from exc
+        raise DatabaseError(f"cannot open {db_path}: {first}") from exc
+    return engine
+
+
+def _writable(path: Path) -> bool:
+    """True when the file (or, for a new file, its folder) can be written."""
+    target = path if path.exists() else path.parent
+    return os.access(target, os.W_OK)

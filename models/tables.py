@@ -1,0 +1,164 @@
+"""Canonical tables. Timestamps are naive UTC; ids from the outside world are strings."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+exception_id_seq = sa.Sequence("exception_id_seq", metadata=metadata)
+action_id_seq = sa.Sequence("exception_action_id_seq", metadata=metadata)
+
+schema_meta = sa.Table(
+    "schema_meta",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=False),
+)
+
+systems = sa.Table(
+    "systems",
+    metadata,
+    sa.Column("system_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),  # storefront, erp, wms, 3pl, supplier, middleware
+    sa.Column("vendor", sa.String),
+    sa.Column("region", sa.String),
+)
+
+flows = sa.Table(
+    "flows",
+    metadata,
+    sa.Column("flow_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("source_system", sa.String, nullable=False),
+    sa.Column("target_system", sa.String, nullable=False),
+    sa.Column("start_event", sa.String, nullable=False),  # step A
+    sa.Column("end_event", sa.String, nullable=False),  # step B
+    sa.Column("sla_seconds", sa.Integer, nullable=False),
+    sa.Column("lag_threshold_seconds", sa.Integer, nullable=False),
+    sa.Column("queue", sa.String),
+    sa.Column("replay_kind", sa.String),  # http, amqp or none
+    sa.Column("replay_target", sa.String),
+    sa.Column("category", sa.String, nullable=False),  # orders, fulfilment, shipment, invoice, stock, supply
+)
+
+business_events = sa.Table(
+    "business_events",
+    metadata,
+    sa.Column("event_id", sa.String, nullable=False),
+    sa.Column("correlation_id", sa.String, nullable=False),
+    sa.Column("event_type", sa.String, nullable=False),
+    sa.Column("flow_id", sa.String),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("target", sa.String),
+    sa.Column("channel", sa.String),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # ok, failed, retrying, dead_lettered
+    sa.Column("attempt", sa.SmallInteger, nullable=False),
+    sa.Column("error_code", sa.String),
+    sa.Column("error_message", sa.String),
+    sa.Column("trace_id", sa.String),
+    sa.Column("payload", sa.String),  # JSON text, kept for replay
+    sa.Index("ix_business_events_correlation_id", "correlation_id"),
+)
+
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("trace_id", sa.String, nullable=False),
+    sa.Column("span_id", sa.String, nullable=False),
+    sa.Column("parent_span_id", sa.String),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("kind", sa.String),
+    sa.Column("service_name", sa.String),
+    sa.Column("start_time", sa.DateTime, nullable=False),
+    sa.Column("end_time", sa.DateTime, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("status_code", sa.String, nullable=False),  # unset, ok, error
+    sa.Column("status_message", sa.String),
+    sa.Column("correlation_id", sa.String),  # business key lifted from attributes
+    sa.Column("attributes", sa.String),  # JSON text of span + resource attributes
+    sa.Index("ix_spans_trace_id", "trace_id"),
+)
+
+queue_samples = sa.Table(
+    "queue_samples",
+    metadata,
+    sa.Column("broker", sa.String, nullable=False),
+    sa.Column("queue", sa.String, nullable=False),
+    sa.Column("sampled_at", sa.DateTime, nullable=False),
+    sa.Column("depth", sa.BigInteger, nullable=False),
+    sa.Column("consumers", sa.Integer),
+    sa.Column("oldest_age_seconds", sa.Float),
+    sa.Column("is_dlq", sa.Boolean, nullable=False),
+    sa.Column("flow_id", sa.String),
+)
+
+# One row per order, maintained from business_events: KPIs read this, not the raw events
+# (PERF-NOTES: 12x faster at 10M events).
+order_facts = sa.Table(
+    "order_facts",
+    metadata,
+    sa.Column("correlation_id", sa.String, primary_key=True),
+    sa.Column("channel", sa.String),
+    sa.Column("erp", sa.String),
+    sa.Column("fulfiller", sa.String),
+    sa.Column("created_at", sa.DateTime),
+    sa.Column("accepted_at", sa.DateTime),
+    sa.Column("released_at", sa.DateTime),
+    sa.Column("dispatched_at", sa.DateTime),
+    sa.Column("invoiced_at", sa.DateTime),
+    sa.Column("cancelled_at", sa.DateTime),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_event_at", sa.DateTime),
+)
+
+exceptions = sa.Table(
+    "exceptions",
+    metadata,
+    sa.Column("exception_id", sa.BigInteger, exception_id_seq, primary_key=True),
+    sa.Column("fingerprint", sa.String, nullable=False, unique=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("flow_id", sa.String),
+    sa.Column("system_id", sa.String),
+    sa.Column("business_key", sa.String),
+    sa.Column("title", sa.String, nullable=False),
+    sa.Column("error_class", sa.String),
+    sa.Column("first_error", sa.String),
+    sa.Column("severity", sa.String, nullable=False),  # critical, high, medium, low
+    sa.Column("status", sa.String, nullable=False),  # open, acknowledged, resolved, ignored
+    sa.Column("assignee", sa.String),
+    sa.Column("first_seen", sa.DateTime, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=False),
+    sa.Column("occurrences", sa.Integer, nullable=False),
+    sa.Column("affected_orders", sa.Integer, nullable=False),
+    sa.Column("event_id", sa.String),  # the failed message, for replay
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("resolution", sa.String),
+    sa.Column("snoozed_until", sa.DateTime),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+exception_orders = sa.Table(
+    "exception_orders",
+    metadata,
+    sa.Column("exception_id", sa.BigInteger, nullable=False),
+    sa.Column("correlation_id", sa.String, nullable=False),
+    sa.Index("ix_exception_orders_exception_id", "exception_id"),
+)
+
+exception_actions = sa.Table(
+    "exception_actions",
+    metadata,
+    sa.Column("action_id", sa.BigInteger, action_id_seq, primary_key=True),
+    sa.Column("exception_id", sa.BigInteger, nullable=False),
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("acted_at", sa.DateTime, nullable=False),
+    sa.Column("before_state", sa.String),
+    sa.Column("after_state", sa.String),
+    sa.Column("outcome", sa.String, nullable=False),
+    sa.Column("detail", sa.String),
+)
