@@ -33,7 +33,9 @@ _STEP_COLUMNS = ",\n".join(
     f"min(occurred_at) FILTER (WHERE event_type = '{t}' AND status = 'ok') AS {col}"
     for t, col in ORDER_STEPS.items()
 )
-_MERGE_COLUMNS = ",\n".join(f"{col} = least(order_facts.{col}, excluded.{col})" for col in ORDER_STEPS.values())
+_MERGE_COLUMNS = ",\n".join(
+    f"{col} = least(order_facts.{col}, excluded.{col})" for col in ORDER_STEPS.values()
+)
 
 # Facts fold from the batch alone (O(batch), never a scan of all events): least() of
 # the stored and the new step time, failures summed. Only new (non-duplicate) rows count.

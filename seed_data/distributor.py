@@ -198,10 +198,15 @@ FLOWS: tuple[Flow, ...] = (*_order_flows(), *_stock_flows(), *_supply_flows())
 FLOW_BY_ID = {f.flow_id: f for f in FLOWS}
 
 #: Broker queues sampled every minute: (queue, flow_id or None, is_dlq).
-QUEUES: tuple[tuple[str, str | None, bool], ...] = tuple(
-    item
-    for f in FLOWS
-    if f.queue and f.category != "supply"
-    for item in ((f.queue, f.flow_id, False), (f"{f.queue}.dlq", f.flow_id, True))
-) + (("edi.outbound", None, False), ("edi.inbound", None, False), ("edi.inbound.dlq", None, True))
+QUEUES: tuple[tuple[str, str | None, bool], ...] = (
+    *(
+        item
+        for f in FLOWS
+        if f.queue and f.category != "supply"
+        for item in ((f.queue, f.flow_id, False), (f"{f.queue}.dlq", f.flow_id, True))
+    ),
+    ("edi.outbound", None, False),
+    ("edi.inbound", None, False),
+    ("edi.inbound.dlq", None, True),
+)
 BROKER = "rabbitmq-main"

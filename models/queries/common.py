@@ -1,0 +1,74 @@
+"""Shared pieces of the query layer: time ranges, aging bands and a DataFrame reader."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+#: Aging bands of open exceptions: (label, upper bound in seconds), per DESIGN.md.
+AGING_BANDS: tuple[tuple[str, float], ...] = (
+    ("<1h", 3600),
+    ("1–4h", 4 * 3600),
+    ("4–24h", 24 * 3600),
+    ("1–3d", 3 * 86400),
+    (">3d", float("inf")),
+)
+
+#: Named ranges the UI and API accept, with the bucket width used for their series.
+RANGES: dict[str, tuple[timedelta, int]] = {
+    "6h": (timedelta(hours=6), 300),
+    "24h": (timedelta(hours=24), 900),
+    "7d": (timedelta(days=7), 3600),
+    "30d": (timedelta(days=30), 6 * 3600),
+}
+DEFAULT_RANGE = "24h"
+
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, the convention of every stored timestamp."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time window [since, until) with the bucket width for its series."""
+
+    since: datetime
+    until: datetime
+    bucket_seconds: int
+
+    @classmethod
+    def named(cls, name: str, *, now: datetime) -> Window:
+        """The window ending at ``now`` for a named range ('6h', '24h', '7d', '30d')."""
+        if name not in RANGES:
+            raise ValueError(f"unknown range {name!r}; expected one of {', '.join(RANGES)}")
+        span, bucket = RANGES[name]
+        return cls(now - span, now, bucket)
+
+
+def aging_band_sql(seconds_expr: str) -> str:
+    """A CASE expression mapping an age in seconds to its band label."""
+    whens = " ".join(
+        f"WHEN {seconds_expr} < {int(bound)} THEN '{label}'" for label, bound in AGING_BANDS[:-1]
+    )
+    return f"CASE {whens} ELSE '{AGING_BANDS[-1][0]}' END"
+
+
+def severity_rank(column: str) -> str:
+    """A CASE expression ranking severities, most severe first (0)."""
+    whens = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES))
+    return f"CASE {column} {whens} END"
+
+
+def read_frame(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Run a bound-parameter query and return its rows as a DataFrame."""
+    result = conn.execute(sa.text(sql), dict(params or {}))
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

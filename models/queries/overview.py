@@ -1,0 +1,271 @@
+"""Operations-overview KPIs: one SQL definition each, read by the API and the dashboard.
+
+Step times come from ``order_facts`` (first *successful* event of each type, its
+``occurred_at``), so an order whose shipment confirmation was dead-lettered is still in
+flight until the confirmation is delivered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from models.dialect import percentile, seconds_between, time_bucket
+from models.queries.common import SEVERITIES, Window, aging_band_sql, read_frame, severity_rank
+
+#: Start events are looked up this far before the window (supply steps take days).
+STEP_LOOKBACK_DAYS = 8
+
+
+def order_counts(conn: Connection, *, now: datetime, window: Window) -> dict[str, int]:
+    """Orders created today (UTC), in the window, and in flight (created, not shipped, not cancelled)."""
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    row = conn.execute(
+        sa.text(
+            """
+            SELECT count(*) FILTER (WHERE created_at >= :day_start AND created_at <= :now),
+                   count(*) FILTER (WHERE created_at >= :since AND created_at < :until),
+                   count(*) FILTER (WHERE dispatched_at IS NULL AND cancelled_at IS NULL
+                                    AND created_at <= :now)
+            FROM order_facts
+            WHERE created_at IS NOT NULL
+            """
+        ),
+        {"day_start": day_start, "now": now, "since": window.since, "until": window.until},
+    ).one()
+    return {"orders_today": row[0], "orders_in_range": row[1], "in_flight": row[2]}
+
+
+def cycle_time(conn: Connection, *, window: Window) -> dict[str, float | int | None]:
+    """Order cycle time (first dispatch − first creation) percentiles, in hours, for orders
+    created in the window and already shipped; interpolation is linear (quantile_cont)."""
+    secs = seconds_between(conn, "created_at", "dispatched_at")
+    row = read_frame(
+        conn,
+        f"""
+        SELECT count(*) AS shipped,
+               {percentile(conn, secs, 0.5)} / 3600.0 AS p50_hours,
+               {percentile(conn, secs, 0.9)} / 3600.0 AS p90_hours,
+               {percentile(conn, secs, 0.95)} / 3600.0 AS p95_hours
+        FROM order_facts
+        WHERE created_at >= :since AND created_at < :until AND dispatched_at IS NOT NULL
+        """,
+        {"since": window.since, "until": window.until},
+    ).iloc[0]
+    return {k: _num(v) for k, v in row.items()}
+
+
+def _step_lags_sql(conn: Connection) -> str:
+    """Per (flow, correlation id): the lag from its first start event to its first end event.
+
+    The end event carries the flow; the start event is matched on the correlation id.
+    """
+    return f"""
+        WITH ends AS (
+            SELECT e.flow_id, e.correlation_id, min(e.occurred_at) AS end_at
+            FROM business_events e
+            JOIN flows f ON f.flow_id = e.flow_id AND f.end_event = e.event_type
+            WHERE e.status = 'ok' AND e.occurred_at >= :since AND e.occurred_at < :until
+            GROUP BY e.flow_id, e.correlation_id
+        ),
+        starts AS (
+            SELECT correlation_id, event_type, min(occurred_at) AS start_at
+            FROM business_events
+            WHERE status = 'ok' AND occurred_at >= :lookback AND occurred_at < :until
+              AND event_type IN (SELECT start_event FROM flows)
+            GROUP BY correlation_id, event_type
+        )
+        SELECT ends.flow_id, ends.end_at,
+               {seconds_between(conn, "starts.start_at", "ends.end_at")} AS lag_seconds
+        FROM ends
+        JOIN flows f ON f.flow_id = ends.flow_id
+        JOIN starts ON starts.correlation_id = ends.correlation_id AND starts.event_type = f.start_event
+    """
+
+
+def _step_params(window: Window) -> dict[str, Any]:
+    return {
+        "since": window.since,
+        "until": window.until,
+        "lookback": window.since - pd.Timedelta(days=STEP_LOOKBACK_DAYS),
+    }
+
+
+def sync_lag_by_flow(conn: Connection, *, window: Window) -> pd.DataFrame:
+    """Sync lag p50/p95 (seconds) per flow for steps completed in the window, beside each SLA."""
+    return read_frame(
+        conn,
+        f"""
+        WITH lags AS ({_step_lags_sql(conn)})
+        SELECT f.flow_id, f.name, f.category, f.sla_seconds,
+               count(lags.lag_seconds) AS steps,
+               {percentile(conn, "lags.lag_seconds", 0.5)} AS p50_seconds,
+               {percentile(conn, "lags.lag_seconds", 0.95)} AS p95_seconds,
+               count(*) FILTER (WHERE lags.lag_seconds > f.sla_seconds) AS over_sla
+        FROM flows f
+        LEFT JOIN lags ON lags.flow_id = f.flow_id
+        GROUP BY f.flow_id, f.name, f.category, f.sla_seconds
+        ORDER BY f.category, f.flow_id
+        """,
+        _step_params(window),
+    )
+
+
+def sync_lag_series(conn: Connection, *, window: Window) -> pd.DataFrame:
+    """Sync lag p95 (seconds) per flow per time bucket of the step's completion."""
+    bucket = time_bucket(conn, window.bucket_seconds, "lags.end_at")
+    return read_frame(
+        conn,
+        f"""
+        WITH lags AS ({_step_lags_sql(conn)})
+        SELECT lags.flow_id, {bucket} AS bucket,
+               {percentile(conn, "lags.lag_seconds", 0.95)} AS p95_seconds,
+               count(*) AS steps
+        FROM lags
+        GROUP BY lags.flow_id, bucket
+        ORDER BY lags.flow_id, bucket
+        """,
+        _step_params(window),
+    )
+
+
+def exception_aging(conn: Connection, *, now: datetime) -> pd.DataFrame:
+    """Open and acknowledged exceptions counted per aging band (now − first_seen) and severity."""
+    age = seconds_between(conn, "first_seen", ":now")
+    return read_frame(
+        conn,
+        f"""
+        SELECT {aging_band_sql(age)} AS band, severity, count(*) AS exceptions
+        FROM exceptions
+        WHERE status IN ('open', 'acknowledged')
+        GROUP BY band, severity
+        """,
+        {"now": now},
+    )
+
+
+def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
+    """Open exceptions by severity, with the oldest and mean age in hours."""
+    age = seconds_between(conn, "first_seen", ":now")
+    row = read_frame(
+        conn,
+        f"""
+        SELECT count(*) AS open_total,
+               {", ".join(f"count(*) FILTER (WHERE severity = '{s}') AS {s}" for s in SEVERITIES)},
+               max({age}) / 3600.0 AS oldest_hours,
+               avg({age}) / 3600.0 AS mean_age_hours
+        FROM exceptions
+        WHERE status IN ('open', 'acknowledged')
+        """,
+        {"now": now},
+    ).iloc[0]
+    return {k: _num(v) for k, v in row.items()}
+
+
+def queue_current(conn: Connection, *, now: datetime, max_age_minutes: int = 60) -> pd.DataFrame:
+    """The latest sample of each queue seen in the last ``max_age_minutes``."""
+    return read_frame(
+        conn,
+        """
+        SELECT broker, queue, flow_id, is_dlq, depth, consumers, oldest_age_seconds, sampled_at
+        FROM (
+            SELECT *, row_number() OVER (PARTITION BY broker, queue ORDER BY sampled_at DESC) AS n
+            FROM queue_samples
+            WHERE sampled_at > :since AND sampled_at <= :now
+        ) latest
+        WHERE n = 1
+        ORDER BY is_dlq, depth DESC, queue
+        """,
+        {"since": now - pd.Timedelta(minutes=max_age_minutes), "now": now},
+    )
+
+
+def queue_depth_series(conn: Connection, *, window: Window) -> pd.DataFrame:
+    """Peak depth per queue per time bucket."""
+    bucket = time_bucket(conn, window.bucket_seconds, "sampled_at")
+    return read_frame(
+        conn,
+        f"""
+        SELECT queue, is_dlq, {bucket} AS bucket, max(depth) AS depth,
+               max(oldest_age_seconds) AS oldest_age_seconds
+        FROM queue_samples
+        WHERE sampled_at >= :since AND sampled_at < :until
+        GROUP BY queue, is_dlq, bucket
+        ORDER BY queue, bucket
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def needs_attention(conn: Connection, *, now: datetime, limit: int = 10) -> pd.DataFrame:
+    """Open exceptions that hurt most orders first, then the most severe and the oldest."""
+    return read_frame(
+        conn,
+        f"""
+        SELECT x.exception_id, x.title, x.kind, x.severity, x.status, x.flow_id, f.name AS flow_name,
+               x.system_id, x.affected_orders, x.occurrences, x.first_seen, x.last_seen,
+               {seconds_between(conn, "x.first_seen", ":now")} / 3600.0 AS age_hours
+        FROM exceptions x
+        LEFT JOIN flows f ON f.flow_id = x.flow_id
+        WHERE x.status IN ('open', 'acknowledged')
+        ORDER BY x.affected_orders DESC, {severity_rank("x.severity")}, x.first_seen
+        LIMIT :limit
+        """,
+        {"now": now, "limit": limit},
+    )
+
+
+def overview(conn: Connection, *, now: datetime, window: Window) -> dict[str, Any]:
+    """Every overview KPI in one JSON-ready dict (the API's /kpis/overview)."""
+    lag = sync_lag_by_flow(conn, window=window)
+    queues = queue_current(conn, now=now)
+    aging = exception_aging(conn, now=now)
+    return {
+        "as_of": now.isoformat(),
+        "window": {"since": window.since.isoformat(), "until": window.until.isoformat()},
+        "orders": order_counts(conn, now=now, window=window),
+        "cycle_time": cycle_time(conn, window=window),
+        "sync_lag": [
+            {
+                "flow_id": r.flow_id,
+                "name": r.name,
+                "sla_seconds": int(r.sla_seconds),
+                "steps": int(r.steps),
+                "p50_seconds": _num(r.p50_seconds),
+                "p95_seconds": _num(r.p95_seconds),
+                "over_sla": int(r.over_sla),
+            }
+            for r in lag.itertuples()
+        ],
+        "exceptions": {
+            **exception_totals(conn, now=now),
+            "aging": [
+                {"band": r.band, "severity": r.severity, "exceptions": int(r.exceptions)}
+                for r in aging.itertuples()
+            ],
+        },
+        "queues": [
+            {
+                "broker": r.broker,
+                "queue": r.queue,
+                "flow_id": r.flow_id,
+                "is_dlq": bool(r.is_dlq),
+                "depth": int(r.depth),
+                "consumers": _num(r.consumers),
+                "oldest_age_seconds": _num(r.oldest_age_seconds),
+                "sampled_at": r.sampled_at.isoformat(),
+            }
+            for r in queues.itertuples()
+        ],
+    }
+
+
+def _num(value: Any) -> float | int | None:
+    """A JSON-safe number: NaN/NULL become None, numpy scalars become Python ones."""
+    if value is None or (isinstance(value, float) and value != value) or pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
