@@ -51,7 +51,7 @@ def make_engine(
             conn.exec_driver_sql("SELECT 1")
     except Exception as exc:  # duckdb raises IOException for locks and permissions
         engine.dispose()
-        first = str(exc).splitlines()[0]
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         if "lock" in first.lower():
             raise DatabaseError(
                 f"{db_path} is in use by another Flowwatch process (DuckDB allows one); "

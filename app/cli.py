@@ -1,0 +1,154 @@
+"""The `flowwatch` command: serve, seed, demo. Errors are one clear line and exit code 1."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from app.settings import Settings, load_settings
+from models.db import DatabaseError
+
+cli = typer.Typer(
+    help="Flowwatch: operational observability and exception management for distributors.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DbOpt = Annotated[Path | None, typer.Option("--db", help="DuckDB database file [FLOWWATCH_DB]")]
+HostOpt = Annotated[str | None, typer.Option("--host", help="address to bind (default 127.0.0.1)")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="port to bind (default 8050)")]
+DaysOpt = Annotated[int | None, typer.Option("--days", help="days of demo history (default 30)")]
+OrdersOpt = Annotated[
+    int | None, typer.Option("--orders-per-day", help="mean demo orders per day (default 1500)")
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="random seed: same seed, same data")]
+FreshOpt = Annotated[bool, typer.Option("--fresh", help="delete the database and seed it anew")]
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit code 1."""
+
+
+def _settings(**options: object) -> Settings:
+    try:
+        return load_settings(**options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise CliError(f"invalid settings: {problems}") from exc
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before seeding or opening anything when the address is taken."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise CliError(
+                f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)"
+            ) from exc
+
+
+def _delete_db(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        try:
+            candidate.unlink(missing_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot delete {candidate}: {exc.strerror}") from exc
+
+
+def _seed_if_needed(settings: Settings, *, fresh: bool) -> None:
+    """Seed the demo distributor into a new (or --fresh) database; keep an existing one."""
+    from app.context import open_context
+    from models.queries.common import utcnow
+    from models.schema import get_meta
+    from seed_data import seed_demo
+
+    if fresh:
+        _delete_db(settings.db)
+    ctx = open_context(settings)
+    try:
+        with ctx.engine.connect() as conn:
+            anchor = get_meta(conn, "demo_anchor")
+        if anchor is not None:
+            typer.echo(f"Database {settings.db} already holds the demo (seeded up to {anchor}); "
+                       "use --fresh to re-seed.")
+            return
+        typer.echo(f"Seeding {settings.days} days x ~{settings.orders_per_day} orders/day "
+                   f"(seed {settings.seed}) into {settings.db} ...")
+        report = seed_demo(
+            ctx.engine,
+            ctx.writer,
+            days=settings.days,
+            orders_per_day=settings.orders_per_day,
+            seed=settings.seed,
+            anchor=utcnow().replace(second=0, microsecond=0),
+        )
+        counts = ", ".join(f"{n:,} {t}" for t, n in report.counts.items())
+        typer.echo(f"Seeded in {report.elapsed_seconds:.1f} s: {counts}")
+    finally:
+        ctx.close()
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    _check_port_free(settings.host, settings.port)
+    app = create_app(settings)
+    typer.echo(f"Flowwatch is serving at http://{settings.host}:{settings.port}/  (Ctrl+C stops)")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+@cli.command()
+def serve(db: DbOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Serve the API and the dashboards."""
+    _serve(_settings(db=db, host=host, port=port))
+
+
+@cli.command()
+def seed(
+    db: DbOpt = None,
+    days: DaysOpt = None,
+    orders_per_day: OrdersOpt = None,
+    seed: SeedOpt = None,
+    fresh: FreshOpt = False,
+) -> None:
+    """Seed the demo distributor without serving (the server must be stopped)."""
+    _seed_if_needed(_settings(db=db, days=days, orders_per_day=orders_per_day, seed=seed), fresh=fresh)
+
+
+@cli.command()
+def demo(
+    db: DbOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    days: DaysOpt = None,
+    orders_per_day: OrdersOpt = None,
+    seed: SeedOpt = None,
+    fresh: FreshOpt = False,
+) -> None:
+    """Seed the demo distributor if the database is new, then serve it."""
+    settings = _settings(db=db, host=host, port=port, days=days, orders_per_day=orders_per_day, seed=seed)
+    _check_port_free(settings.host, settings.port)
+    _seed_if_needed(settings, fresh=fresh)
+    _serve(settings)
+
+
+def main() -> None:
+    """Console-script entry: user errors are one line on stderr, never a traceback."""
+    try:
+        cli()
+    except (CliError, DatabaseError) as exc:
+        typer.echo(f"flowwatch: error: {exc}", err=True)
+        sys.exit(1)
+
+
