@@ -1,0 +1,89 @@
+"""Small typed helpers that build canonical rows for tests."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+from sqlalchemy.engine import Engine
+
+from models.db import make_engine
+from models.schema import create_schema
+from models.tables import business_events, flows
+from models.writer import IngestWriter
+
+_ids = itertools.count(1)
+
+
+def fresh_db(tmp_path: Path) -> tuple[Engine, IngestWriter]:
+    """A new database with the current schema, and its writer."""
+    engine = make_engine(tmp_path / "test.duckdb")
+    create_schema(engine)
+    return engine, IngestWriter(engine)
+
+
+def event(
+    correlation_id: str,
+    event_type: str,
+    occurred_at: datetime,
+    *,
+    flow_id: str | None = None,
+    status: str = "ok",
+    attempt: int = 1,
+    channel: str | None = "shopify",
+    source: str = "shopify",
+    target: str | None = "d365",
+    event_id: str | None = None,
+    received_at: datetime | None = None,
+) -> dict[str, object]:
+    """One business event as a row dict; unspecified fields take plausible values."""
+    return {
+        "event_id": event_id or f"ev-{next(_ids)}",
+        "correlation_id": correlation_id,
+        "event_type": event_type,
+        "flow_id": flow_id,
+        "source": source,
+        "target": target,
+        "channel": channel,
+        "occurred_at": occurred_at,
+        "received_at": received_at or occurred_at,
+        "status": status,
+        "attempt": attempt,
+        "error_code": None,
+        "error_message": None,
+        "trace_id": None,
+        "payload": "{}",
+    }
+
+
+def events_table(rows: list[dict[str, object]]) -> pa.Table:
+    """Rows → an Arrow table with the business_events column order and types."""
+    columns = [c.name for c in business_events.columns]
+    table = pa.Table.from_pylist(rows)
+    return table.select(columns).cast(
+        table.select(columns).schema.set(
+            columns.index("attempt"), pa.field("attempt", pa.int16())
+        )
+    )
+
+
+def add_flow(
+    engine: Engine, flow_id: str, start_event: str, end_event: str, sla_seconds: int, category: str = "orders"
+) -> None:
+    """Insert one flow definition."""
+    with engine.begin() as conn:
+        conn.execute(
+            flows.insert().values(
+                flow_id=flow_id,
+                name=flow_id.replace("-", " "),
+                source_system="a",
+                target_system="b",
+                start_event=start_event,
+                end_event=end_event,
+                sla_seconds=sla_seconds,
+                lag_threshold_seconds=sla_seconds,
+                category=category,
+            )
+        )
