@@ -162,3 +162,13 @@ exception_actions = sa.Table(
     sa.Column("outcome", sa.String, nullable=False),
     sa.Column("detail", sa.String),
 )
+
+# Write-ahead segments already applied, so a crash between commit and delete never
+# applies a segment twice.
+ingest_segments = sa.Table(
+    "ingest_segments",
+    metadata,
+    sa.Column("segment", sa.String, primary_key=True),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+)

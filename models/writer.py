@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
@@ -79,8 +81,14 @@ class IngestWriter:
 
     def append(self, table: str, data: pa.Table | pd.DataFrame) -> WriteResult:
         """Append one batch to ``table`` in its own transaction."""
-        with self._lock, self._engine.begin() as conn:
+        with self.transaction() as conn:
             return self.append_in(conn, table, data)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction, serialised with every other write of this process."""
+        with self._lock, self._engine.begin() as conn:
+            yield conn
 
     def append_in(self, conn: Connection, table: str, data: pa.Table | pd.DataFrame) -> WriteResult:
         """Append inside the caller's transaction (the edge owns the commit)."""
