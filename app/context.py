@@ -6,10 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from app.jobs import make_scheduler
 from app.settings import Settings
 from models.db import make_engine
+from models.ingest_buffer import IngestBuffer
 from models.queries.common import utcnow
 from models.schema import create_schema
 from models.writer import IngestWriter
@@ -22,14 +25,24 @@ class AppContext:
     settings: Settings
     engine: Engine
     writer: IngestWriter
+    buffer: IngestBuffer
+    scheduler: BackgroundScheduler = field(default_factory=make_scheduler)
     clock: Callable[[], datetime] = field(default=utcnow)
 
     def now(self) -> datetime:
         """The process clock (naive UTC); tests may pin it."""
         return self.clock()
 
+    def start(self) -> None:
+        """Replay unflushed ingest, then start the flusher and the scheduled jobs."""
+        self.buffer.start()
+        self.scheduler.start()
+
     def close(self) -> None:
-        """Release the database file."""
+        """Stop jobs, commit what was acknowledged, release the database file."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.buffer.stop()
         self.engine.dispose()
 
 
@@ -41,4 +54,13 @@ def open_context(settings: Settings) -> AppContext:
         memory_limit=settings.memory_limit,
     )
     create_schema(engine)
-    return AppContext(settings=settings, engine=engine, writer=IngestWriter(engine))
+    writer = IngestWriter(engine)
+    buffer = IngestBuffer(
+        writer,
+        settings.ingest_wal_dir or settings.db.with_name(settings.db.name + ".ingest"),
+        max_batch_rows=settings.ingest_batch_rows,
+        max_delay_seconds=settings.ingest_max_delay_seconds,
+        max_pending_rows=settings.ingest_max_pending_rows,
+        fsync=settings.ingest_fsync,
+    )
+    return AppContext(settings=settings, engine=engine, writer=writer, buffer=buffer)

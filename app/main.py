@@ -27,8 +27,11 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        ctx.close()
+        ctx.start()
+        try:
+            yield
+        finally:
+            ctx.close()
 
     app = FastAPI(
         title="Flowwatch",

@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")
     memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'")
     shopify_secret: str | None = Field(None, description="shared secret of Shopify webhooks")
+    webhook_secrets: dict[str, str] = Field(
+        default_factory=dict, description="shared HMAC secrets of the other adapters, by adapter name"
+    )
+    ingest_wal_dir: Path | None = Field(None, description="write-ahead folder (default: <db>.ingest)")
+    ingest_batch_rows: int = Field(50_000, ge=1, description="flush when this many rows are pending")
+    ingest_max_delay_seconds: float = Field(0.5, gt=0, le=60, description="flush at least this often")
+    ingest_max_pending_rows: int = Field(1_000_000, ge=1, description="answer 503 beyond this backlog")
+    ingest_fsync: bool = Field(False, description="fsync each acknowledged batch (power-loss safety)")
+    max_request_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest accepted request body")
 
     @field_validator("checkpoint_threshold", "memory_limit")
     @classmethod

@@ -1,0 +1,46 @@
+"""Every scheduled job, registered in one place (APScheduler, one background scheduler)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+log = logging.getLogger(__name__)
+
+#: Shared defaults: a late run is merged, never stacked, and skipped when too late.
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+
+
+def timed(job_id: str, fn: Callable[..., Any]) -> Callable[..., None]:
+    """Wrap a job so it logs its duration and never lets an error kill the scheduler."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        started = time.monotonic()
+        try:
+            fn(*args, **kwargs)
+        except Exception:
+            log.exception("job %s failed after %.2f s", job_id, time.monotonic() - started)
+        else:
+            log.debug("job %s ran in %.3f s", job_id, time.monotonic() - started)
+
+    return run
+
+
+def make_scheduler() -> BackgroundScheduler:
+    """A UTC background scheduler with the shared job defaults."""
+    return BackgroundScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
+
+
+def add_interval_job(
+    scheduler: BackgroundScheduler, job_id: str, fn: Callable[..., Any], seconds: float, **kwargs: Any
+) -> None:
+    """Register ``fn`` every ``seconds`` under an explicit id (re-registering replaces it)."""
+    scheduler.add_job(
+        timed(job_id, fn), "interval", seconds=seconds, id=job_id, replace_existing=True, kwargs=kwargs
+    )
