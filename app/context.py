@@ -10,6 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
 from app.jobs import make_scheduler
+from app.metrics import IngestCounters
 from app.settings import Settings
 from models.db import make_engine
 from models.ingest_buffer import IngestBuffer
@@ -27,6 +28,7 @@ class AppContext:
     writer: IngestWriter
     buffer: IngestBuffer
     scheduler: BackgroundScheduler = field(default_factory=make_scheduler)
+    counters: IngestCounters = field(default_factory=IngestCounters)
     clock: Callable[[], datetime] = field(default=utcnow)
 
     def now(self) -> datetime:

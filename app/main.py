@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.api import health, kpis
+from app.api import health, ingest, kpis
 from app.context import AppContext, open_context
 from app.settings import Settings
 from dashboards.app import create_dash
@@ -44,6 +44,8 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     app.include_router(health.router)
+    app.include_router(ingest.otlp_router)
+    app.include_router(ingest.router, prefix=API_PREFIX)
     app.include_router(kpis.router, prefix=API_PREFIX)
     _install_error_handlers(app)
 

@@ -1,0 +1,107 @@
+"""Flowwatch's own Prometheus metrics: ingest counters and buffer state, per process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.registry import Collector
+
+from models.ingest_buffer import IngestBuffer
+
+#: What the ingest edges count, per source kind (events, traces, webhook:<name>, queue_samples).
+OUTCOMES = ("accepted", "rejected", "duplicates")
+
+
+class IngestCounters:
+    """Thread-safe counters of what the ingest edges accepted, rejected and de-duplicated."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], int] = defaultdict(int)
+        self._delivery_lag_sum = 0.0
+        self._delivery_lag_count = 0
+        self.started_at = time.time()
+
+    def add(self, source: str, *, accepted: int = 0, rejected: int = 0, duplicates: int = 0) -> None:
+        """Count one request's outcome."""
+        with self._lock:
+            self._counts[(source, "accepted")] += accepted
+            self._counts[(source, "rejected")] += rejected
+            self._counts[(source, "duplicates")] += duplicates
+
+    def observe_delivery_lag(self, total_seconds: float, events: int) -> None:
+        """Add ``received_at − occurred_at`` of a batch (sum and count, for a mean)."""
+        with self._lock:
+            self._delivery_lag_sum += total_seconds
+            self._delivery_lag_count += events
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """Counts per source and outcome, for the Ingest panel."""
+        with self._lock:
+            out: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
+            for (source, outcome), n in self._counts.items():
+                out[source][outcome] = n
+            return dict(out)
+
+    def delivery_lag(self) -> tuple[float, int]:
+        """(sum of seconds, events) of event delivery lag seen so far."""
+        with self._lock:
+            return self._delivery_lag_sum, self._delivery_lag_count
+
+
+class _FlowwatchCollector(Collector):
+    def __init__(self, counters: IngestCounters, buffer: IngestBuffer) -> None:
+        self._counters = counters
+        self._buffer = buffer
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | SummaryMetricFamily]:
+        records = CounterMetricFamily(
+            "flowwatch_ingest_records", "Records received at the ingest edges", labels=["source", "outcome"]
+        )
+        for source, outcomes in sorted(self._counters.snapshot().items()):
+            for outcome, n in outcomes.items():
+                records.add_metric([source, outcome], n)
+        yield records
+        lag_sum, lag_count = self._counters.delivery_lag()
+        yield SummaryMetricFamily(
+            "flowwatch_event_delivery_lag_seconds",
+            "Event delivery lag (received_at - occurred_at) of ingested events",
+            count_value=lag_count,
+            sum_value=lag_sum,
+        )
+        stats = self._buffer.stats
+        yield GaugeMetricFamily(
+            "flowwatch_ingest_pending_rows",
+            "Rows acknowledged, not yet committed",
+            value=self._buffer.pending_rows,
+        )
+        committed = CounterMetricFamily(
+            "flowwatch_ingest_committed_rows", "Rows committed to the database", labels=["table"]
+        )
+        for table, n in sorted(stats.flushed_rows.items()):
+            committed.add_metric([table], n)
+        yield committed
+        yield CounterMetricFamily("flowwatch_ingest_flushes", "Writer commits", value=stats.flushes)
+        yield CounterMetricFamily(
+            "flowwatch_ingest_failed_flushes", "Writer commits that failed", value=stats.failed_flushes
+        )
+        yield GaugeMetricFamily(
+            "flowwatch_ingest_last_flush_duration_seconds", "Duration of the last commit",
+            value=stats.last_flush_seconds,
+        )
+        yield CounterMetricFamily(
+            "flowwatch_ingest_recovered_rows", "Rows replayed from the write-ahead log at start",
+            value=stats.recovered_rows,
+        )
+
+
+def render(counters: IngestCounters, buffer: IngestBuffer) -> bytes:
+    """The Prometheus text exposition of this process's metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_FlowwatchCollector(counters, buffer))
+    return generate_latest(registry)

@@ -1,0 +1,60 @@
+"""A real Flowwatch server on a free loopback port, in a thread of the test process."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+
+from app.context import AppContext, open_context
+from app.main import create_app
+from app.settings import Settings
+
+
+@dataclass
+class LiveServer:
+    """A running Flowwatch: its base URL and the context it serves (engine, clock, buffer)."""
+
+    url: str
+    ctx: AppContext
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(settings: Settings, *, ctx: AppContext | None = None) -> Iterator[LiveServer]:
+    """Serve ``settings`` (or a prepared ``ctx``) with uvicorn until the block ends."""
+    ctx = ctx or open_context(settings)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, ctx=ctx), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="flowwatch-test-server", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not answer /healthz within 30 s")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(url, ctx)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
