@@ -72,3 +72,10 @@ def read_frame(conn: Connection, sql: str, params: Mapping[str, Any] | None = No
     """Run a bound-parameter query and return its rows as a DataFrame."""
     result = conn.execute(sa.text(sql), dict(params or {}))
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def json_number(value: Any) -> float | int | None:
+    """A JSON-safe number: NaN/NULL become None, numpy scalars become Python ones."""
+    if value is None or (isinstance(value, float) and value != value) or pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value

@@ -15,10 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.dialect import percentile, seconds_between, time_bucket
-from models.queries.common import SEVERITIES, Window, aging_band_sql, read_frame, severity_rank
-
-#: Start events are looked up this far before the window (supply steps take days).
-STEP_LOOKBACK_DAYS = 8
+from models.queries.common import SEVERITIES, Window, aging_band_sql, json_number, read_frame, severity_rank
+from models.queries.steps import order_durations, step_lags_sql, step_params
 
 
 def order_counts(conn: Connection, *, now: datetime, window: Window) -> dict[str, int]:
@@ -43,56 +41,21 @@ def order_counts(conn: Connection, *, now: datetime, window: Window) -> dict[str
 def cycle_time(conn: Connection, *, window: Window) -> dict[str, float | int | None]:
     """Order cycle time (first dispatch − first creation) percentiles, in hours, for orders
     created in the window and already shipped; interpolation is linear (quantile_cont)."""
-    secs = seconds_between(conn, "created_at", "dispatched_at")
-    row = read_frame(
-        conn,
-        f"""
-        SELECT count(*) AS shipped,
-               {percentile(conn, secs, 0.5)} / 3600.0 AS p50_hours,
-               {percentile(conn, secs, 0.9)} / 3600.0 AS p90_hours,
-               {percentile(conn, secs, 0.95)} / 3600.0 AS p95_hours
-        FROM order_facts
-        WHERE created_at >= :since AND created_at < :until AND dispatched_at IS NOT NULL
-        """,
-        {"since": window.since, "until": window.until},
-    ).iloc[0]
-    return {k: _num(v) for k, v in row.items()}
-
-
-def _step_lags_sql(conn: Connection) -> str:
-    """Per (flow, correlation id): the lag from its first start event to its first end event.
-
-    The end event carries the flow; the start event is matched on the correlation id.
-    """
-    return f"""
-        WITH ends AS (
-            SELECT e.flow_id, e.correlation_id, min(e.occurred_at) AS end_at
-            FROM business_events e
-            JOIN flows f ON f.flow_id = e.flow_id AND f.end_event = e.event_type
-            WHERE e.status = 'ok' AND e.occurred_at >= :since AND e.occurred_at < :until
-            GROUP BY e.flow_id, e.correlation_id
-        ),
-        starts AS (
-            SELECT correlation_id, event_type, min(occurred_at) AS start_at
-            FROM business_events
-            WHERE status = 'ok' AND occurred_at >= :lookback AND occurred_at < :until
-              AND event_type IN (SELECT start_event FROM flows)
-            GROUP BY correlation_id, event_type
-        )
-        SELECT ends.flow_id, ends.end_at,
-               {seconds_between(conn, "starts.start_at", "ends.end_at")} AS lag_seconds
-        FROM ends
-        JOIN flows f ON f.flow_id = ends.flow_id
-        JOIN starts ON starts.correlation_id = ends.correlation_id AND starts.event_type = f.start_event
-    """
-
-
-def _step_params(window: Window) -> dict[str, Any]:
+    frame = order_durations(
+        conn, window=window, start_col="created_at", end_col="dispatched_at", quantiles=(0.5, 0.9, 0.95)
+    )
+    if frame.empty:
+        return {"shipped": 0, "p50_hours": None, "p90_hours": None, "p95_hours": None}
+    row = frame.iloc[0]
     return {
-        "since": window.since,
-        "until": window.until,
-        "lookback": window.since - pd.Timedelta(days=STEP_LOOKBACK_DAYS),
+        "shipped": json_number(row.n),
+        **{f"p{q}_hours": _hours(row[f"q{q}"]) for q in (50, 90, 95)},
     }
+
+
+def _hours(seconds: Any) -> float | None:
+    value = json_number(seconds)
+    return None if value is None else value / 3600.0
 
 
 def sync_lag_by_flow(conn: Connection, *, window: Window) -> pd.DataFrame:
@@ -100,7 +63,7 @@ def sync_lag_by_flow(conn: Connection, *, window: Window) -> pd.DataFrame:
     return read_frame(
         conn,
         f"""
-        WITH lags AS ({_step_lags_sql(conn)})
+        WITH lags AS ({step_lags_sql(conn)})
         SELECT f.flow_id, f.name, f.category, f.sla_seconds,
                count(lags.lag_seconds) AS steps,
                {percentile(conn, "lags.lag_seconds", 0.5)} AS p50_seconds,
@@ -111,7 +74,7 @@ def sync_lag_by_flow(conn: Connection, *, window: Window) -> pd.DataFrame:
         GROUP BY f.flow_id, f.name, f.category, f.sla_seconds
         ORDER BY f.category, f.flow_id
         """,
-        _step_params(window),
+        step_params(window),
     )
 
 
@@ -121,7 +84,7 @@ def sync_lag_series(conn: Connection, *, window: Window) -> pd.DataFrame:
     return read_frame(
         conn,
         f"""
-        WITH lags AS ({_step_lags_sql(conn)})
+        WITH lags AS ({step_lags_sql(conn)})
         SELECT lags.flow_id, {bucket} AS bucket,
                {percentile(conn, "lags.lag_seconds", 0.95)} AS p95_seconds,
                count(*) AS steps
@@ -129,7 +92,7 @@ def sync_lag_series(conn: Connection, *, window: Window) -> pd.DataFrame:
         GROUP BY lags.flow_id, bucket
         ORDER BY lags.flow_id, bucket
         """,
-        _step_params(window),
+        step_params(window),
     )
 
 
@@ -163,7 +126,7 @@ def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
         """,
         {"now": now},
     ).iloc[0]
-    return {k: _num(v) for k, v in row.items()}
+    return {k: json_number(v) for k, v in row.items()}
 
 
 def queue_current(conn: Connection, *, now: datetime, max_age_minutes: int = 60) -> pd.DataFrame:
@@ -235,8 +198,8 @@ def overview(conn: Connection, *, now: datetime, window: Window) -> dict[str, An
                 "name": r.name,
                 "sla_seconds": int(r.sla_seconds),
                 "steps": int(r.steps),
-                "p50_seconds": _num(r.p50_seconds),
-                "p95_seconds": _num(r.p95_seconds),
+                "p50_seconds": json_number(r.p50_seconds),
+                "p95_seconds": json_number(r.p95_seconds),
                 "over_sla": int(r.over_sla),
             }
             for r in lag.itertuples()
@@ -255,17 +218,11 @@ def overview(conn: Connection, *, now: datetime, window: Window) -> dict[str, An
                 "flow_id": r.flow_id,
                 "is_dlq": bool(r.is_dlq),
                 "depth": int(r.depth),
-                "consumers": _num(r.consumers),
-                "oldest_age_seconds": _num(r.oldest_age_seconds),
+                "consumers": json_number(r.consumers),
+                "oldest_age_seconds": json_number(r.oldest_age_seconds),
                 "sampled_at": r.sampled_at.isoformat(),
             }
             for r in queues.itertuples()
         ],
     }
 
-
-def _num(value: Any) -> float | int | None:
-    """A JSON-safe number: NaN/NULL become None, numpy scalars become Python ones."""
-    if value is None or (isinstance(value, float) and value != value) or pd.isna(value):
-        return None
-    return value.item() if hasattr(value, "item") else value

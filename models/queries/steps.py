@@ -1,0 +1,135 @@
+"""Lifecycle steps, defined once: the order steps of ``order_facts`` and the step lags of flows.
+
+Cycle time, order-to-cash, sync lag, SLA adherence, the KPIs and detection all measure a
+step ``A → B`` between the first *successful* ``A`` and the first successful ``B`` of one
+correlation id; this module holds that SQL so every reader gets the same number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from models.dialect import percentile, seconds_between
+from models.queries.common import Window, read_frame
+
+#: Start events are looked up this far before the window (supply steps take days).
+STEP_LOOKBACK_DAYS = 8
+
+
+@dataclass(frozen=True)
+class OrderStep:
+    """One order step as ``order_facts`` sees it, and which of its columns name the flow's systems."""
+
+    key: str
+    start_event: str
+    end_event: str
+    start_col: str
+    end_col: str
+    source_col: str
+    target_col: str
+
+
+#: The order lifecycle's steps. A flow serves an order's step when its events match and its
+#: source/target systems are the order's (channel, ERP, fulfiller) columns named here.
+ORDER_STEPS: tuple[OrderStep, ...] = (
+    OrderStep("acceptance", "order.created", "order.accepted", "created_at", "accepted_at", "channel", "erp"),
+    OrderStep("release", "order.accepted", "order.released", "accepted_at", "released_at", "erp", "fulfiller"),
+    OrderStep(
+        "shipment", "order.released", "shipment.dispatched", "released_at", "dispatched_at", "fulfiller", "erp"
+    ),
+    OrderStep("invoice", "shipment.dispatched", "invoice.posted", "dispatched_at", "invoiced_at", "erp", "erp"),
+)
+ORDER_STEP_BY_KEY = {s.key: s for s in ORDER_STEPS}
+
+#: Dimensions of ``order_facts`` an order KPI can be grouped by.
+ORDER_DIMENSIONS = ("channel", "erp", "fulfiller")
+
+
+def step_flow_join(step: OrderStep, facts: str = "o", flow: str = "f") -> str:
+    """Join condition of an order (``facts`` alias) to the flows that can serve ``step``.
+
+    A system column still NULL (the ERP before acceptance, the fulfiller before release)
+    matches any flow, so an order not yet released may have several candidate flows.
+    """
+    return (
+        f"{flow}.start_event = '{step.start_event}' AND {flow}.end_event = '{step.end_event}'"
+        f" AND ({facts}.{step.source_col} IS NULL OR {flow}.source_system = {facts}.{step.source_col})"
+        f" AND ({facts}.{step.target_col} IS NULL OR {flow}.target_system = {facts}.{step.target_col})"
+    )
+
+
+def order_durations(
+    conn: Connection,
+    *,
+    window: Window,
+    start_col: str,
+    end_col: str,
+    quantiles: tuple[float, ...],
+    group: str | None = None,
+) -> pd.DataFrame:
+    """Percentiles (seconds, linear interpolation) of ``end_col − start_col`` per group, for orders
+    created in the window that reached ``end_col``; columns ``grp, n, q50, q90…``."""
+    if group is not None and group not in ORDER_DIMENSIONS:
+        raise ValueError(f"orders cannot be grouped by {group!r}")
+    secs = seconds_between(conn, start_col, end_col)
+    grp = group or "NULL"
+    cols = ", ".join(f"{percentile(conn, secs, q)} AS q{round(q * 100)}" for q in quantiles)
+    return read_frame(
+        conn,
+        f"""
+        SELECT {grp} AS grp, count(*) AS n, {cols}
+        FROM order_facts
+        WHERE created_at >= :since AND created_at < :until
+          AND {start_col} IS NOT NULL AND {end_col} IS NOT NULL
+        GROUP BY grp
+        ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
+    """Per (flow, correlation id): the lag from its first start event to its first end event,
+    for end events in ``[:since, :until)``; ``flow_filter`` is a predicate over flows ``f``.
+
+    The end event carries the flow; the start event is matched on the correlation id (and
+    only for correlation ids that ended in the window, which keeps the start scan small).
+    """
+    return f"""
+        WITH ends AS (
+            SELECT e.flow_id, e.correlation_id, min(e.occurred_at) AS end_at
+            FROM business_events e
+            JOIN flows f ON f.flow_id = e.flow_id AND f.end_event = e.event_type
+            WHERE e.status = 'ok' AND e.occurred_at >= :since AND e.occurred_at < :until
+              AND ({flow_filter})
+            GROUP BY e.flow_id, e.correlation_id
+        ),
+        starts AS (
+            SELECT correlation_id, event_type, min(occurred_at) AS start_at
+            FROM business_events
+            WHERE status = 'ok' AND occurred_at >= :lookback AND occurred_at < :until
+              AND event_type IN (SELECT start_event FROM flows)
+              AND correlation_id IN (SELECT correlation_id FROM ends)
+            GROUP BY correlation_id, event_type
+        )
+        SELECT ends.flow_id, ends.correlation_id, starts.start_at, ends.end_at,
+               {seconds_between(conn, "starts.start_at", "ends.end_at")} AS lag_seconds
+        FROM ends
+        JOIN flows f ON f.flow_id = ends.flow_id
+        JOIN starts ON starts.correlation_id = ends.correlation_id AND starts.event_type = f.start_event
+    """
+
+
+def step_params(window: Window, **extra: Any) -> dict[str, Any]:
+    """Bound parameters of :func:`step_lags_sql` for ``window``."""
+    return {
+        "since": window.since,
+        "until": window.until,
+        "lookback": window.since - timedelta(days=STEP_LOOKBACK_DAYS),
+        **extra,
+    }
