@@ -78,6 +78,8 @@ class IngestBuffer:
         self._pending_rows = 0
         self._pending_since: float | None = None
         self._pending_event_ids: set[str] = set()
+        # ids of batches taken by the flusher and not yet committed: still "pending" to callers
+        self._committing_ids: dict[str, set[str]] = {}
         self._seq = 0
         self._segment = self._open_segment()
         self._retry: list[Path] = []
@@ -109,7 +111,10 @@ class IngestBuffer:
     def pending_event_ids(self, ids: list[str]) -> set[str]:
         """Which of ``ids`` are acknowledged but not yet committed."""
         with self._cond:
-            return self._pending_event_ids.intersection(ids)
+            found = self._pending_event_ids.intersection(ids)
+            for committing in self._committing_ids.values():
+                found |= committing.intersection(ids)
+            return found
 
     @property
     def pending_rows(self) -> int:
@@ -185,19 +190,23 @@ class IngestBuffer:
         self._segment.close()
         self._segment = self._open_segment()
         self._pending, self._pending_rows, self._pending_since = [], 0, None
+        self._committing_ids[segment.name] = self._pending_event_ids
         self._pending_event_ids = set()
         return batches, segment
 
     def _commit(self, segment: Path, batches: list[tuple[str, pa.Table]]) -> None:
-        if not batches:
-            self._remove_if_empty(segment)
-            return
         try:
-            self._apply_segment(segment, batches)
+            if batches:
+                self._apply_segment(segment, batches)
+            else:
+                self._remove_if_empty(segment)
         except Exception:
             self.stats.failed_flushes += 1
             log.exception("ingest flush failed; segment %s kept for retry", segment.name)
             self._retry.append(segment)
+        finally:
+            with self._cond:
+                self._committing_ids.pop(segment.name, None)
 
     def _apply_segment(self, segment: Path, batches: list[tuple[str, pa.Table]]) -> int:
         """Append a segment's batches in one transaction, record it, then delete the file."""
