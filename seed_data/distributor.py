@@ -210,3 +210,10 @@ QUEUES: tuple[tuple[str, str | None, bool], ...] = (
     ("edi.inbound.dlq", None, True),
 )
 BROKER = "rabbitmq-main"
+
+#: Order numbers per channel: prefix and the number before the first order.
+ORDER_NUMBERS = {"shopify": ("SHP-", 1_000_000), "adobe": ("ADB-", 2_000_000), "b2b": ("B2B-", 3_000_000)}
+PO_NUMBERS = ("PO-", 4_500_000)
+#: Catalogue: SKU-10000 .. SKU-10399, stocked at the central WMS.
+SKU_FIRST, SKU_COUNT = 10_000, 400
+STOCK_LOCATION = "WMS"

@@ -1,0 +1,188 @@
+"""Seed the demo distributor's history: the one entry point, ``seed_demo``.
+
+Generation streams in chunks of a few days (each chunk's orders carry their whole
+lifecycle) and every batch goes through the ingest writer as one Arrow table, so peak
+memory stays modest and the default month seeds in seconds (see ``bench/seed.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from models.schema import set_meta
+from models.tables import business_events, metadata
+from models.writer import IngestWriter
+from seed_data.catalogue import Catalogue
+from seed_data.delivery import Findings, Sink
+from seed_data.distributor import FLOWS, SYSTEMS
+from seed_data.exceptions import draft_exceptions, exception_tables
+from seed_data.incidents import ErpBacklog, plan_incidents
+from seed_data.orders import OrderNumbers, emit_lifecycle, sample_orders
+from seed_data.queues import QueueLedger, queue_samples
+from seed_data.supply import PoNumbers, emit_inventory, emit_purchase_orders
+from seed_data.timeline import DAY
+
+#: Days generated (and written) per batch: ~50k events and ~150k spans at the default size.
+CHUNK_DAYS = 3
+#: Tables the demo fills, in checksum order.
+SEEDED_TABLES = (
+    "systems",
+    "flows",
+    "business_events",
+    "spans",
+    "queue_samples",
+    "order_facts",
+    "exceptions",
+    "exception_orders",
+)
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What a seed wrote. The checksum depends on seed, days and orders_per_day only."""
+
+    counts: Mapping[str, int]  # rows per seeded table
+    orders: int
+    elapsed_seconds: float
+    checksum: str
+    anchor: datetime
+
+
+def seed_demo(
+    engine: Engine,
+    writer: IngestWriter,
+    *,
+    days: int = 30,
+    orders_per_day: int = 1500,
+    seed: int = 20261122,
+    anchor: datetime,
+) -> SeedReport:
+    """Write ``days`` of Northwind history ending at ``anchor`` (naive UTC) into an empty database.
+
+    Incidents that do not fit a short history are skipped (the flash sale needs 6 days).
+    """
+    if anchor.tzinfo is not None:
+        raise ValueError("anchor must be a naive UTC datetime")
+    if days < 1 or orders_per_day < 1:
+        raise ValueError("days and orders_per_day must be positive")
+    began = time.perf_counter()
+    with engine.connect() as conn:
+        if conn.execute(sa.select(sa.func.count()).select_from(business_events)).scalar_one():
+            raise ValueError("the database already holds business events; seed into an empty database")
+    anchor_us = _epoch_us(anchor)
+    rows: Counter[str] = Counter()
+    rows["systems"] = writer.append("systems", _rows(SYSTEMS)).written
+    rows["flows"] = writer.append("flows", _rows(FLOWS)).written
+
+    plan = plan_incidents(days)
+    backlog = ErpBacklog(plan)
+    catalogue = Catalogue.build(seed)
+    ledger, findings = QueueLedger(), Findings()
+    order_numbers, po_numbers = OrderNumbers(), PoNumbers()
+    for k, start in enumerate(range(-days * DAY, 0, CHUNK_DAYS * DAY)):
+        end = min(0, start + CHUNK_DAYS * DAY)
+        sink = Sink(np.random.default_rng([seed, 10, k]), anchor_us, ledger, findings)
+        orders = sample_orders(sink.rng, start, end, orders_per_day, plan, catalogue, order_numbers)
+        emit_lifecycle(sink, orders, plan, backlog)
+        emit_purchase_orders(sink, start, end, orders_per_day, plan, catalogue, po_numbers)
+        emit_inventory(sink, start, end, orders_per_day, plan, catalogue)
+        for table, batches in (("business_events", sink.events), ("spans", sink.spans)):
+            if batches:
+                rows[table] += writer.append(table, pa.concat_tables(batches)).written
+    for batch in queue_samples(ledger, plan, seed, anchor_us, CHUNK_DAYS):
+        rows["queue_samples"] += writer.append("queue_samples", batch).written
+
+    drafts = draft_exceptions(findings, backlog, lambda keys, event_type: _first_events(engine, keys, event_type))
+    if drafts:
+        # Ids come from the sequence, so exceptions detected later never collide with seeded ones.
+        with engine.begin() as conn:
+            ids = list(
+                conn.execute(
+                    sa.text("SELECT nextval('exception_id_seq') AS id FROM range(:n) ORDER BY id"),
+                    {"n": len(drafts)},
+                ).scalars()
+            )
+        exceptions, links = exception_tables(drafts, ids, anchor_us)
+        rows["exceptions"] = writer.append("exceptions", exceptions).written
+        rows["exception_orders"] = writer.append("exception_orders", links).written
+
+    with engine.begin() as conn:
+        rows["order_facts"] = conn.execute(sa.text("SELECT count(*) FROM order_facts")).scalar_one()
+        checksum = _checksum(conn, anchor_us)
+        set_meta(conn, "demo_anchor", anchor.isoformat())
+        set_meta(conn, "demo_checksum", checksum)
+    return SeedReport(
+        counts={t: rows[t] for t in SEEDED_TABLES},
+        orders=rows["order_facts"],
+        elapsed_seconds=round(time.perf_counter() - began, 3),
+        checksum=checksum,
+        anchor=anchor,
+    )
+
+
+def _epoch_us(anchor: datetime) -> int:
+    """Microseconds since the epoch of a naive-UTC datetime (exact integer arithmetic)."""
+    delta = anchor - datetime(1970, 1, 1)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _rows(items: Iterable[object]) -> pa.Table:
+    """Systems or flows (dataclasses) as one batch."""
+    return pa.Table.from_pylist([dataclasses.asdict(item) for item in items])  # type: ignore[call-overload]
+
+
+def _first_events(engine: Engine, keys: Iterable[str], event_type: str) -> dict[str, str]:
+    """First received ``event_type`` event id per business key (the message to resend)."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    e = business_events.c
+    query = (
+        sa.select(e.correlation_id, sa.func.arg_min(e.event_id, e.received_at))
+        .where(e.event_type == event_type, e.correlation_id.in_(keys))
+        .group_by(e.correlation_id)
+    )
+    with engine.connect() as conn:
+        return dict(conn.execute(query).all())
+
+
+def _checksum(conn: sa.Connection, anchor_us: int) -> str:
+    """sha256 over every seeded table as a sorted set of row digests.
+
+    Timestamps enter as offsets from the anchor and exception ids through their
+    fingerprint, so the same seed, days and orders_per_day give the same checksum
+    whatever the anchor.
+    """
+    digest = hashlib.sha256()
+    for name in SEEDED_TABLES:
+        table = metadata.tables[name]
+        source = name
+        values = []
+        for column in table.columns:
+            if column.name == "exception_id":
+                continue
+            if isinstance(column.type, sa.DateTime):
+                values.append(f"CAST(epoch_us({column.name}) - {anchor_us} AS VARCHAR)")
+            else:
+                values.append(f"CAST({column.name} AS VARCHAR)")
+        if name == "exception_orders":
+            source = "exception_orders JOIN exceptions USING (exception_id)"
+            values.append("fingerprint")
+        row = "concat_ws('|', " + ", ".join(f"coalesce({v}, '~')" for v in values) + ")"
+        digests = f"SELECT md5({row}) AS h FROM {source}"
+        table_digest, count = conn.execute(
+            sa.text(f"SELECT md5(string_agg(h, '' ORDER BY h)), count(*) FROM ({digests})")
+        ).one()
+        digest.update(f"{name}:{count}:{table_digest}\n".encode())
+    return digest.hexdigest()
