@@ -31,8 +31,12 @@ ORDER_STEPS: dict[str, str] = {
 }
 
 _ORDER_TYPES = ", ".join(f"'{t}'" for t in (*ORDER_STEPS, "order.held", "return.received", "refund.issued"))
+# An order exists from its first order.created, delivered or not (a rejected order is
+# still in flight); every later step counts only once it was delivered ok.
 _STEP_COLUMNS = ",\n".join(
-    f"min(occurred_at) FILTER (WHERE event_type = '{t}' AND status = 'ok') AS {col}"
+    f"min(occurred_at) FILTER (WHERE event_type = '{t}'"
+    + ("" if t == "order.created" else " AND status = 'ok'")
+    + f") AS {col}"
     for t, col in ORDER_STEPS.items()
 )
 _MERGE_COLUMNS = ",\n".join(
