@@ -1,0 +1,81 @@
+"""The Dash app: multi-page, served by the FastAPI process under /, inside one shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+from dash import ALL, Input, Output, State, dcc, html
+from flask import Flask
+
+from app.context import AppContext
+
+CTX_KEY = "FLOWWATCH_CTX"
+PRODUCT = "Flowwatch"
+#: The company the demo runs for; a real deployment would name itself in settings.
+COMPANY = "Northwind Supply Co."
+
+
+def create_dash(ctx: AppContext) -> dash.Dash:
+    """Build the Dash app around a Flask server that carries the process context."""
+    server = Flask("flowwatch")
+    server.config[CTX_KEY] = ctx
+    app = dash.Dash(
+        "flowwatch",
+        server=server,
+        use_pages=True,
+        pages_folder=str(Path(__file__).parent / "pages"),
+        assets_folder=str(Path(__file__).parent / "assets"),
+        title=PRODUCT,
+        suppress_callback_exceptions=True,
+        update_title=None,
+    )
+    app.layout = shell()
+    # On the app, not dash.clientside_callback: global callbacks go to the first app only.
+    app.clientside_callback(
+        """
+        function (pathname, ids) {
+            return ids.map(id => id.path === pathname ? "nav-link active" : "nav-link");
+        }
+        """,
+        Output({"type": "fw-nav", "path": ALL}, "className"),
+        Input("fw-location", "pathname"),
+        State({"type": "fw-nav", "path": ALL}, "id"),
+    )
+    # Pages register their callbacks in a process-global list that Dash hands to whichever
+    # app serves a request first; claim them now, so a second app in the same process
+    # (tests, a CLI next to a server) neither steals nor duplicates them.
+    with server.app_context():
+        app._setup_server()
+    return app
+
+
+def shell() -> html.Div:
+    """Top bar (brand, company, one link per registered page) around the page container."""
+    pages = sorted(dash.page_registry.values(), key=lambda p: (p.get("order") or 0, p["name"]))
+    links = [
+        dcc.Link(page["name"], href=page["relative_path"], id={"type": "fw-nav", "path": page["path"]},
+                 className="nav-link")
+        for page in pages
+    ]
+    return html.Div(
+        className="app",
+        children=[
+            dcc.Location(id="fw-location"),
+            html.Header(
+                className="topbar",
+                children=[
+                    html.Div(
+                        className="brand",
+                        children=[
+                            html.Span(className="brand-mark", **{"aria-hidden": "true"}),
+                            html.Span(PRODUCT, className="brand-name"),
+                            html.Span(COMPANY, className="brand-company"),
+                        ],
+                    ),
+                    html.Nav(links, className="nav"),
+                ],
+            ),
+            html.Main(dash.page_container, className="content"),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Pure builders: query-layer DataFrames and dicts in, Plotly figures and Dash components out."""

@@ -1,0 +1,250 @@
+"""Pure figure builders: DataFrames from the query layer in, Plotly figures out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboards.components.format import duration_unit, fmt_duration
+from dashboards.components.health import flow_health
+from dashboards.theme import (
+    CONTEXT_GREY,
+    HEALTH_COLORS,
+    MUTED,
+    SERIES_COLORS,
+    SEVERITY_COLORS,
+    TEMPLATE,
+)
+from models.queries.common import AGING_BANDS, SEVERITIES
+
+NO_DATA = "No data in this range"
+ALL_FLOWS = "all"
+
+#: Log-axis ticks for "% of SLA", so the axis reads 10% · 50% · 100% · 500% rather than 2, 5.
+_LOG_TICKS = tuple(m * 10**e for e in range(7) for m in (1, 2, 5))
+_OFFENDING = ("warning", "breach")
+MAX_HIGHLIGHTED = 6
+
+#: DLQs are drawn in warm colours so they never read as an ordinary backlog.
+DLQ_COLORS: tuple[str, ...] = ("#d93a3a", "#ee7d24", "#b91c1c", "#f59e0b", "#be185d")
+
+
+def empty_figure(message: str = NO_DATA) -> go.Figure:
+    """A blank figure that says why it is blank, instead of empty axes."""
+    fig = go.Figure(layout={"template": TEMPLATE})
+    fig.update_layout(
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 14, "color": MUTED},
+            }
+        ],
+    )
+    return fig
+
+
+def sync_lag_figure(
+    series: pd.DataFrame,
+    flows: pd.DataFrame,
+    *,
+    category: str = ALL_FLOWS,
+    x_range: tuple[datetime, datetime] | None = None,
+) -> go.Figure:
+    """p95 sync lag per flow over time against its SLA.
+
+    One category: lag in minutes/hours/days with a dashed line at each distinct SLA.
+    All flows: SLAs run from minutes to days, so lag is shown as % of SLA on a log axis
+    with one 100% line; flows whose p95 over the range is in warning or breach are
+    coloured, the rest fade to grey context.
+    """
+    meta = flows.set_index("flow_id")
+    if category != ALL_FLOWS:
+        meta = meta[meta["category"] == category]
+    data = series[series["flow_id"].isin(meta.index)].dropna(subset=["p95_seconds"])
+    if data.empty:
+        return empty_figure()
+    span = x_range or (data["bucket"].min(), data["bucket"].max())
+    fig = _lag_pct_of_sla(data, meta, span) if category == ALL_FLOWS else _lag_absolute(data, meta, span)
+    fig.update_xaxes(title_text="Step completed (UTC)", range=list(span))
+    return fig
+
+
+def _lag_absolute(data: pd.DataFrame, meta: pd.DataFrame, span: tuple[Any, Any]) -> go.Figure:
+    peak = max(float(data["p95_seconds"].max()), float(meta["sla_seconds"].max()))
+    unit, per = duration_unit(peak)
+    fig = go.Figure(layout={"template": TEMPLATE})
+    for i, (flow_id, rows) in enumerate(data.groupby("flow_id", sort=True)):
+        fig.add_trace(
+            go.Scatter(
+                x=rows["bucket"],
+                y=rows["p95_seconds"] / per,
+                name=str(meta.at[flow_id, "name"]),
+                mode="lines",
+                line={"color": SERIES_COLORS[i % len(SERIES_COLORS)], "width": 2},
+                customdata=[fmt_duration(v) for v in rows["p95_seconds"]],
+                hovertemplate="%{customdata}<extra>%{fullData.name}</extra>",
+            )
+        )
+    for sla in sorted(meta.loc[data["flow_id"].unique(), "sla_seconds"].unique()):
+        fig.add_trace(
+            go.Scatter(
+                x=list(span),
+                y=[sla / per, sla / per],
+                name=f"SLA {fmt_duration(sla)}",
+                mode="lines",
+                line={"color": HEALTH_COLORS["breach"], "width": 1.5, "dash": "dash"},
+                hoverinfo="skip",
+            )
+        )
+    fig.update_yaxes(title_text=f"p95 sync lag ({unit})")
+    return fig
+
+
+def _lag_pct_of_sla(data: pd.DataFrame, meta: pd.DataFrame, span: tuple[Any, Any]) -> go.Figure:
+    """The worst flows in warning or breach get colours; the rest are grey context."""
+    pct = data.assign(pct=data["p95_seconds"] / data["flow_id"].map(meta["sla_seconds"]) * 100)
+    health = {
+        flow_id: flow_health(meta.at[flow_id, "p95_seconds"], meta.at[flow_id, "sla_seconds"])
+        for flow_id in pct["flow_id"].unique()
+    }
+    # Offenders last, so their lines are drawn over the grey ones; worst offender first in the legend.
+    ratio = (meta["p95_seconds"] / meta["sla_seconds"]).fillna(0)
+    order = sorted(health, key=lambda f: (health[f] in _OFFENDING, ratio.get(f, 0)))
+    # More than a handful of coloured lines is spaghetti; the table below lists every flow.
+    fig = go.Figure(layout={"template": TEMPLATE})
+    offenders = [f for f in order if health[f] in _OFFENDING][-MAX_HIGHLIGHTED:]
+    colours = {f: SERIES_COLORS[i % len(SERIES_COLORS)] for i, f in enumerate(reversed(offenders))}
+    calm_shown = False
+    for flow_id in order:
+        rows = pct[pct["flow_id"] == flow_id]
+        offending = flow_id in colours
+        name = str(meta.at[flow_id, "name"])
+        fig.add_trace(
+            go.Scatter(
+                x=rows["bucket"],
+                y=rows["pct"],
+                name=name if offending else "Other flows",
+                legendgroup=None if offending else "calm",
+                legendrank=1 + len(offenders) - offenders.index(flow_id) if offending else 1000,
+                showlegend=offending or not calm_shown,
+                mode="lines",
+                line={"color": colours.get(flow_id, CONTEXT_GREY), "width": 2.2 if offending else 1.2},
+                customdata=[[name, fmt_duration(v)] for v in rows["p95_seconds"]],
+                hovertemplate="%{customdata[0]}: %{y:.0f}% of SLA (%{customdata[1]})<extra></extra>",
+            )
+        )
+        calm_shown = calm_shown or not offending
+    fig.add_trace(
+        go.Scatter(
+            x=list(span),
+            y=[100, 100],
+            name="SLA (100%)",
+            legendrank=0,
+            mode="lines",
+            line={"color": HEALTH_COLORS["breach"], "width": 1.5, "dash": "dash"},
+            hoverinfo="skip",
+        )
+    )
+    low, high = float(pct["pct"].clip(lower=0.1).min()), float(pct["pct"].max())
+    # Beyond three decades 1-2-5 ticks crowd the axis: keep the powers of ten only.
+    steps = _LOG_TICKS if high / low <= 1000 else tuple(t for t in _LOG_TICKS if str(t).startswith("1"))
+    ticks = [t for t in steps if low / 2 <= t <= high * 2] or [100]
+    fig.update_yaxes(
+        title_text="p95 lag, % of SLA (log scale)",
+        type="log",
+        tickvals=ticks,
+        ticktext=[f"{t:,}%" for t in ticks],
+        rangemode=None,
+    )
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def aging_figure(aging: pd.DataFrame) -> go.Figure:
+    """Open exceptions stacked by severity in each aging band, bands in age order."""
+    if aging.empty or aging["exceptions"].sum() == 0:
+        return empty_figure("No open exceptions")
+    bands = [label for label, _ in AGING_BANDS]
+    counts = aging.pivot_table(
+        index="band", columns="severity", values="exceptions", aggfunc="sum", fill_value=0
+    ).reindex(index=bands, columns=list(SEVERITIES), fill_value=0)
+    fig = go.Figure(layout={"template": TEMPLATE})
+    for severity in SEVERITIES:
+        fig.add_trace(
+            go.Bar(
+                x=bands,
+                y=counts[severity].astype(int).tolist(),
+                name=severity.capitalize(),
+                marker={"color": SEVERITY_COLORS[severity], "line": {"width": 0}},
+                hovertemplate="%{y}<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_layout(barmode="stack", bargap=0.35, hovermode="x unified", legend={"traceorder": "normal"})
+    fig.update_xaxes(title_text="Age since first seen", type="category", ticks="")
+    fig.update_yaxes(title_text="Open exceptions", rangemode="tozero")
+    return fig
+
+
+def queue_depth_figure(
+    series: pd.DataFrame, *, top: int = 5, x_range: tuple[datetime, datetime] | None = None
+) -> go.Figure:
+    """Depth over time of the busiest queues (top) and of every DLQ holding messages (bottom).
+
+    Two panels, because a DLQ of 40 messages matters more than a queue of 4,000 and
+    would vanish on a shared axis.
+    """
+    if series.empty:
+        return empty_figure()
+    peaks = series.groupby(["queue", "is_dlq"])["depth"].max().reset_index()
+    main = peaks[~peaks["is_dlq"].astype(bool)].nlargest(top, "depth")["queue"].tolist()
+    dlqs = peaks[peaks["is_dlq"].astype(bool) & (peaks["depth"] > 0)].nlargest(top, "depth")["queue"].tolist()
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.12,
+        row_heights=[0.6, 0.4],
+    )
+    fig.update_layout(template=TEMPLATE)
+    for row, queues, palette, width in ((1, main, SERIES_COLORS, 1.8), (2, dlqs, DLQ_COLORS, 2.4)):
+        for i, queue in enumerate(queues):
+            rows = series[series["queue"] == queue]
+            fig.add_trace(
+                go.Scatter(
+                    x=rows["bucket"],
+                    y=rows["depth"],
+                    name=queue,
+                    mode="lines",
+                    line={"color": palette[i % len(palette)], "width": width},
+                    hovertemplate="%{y:,} messages<extra>%{fullData.name}</extra>",
+                ),
+                row=row,
+                col=1,
+            )
+    if not dlqs:
+        fig.add_annotation(
+            text="No dead-lettered messages in this range",
+            xref="x2 domain",
+            yref="y2 domain",
+            x=0.5,
+            y=0.5,
+            showarrow=False,
+            font={"color": MUTED},
+        )
+    fig.update_yaxes(title_text="Queued", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="In DLQ", rangemode="tozero", row=2, col=1)
+    fig.update_xaxes(range=list(x_range) if x_range else None)
+    fig.update_xaxes(title_text="Time (UTC)", title_standoff=6, row=2, col=1)
+    fig.update_layout(margin={"b": 64})
+    return fig

@@ -1,0 +1,286 @@
+"""Operations overview: is the order flow healthy right now, and if not, where does it hurt?
+
+Shape (STYLE.md #7): register_page, ``layout(**query)`` without I/O, then callbacks
+that read the query layer and hand DataFrames to the pure builders in components/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+import flask
+from dash import Input, Output, clientside_callback, dcc, html
+
+from app.context import AppContext
+from dashboards.app import CTX_KEY
+from dashboards.components.charts import (
+    ALL_FLOWS,
+    aging_figure,
+    empty_figure,
+    queue_depth_figure,
+    sync_lag_figure,
+)
+from dashboards.components.tables import ATTENTION_COLUMNS, attention_rows, flow_table, queue_table
+from dashboards.components.tiles import (
+    TILE_LABELS,
+    cycle_time_tile,
+    exceptions_tile,
+    in_flight_tile,
+    orders_today_tile,
+    queue_tile,
+    skeleton_tile,
+    tile_component,
+    worst_lag_tile,
+)
+from dashboards.theme import ACCENT
+from models.queries.common import DEFAULT_RANGE, RANGES, Window
+from models.queries.overview import (
+    cycle_time,
+    exception_aging,
+    exception_totals,
+    needs_attention,
+    order_counts,
+    queue_current,
+    queue_depth_series,
+    sync_lag_by_flow,
+    sync_lag_series,
+)
+
+dash.register_page(__name__, path="/", name="Overview", title="Overview · Flowwatch", order=0)
+
+RANGE_LABELS = {"6h": "6 hours", "24h": "24 hours", "7d": "7 days", "30d": "30 days"}
+CATEGORIES = ("orders", "fulfilment", "shipment", "invoice", "stock", "supply")
+_GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+def _ctx() -> AppContext:
+    """The process context the Dash app was built with (see dashboards.app.create_dash)."""
+    return flask.current_app.config[CTX_KEY]
+
+
+def _card(title: str, subtitle: str, body: Any, *, span: int, controls: Any = None) -> html.Section:
+    """A titled card spanning ``span`` of the 12 grid columns."""
+    head = [html.Div([html.H2(title), html.P(subtitle, className="card-sub")])]
+    if controls is not None:
+        head.append(html.Div(controls, className="card-controls"))
+    return html.Section(
+        className=f"card span-{span}", children=[html.Div(head, className="card-head"), body]
+    )
+
+
+def _graph(graph_id: str, height: int) -> dcc.Loading:
+    """A graph that starts blank-with-a-message and shows a spinner only on slow loads."""
+    return dcc.Loading(
+        dcc.Graph(
+            id=graph_id,
+            figure=empty_figure("Loading…"),
+            config=_GRAPH_CONFIG,
+            style={"height": f"{height}px"},
+        ),
+        type="dot",
+        color=ACCENT,
+        delay_show=500,
+    )
+
+
+def layout(**query: str) -> html.Div:
+    """The overview for ``?range=6h|24h|7d|30d`` (anything else falls back to 24h)."""
+    range_ = query.get("range", DEFAULT_RANGE)
+    if range_ not in RANGES:
+        range_ = DEFAULT_RANGE
+    category_options = [{"label": "All flows · % of SLA", "value": ALL_FLOWS}] + [
+        {"label": c.capitalize(), "value": c} for c in CATEGORIES
+    ]
+    return html.Div(
+        className="page",
+        children=[
+            # Reading settings is not I/O: the context was built before the first request.
+            dcc.Interval(id="ov-interval", interval=_ctx().settings.refresh_seconds * 1000),
+            html.Div(
+                className="page-header",
+                children=[
+                    html.Div(
+                        [
+                            html.H1("Operations overview"),
+                            html.P(
+                                "Orders, integrations and exceptions across every system",
+                                className="page-sub",
+                            ),
+                        ]
+                    ),
+                    html.Div(
+                        className="page-controls",
+                        children=[
+                            html.Span(id="ov-updated", className="updated", children="loading…"),
+                            dcc.RadioItems(
+                                id="ov-range",
+                                options=[{"label": k, "value": k} for k in RANGES],
+                                value=range_,
+                                inline=True,
+                                className="segmented",
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(
+                id="ov-tiles",
+                className="tiles",
+                children=[skeleton_tile(key) for key in TILE_LABELS],
+            ),
+            html.Div(
+                className="grid",
+                children=[
+                    _card(
+                        "Needs attention",
+                        "Open exceptions hurting the most orders",
+                        dag.AgGrid(
+                            id="ov-attention",
+                            columnDefs=ATTENTION_COLUMNS,
+                            rowData=[],
+                            getRowId="params.data.exception_id",
+                            defaultColDef={"sortable": True, "resizable": True, "suppressMovable": True},
+                            dashGridOptions={
+                                "domLayout": "autoHeight",
+                                "rowHeight": 40,
+                                "headerHeight": 38,
+                                "tooltipShowDelay": 400,
+                                "suppressCellFocus": True,
+                                "localeText": {"noRowsToShow": "No open exceptions"},
+                            },
+                            className="ag-theme-quartz fw-grid",
+                            style={"height": None},
+                        ),
+                        span=8,
+                    ),
+                    _card(
+                        "Exception aging",
+                        "Open and acknowledged, by time since first seen",
+                        _graph("ov-aging-chart", 340),
+                        span=4,
+                    ),
+                    _card(
+                        "Sync lag p95 by flow",
+                        "Time from one system's event to the next system's, against each flow's SLA",
+                        _graph("ov-lag-chart", 360),
+                        span=12,
+                        controls=dcc.Dropdown(
+                            id="ov-category",
+                            options=category_options,
+                            value=ALL_FLOWS,
+                            clearable=False,
+                            searchable=False,
+                            className="category-select",
+                        ),
+                    ),
+                    _card(
+                        "Flow health",
+                        "Steps completed in the range; health compares p95 with the SLA",
+                        html.Div(id="ov-flow-table", className="table-wrap"),
+                        span=7,
+                    ),
+                    _card(
+                        "Queues",
+                        "Peak depth per bucket; dead-letter queues below",
+                        html.Div([_graph("ov-queue-chart", 400), html.Div(id="ov-queue-table")]),
+                        span=5,
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+@dash.callback(
+    Output("ov-tiles", "children"),
+    Output("ov-flow-table", "children"),
+    Output("ov-updated", "children"),
+    Input("ov-range", "value"),
+    Input("ov-interval", "n_intervals"),
+)
+def _refresh_summary(range_: str, _tick: int | None) -> tuple[list[html.Div], Any, str]:
+    """Tiles and the flow table share one read of sync lag per flow."""
+    ctx = _ctx()
+    now = ctx.now()
+    window = Window.named(range_, now=now)
+    with ctx.engine.connect() as conn:
+        counts = order_counts(conn, now=now, window=window)
+        cycle = cycle_time(conn, window=window)
+        lag = sync_lag_by_flow(conn, window=window)
+        totals = exception_totals(conn, now=now)
+        queues = queue_current(conn, now=now)
+    tiles = [
+        orders_today_tile(counts, range_label=RANGE_LABELS[range_]),
+        in_flight_tile(counts),
+        cycle_time_tile(cycle),
+        worst_lag_tile(lag),
+        exceptions_tile(totals),
+        queue_tile(queues),
+    ]
+    return [tile_component(t) for t in tiles], flow_table(lag), f"Updated {now:%H:%M:%S} UTC"
+
+
+@dash.callback(
+    Output("ov-lag-chart", "figure"),
+    Input("ov-range", "value"),
+    Input("ov-category", "value"),
+    Input("ov-interval", "n_intervals"),
+)
+def _refresh_lag(range_: str, category: str, _tick: int | None) -> Any:
+    """p95 sync lag series of the chosen category against the flows' SLAs."""
+    ctx = _ctx()
+    window = Window.named(range_, now=ctx.now())
+    with ctx.engine.connect() as conn:
+        series = sync_lag_series(conn, window=window)
+        flows = sync_lag_by_flow(conn, window=window)
+    return sync_lag_figure(series, flows, category=category, x_range=(window.since, window.until))
+
+
+@dash.callback(
+    Output("ov-aging-chart", "figure"),
+    Output("ov-attention", "rowData"),
+    Input("ov-range", "value"),
+    Input("ov-interval", "n_intervals"),
+)
+def _refresh_exceptions(_range: str, _tick: int | None) -> tuple[Any, list[dict[str, Any]]]:
+    """Exceptions are a current state: the range does not filter them, refresh does."""
+    ctx = _ctx()
+    now = ctx.now()
+    with ctx.engine.connect() as conn:
+        aging = exception_aging(conn, now=now)
+        attention = needs_attention(conn, now=now, limit=8)
+    return aging_figure(aging), attention_rows(attention)
+
+
+@dash.callback(
+    Output("ov-queue-chart", "figure"),
+    Output("ov-queue-table", "children"),
+    Input("ov-range", "value"),
+    Input("ov-interval", "n_intervals"),
+)
+def _refresh_queues(range_: str, _tick: int | None) -> tuple[Any, Any]:
+    """Depth trend over the range, and each queue's latest sample."""
+    ctx = _ctx()
+    now = ctx.now()
+    window = Window.named(range_, now=now)
+    with ctx.engine.connect() as conn:
+        series = queue_depth_series(conn, window=window)
+        current = queue_current(conn, now=now)
+    return queue_depth_figure(series, x_range=(window.since, window.until)), queue_table(current)
+
+
+# The range goes into the URL without a reload: a Dash Location update would make the
+# pages router rebuild the whole layout, so the browser history is written directly.
+clientside_callback(
+    """
+    function (value) {
+        const params = new URLSearchParams(window.location.search);
+        if ((params.get("range") || "DEFAULT_RANGE") === value) { return; }
+        params.set("range", value);
+        window.history.pushState(null, "", window.location.pathname + "?" + params.toString());
+    }
+    """.replace("DEFAULT_RANGE", DEFAULT_RANGE),
+    Input("ov-range", "value"),
+)

@@ -1,0 +1,143 @@
+"""Browser fixtures: the system Chromium, and a real Flowwatch server over a seeded demo DB.
+
+The server runs in a thread of the test process, so tests can read the same database
+through the query layer and compare what the page shows with what the queries return.
+The clock is pinned to the seed's anchor: "today" and "in flight" do not drift while
+a test runs, whatever the wall-clock time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from app.context import AppContext, open_context
+from app.main import create_app
+from app.settings import load_settings
+
+#: End of the seeded history and the server's "now": a mid-afternoon, so "today" has orders.
+ANCHOR = datetime(2026, 3, 4, 15, 0)
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+#: Generous waits: CI shares two cores between Chromium, the server and the seed.
+TIMEOUT_MS = 30_000
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class LiveServer:
+    """A running Flowwatch: its base URL and the context it serves (engine, pinned clock)."""
+
+    url: str
+    ctx: AppContext
+
+
+@dataclass
+class WatchedPage:
+    """A page plus every console error and uncaught exception it produced."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        """Keep console errors; warnings and logs are not failures."""
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """The Debian Chromium; never a downloaded browser."""
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium not installed: .ci/run should have installed it")
+        pytest.skip("chromium not installed: apt-get install chromium")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Seed a small demo (7 days × 300 orders) once per module and serve it with uvicorn."""
+    from seed_data import seed_demo
+
+    settings = load_settings(db=tmp_path_factory.mktemp("browser") / "flowwatch.duckdb")
+    ctx = open_context(settings)
+    ctx.clock = lambda: ANCHOR
+    seed_demo(ctx.engine, ctx.writer, days=7, orders_per_day=300, seed=7, anchor=ANCHOR)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, ctx=ctx), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="flowwatch-test-server", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not answer /healthz within 30 s")
+        time.sleep(0.1)
+    yield LiveServer(url, ctx)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """One headless Chromium for the session."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def watched_page(browser: Browser) -> Iterator[WatchedPage]:
+    """A fresh 1440×900 page whose console errors fail the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    watched = WatchedPage(page)
+    page.on("console", watched.on_console)
+    page.on("pageerror", lambda exc: watched.errors.append(f"pageerror: {exc}"))
+    yield watched
+    context.close()
+    assert watched.errors == [], "the page logged errors"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots go (repo-root test-artifacts/, git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
