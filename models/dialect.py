@@ -28,3 +28,49 @@ def time_bucket(conn: Connection, seconds: int, ts: str) -> str:
     if _is_pg(conn):
         return f"date_bin(interval '{int(seconds)} seconds', {ts}, timestamp '1970-01-01')"
     return f"time_bucket(INTERVAL '{int(seconds)} seconds', {ts}, TIMESTAMP '1970-01-01')"
+
+
+def json_text(conn: Connection, column: str, key: str) -> str:
+    """The text value of top-level ``key`` of the JSON text in ``column`` (NULL when absent).
+
+    ``key`` is a literal from code (attribute names such as ``peer.service``), never input.
+    """
+    if not key.replace(".", "").replace("_", "").isalnum():
+        raise ValueError(f"unexpected JSON key {key!r}")
+    if _is_pg(conn):
+        return f"(({column})::json ->> '{key}')"
+    return f"json_extract_string({column}, '$.\"{key}\"')"
+
+
+def in_list(conn: Connection, expr: str, param: str) -> str:
+    """``expr`` is one of the values of the list parameter ``:param`` (one bind, not one per value)."""
+    if _is_pg(conn):
+        return f"{expr} = ANY(:{param})"
+    return f"{expr} IN (SELECT unnest(:{param}))"
+
+
+def time_axis(conn: Connection, seconds: int) -> str:
+    """A one-column (``bucket``) relation of bucket starts from ``:axis_from`` up to ``:axis_to``."""
+    if _is_pg(conn):
+        return (
+            f"SELECT generate_series(CAST(:axis_from AS timestamp), CAST(:axis_to AS timestamp) "
+            f"- interval '1 microsecond', interval '{int(seconds)} seconds') AS bucket"
+        )
+    return (
+        f"SELECT unnest(range(CAST(:axis_from AS TIMESTAMP), CAST(:axis_to AS TIMESTAMP), "
+        f"INTERVAL '{int(seconds)} seconds')) AS bucket"
+    )
+
+
+def latest_before_join(conn: Connection, left: str, right: str, equal: str, left_time: str, right_time: str) -> str:
+    """Join each ``left`` row to the one ``right`` row with the latest ``right_time`` at or
+    before its ``left_time`` among those satisfying ``equal`` (DuckDB ASOF JOIN).
+
+    ``equal`` is a conjunction of equalities between ``left`` and ``right`` columns.
+    """
+    if _is_pg(conn):
+        return (
+            f"{left} JOIN LATERAL (SELECT * FROM {right} WHERE {equal} AND {right}.{right_time} <= "
+            f"{left}.{left_time} ORDER BY {right}.{right_time} DESC LIMIT 1) {right} ON TRUE"
+        )
+    return f"{left} ASOF JOIN {right} ON {equal} AND {left}.{left_time} >= {right}.{right_time}"

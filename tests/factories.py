@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from models.db import make_engine
 from models.schema import create_schema
-from models.tables import business_events, flows
+from models.tables import business_events, flows, systems
 from models.writer import IngestWriter
 
 _ids = itertools.count(1)
@@ -37,6 +37,9 @@ def event(
     target: str | None = "d365",
     event_id: str | None = None,
     received_at: datetime | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    trace_id: str | None = None,
 ) -> dict[str, object]:
     """One business event as a row dict; unspecified fields take plausible values."""
     return {
@@ -51,9 +54,9 @@ def event(
         "received_at": received_at or occurred_at,
         "status": status,
         "attempt": attempt,
-        "error_code": None,
-        "error_message": None,
-        "trace_id": None,
+        "error_code": error_code,
+        "error_message": error_message,
+        "trace_id": trace_id,
         "payload": "{}",
     }
 
@@ -70,7 +73,17 @@ def events_table(rows: list[dict[str, object]]) -> pa.Table:
 
 
 def add_flow(
-    engine: Engine, flow_id: str, start_event: str, end_event: str, sla_seconds: int, category: str = "orders"
+    engine: Engine,
+    flow_id: str,
+    start_event: str,
+    end_event: str,
+    sla_seconds: int,
+    category: str = "orders",
+    *,
+    source_system: str = "a",
+    target_system: str = "b",
+    lag_threshold_seconds: int | None = None,
+    queue: str | None = None,
 ) -> None:
     """Insert one flow definition."""
     with engine.begin() as conn:
@@ -78,12 +91,19 @@ def add_flow(
             flows.insert().values(
                 flow_id=flow_id,
                 name=flow_id.replace("-", " "),
-                source_system="a",
-                target_system="b",
+                source_system=source_system,
+                target_system=target_system,
                 start_event=start_event,
                 end_event=end_event,
                 sla_seconds=sla_seconds,
-                lag_threshold_seconds=sla_seconds,
+                lag_threshold_seconds=lag_threshold_seconds or sla_seconds,
                 category=category,
+                queue=queue,
             )
         )
+
+
+def add_system(engine: Engine, system_id: str, kind: str, name: str | None = None) -> None:
+    """Insert one system of the estate."""
+    with engine.begin() as conn:
+        conn.execute(systems.insert().values(system_id=system_id, name=name or system_id, kind=kind))

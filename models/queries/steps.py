@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.dialect import percentile, seconds_between
+from models.dialect import latest_before_join, percentile, seconds_between
 from models.queries.common import Window, read_frame
 
 #: Start events are looked up this far before the window (supply steps take days).
@@ -94,34 +94,42 @@ def order_durations(
 
 
 def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
-    """Per (flow, correlation id): the lag from its first start event to its first end event,
-    for end events in ``[:since, :until)``; ``flow_filter`` is a predicate over flows ``f``.
+    """Per (flow, correlation id, start): the lag from a start event to the first end event
+    after it, for end events in ``[:since, :until)``; ``flow_filter`` is a predicate over flows ``f``.
 
-    The end event carries the flow; the start event is matched on the correlation id (and
-    only for correlation ids that ended in the window, which keeps the start scan small).
+    The end event carries the flow; each end event pairs with the latest successful start
+    event of its correlation id at or before it. An order's steps happen once, so that is
+    its first start; stock keys (SKU@location) recur, so each publication pairs with the
+    adjustment it published. Only correlation ids that ended in the window are looked up.
     """
+    pairing = latest_before_join(
+        conn, "ends", "starts",
+        "starts.correlation_id = ends.correlation_id AND starts.event_type = ends.start_event",
+        "end_at", "start_at",
+    )  # fmt: skip
     return f"""
         WITH ends AS (
-            SELECT e.flow_id, e.correlation_id, min(e.occurred_at) AS end_at
+            SELECT e.flow_id, e.correlation_id, f.start_event, e.occurred_at AS end_at
             FROM business_events e
             JOIN flows f ON f.flow_id = e.flow_id AND f.end_event = e.event_type
             WHERE e.status = 'ok' AND e.occurred_at >= :since AND e.occurred_at < :until
               AND ({flow_filter})
-            GROUP BY e.flow_id, e.correlation_id
         ),
         starts AS (
-            SELECT correlation_id, event_type, min(occurred_at) AS start_at
+            SELECT correlation_id, event_type, occurred_at AS start_at
             FROM business_events
             WHERE status = 'ok' AND occurred_at >= :lookback AND occurred_at < :until
               AND event_type IN (SELECT start_event FROM flows)
               AND correlation_id IN (SELECT correlation_id FROM ends)
-            GROUP BY correlation_id, event_type
+        ),
+        pairs AS (
+            SELECT ends.flow_id, ends.correlation_id, starts.start_at, min(ends.end_at) AS end_at
+            FROM {pairing}
+            GROUP BY ends.flow_id, ends.correlation_id, starts.start_at
         )
-        SELECT ends.flow_id, ends.correlation_id, starts.start_at, ends.end_at,
-               {seconds_between(conn, "starts.start_at", "ends.end_at")} AS lag_seconds
-        FROM ends
-        JOIN flows f ON f.flow_id = ends.flow_id
-        JOIN starts ON starts.correlation_id = ends.correlation_id AND starts.event_type = f.start_event
+        SELECT flow_id, correlation_id, start_at, end_at,
+               {seconds_between(conn, "start_at", "end_at")} AS lag_seconds
+        FROM pairs
     """
 
 
@@ -133,3 +141,39 @@ def step_params(window: Window, **extra: Any) -> dict[str, Any]:
         "lookback": window.since - timedelta(days=STEP_LOOKBACK_DAYS),
         **extra,
     }
+
+
+def partner_expr(kind: str, flow: str = "f") -> str:
+    """The system of ``kind`` ('3pl', 'supplier') among a flow's two systems, else NULL."""
+    if kind not in ("3pl", "supplier"):
+        raise ValueError(f"unknown partner kind {kind!r}")
+    return (
+        f"(SELECT min(p.system_id) FROM systems p WHERE p.kind = '{kind}'"
+        f" AND p.system_id IN ({flow}.source_system, {flow}.target_system))"
+    )
+
+
+def step_lag_percentiles(
+    conn: Connection,
+    *,
+    window: Window,
+    quantiles: tuple[float, ...],
+    flow_filter: str = "TRUE",
+    group_sql: str = "NULL",
+    scale: float = 1.0,
+) -> pd.DataFrame:
+    """Percentiles of the step lags ending in the window (divided by ``scale``), per
+    ``group_sql`` (an expression over ``lags`` and its flow ``f``); columns ``grp, n, q50…``."""
+    cols = ", ".join(
+        f"{percentile(conn, 'lags.lag_seconds', q)} / {scale} AS q{round(q * 100)}" for q in quantiles
+    )
+    return read_frame(
+        conn,
+        f"""
+        WITH lags AS ({step_lags_sql(conn, flow_filter)})
+        SELECT {group_sql} AS grp, count(*) AS n, {cols}
+        FROM lags JOIN flows f ON f.flow_id = lags.flow_id
+        GROUP BY grp ORDER BY grp
+        """,
+        step_params(window),
+    )

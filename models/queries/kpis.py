@@ -1,0 +1,391 @@
+"""The KPI table of DESIGN.md (beyond the overview), one SQL definition each.
+
+Every KPI is computed for a period ``[since, until)`` and for the previous period of the
+same length, per dimension (``group_by``), so readers get the value and its change.
+Percentiles are continuous with linear interpolation (DuckDB ``quantile_cont``,
+PostgreSQL ``percentile_cont``). Step times are ``occurred_at`` of the first *successful*
+event of each type (``order_facts`` for orders, :mod:`models.queries.steps` for flows).
+
+Oversell incidents are ``order.accepted`` deliveries that failed with an error code
+starting ``STOCK`` (the ERP could not allocate stock for an order the storefront took).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from models.dialect import percentile, seconds_between
+from models.queries.common import Window, json_number, read_frame
+from models.queries.scorecard import partner_scorecard
+from models.queries.steps import (
+    ORDER_STEP_BY_KEY,
+    order_durations,
+    partner_expr,
+    step_flow_join,
+    step_lag_percentiles,
+    step_lags_sql,
+    step_params,
+)
+
+#: Dimensions a KPI may be grouped by (``fulfiller`` is the WMS or 3PL an order ships from).
+DIMENSIONS = ("channel", "flow", "erp", "fulfiller", "supplier")
+#: Error codes that mean "no stock to allocate".
+OVERSELL_CODE_PREFIX = "STOCK"
+#: Actions by which an operator touches an order (the detector's own resolves do not count).
+MANUAL_ACTIONS = ("replay", "resolve")
+DETECTOR = "detector"
+
+Compute = Callable[[Connection, Window, str | None], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported number: a column of its KPI's frame."""
+
+    name: str
+    column: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A KPI definition: its query (columns ``grp, n`` + metrics) and the groupings it supports.
+
+    ``dimensions[0]`` is its native grouping, used when no ``group_by`` is asked for;
+    ``None`` means one total.
+    """
+
+    name: str
+    label: str
+    compute: Compute
+    metrics: tuple[Metric, ...]
+    dimensions: tuple[str | None, ...]
+
+
+def _order_group(group: str | None) -> str | None:
+    if group not in (None, "channel", "erp", "fulfiller"):
+        raise ValueError(f"order KPIs cannot be grouped by {group!r}")
+    return group
+
+
+def _order_column(group: str | None) -> str:
+    """The order_facts column (alias ``o``) of an order grouping, or NULL for one total."""
+    return f"o.{_order_group(group)}" if group else "NULL"
+
+
+def _durations(start_col: str, end_col: str, quantiles: tuple[float, ...]) -> Compute:
+    def compute(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+        frame = order_durations(
+            conn, window=window, start_col=start_col, end_col=end_col, quantiles=quantiles,
+            group=_order_group(group),
+        )  # fmt: skip
+        for q in quantiles:
+            column = f"q{round(q * 100)}"
+            frame[column] = frame[column] / 3600.0
+        return frame
+
+    return compute
+
+
+def _step_lag_group(group: str | None) -> str:
+    if group is None:
+        return "NULL"
+    if group == "flow":
+        return "lags.flow_id"
+    if group == "supplier":
+        return partner_expr("supplier")
+    raise ValueError(f"step KPIs cannot be grouped by {group!r}")
+
+
+def _step_lags(flow_filter: str, quantiles: tuple[float, ...], scale: float = 1.0) -> Compute:
+    """Percentiles of step lags (ends in the window) of the flows matching ``flow_filter``."""
+
+    def compute(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+        return step_lag_percentiles(
+            conn, window=window, quantiles=quantiles, flow_filter=flow_filter,
+            group_sql=_step_lag_group(group), scale=scale,
+        )  # fmt: skip
+
+    return compute
+
+
+def sla_adherence(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """Share of steps completed in the period within their flow's SLA (the sync lag's steps)."""
+    return read_frame(
+        conn,
+        f"""
+        WITH lags AS ({step_lags_sql(conn)})
+        SELECT {_step_lag_group(group)} AS grp, count(*) AS n,
+               avg(CASE WHEN lags.lag_seconds <= f.sla_seconds THEN 1.0 ELSE 0.0 END) AS share
+        FROM lags JOIN flows f ON f.flow_id = lags.flow_id
+        GROUP BY grp ORDER BY grp
+        """,
+        step_params(window),
+    )
+
+
+def _event_group(group: str | None) -> str:
+    if group in (None, "flow", "channel"):
+        return {None: "NULL", "flow": "e.flow_id", "channel": "e.channel"}[group]
+    raise ValueError(f"event KPIs cannot be grouped by {group!r}")
+
+
+def event_delivery_lag(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """``received_at − occurred_at`` of every event (each attempt) that occurred in the period."""
+    secs = seconds_between(conn, "e.occurred_at", "e.received_at")
+    return read_frame(
+        conn,
+        f"""
+        SELECT {_event_group(group)} AS grp, count(*) AS n,
+               {percentile(conn, secs, 0.5)} AS q50, {percentile(conn, secs, 0.95)} AS q95
+        FROM business_events e
+        WHERE e.occurred_at >= :since AND e.occurred_at < :until
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def first_pass_success(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """Share of messages (first attempts in the period, on a flow) delivered ``ok`` on attempt 1."""
+    return read_frame(
+        conn,
+        f"""
+        SELECT {_event_group(group)} AS grp, count(*) AS n,
+               avg(CASE WHEN e.status = 'ok' THEN 1.0 ELSE 0.0 END) AS share
+        FROM business_events e
+        WHERE e.attempt = 1 AND e.flow_id IS NOT NULL
+          AND e.occurred_at >= :since AND e.occurred_at < :until
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def mttr(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """Mean hours from first_seen to resolved_at of exceptions resolved in the period."""
+    if group not in (None, "flow"):
+        raise ValueError(f"MTTR cannot be grouped by {group!r}")
+    grp = "flow_id" if group == "flow" else "NULL"
+    return read_frame(
+        conn,
+        f"""
+        SELECT {grp} AS grp, count(*) AS n,
+               avg({seconds_between(conn, "first_seen", "resolved_at")}) / 3600.0 AS hours
+        FROM exceptions
+        WHERE status = 'resolved' AND resolved_at >= :since AND resolved_at < :until
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def manual_intervention_rate(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """Share of orders created in the period that an operator replayed or resolved (via the
+    exceptions linked to them) by the end of the period."""
+    grp = _order_column(group)
+    return read_frame(
+        conn,
+        f"""
+        WITH touched AS (
+            SELECT DISTINCT eo.correlation_id
+            FROM exception_orders eo
+            JOIN exception_actions a ON a.exception_id = eo.exception_id
+            WHERE a.action IN ({", ".join(f"'{a}'" for a in MANUAL_ACTIONS)})
+              AND a.actor <> '{DETECTOR}' AND a.acted_at < :until
+        )
+        SELECT {grp} AS grp, count(*) AS n,
+               avg(CASE WHEN t.correlation_id IS NOT NULL THEN 1.0 ELSE 0.0 END) AS share
+        FROM order_facts o
+        LEFT JOIN touched t ON t.correlation_id = o.correlation_id
+        WHERE o.created_at >= :since AND o.created_at < :until
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def perfect_order_rate(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """Share of decided orders that were perfect, as of the end of the period.
+
+    Orders created in the period and not cancelled are *decided* once shipped, or once
+    their shipment deadline (creation + the acceptance, release and shipment SLAs) has
+    passed. A decided order is perfect when it shipped, each of those steps took no longer
+    than its flow's SLA, no delivery failed and no exception names it. Dispatch counts as
+    complete (events carry no line-level shortfalls). Where a step could be served by
+    several flows (release before the node is known), the longest SLA applies.
+    """
+    grp = _order_column(group)
+    steps = [ORDER_STEP_BY_KEY[k] for k in ("acceptance", "release", "shipment")]
+    slas = ",\n".join(
+        f"max(f.sla_seconds) FILTER (WHERE f.start_event = '{s.start_event}' "
+        f"AND f.end_event = '{s.end_event}') AS {s.key}_sla"
+        for s in steps
+    )
+    on_time = " AND ".join(
+        f"(s.{s.key}_sla IS NULL OR {seconds_between(conn, f'o.{s.start_col}', f'o.{s.end_col}')}"
+        f" <= s.{s.key}_sla)"
+        for s in steps
+    )
+    deadline = " + ".join(f"coalesce(s.{s.key}_sla, 0)" for s in steps)
+    return read_frame(
+        conn,
+        f"""
+        WITH o AS (
+            SELECT * FROM order_facts
+            WHERE created_at >= :since AND created_at < :until
+              AND (cancelled_at IS NULL OR cancelled_at >= :until)
+        ),
+        s AS (
+            SELECT o.correlation_id, {slas}
+            FROM o JOIN flows f ON {" OR ".join(f"({step_flow_join(s)})" for s in steps)}
+            GROUP BY o.correlation_id
+        ),
+        judged AS (
+            SELECT {grp} AS grp,
+                   o.dispatched_at < :until AS shipped,
+                   o.dispatched_at < :until AND o.failures = 0 AND x.correlation_id IS NULL
+                       AND {on_time} AS perfect,
+                   {seconds_between(conn, "o.created_at", ":until")} > {deadline} AS overdue
+            FROM o
+            LEFT JOIN s ON s.correlation_id = o.correlation_id
+            LEFT JOIN (SELECT DISTINCT correlation_id FROM exception_orders) x
+                   ON x.correlation_id = o.correlation_id
+        )
+        SELECT grp, count(*) AS n, avg(CASE WHEN perfect THEN 1.0 ELSE 0.0 END) AS share
+        FROM judged
+        WHERE shipped OR overdue
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def oversell_incidents(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """Orders whose ERP acceptance failed for stock (error code ``STOCK…``) in the period."""
+    if group not in (None, "channel", "erp"):
+        raise ValueError(f"oversell incidents cannot be grouped by {group!r}")
+    grp = {None: "NULL", "channel": "e.channel", "erp": "e.target"}[group]
+    return read_frame(
+        conn,
+        f"""
+        SELECT {grp} AS grp, count(DISTINCT e.correlation_id) AS n,
+               count(DISTINCT e.correlation_id) AS orders
+        FROM business_events e
+        WHERE e.event_type = 'order.accepted' AND e.status <> 'ok'
+          AND e.error_code LIKE :prefix
+          AND e.occurred_at >= :since AND e.occurred_at < :until
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until, "prefix": f"{OVERSELL_CODE_PREFIX}%"},
+    )
+
+
+def _pcts(prefix: str, unit: str, *qs: int) -> tuple[Metric, ...]:
+    return tuple(Metric(f"{prefix}_p{q}_{unit}", f"q{q}", unit) for q in qs)
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("order_cycle_time", "Order cycle time (created → shipped)",
+        _durations("created_at", "dispatched_at", (0.5, 0.9, 0.95)),
+        _pcts("order_cycle_time", "hours", 50, 90, 95), (None, "channel", "erp", "fulfiller")),
+    Kpi("order_to_cash", "Order-to-cash time (created → invoiced)",
+        _durations("created_at", "invoiced_at", (0.5, 0.95)),
+        _pcts("order_to_cash", "hours", 50, 95), (None, "channel", "erp", "fulfiller")),
+    Kpi("sync_lag", "Sync lag per flow step", _step_lags("TRUE", (0.5, 0.95)),
+        _pcts("sync_lag", "seconds", 50, 95), ("flow",)),
+    Kpi("event_delivery_lag", "Event delivery lag (received − occurred)", event_delivery_lag,
+        _pcts("event_delivery_lag", "seconds", 50, 95), (None, "flow", "channel")),
+    Kpi("first_pass_sync_success", "First-pass sync success", first_pass_success,
+        (Metric("first_pass_sync_success", "share", "ratio"),), ("flow", None, "channel")),
+    Kpi("sla_adherence", "SLA adherence", sla_adherence,
+        (Metric("sla_adherence", "share", "ratio"),), ("flow", None, "supplier")),
+    Kpi("mttr", "Mean time to resolve exceptions", mttr,
+        (Metric("mttr_hours", "hours", "hours"),), (None, "flow")),
+    Kpi("manual_intervention_rate", "Manual intervention rate", manual_intervention_rate,
+        (Metric("manual_intervention_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
+    Kpi("perfect_order_rate", "Perfect order rate", perfect_order_rate,
+        (Metric("perfect_order_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
+    Kpi("inventory_sync_delay", "Inventory sync delay (adjusted → published)",
+        _step_lags("f.start_event = 'inventory.adjusted' AND f.end_event = 'inventory.published'", (0.5, 0.95)),
+        _pcts("inventory_sync_delay", "seconds", 50, 95), (None, "flow")),
+    Kpi("oversell_incidents", "Oversell incidents (orders)", oversell_incidents,
+        (Metric("oversell_incidents", "orders", "orders"),), (None, "channel", "erp")),
+    Kpi("supplier_ack_cycle_time", "Supplier ack cycle time (850 → 855)",
+        _step_lags("f.start_event = 'po.sent' AND f.end_event = 'po.acknowledged'", (0.5, 0.95), 3600.0),
+        _pcts("supplier_ack_cycle_time", "hours", 50, 95), ("supplier", None)),
+)  # fmt: skip
+KPI_BY_NAME = {k.name: k for k in KPIS}
+
+
+def previous_window(window: Window) -> Window:
+    """The period of the same length just before ``window``."""
+    span = window.until - window.since
+    return Window(window.since - span, window.since, window.bucket_seconds)
+
+
+def kpi_frame(conn: Connection, kpi: Kpi, window: Window, group: str | None) -> pd.DataFrame:
+    """One KPI for the period and the previous one: ``grp, n, previous_n`` and per metric
+    ``<metric>``, ``<metric>__previous``."""
+    now = kpi.compute(conn, window, group)
+    before = kpi.compute(conn, previous_window(window), group)
+    columns = ["grp", "n", *(m.column for m in kpi.metrics)]
+    merged = now[columns].merge(before[columns], on="grp", how="outer", suffixes=("", "__previous"))
+    return merged.rename(columns={"n__previous": "previous_n"})
+
+
+def kpi_report(conn: Connection, *, window: Window, group_by: str | None = None) -> dict[str, Any]:
+    """Every KPI for ``window`` (and the previous period) grouped by ``group_by`` where it applies.
+
+    KPIs that cannot be grouped that way are listed under ``not_applicable``; without
+    ``group_by`` each KPI uses its native grouping (one total, or per flow / supplier).
+    """
+    if group_by is not None and group_by not in DIMENSIONS:
+        raise ValueError(f"unknown group_by {group_by!r}; allowed: {', '.join(DIMENSIONS)}")
+    before = previous_window(window)
+    report: dict[str, Any] = {
+        "period": {"from": window.since.isoformat(), "to": window.until.isoformat()},
+        "previous_period": {"from": before.since.isoformat(), "to": before.until.isoformat()},
+        "group_by": group_by,
+        "percentiles": "continuous, linear interpolation",
+        "kpis": [],
+        "not_applicable": [],
+    }
+    for kpi in KPIS:
+        group = group_by if group_by is not None else kpi.dimensions[0]
+        if group not in kpi.dimensions:
+            report["not_applicable"].append(kpi.name)
+            continue
+        frame = kpi_frame(conn, kpi, window, group)
+        for metric in kpi.metrics:
+            report["kpis"].append(
+                {
+                    "kpi": metric.name,
+                    "label": kpi.label,
+                    "unit": metric.unit,
+                    "group_by": group,
+                    "rows": [_row(r, metric.column) for r in frame.to_dict("records")],
+                }
+            )
+    report["scorecard"] = partner_scorecard(conn, window=window, previous=before)
+    return report
+
+
+def _row(record: dict[str, Any], column: str) -> dict[str, Any]:
+    """One group of one metric with its change against the previous period."""
+    value, previous = json_number(record[column]), json_number(record[f"{column}__previous"])
+    change = None if value is None or previous is None else value - previous
+    return {
+        "group": None if pd.isna(record["grp"]) else record["grp"],
+        "value": value,
+        "previous": previous,
+        "change": change,
+        "change_pct": None if change is None or not previous else change / previous,
+        "n": json_number(record["n"]) or 0,
+        "previous_n": json_number(record["previous_n"]) or 0,
+    }

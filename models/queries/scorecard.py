@@ -1,0 +1,123 @@
+"""Partner scorecard: how each 3PL and supplier performed in a period, and the one before.
+
+A partner *confirms* a step: a 3PL confirms shipment of a released order, a supplier
+acknowledges (855) a purchase order (850). A step belongs to a flow when its start event's
+source and target are the flow's two systems.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from models.dialect import seconds_between
+from models.queries.common import Window, json_number, read_frame
+from models.queries.steps import partner_expr, step_lag_percentiles
+
+#: The step each kind of partner confirms: (start event, confirmation event).
+CONFIRMS = {"3pl": ("order.released", "shipment.dispatched"), "supplier": ("po.sent", "po.acknowledged")}
+#: After the acknowledgement a supplier owes an advance ship notice (856).
+ASN_STEP = ("po.acknowledged", "asn.received")
+METRICS = ("confirmation_lag_p95_hours", "event_completeness", "asn_completeness", "error_rate")
+
+
+def _pair_filter(start: str, end: str) -> str:
+    return f"f.start_event = '{start}' AND f.end_event = '{end}'"
+
+
+def confirmation_lag(conn: Connection, window: Window, kind: str) -> pd.DataFrame:
+    """p95 (hours) of the confirmation step lags ending in the period, per partner."""
+    return step_lag_percentiles(
+        conn, window=window, quantiles=(0.95,), flow_filter=_pair_filter(*CONFIRMS[kind]),
+        group_sql=partner_expr(kind), scale=3600.0,
+    )  # fmt: skip
+
+
+def completeness(conn: Connection, window: Window, kind: str, start: str, end: str) -> pd.DataFrame:
+    """Of the steps ``start → end`` a partner's flows started in the period and that were due
+    by its end (start + SLA), the share whose ``end`` event had arrived by then."""
+    same_systems = "e.source IN (f.source_system, f.target_system) AND e.target IN (f.source_system, f.target_system)"
+    return read_frame(
+        conn,
+        f"""
+        WITH f AS (
+            SELECT f.*, {partner_expr(kind)} AS partner FROM flows f
+            WHERE {_pair_filter(start, end)}
+        ),
+        starts AS (
+            SELECT f.partner, f.flow_id, e.correlation_id, min(e.occurred_at) AS start_at,
+                   min(f.sla_seconds) AS sla
+            FROM business_events e JOIN f ON e.event_type = f.start_event AND {same_systems}
+            WHERE e.status = 'ok' AND e.occurred_at >= :since AND e.occurred_at < :until
+              AND f.partner IS NOT NULL
+            GROUP BY f.partner, f.flow_id, e.correlation_id
+        ),
+        due AS (SELECT * FROM starts WHERE {seconds_between(conn, "start_at", ":until")} >= sla),
+        ends AS (
+            SELECT DISTINCT f.flow_id, e.correlation_id
+            FROM business_events e JOIN f ON e.event_type = f.end_event AND {same_systems}
+            WHERE e.status = 'ok' AND e.occurred_at < :until
+              AND e.correlation_id IN (SELECT correlation_id FROM due)
+        )
+        SELECT due.partner AS grp, count(*) AS n,
+               avg(CASE WHEN ends.correlation_id IS NOT NULL THEN 1.0 ELSE 0.0 END) AS share
+        FROM due
+        LEFT JOIN ends ON ends.flow_id = due.flow_id AND ends.correlation_id = due.correlation_id
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def error_rate(conn: Connection, window: Window) -> pd.DataFrame:
+    """Share of deliveries (every attempt) on a partner's flows in the period that did not end ok."""
+    return read_frame(
+        conn,
+        """
+        SELECT p.system_id AS grp, count(*) AS n,
+               avg(CASE WHEN e.status <> 'ok' THEN 1.0 ELSE 0.0 END) AS share
+        FROM business_events e
+        JOIN flows f ON f.flow_id = e.flow_id
+        JOIN systems p ON p.kind IN ('3pl', 'supplier') AND p.system_id IN (f.source_system, f.target_system)
+        WHERE e.occurred_at >= :since AND e.occurred_at < :until
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def _period(conn: Connection, window: Window) -> dict[tuple[str, str], Any]:
+    """Every metric of every partner for one period, keyed (partner, metric)."""
+    values: dict[tuple[str, str], Any] = {}
+
+    def put(frame: pd.DataFrame, metric: str, column: str) -> None:
+        for grp, value in zip(frame["grp"], frame[column], strict=True):
+            values[grp, metric] = json_number(value)
+
+    for kind, (start, end) in CONFIRMS.items():
+        put(confirmation_lag(conn, window, kind), "confirmation_lag_p95_hours", "q95")
+        put(completeness(conn, window, kind, start, end), "event_completeness", "share")
+    put(completeness(conn, window, "supplier", *ASN_STEP), "asn_completeness", "share")
+    put(error_rate(conn, window), "error_rate", "share")
+    return values
+
+
+def partner_scorecard(conn: Connection, *, window: Window, previous: Window) -> list[dict[str, Any]]:
+    """One row per 3PL and supplier: each metric's value, previous value and change."""
+    partners = read_frame(
+        conn, "SELECT system_id, name, kind FROM systems WHERE kind IN ('3pl', 'supplier') ORDER BY kind, system_id"
+    )
+    now, before = _period(conn, window), _period(conn, previous)
+    rows = []
+    for p in partners.itertuples():
+        metrics = {}
+        for metric in METRICS:
+            if metric == "asn_completeness" and p.kind != "supplier":
+                continue
+            value, prev = now.get((p.system_id, metric)), before.get((p.system_id, metric))
+            change = None if value is None or prev is None else value - prev
+            metrics[metric] = {"value": value, "previous": prev, "change": change}
+        rows.append({"partner": p.system_id, "name": p.name, "kind": p.kind, "metrics": metrics})
+    return rows
