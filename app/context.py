@@ -9,9 +9,11 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
-from app.jobs import make_scheduler
+from app.jobs import make_scheduler, register_collector_jobs
 from app.metrics import IngestCounters
 from app.settings import Settings
+from collectors.filedrop import FileDrop
+from collectors.pollers import PollerRunner
 from models.db import make_engine
 from models.ingest_buffer import IngestBuffer
 from models.queries.common import utcnow
@@ -30,6 +32,8 @@ class AppContext:
     scheduler: BackgroundScheduler = field(default_factory=make_scheduler)
     counters: IngestCounters = field(default_factory=IngestCounters)
     clock: Callable[[], datetime] = field(default=utcnow)
+    pollers: PollerRunner = field(default_factory=PollerRunner)
+    filedrop: FileDrop | None = None  # set when the collector jobs are registered
 
     def now(self) -> datetime:
         """The process clock (naive UTC); tests may pin it."""
@@ -38,6 +42,7 @@ class AppContext:
     def start(self) -> None:
         """Replay unflushed ingest, then start the flusher and the scheduled jobs."""
         self.buffer.start()
+        register_collector_jobs(self)
         self.scheduler.start()
 
     def close(self) -> None:

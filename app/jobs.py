@@ -6,9 +6,15 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+
+from collectors.filedrop import FileDrop
+from collectors.pollers import PollerConfig
+
+if TYPE_CHECKING:
+    from app.context import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +50,26 @@ def add_interval_job(
     scheduler.add_job(
         timed(job_id, fn), "interval", seconds=seconds, id=job_id, replace_existing=True, kwargs=kwargs
     )
+
+
+def register_collector_jobs(ctx: AppContext) -> None:
+    """Queue pollers (``poll:<name>``, one per ``[[pollers]]``) and the drop-folder scan (``filedrop``)."""
+    for config in ctx.settings.pollers:
+        ctx.pollers.add(config)
+        add_interval_job(ctx.scheduler, f"poll:{config.name}", _poll, config.interval_seconds, ctx=ctx, config=config)
+    settings = ctx.settings
+    drop = FileDrop(
+        settings.drop_dir or settings.db.with_name(settings.db.name + ".drops"),
+        settle_seconds=settings.filedrop_settle_seconds,
+    )
+    ctx.filedrop = drop
+    add_interval_job(ctx.scheduler, "filedrop", _scan_drops, settings.filedrop_interval_seconds, ctx=ctx, drop=drop)
+
+
+def _poll(ctx: AppContext, config: PollerConfig) -> None:
+    ctx.pollers.run(config, ctx.buffer.submit, ctx.now())
+
+
+def _scan_drops(ctx: AppContext, drop: FileDrop) -> None:
+    for outcome in drop.scan(ctx.buffer.submit, ctx.now()):
+        ctx.counters.add("filedrop", accepted=outcome.accepted, rejected=outcome.rejected + bool(outcome.error))

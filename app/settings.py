@@ -15,6 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from collectors.pollers import PollerConfig, check_unique_names
+
 
 def _config_file() -> Path | None:
     """The TOML file named by FLOWWATCH_CONFIG, else ./flowwatch.toml when present."""
@@ -50,6 +52,14 @@ class Settings(BaseSettings):
     ingest_max_pending_rows: int = Field(1_000_000, ge=1, description="answer 503 beyond this backlog")
     ingest_fsync: bool = Field(False, description="fsync each acknowledged batch (power-loss safety)")
     max_request_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest accepted request body")
+    pollers: list[PollerConfig] = Field(
+        default_factory=list, description="queue-depth pollers, [[pollers]] tables in the TOML file"
+    )
+    drop_dir: Path | None = Field(None, description="watched folder of CSV/NDJSON event files (default: <db>.drops)")
+    filedrop_interval_seconds: float = Field(5.0, ge=0.5, le=3600, description="how often the drop folder is scanned")
+    filedrop_settle_seconds: float = Field(
+        1.0, ge=0, le=600, description="a dropped file is read once unchanged for this long"
+    )
 
     @field_validator("checkpoint_threshold", "memory_limit")
     @classmethod
@@ -60,6 +70,12 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip(), re.I):
             raise ValueError(f"{value!r} is not a size like '256MB' or '4GB'")
         return value.strip()
+
+    @field_validator("pollers")
+    @classmethod
+    def _unique_pollers(cls, value: list[PollerConfig]) -> list[PollerConfig]:
+        check_unique_names(value)
+        return value
 
     @classmethod
     def settings_customise_sources(
