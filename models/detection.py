@@ -1,0 +1,309 @@
+"""Exception detection: run the rules, then open, update, auto-resolve or re-open exceptions.
+
+The rules (:mod:`models.detection_rules`) read the canonical tables; this module writes
+only ``exceptions``, ``exception_orders`` and ``exception_actions``. Everything an
+exception records is derived from the evidence, so a second run on the same data changes
+nothing: occurrences grow only by evidence newer than the stored ``last_seen``, affected
+orders are the current set, and severity only ever escalates.
+
+Lifecycle: an exception whose condition cleared is resolved by ``detector`` with the
+rule's reason; it re-opens when the condition returns (new evidence after it was resolved,
+or any evidence when the detector itself had resolved it). Exceptions an operator ignored
+or resolved stay as they are unless new evidence arrives after their resolution.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from models.detection_rules import DATA_QUALITY_PREFIX, RULES, DetectionSettings, RuleResult
+from models.dialect import in_list
+from models.fingerprint import fingerprint
+from models.queries.common import SEVERITIES, read_frame
+from models.tables import exception_actions, exceptions
+
+DETECTOR = "detector"
+ACTIVE = ("open", "acknowledged")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One fingerprint's evidence, aggregated."""
+
+    fingerprint: str
+    rule: str
+    kind: str
+    flow_id: str | None
+    key: str
+    system_id: str | None
+    error_class: str | None
+    first_error: str | None
+    event_id: str | None
+    first_at: datetime
+    last_at: datetime
+    times: tuple[datetime, ...]
+    orders: tuple[str, ...]
+
+
+#: Severity by rule, first match wins: (why, predicate over (finding, flow category), severity).
+SEVERITY_RULES: tuple[tuple[str, Callable[[Finding, str | None], bool], str], ...] = (
+    ("dead letters on shipment or invoice flows", lambda f, cat: f.kind == "dead_letter"
+     and cat in ("shipment", "invoice"), "high"),
+    ("dead letters elsewhere", lambda f, _c: f.kind == "dead_letter", "medium"),
+    ("retries exhausted", lambda f, _c: f.kind == "retries_exhausted", "high"),
+    ("data quality", lambda f, _c: f.kind == "delivery_failed"
+     and (f.error_class or "").startswith(DATA_QUALITY_PREFIX), "medium"),
+    ("failed deliveries", lambda f, _c: f.kind == "delivery_failed", "high"),
+    ("orders stuck before ERP acceptance", lambda f, _c: f.kind == "sla_breach" and f.key == "acceptance", "high"),
+    ("other SLA breaches and sync lag", lambda f, _c: f.kind == "sla_breach", "medium"),
+    ("dead letters waiting in a DLQ", lambda f, _c: f.kind == "queue_backlog" and f.error_class == "dlq", "medium"),
+    ("queue backlog", lambda f, _c: f.kind == "queue_backlog", "high"),
+)  # fmt: skip
+DEFAULT_SEVERITY = "medium"
+
+
+def severity(finding: Finding, category: str | None, settings: DetectionSettings) -> str:
+    """Severity from the rule table; more than ``critical_affected_orders`` orders is critical."""
+    if len(finding.orders) > settings.critical_affected_orders:
+        return "critical"
+    return next((sev for _why, test, sev in SEVERITY_RULES if test(finding, category)), DEFAULT_SEVERITY)
+
+
+def _more_severe(a: str, b: str) -> str:
+    return a if SEVERITIES.index(a) <= SEVERITIES.index(b) else b
+
+
+@dataclass
+class DetectionReport:
+    """What one pass did, by fingerprint."""
+
+    opened: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+    findings: int = 0
+    elapsed_seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """True when the pass wrote anything."""
+        return bool(self.opened or self.updated or self.resolved or self.reopened)
+
+
+def _findings(results: list[RuleResult]) -> dict[str, Finding]:
+    """Group every rule's occurrences by fingerprint."""
+    found: dict[str, Finding] = {}
+    for result in results:
+        occ = result.occurrences
+        if occ.empty:
+            continue
+        occ = occ.assign(fp=[fingerprint(k, f, key) for k, f, key in zip(occ["kind"], occ["flow_id"], occ["key"],
+                                                                          strict=True)])  # fmt: skip
+        for fp, rows in occ.sort_values("at", kind="stable").groupby("fp", sort=True):
+            first, last = rows.iloc[0], rows.iloc[-1]
+            orders = sorted({str(c) for c in rows["correlation_id"] if c is not None and not pd.isna(c)})
+            found[fp] = Finding(
+                fingerprint=fp, rule=result.name, kind=first["kind"], flow_id=_opt(first["flow_id"]),
+                key=str(first["key"]), system_id=_opt(first["system_id"]), error_class=_opt(first["error_class"]),
+                first_error=_opt(first["message"]), event_id=_opt(last["event_id"]),
+                first_at=first["at"].to_pydatetime(), last_at=last["at"].to_pydatetime(),
+                times=tuple(t.to_pydatetime() for t in rows["at"]), orders=tuple(orders),
+            )  # fmt: skip
+    return found
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def run_detection(conn: Connection, *, now: datetime, settings: DetectionSettings | None = None) -> DetectionReport:
+    """One detection pass as of ``now`` inside the caller's transaction."""
+    began = time.perf_counter()
+    settings = settings or DetectionSettings()
+    results = [r for rule in RULES for r in rule(conn, now=now, settings=settings)]
+    found = _findings(results)
+    stored = _stored(conn, list(found))
+    flows = read_frame(conn, "SELECT flow_id, name, category FROM flows").set_index("flow_id")
+    systems = {row[0]: row[1] for row in conn.execute(sa.text("SELECT system_id, name FROM systems"))}
+    report = DetectionReport(findings=len(found))
+    writer = _Writer(conn, now)
+
+    for fp, finding in found.items():
+        category = flows["category"].get(finding.flow_id) if finding.flow_id else None
+        sev = severity(finding, category, settings)
+        row = stored.get(fp)
+        if row is None:
+            title = _title(finding, flows["name"].get(finding.flow_id, finding.flow_id), systems)
+            writer.open(finding, sev, title)
+            report.opened.append(fp)
+            continue
+        if row["status"] == "resolved":
+            newer = any(t > row["resolved_at"] for t in finding.times)
+            if not (newer or row["resolved_by"] == DETECTOR):
+                continue
+            writer.reopen(row, finding, sev)
+            report.reopened.append(fp)
+            continue
+        if writer.update(row, finding, sev):
+            report.updated.append(fp)
+
+    for fp, row in stored.items():
+        if fp in found or row["status"] not in ACTIVE:
+            continue
+        result = next((r for r in results if r.owns(row["kind"], row["error_class"], row["business_key"])), None)
+        if result is not None:
+            writer.resolve(row, result.clear_reason)
+            report.resolved.append(fp)
+    report.elapsed_seconds = round(time.perf_counter() - began, 4)
+    return report
+
+
+def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, object]]:
+    """Exceptions the pass may touch: every active one, and any with a current fingerprint;
+    with their linked orders and who resolved them last."""
+    frame = read_frame(
+        conn,
+        f"""
+        SELECT x.exception_id, x.fingerprint, x.kind, x.business_key, x.error_class, x.status, x.severity,
+               x.occurrences, x.last_seen, x.affected_orders, x.event_id, x.resolved_at,
+               (SELECT a.actor FROM exception_actions a
+                WHERE a.exception_id = x.exception_id AND a.action = 'resolve'
+                ORDER BY a.acted_at DESC, a.action_id DESC LIMIT 1) AS resolved_by
+        FROM exceptions x
+        WHERE x.status IN ('open', 'acknowledged') OR {in_list(conn, "x.fingerprint", "fps")}
+        """,
+        {"fps": fingerprints},
+    )
+    links = read_frame(
+        conn,
+        f"SELECT exception_id, correlation_id FROM exception_orders WHERE {in_list(conn, 'exception_id', 'ids')}",
+        {"ids": [int(i) for i in frame["exception_id"]]},
+    )
+    linked = links.groupby("exception_id")["correlation_id"].agg(lambda s: tuple(sorted(set(s))))
+    rows = {}
+    for raw in frame.to_dict("records"):
+        record = {k: None if pd.isna(v) else v for k, v in raw.items()}  # pandas' NaN/NaT → NULL
+        record["orders"] = linked.get(record["exception_id"], ())
+        for column in ("last_seen", "resolved_at"):
+            if record[column] is not None:
+                record[column] = pd.Timestamp(record[column]).to_pydatetime()
+        rows[record["fingerprint"]] = record
+    return rows
+
+
+class _Writer:
+    """The writes of one pass: exceptions, their orders and the audit trail, all as ``detector``."""
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn, self.now = conn, now
+
+    def open(self, f: Finding, sev: str, title: str) -> None:
+        exception_id = self.conn.execute(
+            exceptions.insert()
+            .values(
+                fingerprint=f.fingerprint, kind=f.kind, flow_id=f.flow_id, system_id=f.system_id,
+                business_key=f.key, title=title, error_class=f.error_class, first_error=f.first_error,
+                severity=sev, status="open", first_seen=f.first_at, last_seen=f.last_at,
+                occurrences=len(f.times), affected_orders=len(f.orders), event_id=f.event_id, updated_at=self.now,
+            )
+            .returning(exceptions.c.exception_id)
+        ).scalar_one()  # fmt: skip
+        self._link(exception_id, f.orders)
+        self._audit(exception_id, "open", None, "open", f.first_error)
+
+    def update(self, row: dict[str, object], f: Finding, sev: str) -> bool:
+        """Refresh an active (or ignored) exception; False when nothing changed."""
+        values = self._refreshed(row, f, sev)
+        changed = {k: v for k, v in values.items() if row.get(k) != v}
+        if not changed and tuple(row["orders"]) == f.orders:
+            return False
+        self._set(row, {**values, "updated_at": self.now})
+        if tuple(row["orders"]) != f.orders:
+            self._link(row["exception_id"], f.orders, replace=True)
+        return True
+
+    def reopen(self, row: dict[str, object], f: Finding, sev: str) -> None:
+        values = self._refreshed(row, f, sev)
+        self._set(row, {**values, "status": "open", "resolved_at": None, "resolution": None, "updated_at": self.now})
+        self._link(row["exception_id"], f.orders, replace=True)
+        self._audit(row["exception_id"], "reopen", "resolved", "open", f"condition returned: {f.first_error}")
+
+    def resolve(self, row: dict[str, object], reason: str) -> None:
+        self._set(row, {"status": "resolved", "resolved_at": self.now, "resolution": reason, "updated_at": self.now})
+        self._audit(row["exception_id"], "resolve", str(row["status"]), "resolved", reason)
+
+    @staticmethod
+    def _refreshed(row: dict[str, object], f: Finding, sev: str) -> dict[str, object]:
+        last_seen = row["last_seen"]
+        new = sum(1 for t in f.times if t > last_seen)  # type: ignore[operator]
+        return {
+            "last_seen": max(last_seen, f.last_at),  # type: ignore[type-var]
+            "occurrences": int(row["occurrences"]) + new,  # type: ignore[call-overload]
+            "affected_orders": len(f.orders),
+            "event_id": f.event_id or row["event_id"],
+            "severity": _more_severe(str(row["severity"]), sev),
+        }
+
+    def _set(self, row: dict[str, object], values: dict[str, object]) -> None:
+        self.conn.execute(
+            exceptions.update().where(exceptions.c.exception_id == row["exception_id"]).values(**values)
+        )
+
+    def _link(self, exception_id: object, orders: tuple[str, ...], *, replace: bool = False) -> None:
+        if replace:
+            self.conn.execute(sa.text("DELETE FROM exception_orders WHERE exception_id = :id"), {"id": exception_id})
+        if orders:
+            self.conn.execute(
+                sa.text("INSERT INTO exception_orders (exception_id, correlation_id) SELECT :id, unnest(:ids)"),
+                {"id": exception_id, "ids": list(orders)},
+            )
+
+    def _audit(self, exception_id: object, action: str, before: str | None, after: str, detail: str | None) -> None:
+        self.conn.execute(
+            exception_actions.insert().values(
+                exception_id=exception_id, action=action, actor=DETECTOR, acted_at=self.now,
+                before_state=before, after_state=after, outcome="ok", detail=detail,
+            )
+        )  # fmt: skip
+
+
+def _title(f: Finding, flow_name: str | None, systems: dict[str, str]) -> str:
+    """A headline an operations manager understands without opening the exception."""
+    flow = flow_name or f.flow_id or "no flow"
+    system = systems.get(f.system_id or "", f.system_id or "the target")
+    if f.rule == "data_quality":
+        return f"Order {f.key} rejected by {system}: {f.first_error}"
+    titles = {
+        "dead_letter": f"{flow}: messages dead-lettered ({f.key})",
+        "delivery_failed": f"{flow}: deliveries failing ({f.key})",
+        "retries_exhausted": f"{flow}: retries exhausted ({f.key})",
+        "missing_ack": f"No 855 from {system} for {f.key}",
+        "missing_asn": f"No ASN (856) from {system} for {f.key}",
+        "queue_backlog": f"{f.key}: dead letters waiting" if f.error_class == "dlq" else f"{f.key} backlog",
+    }
+    if f.kind == "sla_breach":
+        return (
+            f"{flow}: sync lag over threshold" if f.key == "sync-lag" else f"{flow}: orders stuck before {f.key}"
+        )
+    return titles.get(f.kind, f"{flow}: {f.kind} ({f.key})")
+
+
+class _HasEngine(Protocol):
+    engine: Engine
+
+    def now(self) -> datetime: ...
+
+
+def run_detection_job(ctx: _HasEngine, settings: DetectionSettings | None = None) -> DetectionReport:
+    """The scheduled job: one pass in its own transaction, as of the context's clock."""
+    with ctx.engine.begin() as conn:
+        return run_detection(conn, now=ctx.now(), settings=settings)
+

@@ -1,0 +1,362 @@
+"""Detection rules: each reads the canonical tables and returns the *occurrences* it finds.
+
+An occurrence is one piece of evidence (a failing message, an order past its SLA, a queue
+sample over its threshold) with a time and, where there is one, the business key it hurts.
+Occurrences sharing a fingerprint make one exception. Each rule also says which existing
+exceptions it is answerable for: those it no longer finds have cleared.
+
+Fingerprints follow ``{kind}:{flow}:{key}`` (the seeded demo writes the same shape):
+
+| rule | kind | key |
+| --- | --- | --- |
+| dead letters | dead_letter | error class |
+| failed deliveries | delivery_failed | error class |
+| retries exhausted | retries_exhausted | error class |
+| data quality (error code ``VAL…``) | delivery_failed | the order (each needs its own fix) |
+| order stuck before a step | sla_breach | acceptance, release, shipment, invoice |
+| 855 / ASN missing past SLA | missing_ack, missing_asn | the PO |
+| sync lag p95 over threshold | sla_breach | sync-lag |
+| queue backlog, DLQ not empty | queue_backlog | the queue |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from models.dialect import percentile, seconds_between
+from models.fingerprint import error_class
+from models.queries.common import Window, read_frame
+from models.queries.steps import ORDER_STEPS, OrderStep, step_flow_join, step_lags_sql, step_params
+
+#: Columns of an occurrence frame.
+OCCURRENCE_COLUMNS = (
+    "kind", "flow_id", "key", "system_id", "error_class", "message", "event_id", "at", "correlation_id",
+)  # fmt: skip
+DATA_QUALITY_PREFIX = "VAL"
+#: Steps a missing confirmation is named after.
+MISSING_KINDS = {"po.acknowledged": "missing_ack", "asn.received": "missing_asn"}
+#: An order on hold is held on purpose: its release SLA does not run.
+PAUSED_BY = {"release": "order.held"}
+#: order_facts counts an order from its first order.created, delivered or not; one the ERP
+#: never received is a delivery failure (its own exception), not a late acceptance.
+UNDELIVERED_START = ("acceptance",)
+SYNC_LAG_KEY = "sync-lag"
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """Thresholds of the rules (flows carry their own SLA and lag threshold)."""
+
+    max_attempts: int = 3
+    sync_lag_window: timedelta = timedelta(minutes=15)
+    queue_max_depth: int = 5000
+    queue_max_age_seconds: float = 300.0
+    #: A queue whose latest sample is older than this is not judged (no news is not good news).
+    queue_sample_max_age: timedelta = timedelta(minutes=10)
+    #: How far back a queue's current episode over threshold is traced.
+    queue_episode_lookback: timedelta = timedelta(hours=24)
+    critical_affected_orders: int = 50
+
+
+@dataclass
+class RuleResult:
+    """What one rule found, which exceptions it answers for, and why they clear."""
+
+    name: str
+    occurrences: pd.DataFrame
+    owns: Callable[[str, str | None, str | None], bool]  # (kind, error_class, fingerprint key) → bool
+    clear_reason: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _frame(rows: pd.DataFrame | list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in OCCURRENCE_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    return frame[list(OCCURRENCE_COLUMNS)]
+
+
+def failures(conn: Connection, *, now: datetime, settings: DetectionSettings) -> list[RuleResult]:
+    """Message chains (correlation id, event type, flow) whose latest attempt is still not ok.
+
+    Each failing chain lands in exactly one rule: data quality (``VAL…`` codes, one exception
+    per order), dead letters, retries exhausted (attempt ≥ max_attempts), failed deliveries.
+    A chain still ``retrying`` below the budget is in progress, not an exception.
+    """
+    latest = read_frame(
+        conn,
+        """
+        WITH bad AS (
+            SELECT DISTINCT correlation_id FROM business_events WHERE status <> 'ok' AND received_at <= :now
+        ),
+        chains AS (
+            SELECT e.*, row_number() OVER (
+                       PARTITION BY e.correlation_id, e.event_type, e.flow_id
+                       ORDER BY e.attempt DESC, e.received_at DESC, e.occurred_at DESC) AS rn
+            FROM business_events e
+            WHERE e.correlation_id IN (SELECT correlation_id FROM bad) AND e.received_at <= :now
+        )
+        SELECT event_id, correlation_id, flow_id, target, status, attempt, error_code, error_message,
+               received_at AS at
+        FROM chains
+        WHERE rn = 1 AND status <> 'ok'
+        """,
+        {"now": now},
+    )
+    code = latest["error_code"].fillna("")
+    quality = code.str.startswith(DATA_QUALITY_PREFIX)
+    dead = ~quality & (latest["status"] == "dead_lettered")
+    exhausted = ~quality & ~dead & (latest["attempt"] >= settings.max_attempts)
+    failed = ~quality & ~dead & ~exhausted & (latest["status"] == "failed")
+    classes = [error_class(c, m) for c, m in zip(latest["error_code"], latest["error_message"], strict=True)]
+    latest = latest.assign(error_class=classes, message=latest["error_message"], system_id=latest["target"])
+
+    def grouped(mask: pd.Series, kind: str) -> pd.DataFrame:
+        rows = latest[mask]
+        return _frame(rows.assign(kind=kind, key=rows["error_class"]))
+
+    def is_quality(error: str | None) -> bool:
+        return bool(error) and str(error).startswith(DATA_QUALITY_PREFIX)
+
+    quality_rows = latest[quality]
+    per_order = _frame(quality_rows.assign(kind="delivery_failed", key=quality_rows["correlation_id"]))
+    return [
+        RuleResult("data_quality", per_order,
+                   lambda kind, error, _key: kind == "delivery_failed" and is_quality(error),
+                   "The order's message was corrected and delivered"),
+        RuleResult("dead_letters", grouped(dead, "dead_letter"), lambda kind, _e, _k: kind == "dead_letter",
+                   "Every dead-lettered message was delivered (replayed or resent)"),
+        RuleResult("retries_exhausted", grouped(exhausted, "retries_exhausted"),
+                   lambda kind, _e, _k: kind == "retries_exhausted", "Every message was delivered after its retries"),
+        RuleResult("failed_deliveries", grouped(failed, "delivery_failed"),
+                   lambda kind, error, _k: kind == "delivery_failed" and not is_quality(error),
+                   "Every failed message was delivered"),
+    ]  # fmt: skip
+
+
+def _stuck_orders_sql(conn: Connection, step: OrderStep) -> str:
+    """Orders that reached ``step``'s start but not its end, overdue under a flow that serves it.
+
+    Where several flows could serve the step (release before the node is known), the flow the
+    order's own attempts used wins, else the first by id.
+    """
+    paused = PAUSED_BY.get(step.key)
+    pause = (
+        f"""AND NOT EXISTS (SELECT 1 FROM business_events h WHERE h.correlation_id = cand.correlation_id
+                                AND h.event_type = '{paused}')"""
+        if paused
+        else ""
+    )
+    if step.key in UNDELIVERED_START:
+        pause += f"""
+              AND EXISTS (SELECT 1 FROM business_events s WHERE s.correlation_id = cand.correlation_id
+                          AND s.event_type = '{step.start_event}' AND s.status = 'ok')"""
+    return f"""
+        WITH cand AS (
+            SELECT o.correlation_id, o.{step.start_col} AS start_at, f.flow_id, f.sla_seconds,
+                   f.target_system, f.name AS flow_name
+            FROM order_facts o JOIN flows f ON {step_flow_join(step)}
+            WHERE o.{step.start_col} <= :now AND o.{step.end_col} IS NULL AND o.cancelled_at IS NULL
+              AND {seconds_between(conn, f"o.{step.start_col}", ":now")} > f.sla_seconds
+        ),
+        tried AS (
+            SELECT DISTINCT correlation_id, flow_id FROM business_events
+            WHERE event_type = '{step.end_event}' AND correlation_id IN (SELECT correlation_id FROM cand)
+        ),
+        ranked AS (
+            SELECT cand.*, row_number() OVER (
+                       PARTITION BY cand.correlation_id
+                       ORDER BY CASE WHEN tried.flow_id IS NULL THEN 1 ELSE 0 END, cand.flow_id) AS rn
+            FROM cand
+            LEFT JOIN tried ON tried.correlation_id = cand.correlation_id AND tried.flow_id = cand.flow_id
+            WHERE TRUE {pause}
+        )
+        SELECT correlation_id, start_at, flow_id, sla_seconds, target_system, flow_name FROM ranked WHERE rn = 1
+    """
+
+
+def stuck_orders(conn: Connection, *, now: datetime, settings: DetectionSettings) -> list[RuleResult]:
+    """SLA breaches of an order step: start reached, end not, and now − start > the flow's SLA."""
+    frames = []
+    for step in ORDER_STEPS:
+        stuck = read_frame(conn, _stuck_orders_sql(conn, step), {"now": now})
+        if stuck.empty:
+            continue
+        due = _due(stuck["start_at"], stuck["sla_seconds"])
+        frames.append(
+            _frame(
+                stuck.assign(
+                    kind="sla_breach", key=step.key, system_id=stuck["target_system"], error_class=step.key,
+                    message=[f"{step.end_event} not within {_duration(s)} of {step.start_event}"
+                             for s in stuck["sla_seconds"]],
+                    at=due,
+                )
+            )
+        )
+    keys = {s.key for s in ORDER_STEPS}
+    return [
+        RuleResult(
+            "stuck_orders",
+            pd.concat(frames, ignore_index=True) if frames else _frame([]),
+            lambda kind, _e, key: kind == "sla_breach" and key in keys,
+            "Every stuck order advanced past the step",
+        )
+    ]
+
+
+def missing_confirmations(conn: Connection, *, now: datetime, settings: DetectionSettings) -> list[RuleResult]:
+    """Supply steps past their SLA with no confirmation: PO sent without 855, acknowledged without ASN.
+
+    A start event belongs to a flow when its source and target are the flow's two systems.
+    """
+    ends = ", ".join(f"'{e}'" for e in MISSING_KINDS)
+    same = "e.source IN (f.source_system, f.target_system) AND e.target IN (f.source_system, f.target_system)"
+    missing = read_frame(
+        conn,
+        f"""
+        WITH starts AS (
+            SELECT f.flow_id, f.sla_seconds, f.end_event, f.target_system, f.source_system,
+                   e.correlation_id, min(e.occurred_at) AS start_at
+            FROM business_events e
+            JOIN flows f ON e.event_type = f.start_event AND {same}
+            WHERE f.end_event IN ({ends}) AND e.status = 'ok' AND e.occurred_at <= :now
+            GROUP BY f.flow_id, f.sla_seconds, f.end_event, f.target_system, f.source_system, e.correlation_id
+        ),
+        overdue AS (SELECT * FROM starts WHERE {seconds_between(conn, "start_at", ":now")} > sla_seconds),
+        ended AS (
+            SELECT DISTINCT correlation_id, event_type FROM business_events
+            WHERE status = 'ok' AND event_type IN ({ends}) AND occurred_at <= :now
+              AND correlation_id IN (SELECT correlation_id FROM overdue)
+        )
+        SELECT overdue.* FROM overdue
+        LEFT JOIN ended ON ended.correlation_id = overdue.correlation_id AND ended.event_type = overdue.end_event
+        WHERE ended.correlation_id IS NULL
+        """,
+        {"now": now},
+    )
+    kinds = missing["end_event"].map(MISSING_KINDS)
+    partner = missing["source_system"].where(missing["end_event"] == "asn.received", missing["target_system"])
+    occurrences = _frame(
+        missing.assign(
+            kind=kinds, key=missing["correlation_id"], system_id=partner, error_class=kinds,
+            message=[f"{e} not received within {_duration(s)}" for e, s in zip(missing["end_event"],
+                                                                              missing["sla_seconds"], strict=True)],
+            at=_due(missing["start_at"], missing["sla_seconds"]),
+        )
+    )  # fmt: skip
+    owned = set(MISSING_KINDS.values())
+    return [
+        RuleResult("missing_confirmations", occurrences, lambda kind, _e, _k: kind in owned,
+                   "The confirmation arrived")
+    ]  # fmt: skip
+
+
+def sync_lag(conn: Connection, *, now: datetime, settings: DetectionSettings) -> list[RuleResult]:
+    """Flows whose sync lag p95 over the last ``sync_lag_window`` exceeds their lag threshold;
+    the evidence is each step over the threshold."""
+    window = Window(now - settings.sync_lag_window, now, int(settings.sync_lag_window.total_seconds()))
+    over = read_frame(
+        conn,
+        f"""
+        WITH lags AS ({step_lags_sql(conn)}),
+        p AS (SELECT flow_id, {percentile(conn, "lag_seconds", 0.95)} AS p95 FROM lags GROUP BY flow_id)
+        SELECT lags.flow_id, lags.correlation_id, lags.end_at, lags.lag_seconds, p.p95,
+               f.lag_threshold_seconds, f.category, f.target_system
+        FROM lags JOIN p ON p.flow_id = lags.flow_id JOIN flows f ON f.flow_id = lags.flow_id
+        WHERE p.p95 > f.lag_threshold_seconds AND lags.lag_seconds > f.lag_threshold_seconds
+        """,
+        step_params(window),
+    )
+    occurrences = _frame(
+        over.assign(
+            kind="sla_breach", key=SYNC_LAG_KEY, system_id=over["target_system"], error_class=SYNC_LAG_KEY,
+            message=[f"sync lag p95 {p:.0f} s over the {_duration(t)} threshold"
+                     for p, t in zip(over["p95"], over["lag_threshold_seconds"], strict=True)],
+            at=over["end_at"],
+            # stock keys are SKU@location, not orders
+            correlation_id=over["correlation_id"].where(over["category"] != "stock", None),
+        )
+    )  # fmt: skip
+    return [
+        RuleResult("sync_lag", occurrences, lambda kind, _e, key: kind == "sla_breach" and key == SYNC_LAG_KEY,
+                   "Sync lag p95 back under the threshold")
+    ]  # fmt: skip
+
+
+def queue_backlog(conn: Connection, *, now: datetime, settings: DetectionSettings) -> list[RuleResult]:
+    """Queues whose latest sample is over threshold (depth, oldest-message age; any DLQ depth),
+    with every sample of the current episode over threshold as evidence."""
+    samples = read_frame(
+        conn,
+        """
+        WITH own AS (  -- a queue named by exactly one flow belongs to it; shared queues to none
+            SELECT queue, min(flow_id) AS flow_id FROM flows WHERE queue IS NOT NULL
+            GROUP BY queue HAVING count(*) = 1
+        )
+        SELECT q.queue, f.flow_id, f.target_system, q.is_dlq, q.depth, q.oldest_age_seconds, q.sampled_at
+        FROM queue_samples q
+        LEFT JOIN own ON q.flow_id IS NULL AND own.queue = q.queue
+        LEFT JOIN flows f ON f.flow_id = coalesce(q.flow_id, own.flow_id)
+        WHERE q.sampled_at > :since AND q.sampled_at <= :now
+        ORDER BY q.queue, q.sampled_at
+        """,
+        {"since": now - settings.queue_episode_lookback, "now": now},
+    )
+    samples = samples.drop_duplicates(["queue", "sampled_at"])
+    over = (samples["is_dlq"] & (samples["depth"] > 0)) | (
+        ~samples["is_dlq"].astype(bool)
+        & ((samples["depth"] > settings.queue_max_depth)
+           | (samples["oldest_age_seconds"].fillna(0) > settings.queue_max_age_seconds))
+    )  # fmt: skip
+    samples = samples.assign(over=over)
+    fresh, episodes = set(), []
+    for queue, rows in samples.groupby("queue", sort=True):
+        if rows["sampled_at"].iloc[-1] <= now - settings.queue_sample_max_age:
+            continue
+        fresh.add(queue)
+        calm = np.flatnonzero(~rows["over"].to_numpy())
+        episode = rows.iloc[calm[-1] + 1 :] if len(calm) else rows
+        episodes.append(episode[episode["over"]])
+    evidence = pd.concat(episodes, ignore_index=True) if episodes else samples.iloc[0:0]
+    messages = [
+        f"{d} dead letters waiting" if dlq else f"depth {d}, oldest message {a or 0:.0f} s"
+        for dlq, d, a in zip(evidence["is_dlq"], evidence["depth"], evidence["oldest_age_seconds"], strict=True)
+    ]
+    occurrences = _frame(
+        evidence.assign(
+            kind="queue_backlog", key=evidence["queue"], system_id=evidence["target_system"],
+            error_class=["dlq" if d else "backlog" for d in evidence["is_dlq"]], message=messages,
+            at=evidence["sampled_at"],
+        )
+    )  # fmt: skip
+    return [
+        RuleResult("queue_backlog", occurrences, lambda kind, _e, key: kind == "queue_backlog" and key in fresh,
+                   "The queue drained below its thresholds")
+    ]  # fmt: skip
+
+
+RULES = (failures, stuck_orders, missing_confirmations, sync_lag, queue_backlog)
+
+
+def _due(start: pd.Series, sla_seconds: pd.Series) -> pd.Series:
+    """When a step started at ``start`` breaches its SLA."""
+    return pd.to_datetime(start) + pd.to_timedelta(sla_seconds.astype(float), unit="s")
+
+
+def _duration(seconds: float) -> str:
+    """``900`` → ``15 min``, ``7200`` → ``2 h``: SLAs as people say them."""
+    seconds = float(seconds)
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return f"{seconds / 86400:.0f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
