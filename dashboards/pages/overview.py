@@ -18,10 +18,10 @@ from dashboards.app import CTX_KEY
 from dashboards.components.charts import (
     ALL_FLOWS,
     aging_figure,
-    empty_figure,
     queue_depth_figure,
     sync_lag_figure,
 )
+from dashboards.components.layout import card, graph, page_header
 from dashboards.components.tables import ATTENTION_COLUMNS, attention_rows, flow_table, queue_table
 from dashboards.components.tiles import (
     TILE_LABELS,
@@ -34,7 +34,6 @@ from dashboards.components.tiles import (
     tile_component,
     worst_lag_tile,
 )
-from dashboards.theme import ACCENT
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
 from models.queries.overview import (
     cycle_time,
@@ -52,37 +51,11 @@ dash.register_page(__name__, path="/", name="Overview", title="Overview · Floww
 
 RANGE_LABELS = {"6h": "6 hours", "24h": "24 hours", "7d": "7 days", "30d": "30 days"}
 CATEGORIES = ("orders", "fulfilment", "shipment", "invoice", "stock", "supply")
-_GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
 def _ctx() -> AppContext:
     """The process context the Dash app was built with (see dashboards.app.create_dash)."""
     return flask.current_app.config[CTX_KEY]
-
-
-def _card(title: str, subtitle: str, body: Any, *, span: int, controls: Any = None) -> html.Section:
-    """A titled card spanning ``span`` of the 12 grid columns."""
-    head = [html.Div([html.H2(title), html.P(subtitle, className="card-sub")])]
-    if controls is not None:
-        head.append(html.Div(controls, className="card-controls"))
-    return html.Section(
-        className=f"card span-{span}", children=[html.Div(head, className="card-head"), body]
-    )
-
-
-def _graph(graph_id: str, height: int) -> dcc.Loading:
-    """A graph that starts blank-with-a-message and shows a spinner only on slow loads."""
-    return dcc.Loading(
-        dcc.Graph(
-            id=graph_id,
-            figure=empty_figure("Loading…"),
-            config=_GRAPH_CONFIG,
-            style={"height": f"{height}px"},
-        ),
-        type="dot",
-        color=ACCENT,
-        delay_show=500,
-    )
 
 
 def layout(**query: str) -> html.Div:
@@ -98,30 +71,17 @@ def layout(**query: str) -> html.Div:
         children=[
             # Reading settings is not I/O: the context was built before the first request.
             dcc.Interval(id="ov-interval", interval=_ctx().settings.refresh_seconds * 1000),
-            html.Div(
-                className="page-header",
-                children=[
-                    html.Div(
-                        [
-                            html.H1("Operations overview"),
-                            html.P(
-                                "Orders, integrations and exceptions across every system",
-                                className="page-sub",
-                            ),
-                        ]
-                    ),
-                    html.Div(
-                        className="page-controls",
-                        children=[
-                            html.Span(id="ov-updated", className="updated", children="loading…"),
-                            dcc.RadioItems(
-                                id="ov-range",
-                                options=[{"label": k, "value": k} for k in RANGES],
-                                value=range_,
-                                inline=True,
-                                className="segmented",
-                            ),
-                        ],
+            page_header(
+                "Operations overview",
+                "Orders, integrations and exceptions across every system",
+                [
+                    html.Span(id="ov-updated", className="updated", children="loading…"),
+                    dcc.RadioItems(
+                        id="ov-range",
+                        options=[{"label": k, "value": k} for k in RANGES],
+                        value=range_,
+                        inline=True,
+                        className="segmented",
                     ),
                 ],
             ),
@@ -133,7 +93,7 @@ def layout(**query: str) -> html.Div:
             html.Div(
                 className="grid",
                 children=[
-                    _card(
+                    card(
                         "Needs attention",
                         "Open exceptions hurting the most orders",
                         dag.AgGrid(
@@ -155,16 +115,16 @@ def layout(**query: str) -> html.Div:
                         ),
                         span=8,
                     ),
-                    _card(
+                    card(
                         "Exception aging",
                         "Open and acknowledged, by time since first seen",
-                        _graph("ov-aging-chart", 340),
+                        graph("ov-aging-chart", 340),
                         span=4,
                     ),
-                    _card(
+                    card(
                         "Sync lag p95 by flow",
                         "Time from one system's event to the next system's, against each flow's SLA",
-                        _graph("ov-lag-chart", 360),
+                        graph("ov-lag-chart", 360),
                         span=12,
                         controls=dcc.Dropdown(
                             id="ov-category",
@@ -175,16 +135,16 @@ def layout(**query: str) -> html.Div:
                             className="category-select",
                         ),
                     ),
-                    _card(
+                    card(
                         "Flow health",
                         "Steps completed in the range; health compares p95 with the SLA",
                         html.Div(id="ov-flow-table", className="table-wrap"),
                         span=7,
                     ),
-                    _card(
+                    card(
                         "Queues",
                         "Peak depth per bucket; dead-letter queues below",
-                        html.Div([_graph("ov-queue-chart", 400), html.Div(id="ov-queue-table")]),
+                        html.Div([graph("ov-queue-chart", 400), html.Div(id="ov-queue-table")]),
                         span=5,
                     ),
                 ],

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from models.dialect import time_bucket
+from models.queries.common import Window, read_frame
 
 
 def stored_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
@@ -18,3 +22,20 @@ def stored_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
         {"ids": list(set(ids))},
     )
     return {row[0] for row in found}
+
+
+def received_per_bucket(conn: Connection, *, window: Window) -> pd.DataFrame:
+    """Business events received per time bucket and source system, with how many failed."""
+    bucket = time_bucket(conn, window.bucket_seconds, "received_at")
+    return read_frame(
+        conn,
+        f"""
+        SELECT {bucket} AS bucket, source, count(*) AS events,
+               count(*) FILTER (WHERE status IN ('failed', 'dead_lettered')) AS failed
+        FROM business_events
+        WHERE received_at >= :since AND received_at < :until
+        GROUP BY bucket, source
+        ORDER BY bucket, source
+        """,
+        {"since": window.since, "until": window.until},
+    )

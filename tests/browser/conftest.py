@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from app.context import AppContext, open_context
-from app.main import create_app
+from app.context import open_context
 from app.settings import load_settings
+from tests.live_server import LiveServer, serve
 
 #: End of the seeded history and the server's "now": a mid-afternoon, so "today" has orders.
 ANCHOR = datetime(2026, 3, 4, 15, 0)
@@ -41,14 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@dataclass
-class LiveServer:
-    """A running Flowwatch: its base URL and the context it serves (engine, pinned clock)."""
-
-    url: str
-    ctx: AppContext
 
 
 @dataclass
@@ -75,12 +62,6 @@ def chromium_path() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Seed a small demo (7 days × 300 orders) once per module and serve it with uvicorn."""
@@ -90,26 +71,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     ctx = open_context(settings)
     ctx.clock = lambda: ANCHOR
     seed_demo(ctx.engine, ctx.writer, days=7, orders_per_day=300, seed=7, anchor=ANCHOR)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, ctx=ctx), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="flowwatch-test-server", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not answer /healthz within 30 s")
-        time.sleep(0.1)
-    yield LiveServer(url, ctx)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(settings, ctx=ctx) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")

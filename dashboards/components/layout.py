@@ -1,0 +1,41 @@
+"""Page furniture every page shares: titled cards on the 12-column grid, loading graphs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import dcc, html
+
+from dashboards.components.charts import empty_figure
+from dashboards.theme import ACCENT
+
+GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+def card(title: str, subtitle: str, body: Any, *, span: int, controls: Any = None) -> html.Section:
+    """A titled card spanning ``span`` of the 12 grid columns."""
+    head = [html.Div([html.H2(title), html.P(subtitle, className="card-sub")])]
+    if controls is not None:
+        head.append(html.Div(controls, className="card-controls"))
+    return html.Section(className=f"card span-{span}", children=[html.Div(head, className="card-head"), body])
+
+
+def graph(graph_id: str, height: int) -> dcc.Loading:
+    """A graph that starts blank-with-a-message and shows a spinner only on slow loads."""
+    return dcc.Loading(
+        dcc.Graph(id=graph_id, figure=empty_figure("Loading…"), config=GRAPH_CONFIG, style={"height": f"{height}px"}),
+        type="dot",
+        color=ACCENT,
+        delay_show=500,
+    )
+
+
+def page_header(title: str, subtitle: str, controls: list[Any]) -> html.Div:
+    """The page title, its one-line purpose, and the page's controls on the right."""
+    return html.Div(
+        className="page-header",
+        children=[
+            html.Div([html.H1(title), html.P(subtitle, className="page-sub")]),
+            html.Div(className="page-controls", children=controls),
+        ],
+    )
