@@ -6,11 +6,13 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from collectors.pollers import PollerRunner
 from models.ingest_buffer import IngestBuffer
 
 #: What the ingest edges count, per source kind (events, traces, webhook:<name>, queue_samples).
@@ -55,9 +57,10 @@ class IngestCounters:
 
 
 class _FlowwatchCollector(Collector):
-    def __init__(self, counters: IngestCounters, buffer: IngestBuffer) -> None:
+    def __init__(self, counters: IngestCounters, buffer: IngestBuffer, pollers: PollerRunner) -> None:
         self._counters = counters
         self._buffer = buffer
+        self._pollers = pollers
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | SummaryMetricFamily]:
         records = CounterMetricFamily(
@@ -98,10 +101,22 @@ class _FlowwatchCollector(Collector):
             "flowwatch_ingest_recovered_rows", "Rows replayed from the write-ahead log at start",
             value=stats.recovered_rows,
         )
+        failures = GaugeMetricFamily(
+            "flowwatch_poller_consecutive_failures", "Failed polls in a row, per poller", labels=["poller"]
+        )
+        last_ok = GaugeMetricFamily(
+            "flowwatch_poller_last_success_timestamp_seconds", "Unix time of the last good poll", labels=["poller"]
+        )
+        for status in self._pollers.statuses():
+            failures.add_metric([status.name], status.consecutive_failures)
+            if status.last_ok_at is not None:
+                last_ok.add_metric([status.name], status.last_ok_at.replace(tzinfo=UTC).timestamp())
+        yield failures
+        yield last_ok
 
 
-def render(counters: IngestCounters, buffer: IngestBuffer) -> bytes:
+def render(counters: IngestCounters, buffer: IngestBuffer, pollers: PollerRunner) -> bytes:
     """The Prometheus text exposition of this process's metrics."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_FlowwatchCollector(counters, buffer))
+    registry.register(_FlowwatchCollector(counters, buffer, pollers))
     return generate_latest(registry)

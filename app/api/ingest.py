@@ -201,6 +201,6 @@ async def post_queue_samples(request: Request, ctx: Ctx) -> JSONResponse:
 @otlp_router.get("/metrics", summary="Flowwatch's own Prometheus metrics")
 def metrics(ctx: Ctx) -> Response:
     """Prometheus text exposition."""
-    return Response(render(ctx.counters, ctx.buffer), media_type="text/plain; version=0.0.4")
+    return Response(render(ctx.counters, ctx.buffer, ctx.pollers), media_type="text/plain; version=0.0.4")
 
 
