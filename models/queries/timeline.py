@@ -1,0 +1,280 @@
+"""One business key's story across systems: events, spans, exceptions and queues in time order.
+
+Everything hangs off the correlation id (order number, PO number, SKU@location). Events
+come through the ART index on ``business_events.correlation_id``; spans through the index
+on ``spans.trace_id`` for the events' traces, plus spans that carry the key themselves when
+some event arrived without a trace id (bounded by the events' time range).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from models.dialect import in_list, seconds_between
+from models.queries.common import json_number, read_frame
+
+#: Lifecycles whose consecutive steps the timeline measures.
+LIFECYCLES: dict[str, tuple[str, ...]] = {
+    "order": ("order.created", "order.accepted", "order.released", "shipment.dispatched", "invoice.posted"),
+    "purchase_order": ("po.sent", "po.acknowledged", "asn.received", "goods.received"),
+    "stock": ("inventory.adjusted", "inventory.published"),
+}
+#: Queue samples this close to a hop count as "around" it.
+QUEUE_NEIGHBOURHOOD = timedelta(minutes=5)
+#: Spans carrying the key are looked for this far around events that carry no trace id.
+SPAN_MARGIN = timedelta(hours=1)
+MIN_SEARCH = 3
+
+Row = dict[str, Any]
+
+
+def order_timeline(conn: Connection, *, correlation_id: str) -> dict[str, Any] | None:
+    """Every event, span and exception of ``correlation_id`` in time order, with step
+    durations, systems touched and queue depth around each hop; None when nothing is known.
+
+    Plain rows, not DataFrames: a timeline is a few dozen rows and must answer in milliseconds.
+    """
+    events = _rows(
+        conn,
+        f"""
+        SELECT event_id, event_type, flow_id, source, target, channel, occurred_at, received_at, status,
+               attempt, error_code, error_message, trace_id, payload,
+               {seconds_between(conn, "occurred_at", "received_at")} AS delivery_lag_seconds
+        FROM business_events WHERE correlation_id = :id
+        ORDER BY occurred_at, received_at, attempt
+        """,
+        {"id": correlation_id},
+    )
+    exceptions = _rows(
+        conn,
+        """
+        SELECT x.exception_id, x.title, x.kind, x.severity, x.status, x.flow_id, x.first_seen, x.last_seen,
+               x.resolved_at, x.affected_orders
+        FROM exception_orders eo JOIN exceptions x ON x.exception_id = eo.exception_id
+        WHERE eo.correlation_id = :id
+        ORDER BY x.first_seen
+        """,
+        {"id": correlation_id},
+    )
+    spans = _spans(conn, correlation_id, events)
+    if not (events or spans or exceptions):
+        return None
+    queues = _queues_around(conn, correlation_id, events)
+    entries = [
+        *({"at": e["occurred_at"], "type": "event", **e, "queues": queues.get(e["event_id"], [])} for e in events),
+        *({"at": s["start_time"], "type": "span", **s} for s in spans),
+        *({"at": x["first_seen"], "type": "exception", **x} for x in exceptions),
+    ]
+    entries.sort(key=lambda e: (e["at"], {"event": 0, "span": 1, "exception": 2}[e["type"]]))
+    kind = _kind(events)
+    facts = _rows(conn, "SELECT * FROM order_facts WHERE correlation_id = :id", {"id": correlation_id})
+    return {
+        "correlation_id": correlation_id,
+        "kind": kind,
+        "order": _jsonable(facts[0]) if facts else None,
+        "systems": _systems(conn, events),
+        "services": sorted({s["service_name"] for s in spans if s["service_name"]}),
+        "steps": _steps(conn, events, kind),
+        "counts": {"events": len(events), "spans": len(spans), "exceptions": len(exceptions)},
+        "entries": [_jsonable(e) for e in entries],
+    }
+
+
+def _rows(conn: Connection, sql: str | sa.TextClause, params: dict[str, Any]) -> list[dict[str, Any]]:
+    statement = sa.text(sql) if isinstance(sql, str) else sql
+    return [dict(r) for r in conn.execute(statement, params).mappings()]
+
+
+_SPAN_COLUMNS = (
+    "trace_id, span_id, parent_span_id, name, kind, service_name, start_time, end_time, duration_ms, "
+    "status_code, status_message, attributes"
+)
+
+
+def _spans(conn: Connection, correlation_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Spans of the events' traces (one indexed IN-list), and, for events that came without a
+    trace id, spans tagged with the key near them: spans.correlation_id has no index, so that
+    look-up is a scan bounded by time and is skipped when every event names its trace."""
+    traces = sorted({e["trace_id"] for e in events if e["trace_id"]})
+    found: list[dict[str, Any]] = []
+    if traces:
+        by_trace = sa.text(f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id IN :traces").bindparams(
+            sa.bindparam("traces", expanding=True)
+        )
+        found += _rows(conn, by_trace, {"traces": traces})
+    if any(not e["trace_id"] for e in events):
+        found += _rows(
+            conn,
+            f"""
+            SELECT {_SPAN_COLUMNS} FROM spans
+            WHERE correlation_id = :id AND start_time >= :lo AND start_time <= :hi
+            """,
+            {
+                "id": correlation_id,
+                "lo": min(e["occurred_at"] for e in events) - SPAN_MARGIN,
+                "hi": max(e["received_at"] for e in events) + SPAN_MARGIN,
+            },
+        )
+    unique = {(s["trace_id"], s["span_id"]): s for s in found}
+    return sorted(unique.values(), key=lambda s: (s["start_time"], s["span_id"]))
+
+
+def _queues_around(conn: Connection, correlation_id: str, events: list[Row]) -> dict[str, list[Row]]:
+    """Per event on a flow: the sample nearest its occurrence (±5 min) of each of the flow's queues."""
+    hops = [e["occurred_at"] for e in events if e["flow_id"]]
+    if not hops:
+        return {}
+    near = "q.sampled_at BETWEEN h.occurred_at - INTERVAL '5 minutes' AND h.occurred_at + INTERVAL '5 minutes'"
+    columns = "h.event_id, h.occurred_at, q.queue, q.is_dlq, q.depth, q.consumers, q.oldest_age_seconds, q.sampled_at"
+    nearest = _rows(
+        conn,
+        f"""
+        WITH h AS (
+            SELECT b.event_id, b.occurred_at, b.flow_id, f.queue AS flow_queue
+            FROM business_events b JOIN flows f ON f.flow_id = b.flow_id
+            WHERE b.correlation_id = :id
+        ),
+        q AS (SELECT * FROM queue_samples WHERE sampled_at >= :lo AND sampled_at <= :hi),
+        around AS (  -- queues sampled for the hop's flow, and the shared queue its flow names
+            SELECT {columns} FROM h JOIN q ON q.flow_id = h.flow_id AND {near}
+            UNION ALL
+            SELECT {columns} FROM h JOIN q ON q.flow_id IS NULL AND q.queue = h.flow_queue AND {near}
+        )
+        SELECT event_id, queue, is_dlq, depth, consumers, oldest_age_seconds, sampled_at FROM (
+            SELECT around.*, row_number() OVER (
+                       PARTITION BY event_id, queue
+                       ORDER BY abs({seconds_between(conn, "sampled_at", "occurred_at")})) AS n
+            FROM around
+        ) ranked
+        WHERE n = 1
+        ORDER BY event_id, is_dlq, queue
+        """,
+        {"id": correlation_id, "lo": min(hops) - QUEUE_NEIGHBOURHOOD, "hi": max(hops) + QUEUE_NEIGHBOURHOOD},
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in nearest:
+        out.setdefault(r.pop("event_id"), []).append(_jsonable(r))
+    return out
+
+
+def _kind(events: list[dict[str, Any]]) -> str:
+    types = {e["event_type"] for e in events}
+    return next((kind for kind, steps in LIFECYCLES.items() if types & set(steps)), "other")
+
+
+def _steps(conn: Connection, events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """Durations between consecutive lifecycle steps reached (first successful event of each),
+    against the SLA of the flow that carried the later one."""
+    if kind not in ("order", "purchase_order"):
+        return []
+    firsts: dict[str, dict[str, Any]] = {}
+    for e in events:  # already in time order
+        if e["status"] == "ok":
+            firsts.setdefault(e["event_type"], e)
+    reached = [t for t in LIFECYCLES[kind] if t in firsts]
+    flows = {firsts[t]["flow_id"] for t in reached if firsts[t]["flow_id"]}
+    slas = {r[0]: r[1] for r in conn.execute(
+        sa.text(f"SELECT flow_id, sla_seconds FROM flows WHERE {in_list(conn, 'flow_id', 'ids')}"),
+        {"ids": sorted(flows)})}  # fmt: skip
+    steps = []
+    for a, b in itertools.pairwise(reached):
+        start, end, flow = firsts[a]["occurred_at"], firsts[b]["occurred_at"], firsts[b]["flow_id"]
+        seconds = (end - start).total_seconds()
+        sla = slas.get(flow)
+        steps.append(_jsonable({
+            "from": a, "to": b, "started_at": start, "ended_at": end, "seconds": seconds, "flow_id": flow,
+            "sla_seconds": sla, "within_sla": None if sla is None else seconds <= sla,
+        }))  # fmt: skip
+    return steps
+
+
+def _systems(conn: Connection, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Systems the events went between, in order of first appearance."""
+    seen = list(dict.fromkeys(s for e in events for s in (e["source"], e["target"]) if s))
+    if not seen:
+        return []
+    sql = f"SELECT system_id, name, kind FROM systems WHERE {in_list(conn, 'system_id', 'ids')}"
+    known = {r[0]: (r[1], r[2]) for r in conn.execute(sa.text(sql), {"ids": seen})}
+    return [{"system_id": s, "name": known.get(s, (s, None))[0], "kind": known.get(s, (s, None))[1]} for s in seen]
+
+
+def find_orders(conn: Connection, *, query: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Business keys matching an order/PO number, trace id or message id: exact matches first,
+    then prefix matches (at least three characters)."""
+    q = query.strip()
+    if len(q) < MIN_SEARCH:
+        return []
+    found: dict[str, str] = {}
+    exact = (
+        ("correlation_id", "SELECT correlation_id FROM business_events WHERE correlation_id = :q LIMIT 1"),
+        ("message_id", "SELECT correlation_id FROM business_events WHERE event_id = :q"),
+        ("trace_id", "SELECT correlation_id FROM spans WHERE trace_id = :q AND correlation_id IS NOT NULL"),
+        ("trace_id", "SELECT correlation_id FROM business_events WHERE trace_id = :q"),
+    )
+    like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    prefix = (
+        ("correlation_id", "SELECT DISTINCT correlation_id FROM business_events "
+                           "WHERE correlation_id LIKE :p ESCAPE '\\' ORDER BY correlation_id LIMIT :n"),
+        ("message_id", "SELECT correlation_id FROM business_events WHERE event_id LIKE :p ESCAPE '\\' LIMIT :n"),
+        ("trace_id", "SELECT correlation_id FROM business_events WHERE trace_id LIKE :p ESCAPE '\\' LIMIT :n"),
+    )  # fmt: skip
+    for match, statements in (("exact", exact), ("prefix", prefix)):
+        for matched_on, sql in statements:
+            if len(found) >= limit:
+                break
+            for (key,) in conn.execute(sa.text(sql), {"q": q, "p": like, "n": limit}):
+                found.setdefault(key, f"{match}:{matched_on}")
+    keys = list(found)[:limit]
+    if not keys:
+        return []
+    summary = read_frame(
+        conn,
+        f"""
+        SELECT correlation_id, count(*) AS events, min(occurred_at) AS first_seen, max(occurred_at) AS last_seen,
+               count(*) FILTER (WHERE status <> 'ok') AS failed_attempts
+        FROM business_events WHERE {in_list(conn, "correlation_id", "keys")}
+        GROUP BY correlation_id
+        """,
+        {"keys": keys},
+    ).set_index("correlation_id")
+    results = []
+    for key in keys:
+        match, matched_on = found[key].split(":")
+        row = summary.loc[key] if key in summary.index else None
+        results.append(_jsonable({
+            "correlation_id": key, "match": match, "matched_on": matched_on,
+            "events": row["events"] if row is not None else 0,
+            "failed_attempts": row["failed_attempts"] if row is not None else 0,
+            "first_seen": row["first_seen"] if row is not None else None,
+            "last_seen": row["last_seen"] if row is not None else None,
+        }))  # fmt: skip
+    return results
+
+
+def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
+    """Timestamps as ISO strings, NaN/NaT as None, numpy scalars as Python, attributes as JSON."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, (datetime, pd.Timestamp)):
+            out[key] = None if pd.isna(value) else value.isoformat()
+        elif key == "attributes" and isinstance(value, str):
+            out[key] = _json_or_text(value)
+        elif isinstance(value, (list, dict, bool, str)) or value is None:
+            out[key] = value
+        else:
+            out[key] = json_number(value)
+    return out
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
