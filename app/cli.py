@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from app.settings import Settings, load_settings
 from models.db import DatabaseError
+
+if TYPE_CHECKING:
+    from app.context import AppContext
+    from collectors.simulator import LiveSimulator
 
 cli = typer.Typer(
     help="Flowwatch: operational observability and exception management for distributors.",
@@ -29,6 +34,12 @@ OrdersOpt = Annotated[
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="random seed: same seed, same data")]
 FreshOpt = Annotated[bool, typer.Option("--fresh", help="delete the database and seed it anew")]
+LiveOpt = Annotated[
+    bool, typer.Option("--live/--no-live", help="keep sending live demo traffic through the ingest APIs")
+]
+
+#: Shopify webhooks of the live demo are signed with this when no secret is configured.
+DEMO_SHOPIFY_SECRET = "flowwatch-demo-shopify-secret"
 
 
 class CliError(Exception):
@@ -97,15 +108,61 @@ def _seed_if_needed(settings: Settings, *, fresh: bool) -> None:
         ctx.close()
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, *, live: bool = False) -> None:
+    """Serve until Ctrl+C; with ``live``, the simulator sends traffic once the server answers."""
     import uvicorn
 
     from app.main import create_app
 
     _check_port_free(settings.host, settings.port)
     app = create_app(settings)
+    simulator = _live_simulator(settings, app.state.ctx) if live else None
     typer.echo(f"Flowwatch is serving at http://{settings.host}:{settings.port}/  (Ctrl+C stops)")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    if simulator is not None:
+        simulator.start()
+    try:
+        server.run()
+    finally:
+        if simulator is not None:
+            simulator.stop()
+
+
+def _live_simulator(settings: Settings, ctx: AppContext) -> LiveSimulator:
+    """The live demo traffic, sent to this server's own address, continuing the seeded DLQs."""
+    from collectors.simulator import LiveSimulator, SimulatorConfig
+
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
+    base_url = f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+    typer.echo(
+        f"Live demo traffic: ~{settings.live_orders_per_minute:g} new orders a minute through the ingest APIs "
+        "(--no-live turns it off)"
+    )
+    return LiveSimulator(
+        SimulatorConfig(
+            base_url=base_url,
+            shopify_secret=settings.shopify_secret or DEMO_SHOPIFY_SECRET,
+            orders_per_minute=settings.live_orders_per_minute,
+            seed=settings.seed,
+            dlq_backlog=_dlq_backlog(ctx),
+        )
+    )
+
+
+def _dlq_backlog(ctx: AppContext) -> dict[str, tuple[int, float | None]]:
+    """Depth and oldest age (as of now) of the demo DLQs the seeded history left non-empty."""
+    from models.queries.overview import queue_current
+    from seed_data.distributor import BROKER
+
+    now = ctx.now()
+    with ctx.engine.connect() as conn:
+        latest = queue_current(conn, now=now)
+    backlog = {}
+    for row in latest[(latest["broker"] == BROKER) & latest["is_dlq"] & (latest["depth"] > 0)].itertuples():
+        elapsed = (now - row.sampled_at).total_seconds()
+        age = row.oldest_age_seconds
+        backlog[row.queue] = (int(row.depth), None if math.isnan(age) else float(age) + elapsed)
+    return backlog
 
 
 @cli.command()
@@ -135,12 +192,16 @@ def demo(
     orders_per_day: OrdersOpt = None,
     seed: SeedOpt = None,
     fresh: FreshOpt = False,
+    live: LiveOpt = True,
 ) -> None:
-    """Seed the demo distributor if the database is new, then serve it."""
+    """Seed the demo distributor if the database is new, then serve it with live traffic."""
     settings = _settings(db=db, host=host, port=port, days=days, orders_per_day=orders_per_day, seed=seed)
     _check_port_free(settings.host, settings.port)
     _seed_if_needed(settings, fresh=fresh)
-    _serve(settings)
+    if live and settings.shopify_secret is None:
+        # The live Shopify webhooks must verify: sign and check them with a demo secret.
+        settings = settings.model_copy(update={"shopify_secret": DEMO_SHOPIFY_SECRET})
+    _serve(settings, live=live)
 
 
 def main() -> None:

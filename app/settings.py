@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     filedrop_settle_seconds: float = Field(
         1.0, ge=0, le=600, description="a dropped file is read once unchanged for this long"
     )
+    live_orders_per_minute: float = Field(6.0, gt=0, le=6000, description="new orders/minute of the demo simulator")
 
     @field_validator("checkpoint_threshold", "memory_limit")
     @classmethod
