@@ -32,7 +32,14 @@ from sqlalchemy.engine import Connection
 from models.dialect import percentile, seconds_between
 from models.fingerprint import error_class
 from models.queries.common import Window, read_frame
-from models.queries.steps import ORDER_STEPS, OrderStep, step_flow_join, step_lags_sql, step_params
+from models.queries.steps import (
+    ORDER_STEP_BY_KEY,
+    ORDER_STEPS,
+    OrderStep,
+    step_flow_join,
+    step_lags_sql,
+    step_params,
+)
 
 #: Columns of an occurrence frame.
 OCCURRENCE_COLUMNS = (
@@ -260,12 +267,21 @@ def missing_confirmations(conn: Connection, *, now: datetime, settings: Detectio
 
 def sync_lag(conn: Connection, *, now: datetime, settings: DetectionSettings) -> list[RuleResult]:
     """Flows whose sync lag p95 over the last ``sync_lag_window`` exceeds their lag threshold;
-    the evidence is each step over the threshold."""
+    the evidence is each step over the threshold. Steps of orders on hold are left out."""
     window = Window(now - settings.sync_lag_window, now, int(settings.sync_lag_window.total_seconds()))
+    paused = " OR ".join(
+        f"(f.end_event = '{ORDER_STEP_BY_KEY[step].end_event}' AND h.event_type = '{event}')"
+        for step, event in PAUSED_BY.items()
+    )
     over = read_frame(
         conn,
         f"""
-        WITH lags AS ({step_lags_sql(conn)}),
+        WITH all_lags AS ({step_lags_sql(conn)}),
+        lags AS (  -- a paused step (an order on hold) is late on purpose
+            SELECT all_lags.* FROM all_lags JOIN flows f ON f.flow_id = all_lags.flow_id
+            WHERE NOT EXISTS (SELECT 1 FROM business_events h
+                              WHERE h.correlation_id = all_lags.correlation_id AND ({paused}))
+        ),
         p AS (SELECT flow_id, {percentile(conn, "lag_seconds", 0.95)} AS p95 FROM lags GROUP BY flow_id)
         SELECT lags.flow_id, lags.correlation_id, lags.end_at, lags.lag_seconds, p.p95,
                f.lag_threshold_seconds, f.category, f.target_system

@@ -161,9 +161,11 @@ def step_lag_percentiles(
     flow_filter: str = "TRUE",
     group_sql: str = "NULL",
     scale: float = 1.0,
+    params: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Percentiles of the step lags ending in the window (divided by ``scale``), per
-    ``group_sql`` (an expression over ``lags`` and its flow ``f``); columns ``grp, n, q50…``."""
+    ``group_sql`` (an expression over ``lags`` and its flow ``f``); columns ``grp, n, q50…``.
+    ``params`` binds whatever ``flow_filter`` names."""
     cols = ", ".join(
         f"{percentile(conn, 'lags.lag_seconds', q)} / {scale} AS q{round(q * 100)}" for q in quantiles
     )
@@ -175,5 +177,5 @@ def step_lag_percentiles(
         FROM lags JOIN flows f ON f.flow_id = lags.flow_id
         GROUP BY grp ORDER BY grp
         """,
-        step_params(window),
+        step_params(window, **(params or {})),
     )
