@@ -17,7 +17,7 @@ ACC, SHIP = "shop-erp-orders", "3pl-erp-shipment"
 
 def span(trace: str, span_id: str, name: str, start: datetime, ms: float, service: str, *,
          status: str = "unset", correlation_id: str | None = None) -> dict[str, object]:  # fmt: skip
-    return {"trace_id": trace, "span_id": span_id, "parent_span_id": None, "name": name, "kind": "CLIENT",
+    return {"trace_id": trace, "span_id": span_id, "parent_span_id": None, "name": name, "kind": "client",
             "service_name": service, "start_time": start, "end_time": start + timedelta(milliseconds=ms),
             "duration_ms": ms, "status_code": status, "status_message": None, "correlation_id": correlation_id,
             "attributes": '{"peer.service":"erp"}'}  # fmt: skip
