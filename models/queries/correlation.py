@@ -36,7 +36,8 @@ def _flow(conn: Connection, flow_id: str) -> dict[str, Any] | None:
 
 def flow_signals(conn: Connection, *, flow_id: str, window: Window) -> pd.DataFrame:
     """The flow's signals per bucket of ``window`` (index ``bucket``, columns :data:`SIGNALS`);
-    empty buckets are 0 for call counts and NaN for rates, percentiles and samples."""
+    empty buckets are 0 for call counts and NaN for rates, percentiles and samples. KeyError
+    for an unknown flow."""
     flow = _flow(conn, flow_id)
     if flow is None:
         raise KeyError(flow_id)
@@ -165,7 +166,7 @@ class Candidate:
 def likely_cause(conn: Connection, *, exception_id: int) -> dict[str, Any] | None:
     """The technical signal of the exception's flow that left its baseline first in the 3 h
     before the exception was first seen (or just after it), as a sentence and its numbers;
-    None when none did."""
+    None when none did; KeyError for an unknown exception."""
     x = (
         conn.execute(
             sa.text("SELECT kind, business_key, flow_id, first_seen FROM exceptions WHERE exception_id = :id"),
@@ -174,7 +175,9 @@ def likely_cause(conn: Connection, *, exception_id: int) -> dict[str, Any] | Non
         .mappings()
         .first()
     )
-    if x is None or x["flow_id"] is None:
+    if x is None:
+        raise KeyError(exception_id)
+    if x["flow_id"] is None:
         return None
     flow = _flow(conn, x["flow_id"])
     if flow is None:

@@ -93,7 +93,8 @@ def test_nothing_moved(db) -> None:  # type: ignore[no-untyped-def]
     _telemetry(writer, slow_from=None, errors_from=None, queue_from=None)
     with engine.connect() as conn:
         assert likely_cause(conn, exception_id=1) is None
-        assert likely_cause(conn, exception_id=99) is None
+        with pytest.raises(KeyError):
+            likely_cause(conn, exception_id=99)
 
 
 def test_flow_signals_share_one_axis(db) -> None:  # type: ignore[no-untyped-def]

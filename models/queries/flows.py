@@ -1,0 +1,70 @@
+"""Flows with their live health: the last hour's sync lag against the SLA, failures and open exceptions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from models.queries.common import SEVERITIES, Window, json_number, read_frame
+from models.queries.overview import sync_lag_by_flow
+
+HEALTH_WINDOW = timedelta(hours=1)
+
+
+def health(p95: float | None, sla: int, threshold: int, failures: int, open_exceptions: int, worst: str | None) -> str:
+    """``failing`` when the lag p95 is over the SLA or a critical exception is open; ``degraded`` on
+    any failure, a lag over its threshold or any open exception; else ``healthy``."""
+    if (p95 is not None and p95 > sla) or worst == "critical":
+        return "failing"
+    if failures or open_exceptions or (p95 is not None and p95 > threshold):
+        return "degraded"
+    return "healthy"
+
+
+def flows_health(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
+    """Every flow with its definition and health over the hour before ``now``."""
+    window = Window(now - HEALTH_WINDOW, now, int(HEALTH_WINDOW.total_seconds()))
+    lag = sync_lag_by_flow(conn, window=window).set_index("flow_id")
+    flows = read_frame(conn, "SELECT * FROM flows ORDER BY category, flow_id")
+    failures = read_frame(
+        conn,
+        """
+        SELECT flow_id, count(*) AS deliveries,
+               count(*) FILTER (WHERE status IN ('failed', 'dead_lettered')) AS failures
+        FROM business_events
+        WHERE flow_id IS NOT NULL AND occurred_at >= :since AND occurred_at < :until
+        GROUP BY flow_id
+        """,
+        {"since": window.since, "until": window.until},
+    ).set_index("flow_id")
+    ranks = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES))
+    exceptions = read_frame(
+        conn,
+        f"""
+        SELECT flow_id, count(*) AS open_exceptions, min(CASE severity {ranks} END) AS worst_rank
+        FROM exceptions
+        WHERE status IN ('open', 'acknowledged') AND flow_id IS NOT NULL
+        GROUP BY flow_id
+        """,
+    ).set_index("flow_id")
+    rows = []
+    for f in flows.to_dict("records"):
+        fid = f["flow_id"]
+        p95 = json_number(lag["p95_seconds"].get(fid)) if fid in lag.index else None
+        fails = int(failures["failures"].get(fid, 0))
+        opened = int(exceptions["open_exceptions"].get(fid, 0))
+        rank = exceptions["worst_rank"].get(fid)
+        worst = SEVERITIES[int(rank)] if rank is not None and rank == rank else None
+        rows.append({
+            **{k: json_number(v) if not isinstance(v, str) else v for k, v in f.items()},
+            "sync_lag_p95_seconds": p95,
+            "steps_last_hour": int(lag["steps"].get(fid, 0)) if fid in lag.index else 0,
+            "deliveries_last_hour": int(failures["deliveries"].get(fid, 0)),
+            "failures_last_hour": fails,
+            "open_exceptions": opened,
+            "worst_open_severity": worst,
+            "health": health(p95, int(f["sla_seconds"]), int(f["lag_threshold_seconds"]), fails, opened, worst),
+        })  # fmt: skip
+    return rows
