@@ -7,13 +7,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.tables import metadata, schema_meta
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables, indexes and sequences; record the schema version."""
+    """Create missing tables, indexes, sequences and (nullable) columns; record the schema version."""
     metadata.create_all(engine, checkfirst=True)
     with engine.begin() as conn:
+        _add_missing_columns(conn)
         current = schema_version(conn)
         if current is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -23,6 +24,17 @@ def create_schema(engine: Engine) -> None:
                 .where(schema_meta.c.key == "schema_version")
                 .values(value=str(SCHEMA_VERSION))
             )
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add columns a newer version declares to tables an older one created (new columns are nullable)."""
+    listed = conn.execute(sa.text("SELECT table_name, column_name FROM information_schema.columns"))
+    present = {(table, column) for table, column in listed}
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if (table.name, column.name) not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
 
 def schema_version(conn: Connection) -> int | None:

@@ -8,6 +8,8 @@ metadata = sa.MetaData()
 
 exception_id_seq = sa.Sequence("exception_id_seq", metadata=metadata)
 action_id_seq = sa.Sequence("exception_action_id_seq", metadata=metadata)
+replay_id_seq = sa.Sequence("replay_id_seq", metadata=metadata)
+bulk_run_id_seq = sa.Sequence("bulk_run_id_seq", metadata=metadata)
 
 schema_meta = sa.Table(
     "schema_meta",
@@ -41,6 +43,8 @@ flows = sa.Table(
     sa.Column("replay_kind", sa.String),  # http, amqp or none
     sa.Column("replay_target", sa.String),
     sa.Column("category", sa.String, nullable=False),  # orders, fulfilment, shipment, invoice, stock, supply
+    sa.Column("replay_rate_per_second", sa.Float),  # bulk replay pace that protects the target; null = default
+    sa.Column("replay_four_eyes", sa.Boolean),  # a second operator approves replays; null = financial documents
 )
 
 business_events = sa.Table(
@@ -139,6 +143,7 @@ exceptions = sa.Table(
     sa.Column("resolution", sa.String),
     sa.Column("snoozed_until", sa.DateTime),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("last_error", sa.String),  # the error of the latest failed replay
 )
 
 exception_orders = sa.Table(
@@ -161,6 +166,60 @@ exception_actions = sa.Table(
     sa.Column("after_state", sa.String),
     sa.Column("outcome", sa.String, nullable=False),
     sa.Column("detail", sa.String),
+)
+
+# One row per replay of an exception's failed message: the in-flight marker, the four-eyes
+# request and the edited payload live here; the audit trail stays in exception_actions.
+replays = sa.Table(
+    "replays",
+    metadata,
+    sa.Column("replay_id", sa.BigInteger, replay_id_seq, primary_key=True),
+    sa.Column("exception_id", sa.BigInteger, nullable=False),
+    sa.Column("event_id", sa.String, nullable=False),  # the original message (the idempotency key)
+    sa.Column("status", sa.String, nullable=False),  # pending_approval, running, delivered, failed, rejected, abandoned
+    sa.Column("requested_by", sa.String, nullable=False),
+    sa.Column("requested_at", sa.DateTime, nullable=False),
+    sa.Column("approved_by", sa.String),
+    sa.Column("approved_at", sa.DateTime),
+    sa.Column("payload", sa.String),  # the edited payload; null = the stored original
+    sa.Column("reason", sa.String),  # reason code of an edit
+    sa.Column("diff", sa.String),  # unified diff original → edited
+    sa.Column("bulk_run_id", sa.BigInteger),
+    sa.Column("replay_event_id", sa.String),  # <event_id>:replay:<n>, the business event it produced
+    sa.Column("started_at", sa.DateTime),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("error", sa.String),
+    sa.Index("ix_replays_exception_id", "exception_id"),
+)
+
+bulk_runs = sa.Table(
+    "bulk_runs",
+    metadata,
+    sa.Column("run_id", sa.BigInteger, bulk_run_id_seq, primary_key=True),
+    sa.Column("action", sa.String, nullable=False),  # replay, resolve, ignore, assign
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # running, paused, completed, aborted, canary_failed
+    sa.Column("selection", sa.String),  # JSON: the filter or the ids it was planned from
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("canary", sa.Integer, nullable=False),
+    sa.Column("rate_per_second", sa.Float),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("detail", sa.String),  # why it stopped
+)
+
+bulk_run_items = sa.Table(
+    "bulk_run_items",
+    metadata,
+    sa.Column("run_id", sa.BigInteger, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("exception_id", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # pending, delivered, failed, done, skipped
+    sa.Column("duplicate_risk", sa.Boolean, nullable=False),
+    sa.Column("replay_id", sa.BigInteger),
+    sa.Column("error", sa.String),
+    sa.Column("finished_at", sa.DateTime),
+    sa.PrimaryKeyConstraint("run_id", "position"),
 )
 
 # Write-ahead segments already applied, so a crash between commit and delete never
