@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 
 from app.jobs import make_scheduler, register_collector_jobs
 from app.metrics import IngestCounters
+from app.services.runtime import ActionRuntime
 from app.settings import Settings
+from app.sim import SimTargets
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerRunner
 from models.db import make_engine
@@ -32,6 +34,8 @@ class AppContext:
     scheduler: BackgroundScheduler = field(default_factory=make_scheduler)
     counters: IngestCounters = field(default_factory=IngestCounters)
     clock: Callable[[], datetime] = field(default=utcnow)
+    actions: ActionRuntime = field(default_factory=ActionRuntime)  # replays in flight, bulk runs
+    sim: SimTargets = field(default_factory=SimTargets)  # the demo's simulated downstream systems
     pollers: PollerRunner = field(default_factory=PollerRunner)
     filedrop: FileDrop | None = None  # set when the collector jobs are registered
 
@@ -46,7 +50,8 @@ class AppContext:
         self.scheduler.start()
 
     def close(self) -> None:
-        """Stop jobs, commit what was acknowledged, release the database file."""
+        """Stop jobs and bulk runs, commit what was acknowledged, release the database file."""
+        self.actions.close()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.buffer.stop()

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.api import correlation, flows, health, ingest, kpis, orders
+from app.api import correlation, exceptions, flows, health, ingest, kpis, orders, sim
 from app.context import AppContext, open_context
 from app.settings import Settings
 from dashboards.app import create_dash
@@ -50,6 +50,9 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(orders.router, prefix=API_PREFIX)
     app.include_router(flows.router, prefix=API_PREFIX)
     app.include_router(correlation.router, prefix=API_PREFIX)
+    app.include_router(exceptions.router, prefix=API_PREFIX)
+    app.include_router(sim.demo_router, prefix=API_PREFIX)
+    app.include_router(sim.router)
     _install_error_handlers(app)
 
     dash_app = create_dash(ctx)

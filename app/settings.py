@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     ingest_max_pending_rows: int = Field(1_000_000, ge=1, description="answer 503 beyond this backlog")
     ingest_fsync: bool = Field(False, description="fsync each acknowledged batch (power-loss safety)")
     max_request_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest accepted request body")
+    public_base_url: str | None = Field(
+        None, description="this server's URL for relative replay targets (/sim/...); default http://host:port"
+    )
+    replay_timeout_seconds: float = Field(10.0, gt=0, le=300, description="how long a replay waits for its target")
+    replay_rate_per_second: float = Field(
+        10.0, gt=0, le=10_000, description="bulk replay pace for flows without their own setting"
+    )
+    amqp_url: str | None = Field(None, description="RabbitMQ whose DLQs AMQP flows replay from, amqp://user:pw@host/")
     pollers: list[PollerConfig] = Field(
         default_factory=list, description="queue-depth pollers, [[pollers]] tables in the TOML file"
     )

@@ -1,0 +1,345 @@
+"""Exception workbench API: the grid, the detail panel, every lifecycle action, replay and bulk runs.
+
+Routes only validate the request, open the transaction and call ``app/services``; service
+errors become 404 (not found), 409 (refused in this state, with the reason) or 422 (bad input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.context import AppContext
+from app.deps import Conn, Ctx
+from app.services import bulk, lifecycle, replay
+from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
+from models.queries.exceptions import ExceptionFilter, SortKey, get_exception, get_state, list_exceptions
+
+router = APIRouter(tags=["exceptions"])
+
+_STATUS = {NotFound: 404, Conflict: 409, InvalidRequest: 422}
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Service errors as HTTP errors with the service's own words."""
+    try:
+        yield
+    except ServiceError as exc:
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 409)
+        raise HTTPException(status_code=status, detail=str(exc)) from exc
+
+
+def _base_url(ctx: AppContext, request: Request) -> str:
+    """Where relative (``/sim/...``) replay targets resolve: the configured public URL, else this server."""
+    return ctx.settings.public_base_url or str(request.base_url)
+
+
+def _split(values: list[str]) -> list[str]:
+    """Repeated and comma-separated query values alike (``?status=open,acknowledged``)."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+# -- the grid and the detail panel ---------------------------------------------------------
+@router.get("/exceptions", summary="Exceptions with filters, sorting and server-side paging")
+def get_exceptions(
+    ctx: Ctx,
+    conn: Conn,
+    status: Annotated[list[str], Query(description="open, acknowledged, resolved, ignored")] = [],  # noqa: B006
+    kind: Annotated[list[str], Query()] = [],  # noqa: B006
+    flow_id: Annotated[list[str], Query(alias="flow")] = [],  # noqa: B006
+    system_id: Annotated[list[str], Query(alias="system")] = [],  # noqa: B006
+    severity: Annotated[list[str], Query()] = [],  # noqa: B006
+    age_band: Annotated[list[str], Query(description="<1h, 1–4h, 4–24h, 1–3d, >3d")] = [],  # noqa: B006
+    assignee: str | None = None,
+    unassigned: bool = False,
+    text: Annotated[str | None, Query(alias="q", description="title, error, business key or order number")] = None,
+    snoozed: bool | None = None,
+    seen_since: datetime | None = None,
+    sort: SortKey = "first_seen",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """One page of the filtered exceptions (with age, aging band, flow name) and the filtered total."""
+    try:
+        flt = ExceptionFilter(
+            status=_split(status),
+            kind=_split(kind),
+            flow_id=_split(flow_id),
+            system_id=_split(system_id),
+            severity=_split(severity),
+            age_band=_split(age_band),
+            assignee=assignee,
+            unassigned=unassigned,
+            text=text,
+            snoozed=snoozed,
+            seen_since=seen_since,
+        )
+    except ValidationError as exc:
+        raise HTTPException(422, "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from exc
+    page = list_exceptions(conn, flt, now=ctx.now(), sort=sort, descending=order == "desc", offset=offset, limit=limit)
+    return {"items": page.items, "total": page.total, "offset": page.offset, "limit": page.limit}
+
+
+@router.get("/exceptions/{exception_id}", summary="One exception: history, payload, affected orders, replays")
+def get_exception_detail(exception_id: int, ctx: Ctx, conn: Conn) -> dict[str, Any]:
+    """Everything the detail panel shows."""
+    detail = get_exception(conn, exception_id, now=ctx.now())
+    if detail is None:
+        raise HTTPException(404, f"exception {exception_id} does not exist")
+    return detail
+
+
+# -- lifecycle actions ---------------------------------------------------------------------
+class ActorIn(BaseModel):
+    """Who acts (required on every action: the audit trail names a person)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=200, examples=["dana.okafor"])
+
+
+class AssignIn(ActorIn):
+    assignee: str = Field(min_length=1, max_length=200)
+
+
+class NoteIn(ActorIn):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class ResolveIn(ActorIn):
+    resolution: str | None = Field(None, max_length=2_000)
+
+
+class ReasonIn(ActorIn):
+    reason: str | None = Field(None, max_length=2_000)
+
+
+class SnoozeIn(ActorIn):
+    until: datetime = Field(description="ISO 8601; naive means UTC")
+
+
+class SeverityIn(ActorIn):
+    severity: str = Field(examples=["high"])
+
+
+class ReplayIn(ActorIn):
+    payload: Any = Field(None, description="an edited payload (JSON) to send instead of the stored one")
+    reason: replay.FixReason | None = Field(None, description="required with an edited payload")
+
+
+def _act(ctx: AppContext, exception_id: int, run: Any) -> dict[str, Any]:
+    """Run one lifecycle action in a write transaction; answer the audit states and the new row."""
+    with _refusals(), ctx.writer.transaction() as conn:
+        result: lifecycle.ActionResult = run(conn, ctx.now())
+        row = get_state(conn, exception_id)
+    return {
+        "exception_id": exception_id,
+        "action": str(result.action),
+        "before": result.before,
+        "after": result.after,
+        "exception": row,
+    }
+
+
+@router.post("/exceptions/{exception_id}/ack", summary="Acknowledge (open → acknowledged)")
+def ack(exception_id: int, body: ActorIn, ctx: Ctx) -> dict[str, Any]:
+    return _act(ctx, exception_id, lambda conn, now: lifecycle.ack(exception_id, conn=conn, actor=body.actor, now=now))
+
+
+@router.post("/exceptions/{exception_id}/assign", summary="Assign to a person")
+def assign(exception_id: int, body: AssignIn, ctx: Ctx) -> dict[str, Any]:
+    return _act(
+        ctx,
+        exception_id,
+        lambda conn, now: lifecycle.assign(exception_id, conn=conn, actor=body.actor, assignee=body.assignee, now=now),
+    )
+
+
+@router.post("/exceptions/{exception_id}/note", summary="Add a note to the audit trail")
+def note(exception_id: int, body: NoteIn, ctx: Ctx) -> dict[str, Any]:
+    return _act(
+        ctx,
+        exception_id,
+        lambda conn, now: lifecycle.note(exception_id, conn=conn, actor=body.actor, text=body.text, now=now),
+    )
+
+
+@router.post("/exceptions/{exception_id}/resolve", summary="Resolve (open/acknowledged → resolved)")
+def resolve(exception_id: int, body: ResolveIn, ctx: Ctx) -> dict[str, Any]:
+    return _act(
+        ctx,
+        exception_id,
+        lambda conn, now: lifecycle.resolve(
+            exception_id, conn=conn, actor=body.actor, now=now, resolution=body.resolution
+        ),
+    )
+
+
+@router.post("/exceptions/{exception_id}/ignore", summary="Ignore (open/acknowledged → ignored)")
+def ignore(exception_id: int, body: ReasonIn, ctx: Ctx) -> dict[str, Any]:
+    return _act(
+        ctx,
+        exception_id,
+        lambda conn, now: lifecycle.ignore(exception_id, conn=conn, actor=body.actor, now=now, reason=body.reason),
+    )
+
+
+@router.post("/exceptions/{exception_id}/reopen", summary="Reopen (resolved/ignored → open)")
+def reopen(exception_id: int, body: ReasonIn, ctx: Ctx) -> dict[str, Any]:
+    return _act(
+        ctx,
+        exception_id,
+        lambda conn, now: lifecycle.reopen(exception_id, conn=conn, actor=body.actor, now=now, reason=body.reason),
+    )
+
+
+@router.post("/exceptions/{exception_id}/snooze", summary="Hide from the default view until a time")
+def snooze(exception_id: int, body: SnoozeIn, ctx: Ctx) -> dict[str, Any]:
+    return _act(
+        ctx,
+        exception_id,
+        lambda conn, now: lifecycle.snooze(exception_id, conn=conn, actor=body.actor, until=body.until, now=now),
+    )
+
+
+@router.post("/exceptions/{exception_id}/severity", summary="Change the severity")
+def severity(exception_id: int, body: SeverityIn, ctx: Ctx) -> dict[str, Any]:
+    return _act(
+        ctx,
+        exception_id,
+        lambda conn, now: lifecycle.set_severity(
+            exception_id, conn=conn, actor=body.actor, severity=body.severity, now=now
+        ),
+    )
+
+
+# -- replay ----------------------------------------------------------------------------------
+def _outcome(outcome: replay.ReplayOutcome) -> JSONResponse:
+    """200 with the result of a replay that ran; 202 for one parked until a second operator approves."""
+    return JSONResponse(
+        asdict(outcome), status_code=202 if outcome.status is replay.ReplayStatus.PENDING_APPROVAL else 200
+    )
+
+
+@router.post("/exceptions/{exception_id}/replay", summary="Replay the failed message (optionally edited)")
+def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Request) -> JSONResponse:
+    """Delivered resolves the exception; failed keeps it open with the new error; four-eyes flows answer 202."""
+    with _refusals():
+        outcome = replay.replay(
+            exception_id,
+            ctx=ctx,
+            actor=body.actor,
+            payload=body.payload,
+            reason=body.reason,
+            base_url=_base_url(ctx, request),
+        )
+    return _outcome(outcome)
+
+
+@router.post("/exceptions/{exception_id}/approve-replay", summary="Approve a four-eyes replay (another operator)")
+def approve_replay(exception_id: int, body: ActorIn, ctx: Ctx, request: Request) -> JSONResponse:
+    with _refusals():
+        outcome = replay.approve_replay(exception_id, ctx=ctx, approver=body.actor, base_url=_base_url(ctx, request))
+    return _outcome(outcome)
+
+
+@router.post("/exceptions/{exception_id}/reject-replay", summary="Reject (or withdraw) a four-eyes replay")
+def reject_replay(exception_id: int, body: ReasonIn, ctx: Ctx) -> JSONResponse:
+    with _refusals(), ctx.writer.transaction() as conn:
+        outcome = replay.reject_replay(exception_id, conn=conn, actor=body.actor, now=ctx.now(), reason=body.reason)
+    return _outcome(outcome)
+
+
+# -- bulk ------------------------------------------------------------------------------------
+class BulkIn(bulk.Selection):
+    """A bulk action over a filter (the whole filtered set) or ids; replays can be dry-run first."""
+
+    action: bulk.BulkAction
+    actor: str = Field(min_length=1, max_length=200)
+    dry_run: bool = False
+    canary: int = Field(0, ge=0, description="replay this many first; one failure among them stops the run")
+    rate_per_second: float | None = Field(None, gt=0, le=10_000, description="default: the flows' setting")
+    include_duplicate_risk: bool = Field(False, description="also replay items the target may already have")
+    assignee: str | None = Field(None, min_length=1, max_length=200)
+    text: str | None = Field(None, max_length=2_000, description="resolution or ignore reason")
+
+
+@router.post("/exceptions/bulk", summary="Bulk replay, resolve, ignore or assign (dry run first)")
+def bulk_action(body: BulkIn, ctx: Ctx, request: Request) -> JSONResponse:
+    """Dry run: the plan. Replay: starts a paced background run (202). Others: done at once (200)."""
+    selection = bulk.Selection(filter=body.filter, ids=body.ids)
+    base_url = _base_url(ctx, request)
+    with _refusals():
+        if body.action is bulk.BulkAction.REPLAY:
+            with ctx.engine.connect() as conn:
+                plan = bulk.plan_bulk_replay(
+                    selection, conn=conn, now=ctx.now(), settings=ctx.settings, base_url=base_url
+                )
+            if body.dry_run:
+                return JSONResponse(plan.as_dict(include_duplicate_risk=body.include_duplicate_risk))
+            run_id = bulk.start_run(
+                plan,
+                ctx=ctx,
+                actor=body.actor,
+                canary=body.canary,
+                rate_per_second=body.rate_per_second,
+                include_duplicate_risk=body.include_duplicate_risk,
+                base_url=base_url,
+            )
+            with ctx.engine.connect() as conn:
+                return JSONResponse(jsonable_encoder(bulk.run_report(run_id, conn=conn, limit=0)), status_code=202)
+        if body.dry_run:
+            with ctx.engine.connect() as conn:
+                plan = bulk.plan_bulk_action(body.action, selection, conn=conn, now=ctx.now())
+            return JSONResponse(plan.as_dict())
+        with ctx.writer.transaction() as conn:
+            run_id = bulk.apply_bulk(
+                body.action,
+                selection,
+                conn=conn,
+                actor=body.actor,
+                now=ctx.now(),
+                assignee=body.assignee,
+                text=body.text,
+            )
+            report = bulk.run_report(run_id, conn=conn)
+    return JSONResponse(jsonable_encoder(report))
+
+
+@router.get("/bulk-runs/{run_id}", summary="A bulk run: status, progress and per-item results")
+def get_bulk_run(
+    run_id: int,
+    conn: Conn,
+    item_status: Annotated[str | None, Query(alias="status")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    with _refusals():
+        return bulk.run_report(run_id, conn=conn, item_status=item_status, offset=offset, limit=limit)
+
+
+@router.post("/bulk-runs/{run_id}/{command}", summary="Pause, resume or abort a bulk run")
+def control_bulk_run(run_id: int, command: str, body: ActorIn, ctx: Ctx, request: Request) -> dict[str, Any]:
+    """Pause and abort take effect after the item in progress; the answer is the run's state then."""
+    runner = ctx.actions.bulk
+    with _refusals():
+        if command == "pause":
+            runner.pause(run_id, ctx=ctx)
+        elif command == "resume":
+            runner.resume(run_id, ctx=ctx, base_url=_base_url(ctx, request))
+        elif command == "abort":
+            runner.abort(run_id, ctx=ctx, actor=body.actor)
+        else:
+            raise HTTPException(404, f"unknown command {command!r}; use pause, resume or abort")
+        with ctx.engine.connect() as conn:
+            return bulk.run_report(run_id, conn=conn, limit=0)
