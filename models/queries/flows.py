@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.queries.common import SEVERITIES, Window, json_number, read_frame
+from models.dialect import in_list, seconds_between
+from models.queries.common import SEVERITIES, Window, json_number, read_frame, severity_rank
 from models.queries.overview import sync_lag_by_flow
 
 HEALTH_WINDOW = timedelta(hours=1)
@@ -68,3 +70,49 @@ def flows_health(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
             "health": health(p95, int(f["sla_seconds"]), int(f["lag_threshold_seconds"]), fails, opened, worst),
         })  # fmt: skip
     return rows
+
+
+def flow_definitions(conn: Connection) -> pd.DataFrame:
+    """Every flow's definition (systems, step events, SLA, queue): what readers label series with."""
+    return read_frame(
+        conn,
+        """
+        SELECT flow_id, name, category, source_system, target_system, start_event, end_event,
+               sla_seconds, lag_threshold_seconds, queue
+        FROM flows ORDER BY category, flow_id
+        """,
+    )
+
+
+def flow_exceptions(conn: Connection, *, flow_id: str, now: datetime, limit: int = 10, orders: int = 5) -> pd.DataFrame:
+    """Open and acknowledged exceptions of one flow, most severe then oldest first, with up to
+    ``orders`` of the business keys each one affects (so a reader can open their timelines)."""
+    frame = read_frame(
+        conn,
+        f"""
+        SELECT x.exception_id, x.title, x.kind, x.severity, x.status, x.business_key, x.affected_orders,
+               x.occurrences, x.first_seen, x.last_seen, {seconds_between(conn, "x.first_seen", ":now")} AS age_seconds
+        FROM exceptions x
+        WHERE x.flow_id = :flow_id AND x.status IN ('open', 'acknowledged')
+        ORDER BY {severity_rank("x.severity")}, x.first_seen
+        LIMIT :limit
+        """,
+        {"flow_id": flow_id, "now": now, "limit": limit},
+    )
+    if frame.empty:
+        return frame.assign(orders=[])
+    keys = read_frame(
+        conn,
+        f"""
+        SELECT exception_id, correlation_id FROM (
+            SELECT eo.exception_id, eo.correlation_id,
+                   row_number() OVER (PARTITION BY eo.exception_id ORDER BY eo.correlation_id) AS n
+            FROM exception_orders eo WHERE {in_list(conn, "eo.exception_id", "ids")}
+        ) ranked
+        WHERE n <= :orders
+        ORDER BY exception_id, correlation_id
+        """,
+        {"ids": [int(i) for i in frame["exception_id"]], "orders": orders},
+    )
+    by_exception = keys.groupby("exception_id")["correlation_id"].agg(list).to_dict()
+    return frame.assign(orders=[by_exception.get(i, []) for i in frame["exception_id"]])

@@ -389,3 +389,26 @@ def _row(record: dict[str, Any], column: str) -> dict[str, Any]:
         "n": json_number(record["n"]) or 0,
         "previous_n": json_number(record["previous_n"]) or 0,
     }
+
+
+def kpi_breakdown(conn: Connection, *, window: Window, group_by: str | None = None) -> dict[str, Any]:
+    """Every KPI for ``window`` and the previous period as one total (``group_by`` None) or per
+    group, without the partner scorecard: a scorecard's headline and comparison rows.
+
+    Unlike :func:`kpi_report`, None means the all-up value, so KPIs that only exist per flow
+    (sync lag) are ``not_applicable`` there rather than silently broken down.
+    """
+    if group_by is not None and group_by not in DIMENSIONS:
+        raise ValueError(f"unknown group_by {group_by!r}; allowed: {', '.join(DIMENSIONS)}")
+    out: dict[str, Any] = {"group_by": group_by, "kpis": [], "not_applicable": []}
+    for kpi in KPIS:
+        if group_by not in kpi.dimensions:
+            out["not_applicable"].append(kpi.name)
+            continue
+        records = kpi_frame(conn, kpi, window, group_by).to_dict("records")
+        out["kpis"] += [
+            {"kpi": m.name, "label": kpi.label, "unit": m.unit, "group_by": group_by,
+             "rows": [_row(r, m.column) for r in records]}
+            for m in kpi.metrics
+        ]  # fmt: skip
+    return out
