@@ -48,7 +48,7 @@ def cycle_time(conn: Connection, *, window: Window) -> dict[str, float | int | N
         return {"shipped": 0, "p50_hours": None, "p90_hours": None, "p95_hours": None}
     row = frame.iloc[0]
     return {
-        "shipped": json_number(row.n),
+        "shipped": int(row.n),
         **{f"p{q}_hours": _hours(row[f"q{q}"]) for q in (50, 90, 95)},
     }
 
@@ -114,18 +114,19 @@ def exception_aging(conn: Connection, *, now: datetime) -> pd.DataFrame:
 def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
     """Open exceptions by severity, with the oldest and mean age in hours."""
     age = seconds_between(conn, "first_seen", ":now")
-    row = read_frame(
-        conn,
-        f"""
+    row = conn.execute(
+        sa.text(
+            f"""
         SELECT count(*) AS open_total,
                {", ".join(f"count(*) FILTER (WHERE severity = '{s}') AS {s}" for s in SEVERITIES)},
                max({age}) / 3600.0 AS oldest_hours,
                avg({age}) / 3600.0 AS mean_age_hours
         FROM exceptions
         WHERE status IN ('open', 'acknowledged')
-        """,
+        """
+        ),
         {"now": now},
-    ).iloc[0]
+    ).mappings().one()  # a mapping keeps counts as ints (a pandas row would make them floats)
     return {k: json_number(v) for k, v in row.items()}
 
 
