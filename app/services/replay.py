@@ -162,12 +162,12 @@ def lease(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.replay_timeout_seconds * 3 + 60)
 
 
-def load_subject(conn: Connection, exception_id: int, action: Action = Action.REPLAY) -> dict[str, Any]:
+def load_subject(conn: Connection, exception_id: int) -> dict[str, Any]:
     """The exception, its flow's replay settings and its failed message; refuses what cannot be replayed."""
     subject = replay_subjects(conn, [exception_id]).get(exception_id)
     if subject is None:
         raise NotFound(f"exception {exception_id} does not exist")
-    lifecycle.next_status(action, subject["status"])
+    lifecycle.next_status(Action.REPLAY, subject["status"])
     if not subject["event_id"]:
         raise Conflict(f"exception {exception_id} ({subject['kind']}) has no failed message to replay")
     if subject["payload"] is None:

@@ -113,10 +113,3 @@ def pending_items(conn: Connection, run_id: int) -> list[dict[str, Any]]:
             sa.select(bulk_run_items).where(_i.run_id == run_id, _i.status == "pending").order_by(_i.position)
         ).mappings()
     ]
-
-
-def runs_with_status(conn: Connection, statuses: Sequence[str]) -> list[int]:
-    """Ids of runs in any of ``statuses``."""
-    return [
-        int(i) for i in conn.execute(sa.select(bulk_runs.c.run_id).where(bulk_runs.c.status.in_(statuses))).scalars()
-    ]

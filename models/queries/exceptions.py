@@ -32,7 +32,6 @@ class ExceptionStatus(StrEnum):
     IGNORED = "ignored"
 
 
-ACTIVE = (ExceptionStatus.OPEN, ExceptionStatus.ACKNOWLEDGED)
 BAND_LABELS = tuple(label for label, _ in AGING_BANDS)
 SortKey = Literal[
     "first_seen",

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.queries.writes import insert_sql, set_clause
-from models.tables import flows, replays
+from models.tables import replays
 
 #: One row per exception: its state, its flow's replay settings and the failed message.
 #: ``event_id`` is always the original message (the idempotency key), even when detection
@@ -82,13 +82,3 @@ def update_replay(conn: Connection, replay_id: int, **values: Any) -> None:
         sa.text(f"UPDATE replays SET {set_clause(replays, values)} WHERE replay_id = :_id"),
         {**values, "_id": replay_id},
     )
-
-
-def set_replay_policy(conn: Connection, flow_id: str, *, rate_per_second: float | None, four_eyes: bool | None) -> bool:
-    """Set a flow's bulk-replay pace and four-eyes rule (None = the default); False if no such flow."""
-    result = conn.execute(
-        flows.update()
-        .where(flows.c.flow_id == flow_id)
-        .values(replay_rate_per_second=rate_per_second, replay_four_eyes=four_eyes)
-    )
-    return result.rowcount > 0
