@@ -228,6 +228,12 @@ def test_the_api_answers_409_with_the_reason_404_and_422(tmp_path: Path) -> None
         twice = client.post(f"/api/v1/exceptions/{open_}/ack", json={"actor": "sam"})
         assert twice.status_code == 409
         assert twice.json()["detail"] == "cannot ack an acknowledged exception; it is already acknowledged"
+        grid = client.get("/api/v1/exceptions", params={"status": "acknowledged,resolved", "sort": "age"}).json()
+        assert (grid["total"], [r["exception_id"] for r in grid["items"]]) == (2, [open_, resolved])
+        assert client.get("/api/v1/exceptions", params={"status": "closed"}).status_code == 422
+        assert client.get("/api/v1/exceptions", params={"sort": "title"}).status_code == 422
+        assert client.get("/api/v1/exceptions/777").status_code == 404
+        assert client.get("/api/v1/bulk-runs/777").json() == {"detail": "bulk run 777 does not exist"}
         history = client.get(f"/api/v1/exceptions/{open_}").json()["actions"]
         assert [(a["action"], a["actor"], a["after_state"]["status"]) for a in history] == [
             ("ack", "dana", "acknowledged")
