@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.tables import metadata, schema_meta
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def create_schema(engine: Engine) -> None:

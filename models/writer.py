@@ -42,6 +42,24 @@ _STEP_COLUMNS = ",\n".join(
 _MERGE_COLUMNS = ",\n".join(
     f"{col} = least(order_facts.{col}, excluded.{col})" for col in ORDER_STEPS.values()
 )
+#: Step columns whose end event's flow is kept beside them (the sync-lag rollup).
+STEP_FLOWS: dict[str, str] = {
+    "accepted_at": "accepted_flow",
+    "released_at": "released_flow",
+    "dispatched_at": "dispatched_flow",
+    "invoiced_at": "invoiced_flow",
+}
+_TYPE_OF = {col: t for t, col in ORDER_STEPS.items()}
+_FLOW_COLUMNS = ",\n".join(
+    f"arg_min(flow_id, occurred_at) FILTER (WHERE event_type = '{_TYPE_OF[col]}' AND status = 'ok') AS {flow}"
+    for col, flow in STEP_FLOWS.items()
+)
+# The flow of the earliest end event wins, as the earliest time does.
+_MERGE_FLOWS = ",\n".join(
+    f"{flow} = CASE WHEN order_facts.{col} IS NULL OR excluded.{col} < order_facts.{col}"
+    f" THEN coalesce(excluded.{flow}, order_facts.{flow}) ELSE order_facts.{flow} END"
+    for col, flow in STEP_FLOWS.items()
+)
 
 # Facts fold from the batch alone (O(batch), never a scan of all events): least() of
 # the stored and the new step time, failures summed. Only new (non-duplicate) rows count.
@@ -53,7 +71,8 @@ SELECT correlation_id,
        max(target) FILTER (WHERE event_type = 'order.released' AND status = 'ok') AS fulfiller,
        {_STEP_COLUMNS},
        count(*) FILTER (WHERE status IN ('failed', 'dead_lettered'))::INTEGER AS failures,
-       max(occurred_at) AS last_event_at
+       max(occurred_at) AS last_event_at,
+       {_FLOW_COLUMNS}
 FROM {{source}}
 WHERE event_type IN ({_ORDER_TYPES})
 GROUP BY correlation_id
@@ -61,6 +80,7 @@ ON CONFLICT (correlation_id) DO UPDATE SET
     channel = coalesce(order_facts.channel, excluded.channel),
     erp = coalesce(order_facts.erp, excluded.erp),
     fulfiller = coalesce(order_facts.fulfiller, excluded.fulfiller),
+    {_MERGE_FLOWS},
     {_MERGE_COLUMNS},
     failures = order_facts.failures + excluded.failures,
     last_event_at = greatest(order_facts.last_event_at, excluded.last_event_at)

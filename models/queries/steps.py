@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from models.dialect import latest_before_join, percentile, seconds_between
 from models.queries.common import Window, read_frame
+from models.writer import STEP_FLOWS
 
 #: Start events are looked up this far before the window (supply steps take days).
 STEP_LOOKBACK_DAYS = 8
@@ -97,11 +98,25 @@ def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
     """Per (flow, correlation id, start): the lag from a start event to the first end event
     after it, for end events in ``[:since, :until)``; ``flow_filter`` is a predicate over flows ``f``.
 
-    The end event carries the flow; each end event pairs with the latest successful start
-    event of its correlation id at or before it. An order's steps happen once, so that is
-    its first start; stock keys (SKU@location) recur, so each publication pairs with the
-    adjustment it published. Only correlation ids that ended in the window are looked up.
+    Order steps come from the ``order_facts`` rollup (first successful event of each step and
+    the flow of its end event, kept by the writer): pairing raw events is what makes sync lag
+    slow at scale. Other steps pair raw events: each end event (it carries the flow) with the
+    latest successful start event of its correlation id at or before it; stock keys
+    (SKU@location) recur, so each publication pairs with the adjustment it published.
     """
+    facts = "\n            UNION ALL\n".join(
+        f"""SELECT o.{STEP_FLOWS[s.end_col]} AS flow_id, o.correlation_id, o.{s.start_col} AS start_at,
+                   o.{s.end_col} AS end_at
+            FROM order_facts o
+            JOIN flows f ON f.flow_id = o.{STEP_FLOWS[s.end_col]}
+                 AND f.start_event = '{s.start_event}' AND f.end_event = '{s.end_event}'
+            WHERE o.{s.end_col} >= :since AND o.{s.end_col} < :until AND o.{s.start_col} IS NOT NULL
+              AND ({flow_filter})"""
+        for s in ORDER_STEPS
+    )
+    order_pairs = " OR ".join(
+        f"(f.start_event = '{s.start_event}' AND f.end_event = '{s.end_event}')" for s in ORDER_STEPS
+    )
     pairing = latest_before_join(
         conn, "ends", "starts",
         "starts.correlation_id = ends.correlation_id AND starts.event_type = ends.start_event",
@@ -113,19 +128,21 @@ def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
             FROM business_events e
             JOIN flows f ON f.flow_id = e.flow_id AND f.end_event = e.event_type
             WHERE e.status = 'ok' AND e.occurred_at >= :since AND e.occurred_at < :until
-              AND ({flow_filter})
+              AND NOT ({order_pairs}) AND ({flow_filter})
         ),
         starts AS (
             SELECT correlation_id, event_type, occurred_at AS start_at
             FROM business_events
             WHERE status = 'ok' AND occurred_at >= :lookback AND occurred_at < :until
-              AND event_type IN (SELECT start_event FROM flows)
+              AND event_type IN (SELECT start_event FROM ends)
               AND correlation_id IN (SELECT correlation_id FROM ends)
         ),
         pairs AS (
             SELECT ends.flow_id, ends.correlation_id, starts.start_at, min(ends.end_at) AS end_at
             FROM {pairing}
             GROUP BY ends.flow_id, ends.correlation_id, starts.start_at
+            UNION ALL
+            {facts}
         )
         SELECT flow_id, correlation_id, start_at, end_at,
                {seconds_between(conn, "start_at", "end_at")} AS lag_seconds
