@@ -75,13 +75,21 @@ def _calls(conn: Connection, system: str, window: Window) -> pd.DataFrame:
                count(*) FILTER (WHERE status_code = 'error') AS errors,
                {percentile(conn, "duration_ms", 0.95)} AS p95_ms
         FROM spans
-        WHERE start_time >= :since AND start_time < :until AND kind = 'client' AND {peer} = :system
+        WHERE start_time >= :since AND start_time < :until AND kind = 'client'
+          AND attributes LIKE :mention AND {peer} = :system
         GROUP BY bucket
         """,
-        {"since": window.since, "until": window.until, "system": system},
+        {"since": window.since, "until": window.until, "system": system, "mention": _mention(system)},
     )
     frame["error_rate"] = frame["errors"] / frame["calls"]
     return frame.set_index(pd.DatetimeIndex(frame["bucket"]))
+
+
+def _mention(system: str) -> str:
+    """A LIKE pattern for attributes that mention ``system`` at all: a cheap filter before the JSON
+    parse (parsing every span's attributes is the cost of this query). Wildcards in the id only
+    widen it; the exact ``peer.service`` test follows."""
+    return f"%{system}%"
 
 
 def _queues(conn: Connection, flow: dict[str, Any], window: Window) -> pd.DataFrame:
@@ -263,11 +271,12 @@ def _system_and_service(conn: Connection, system: str, around: datetime) -> tupl
         sa.text(
             f"""
             SELECT service_name FROM spans
-            WHERE start_time >= :since AND start_time < :until AND kind = 'client'
+            WHERE start_time >= :since AND start_time < :until AND kind = 'client' AND attributes LIKE :mention
               AND {json_text(conn, "attributes", "peer.service")} = :system
             GROUP BY service_name ORDER BY count(*) DESC LIMIT 1
             """
         ),
-        {"since": around - timedelta(minutes=30), "until": around + timedelta(minutes=30), "system": system},
+        {"since": around - timedelta(minutes=30), "until": around + timedelta(minutes=30), "system": system,
+         "mention": _mention(system)},
     ).scalar()
     return (name or system).split(" (")[0], service or "unknown service"

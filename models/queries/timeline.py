@@ -206,32 +206,39 @@ def _systems(conn: Connection, events: list[dict[str, Any]]) -> list[dict[str, A
 
 
 def find_orders(conn: Connection, *, query: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Business keys matching an order/PO number, trace id or message id: exact matches first,
-    then prefix matches (at least three characters)."""
+    """Business keys matching an order/PO number, trace id or message id exactly; only when
+    nothing matches exactly, keys starting with the query (at least three characters).
+
+    Exact look-ups run cheapest first and stop at the first hit: the order number through the
+    correlation-id index, a trace id through the spans' trace-id index, then the scans.
+    """
     q = query.strip()
     if len(q) < MIN_SEARCH:
         return []
-    found: dict[str, str] = {}
     exact = (
-        ("correlation_id", "SELECT correlation_id FROM business_events WHERE correlation_id = :q LIMIT 1"),
-        ("message_id", "SELECT correlation_id FROM business_events WHERE event_id = :q"),
-        ("trace_id", "SELECT correlation_id FROM spans WHERE trace_id = :q AND correlation_id IS NOT NULL"),
-        ("trace_id", "SELECT correlation_id FROM business_events WHERE trace_id = :q"),
+        ("correlation_id", "SELECT DISTINCT correlation_id FROM business_events WHERE correlation_id = :q"),
+        ("trace_id", "SELECT DISTINCT correlation_id FROM spans WHERE trace_id = :q AND correlation_id IS NOT NULL"),
+        ("message_id", "SELECT DISTINCT correlation_id FROM business_events WHERE event_id = :q"),
+        ("trace_id", "SELECT DISTINCT correlation_id FROM business_events WHERE trace_id = :q"),
     )
     like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    prefix = (
+    prefix = (  # the key as a range, so the correlation-id index can serve it
         ("correlation_id", "SELECT DISTINCT correlation_id FROM business_events "
-                           "WHERE correlation_id LIKE :p ESCAPE '\\' ORDER BY correlation_id LIMIT :n"),
+                           "WHERE correlation_id >= :q AND correlation_id < :q_end ORDER BY correlation_id LIMIT :n"),
         ("message_id", "SELECT correlation_id FROM business_events WHERE event_id LIKE :p ESCAPE '\\' LIMIT :n"),
         ("trace_id", "SELECT correlation_id FROM business_events WHERE trace_id LIKE :p ESCAPE '\\' LIMIT :n"),
     )  # fmt: skip
+    params = {"q": q, "q_end": q[:-1] + chr(ord(q[-1]) + 1), "p": like, "n": limit}
+    found: dict[str, tuple[str, str]] = {}
     for match, statements in (("exact", exact), ("prefix", prefix)):
         for matched_on, sql in statements:
-            if len(found) >= limit:
+            for (key,) in conn.execute(sa.text(sql), params):
+                found.setdefault(key, (match, matched_on))
+            if found and (match == "exact" or len(found) >= limit):
                 break
-            for (key,) in conn.execute(sa.text(sql), {"q": q, "p": like, "n": limit}):
-                found.setdefault(key, f"{match}:{matched_on}")
-    keys = list(found)[:limit]
+        if found:
+            break
+    keys = sorted(found, key=lambda k: (found[k][1] != "correlation_id", k))[:limit]
     if not keys:
         return []
     summary = read_frame(
@@ -246,7 +253,7 @@ def find_orders(conn: Connection, *, query: str, limit: int = 20) -> list[dict[s
     ).set_index("correlation_id")
     results = []
     for key in keys:
-        match, matched_on = found[key].split(":")
+        match, matched_on = found[key]
         row = summary.loc[key] if key in summary.index else None
         results.append(_jsonable({
             "correlation_id": key, "match": match, "matched_on": matched_on,
