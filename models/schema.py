@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from models.tables import metadata, schema_meta
+from models.writer import backfill_step_flows
 
 SCHEMA_VERSION = 4
 
@@ -16,6 +17,8 @@ def create_schema(engine: Engine) -> None:
     with engine.begin() as conn:
         _add_missing_columns(conn)
         current = schema_version(conn)
+        if current is not None and current < 4:
+            backfill_step_flows(conn)
         if current is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif current != SCHEMA_VERSION:

@@ -87,6 +87,22 @@ ON CONFLICT (correlation_id) DO UPDATE SET
 """
 
 
+def backfill_step_flows(conn: Connection) -> None:
+    """Fill the step-flow columns of orders stored before the writer kept them (schema v4)."""
+    conn.exec_driver_sql(
+        f"""
+        UPDATE order_facts SET {", ".join(f"{flow} = s.{flow}" for flow in STEP_FLOWS.values())}
+        FROM (
+            SELECT correlation_id, {_FLOW_COLUMNS}
+            FROM business_events
+            WHERE event_type IN ({", ".join(f"'{_TYPE_OF[col]}'" for col in STEP_FLOWS)})
+            GROUP BY correlation_id
+        ) s
+        WHERE order_facts.correlation_id = s.correlation_id
+        """
+    )
+
+
 @dataclass(frozen=True)
 class WriteResult:
     """What one batch did: rows stored and rows skipped as duplicates."""
