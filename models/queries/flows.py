@@ -73,13 +73,18 @@ def flows_health(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
 
 
 def flow_definitions(conn: Connection) -> pd.DataFrame:
-    """Every flow's definition (systems, step events, SLA, queue): what readers label series with."""
+    """Every flow's definition (systems and their names, step events, SLA, queue): what readers
+    label series and compare partners with."""
     return read_frame(
         conn,
         """
-        SELECT flow_id, name, category, source_system, target_system, start_event, end_event,
-               sla_seconds, lag_threshold_seconds, queue
-        FROM flows ORDER BY category, flow_id
+        SELECT f.flow_id, f.name, f.category, f.source_system, coalesce(s.name, f.source_system) AS source_name,
+               f.target_system, coalesce(t.name, f.target_system) AS target_name, f.start_event, f.end_event,
+               f.sla_seconds, f.lag_threshold_seconds, f.queue
+        FROM flows f
+        LEFT JOIN systems s ON s.system_id = f.source_system
+        LEFT JOIN systems t ON t.system_id = f.target_system
+        ORDER BY f.category, f.flow_id
         """,
     )
 

@@ -28,8 +28,9 @@ def db(tmp_path: Path) -> Iterator[Engine]:
     """Two shopify orders and one b2b order accepted this period (lags 10, 30 and 5 min), one last
     period (20 min); three open exceptions on the acceptance flow and a resolved one."""
     engine, writer = fresh_db(tmp_path)
-    for system, kind in (("shop", "storefront"), ("b2b", "storefront"), ("erp", "erp")):
-        add_system(engine, system, kind)
+    for system, kind, name in (("shop", "storefront", "Web shop"), ("b2b", "storefront", "B2B portal"),
+                               ("erp", "erp", "Main ERP")):  # fmt: skip
+        add_system(engine, system, kind, name)
     add_flow(engine, "shop-erp", "order.created", "order.accepted", 900, source_system="shop", target_system="erp")
     add_flow(engine, "b2b-erp", "order.created", "order.accepted", 1800, source_system="b2b", target_system="erp")
     rows = []
@@ -97,3 +98,4 @@ def test_flow_definitions_carry_the_sla(db: Engine) -> None:
         flows = flow_definitions(conn).set_index("flow_id")
     assert flows.loc["b2b-erp", "sla_seconds"] == 1800
     assert flows.loc["shop-erp", "source_system"] == "shop"
+    assert flows.loc["shop-erp", ["source_name", "target_name"]].tolist() == ["Web shop", "Main ERP"]

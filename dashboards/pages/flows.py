@@ -1,0 +1,220 @@
+"""Flows: every integration with its live health, and one flow's signals on a shared time axis.
+
+``?flow=<id>&range=24h`` opens a flow: the target and source systems' API latency and
+errors, its queue, its sync lag against the SLA and the orders stuck in it, with the likely
+cause of each open exception. Shape (STYLE.md #7): register_page, ``layout(**query)``
+without I/O, callbacks that read the query layer and hand the results to pure builders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+import flask
+from dash import Input, Output, State, clientside_callback, dcc, html
+
+from app.context import AppContext
+from dashboards.app import CTX_KEY
+from dashboards.components.charts import empty_figure
+from dashboards.components.flows import (
+    FLOW_COLUMNS,
+    exception_list,
+    facts_component,
+    flow_facts,
+    flow_grid_rows,
+    flow_heading,
+    flow_status,
+    flow_tiles,
+    signals_figure,
+)
+from dashboards.components.layout import GRAPH_CONFIG, card, page_header
+from dashboards.components.tiles import tile_component
+from dashboards.theme import ACCENT
+from models.queries.common import DEFAULT_RANGE, RANGES, Window
+from models.queries.correlation import flow_signals, likely_cause
+from models.queries.flows import flow_definitions, flow_exceptions, flows_health
+
+dash.register_page(__name__, path="/flows", name="Flows", title="Flows · Flowwatch", order=20)
+
+#: Open exceptions whose likely cause is looked up (each look-up reads a day of signals).
+MAX_EXCEPTIONS = 6
+
+
+def _ctx() -> AppContext:
+    return flask.current_app.config[CTX_KEY]
+
+
+def layout(**query: str) -> html.Div:
+    """Every flow; ``?flow=<id>`` opens one, ``?range=6h|24h|7d|30d`` sets its signals' range."""
+    range_ = query.get("range") if query.get("range") in RANGES else DEFAULT_RANGE
+    return html.Div(
+        className="page",
+        children=[
+            dcc.Interval(id="fl-interval", interval=_ctx().settings.refresh_seconds * 1000),
+            dcc.Store(id="fl-flow", data=query.get("flow") or None),
+            page_header(
+                "Flows",
+                "Every integration step with its health over the last hour; open one to see why",
+                [
+                    html.Span(id="fl-updated", className="updated", children="loading…"),
+                    dcc.RadioItems(id="fl-range", options=list(RANGES), value=range_, inline=True,
+                                   className="segmented"),
+                ],
+            ),
+            html.Div(id="fl-tiles", className="tiles"),
+            html.Div(
+                id="fl-detail",
+                className="grid fl-detail",
+                hidden=True,
+                children=[
+                    html.Section(
+                        className="card span-8",
+                        children=[
+                            html.Div(
+                                className="card-head",
+                                children=[
+                                    html.Div([html.H2(id="fl-title"), html.P(id="fl-subtitle", className="card-sub")]),
+                                    html.Button("All flows ✕", id="fl-close", className="button-quiet"),
+                                ],
+                            ),
+                            dcc.Loading(
+                                dcc.Graph(id="fl-signals", figure=empty_figure("Loading…"), config=GRAPH_CONFIG,
+                                          style={"height": "680px"}),
+                                type="dot", color=ACCENT, delay_show=500,
+                            ),
+                        ],
+                    ),
+                    html.Div(
+                        className="span-4 fl-side",
+                        children=[
+                            card("At a glance", "Last hour, and now from the signals over the range",
+                                 html.Div(id="fl-facts"), span=12),
+                            card("Open exceptions", "What this flow's problems hurt, and the signal that moved first",
+                                 html.Div(id="fl-exceptions"), span=12),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(
+                className="grid",
+                children=[
+                    card(
+                        "All flows",
+                        "Last hour: steps completed, p95 sync lag against the SLA, deliveries that failed; "
+                        "click a flow to open its signals",
+                        dag.AgGrid(
+                            id="fl-grid",
+                            columnDefs=FLOW_COLUMNS,
+                            rowData=[],
+                            getRowId="params.data.flow_id",
+                            defaultColDef={"sortable": True, "resizable": True, "suppressMovable": True},
+                            dashGridOptions={
+                                "domLayout": "autoHeight",
+                                "rowHeight": 38,
+                                "headerHeight": 38,
+                                "tooltipShowDelay": 400,
+                                "suppressCellFocus": True,
+                                "rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                                 "enableClickSelection": True},
+                                "localeText": {"noRowsToShow": "No flows configured"},
+                            },
+                            className="ag-theme-quartz fw-grid fl-grid",
+                            style={"height": None},
+                        ),
+                        span=12,
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+@dash.callback(
+    Output("fl-tiles", "children"),
+    Output("fl-grid", "rowData"),
+    Output("fl-grid", "selectedRows"),
+    Output("fl-updated", "children"),
+    Input("fl-interval", "n_intervals"),
+    State("fl-flow", "data"),
+)
+def _refresh_list(_tick: int | None, flow_id: str | None) -> tuple[Any, ...]:
+    """Health of every flow over the last hour; the open flow stays selected."""
+    ctx = _ctx()
+    now = ctx.now()
+    with ctx.engine.connect() as conn:
+        flows = flows_health(conn, now=now)
+    selected = [{"flow_id": flow_id}] if flow_id else []
+    tiles = [tile_component(t) for t in flow_tiles(flows)]
+    return tiles, flow_grid_rows(flows), selected, f"Updated {now:%H:%M:%S} UTC"
+
+
+@dash.callback(
+    Output("fl-flow", "data"),
+    Input("fl-grid", "selectedRows"),
+    Input("fl-close", "n_clicks"),
+    State("fl-flow", "data"),
+    prevent_initial_call=True,
+)
+def _select(selected: list[dict[str, Any]] | None, _close: int | None, current: str | None) -> Any:
+    """A clicked row opens its flow; the close button goes back to the list."""
+    if dash.ctx.triggered_id == "fl-close":
+        return None
+    flow_id = selected[0]["flow_id"] if selected else None
+    return dash.no_update if flow_id is None or flow_id == current else flow_id
+
+
+@dash.callback(
+    Output("fl-detail", "hidden"),
+    Output("fl-title", "children"),
+    Output("fl-subtitle", "children"),
+    Output("fl-signals", "figure"),
+    Output("fl-facts", "children"),
+    Output("fl-exceptions", "children"),
+    Input("fl-flow", "data"),
+    Input("fl-range", "value"),
+    Input("fl-interval", "n_intervals"),
+)
+def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tuple[Any, ...]:
+    """The open flow's signals over the range, and the likely cause of each of its open exceptions."""
+    if not flow_id:
+        return True, *([dash.no_update] * 5)
+    ctx = _ctx()
+    now = ctx.now()
+    window = Window.named(range_, now=now)
+    with ctx.engine.connect() as conn:
+        definitions = flow_definitions(conn).set_index("flow_id", drop=False)
+        if flow_id not in definitions.index:
+            message = f"No flow is configured with the id “{flow_id}”"
+            return False, "Unknown flow", message, empty_figure(message), html.Div(), html.Div()
+        health = {f["flow_id"]: f for f in flows_health(conn, now=now)}
+        signals = flow_signals(conn, flow_id=flow_id, window=window)
+        exceptions = flow_exceptions(conn, flow_id=flow_id, now=now, limit=MAX_EXCEPTIONS)
+        causes = {int(i): likely_cause(conn, exception_id=int(i)) for i in exceptions["exception_id"]}
+    flow = definitions.loc[flow_id].to_dict()
+    title, line = flow_heading(flow, flow_status(health[flow_id]))
+    figure = signals_figure(signals, flow, x_range=(window.since, window.until), exceptions=exceptions)
+    facts = facts_component(flow_facts(health[flow_id], signals))
+    return False, title, line, figure, facts, exception_list(exceptions, causes)
+
+
+# The flow and range go into the URL without a reload (a Location update would rebuild the
+# page); opening a flow from the list below scrolls its signals into view.
+clientside_callback(
+    """
+    function (flow, range) {
+        const params = new URLSearchParams(window.location.search);
+        const changed = (params.get("flow") || null) !== (flow || null);
+        if (!changed && (params.get("range") || "DEFAULT_RANGE") === range) { return; }
+        if (flow) { params.set("flow", flow); } else { params.delete("flow"); }
+        params.set("range", range);
+        window.history.pushState(null, "", window.location.pathname + "?" + params.toString());
+        if (changed && flow) {
+            requestAnimationFrame(() => document.getElementById("fl-detail").scrollIntoView({behavior: "smooth"}));
+        }
+    }
+    """.replace("DEFAULT_RANGE", DEFAULT_RANGE),
+    Input("fl-flow", "data"),
+    Input("fl-range", "value"),
+)
