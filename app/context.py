@@ -9,7 +9,7 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
-from app.jobs import make_scheduler, register_collector_jobs
+from app.jobs import make_scheduler, register_jobs
 from app.metrics import IngestCounters
 from app.services.runtime import ActionRuntime
 from app.settings import Settings
@@ -46,7 +46,7 @@ class AppContext:
     def start(self) -> None:
         """Replay unflushed ingest, then start the flusher and the scheduled jobs."""
         self.buffer.start()
-        register_collector_jobs(self)
+        register_jobs(self)
         self.scheduler.start()
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerConfig
+from models.detection import run_detection_job
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -49,6 +50,14 @@ def add_interval_job(
     """Register ``fn`` every ``seconds`` under an explicit id (re-registering replaces it)."""
     scheduler.add_job(
         timed(job_id, fn), "interval", seconds=seconds, id=job_id, replace_existing=True, kwargs=kwargs
+    )
+
+
+def register_jobs(ctx: AppContext) -> None:
+    """Every periodic job of the process: collectors, then exception detection."""
+    register_collector_jobs(ctx)
+    add_interval_job(
+        ctx.scheduler, "detection", run_detection_job, ctx.settings.detection_interval_seconds, ctx=ctx
     )
 
 

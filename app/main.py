@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.api import correlation, exceptions, flows, health, ingest, kpis, orders, sim
+from app.api import correlation, detection, exceptions, flows, health, ingest, kpis, orders, sim
 from app.context import AppContext, open_context
 from app.settings import Settings
 from dashboards.app import create_dash
@@ -51,6 +51,7 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(flows.router, prefix=API_PREFIX)
     app.include_router(correlation.router, prefix=API_PREFIX)
     app.include_router(exceptions.router, prefix=API_PREFIX)
+    app.include_router(detection.router, prefix=API_PREFIX)
     app.include_router(sim.demo_router, prefix=API_PREFIX)
     app.include_router(sim.router)
     _install_error_handlers(app)

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     orders_per_day: int = Field(1500, ge=1, le=100_000, description="mean demo orders per day")
     seed: int = Field(20261122, description="random seed of the demo data")
     refresh_seconds: int = Field(15, ge=2, le=3600, description="dashboard auto-refresh period")
-    facts_refresh_seconds: int = Field(10, ge=1, le=3600, description="order-facts rollup period")
+    detection_interval_seconds: float = Field(30, ge=1, le=3600, description="how often exception detection runs")
     checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")
     memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'")
     shopify_secret: str | None = Field(None, description="shared secret of Shopify webhooks")
