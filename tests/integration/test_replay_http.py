@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,8 +102,9 @@ def test_concurrent_replay_is_refused_while_one_is_in_flight(live: LiveServer, r
     answers: list[httpx.Response] = []
     first = threading.Thread(target=lambda: answers.append(_replay(live, eid)))
     first.start()
-    while not receiver.posts:  # the first replay has reached the target
-        pass
+    deadline = time.monotonic() + 10
+    while not receiver.posts and time.monotonic() < deadline:  # the first replay has reached the target
+        time.sleep(0.005)
     second = _replay(live, eid, actor="sam.lee")
     first.join()
 
