@@ -197,7 +197,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="bulk replay pace (default: a flow's default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        settings = load_settings(db=Path(folder) / "bench-exceptions.duckdb", replay_timeout_seconds=5.0)
+        settings = load_settings(
+            db=Path(folder) / "bench-exceptions.duckdb", replay_timeout_seconds=5.0, detection_interval_seconds=3600
+        )
         with serve(settings) as live:
             began = time.perf_counter()
             seed_exceptions(live.ctx, args.exceptions)

@@ -23,7 +23,13 @@ from tests.live_server import LiveServer, serve
 @contextmanager
 def workbench_server(tmp_path: Path, **settings: Any) -> Iterator[LiveServer]:
     """A live Flowwatch over an empty database with a fast ingest flush."""
-    options = {"db": tmp_path / "flowwatch.duckdb", "ingest_max_delay_seconds": 0.05, **settings}
+    # Detection stays out of the way (hourly): these tests drive exceptions by hand.
+    options = {
+        "db": tmp_path / "flowwatch.duckdb",
+        "ingest_max_delay_seconds": 0.05,
+        "detection_interval_seconds": 3600,
+        **settings,
+    }
     with serve(load_settings(**options)) as live:
         yield live
 
