@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from models.step_rollup import backfill_flow_steps
 from models.tables import metadata, schema_meta
 from models.writer import backfill_step_flows
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def create_schema(engine: Engine) -> None:
@@ -19,6 +20,8 @@ def create_schema(engine: Engine) -> None:
         current = schema_version(conn)
         if current is not None and current < 4:
             backfill_step_flows(conn)
+        if current is not None and current < 5:
+            backfill_flow_steps(conn)
         if current is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif current != SCHEMA_VERSION:

@@ -125,6 +125,26 @@ order_facts = sa.Table(
     sa.Column("invoiced_flow", sa.String),
 )
 
+# Completed steps of flows that are not order steps (stock, supply), one row per end event
+# paired with the latest start before it; kept by the writer so sync lag never pairs raw events.
+flow_steps = sa.Table(
+    "flow_steps",
+    metadata,
+    sa.Column("flow_id", sa.String, nullable=False),
+    sa.Column("correlation_id", sa.String, nullable=False),
+    sa.Column("start_at", sa.DateTime, nullable=False),
+    sa.Column("end_at", sa.DateTime, nullable=False),
+)
+
+# The latest successful start event of each key for those flows: what the next end pairs with.
+step_starts = sa.Table(
+    "step_starts",
+    metadata,
+    sa.Column("correlation_id", sa.String, primary_key=True),
+    sa.Column("event_type", sa.String, primary_key=True),
+    sa.Column("last_at", sa.DateTime, nullable=False),
+)
+
 exceptions = sa.Table(
     "exceptions",
     metadata,

@@ -2,8 +2,9 @@
 
 Rows arrive as Arrow tables (or DataFrames) and are appended in one transaction per
 batch through DuckDB's bulk path: row-by-row inserts are 200x slower (PERF-NOTES).
-Business events are de-duplicated on ``event_id`` and fold into ``order_facts`` in the
-same transaction, so KPIs never see an event without its rollup.
+Business events are de-duplicated on ``event_id`` and fold into ``order_facts`` (and the
+other flows' steps into ``flow_steps``) in the same transaction, so KPIs never see an event
+without its rollup.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Connection, Engine
 
+from models.queries.steps import ORDER_STEPS as ORDER_LIFECYCLE
+from models.step_rollup import fold_steps
 from models.tables import metadata
 
 #: Event types whose first successful occurrence stamps a column of order_facts.
@@ -43,12 +46,7 @@ _MERGE_COLUMNS = ",\n".join(
     f"{col} = least(order_facts.{col}, excluded.{col})" for col in ORDER_STEPS.values()
 )
 #: Step columns whose end event's flow is kept beside them (the sync-lag rollup).
-STEP_FLOWS: dict[str, str] = {
-    "accepted_at": "accepted_flow",
-    "released_at": "released_flow",
-    "dispatched_at": "dispatched_flow",
-    "invoiced_at": "invoiced_flow",
-}
+STEP_FLOWS: dict[str, str] = {s.end_col: s.flow_col for s in ORDER_LIFECYCLE}
 _TYPE_OF = {col: t for t, col in ORDER_STEPS.items()}
 _FLOW_COLUMNS = ",\n".join(
     f"arg_min(flow_id, occurred_at) FILTER (WHERE event_type = '{_TYPE_OF[col]}' AND status = 'ok') AS {flow}"
@@ -176,6 +174,7 @@ class IngestWriter:
             if written:
                 raw.execute(f"INSERT INTO business_events ({col_list}) SELECT {col_list} FROM {fresh}")
                 raw.execute(_FACTS_MERGE.format(source=fresh))
+                fold_steps(raw, fresh)
             return WriteResult(written, rows - written)
         finally:
             raw.execute(f"DROP TABLE {fresh}")

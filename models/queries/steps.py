@@ -8,18 +8,13 @@ correlation id; this module holds that SQL so every reader gets the same number.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.dialect import latest_before_join, percentile, seconds_between
+from models.dialect import percentile, seconds_between
 from models.queries.common import Window, read_frame
-from models.writer import STEP_FLOWS
-
-#: Start events are looked up this far before the window (supply steps take days).
-STEP_LOOKBACK_DAYS = 8
 
 
 @dataclass(frozen=True)
@@ -33,19 +28,26 @@ class OrderStep:
     end_col: str
     source_col: str
     target_col: str
+    flow_col: str  # order_facts column with the flow of the end event (kept by the writer)
 
 
 #: The order lifecycle's steps. A flow serves an order's step when its events match and its
 #: source/target systems are the order's (channel, ERP, fulfiller) columns named here.
 ORDER_STEPS: tuple[OrderStep, ...] = (
-    OrderStep("acceptance", "order.created", "order.accepted", "created_at", "accepted_at", "channel", "erp"),
-    OrderStep("release", "order.accepted", "order.released", "accepted_at", "released_at", "erp", "fulfiller"),
-    OrderStep(
-        "shipment", "order.released", "shipment.dispatched", "released_at", "dispatched_at", "fulfiller", "erp"
-    ),
-    OrderStep("invoice", "shipment.dispatched", "invoice.posted", "dispatched_at", "invoiced_at", "erp", "erp"),
+    OrderStep("acceptance", "order.created", "order.accepted", "created_at", "accepted_at", "channel", "erp",
+              "accepted_flow"),
+    OrderStep("release", "order.accepted", "order.released", "accepted_at", "released_at", "erp", "fulfiller",
+              "released_flow"),
+    OrderStep("shipment", "order.released", "shipment.dispatched", "released_at", "dispatched_at", "fulfiller",
+              "erp", "dispatched_flow"),
+    OrderStep("invoice", "shipment.dispatched", "invoice.posted", "dispatched_at", "invoiced_at", "erp", "erp",
+              "invoiced_flow"),
 )
 ORDER_STEP_BY_KEY = {s.key: s for s in ORDER_STEPS}
+#: A predicate over flows ``f``: the flow is one of the order steps (order_facts serves it).
+ORDER_STEP_FLOW = " OR ".join(
+    f"(f.start_event = '{s.start_event}' AND f.end_event = '{s.end_event}')" for s in ORDER_STEPS
+)
 
 #: Dimensions of ``order_facts`` an order KPI can be grouped by.
 ORDER_DIMENSIONS = ("channel", "erp", "fulfiller")
@@ -98,49 +100,27 @@ def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
     """Per (flow, correlation id, start): the lag from a start event to the first end event
     after it, for end events in ``[:since, :until)``; ``flow_filter`` is a predicate over flows ``f``.
 
-    Order steps come from the ``order_facts`` rollup (first successful event of each step and
-    the flow of its end event, kept by the writer): pairing raw events is what makes sync lag
-    slow at scale. Other steps pair raw events: each end event (it carries the flow) with the
-    latest successful start event of its correlation id at or before it; stock keys
-    (SKU@location) recur, so each publication pairs with the adjustment it published.
+    Both halves are rollups the writer keeps, so no read pairs raw events (the slow part at
+    scale): order steps from ``order_facts`` (first successful event of each step and the flow
+    of its end event), other steps from ``flow_steps`` (each end event with the latest
+    successful start of its correlation id before it: stock keys recur, so each publication
+    pairs with the adjustment it published).
     """
     facts = "\n            UNION ALL\n".join(
-        f"""SELECT o.{STEP_FLOWS[s.end_col]} AS flow_id, o.correlation_id, o.{s.start_col} AS start_at,
-                   o.{s.end_col} AS end_at
+        f"""SELECT o.{s.flow_col} AS flow_id, o.correlation_id, o.{s.start_col} AS start_at, o.{s.end_col} AS end_at
             FROM order_facts o
-            JOIN flows f ON f.flow_id = o.{STEP_FLOWS[s.end_col]}
+            JOIN flows f ON f.flow_id = o.{s.flow_col}
                  AND f.start_event = '{s.start_event}' AND f.end_event = '{s.end_event}'
             WHERE o.{s.end_col} >= :since AND o.{s.end_col} < :until AND o.{s.start_col} IS NOT NULL
               AND ({flow_filter})"""
         for s in ORDER_STEPS
     )
-    order_pairs = " OR ".join(
-        f"(f.start_event = '{s.start_event}' AND f.end_event = '{s.end_event}')" for s in ORDER_STEPS
-    )
-    pairing = latest_before_join(
-        conn, "ends", "starts",
-        "starts.correlation_id = ends.correlation_id AND starts.event_type = ends.start_event",
-        "end_at", "start_at",
-    )  # fmt: skip
     return f"""
-        WITH ends AS (
-            SELECT e.flow_id, e.correlation_id, f.start_event, e.occurred_at AS end_at
-            FROM business_events e
-            JOIN flows f ON f.flow_id = e.flow_id AND f.end_event = e.event_type
-            WHERE e.status = 'ok' AND e.occurred_at >= :since AND e.occurred_at < :until
-              AND NOT ({order_pairs}) AND ({flow_filter})
-        ),
-        starts AS (
-            SELECT correlation_id, event_type, occurred_at AS start_at
-            FROM business_events
-            WHERE status = 'ok' AND occurred_at >= :lookback AND occurred_at < :until
-              AND event_type IN (SELECT start_event FROM ends)
-              AND correlation_id IN (SELECT correlation_id FROM ends)
-        ),
-        pairs AS (
-            SELECT ends.flow_id, ends.correlation_id, starts.start_at, min(ends.end_at) AS end_at
-            FROM {pairing}
-            GROUP BY ends.flow_id, ends.correlation_id, starts.start_at
+        WITH pairs AS (
+            SELECT s.flow_id, s.correlation_id, s.start_at, min(s.end_at) AS end_at
+            FROM flow_steps s JOIN flows f ON f.flow_id = s.flow_id
+            WHERE s.end_at >= :since AND s.end_at < :until AND NOT ({ORDER_STEP_FLOW}) AND ({flow_filter})
+            GROUP BY s.flow_id, s.correlation_id, s.start_at
             UNION ALL
             {facts}
         )
@@ -152,12 +132,7 @@ def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
 
 def step_params(window: Window, **extra: Any) -> dict[str, Any]:
     """Bound parameters of :func:`step_lags_sql` for ``window``."""
-    return {
-        "since": window.since,
-        "until": window.until,
-        "lookback": window.since - timedelta(days=STEP_LOOKBACK_DAYS),
-        **extra,
-    }
+    return {"since": window.since, "until": window.until, **extra}
 
 
 def partner_expr(kind: str, flow: str = "f") -> str:
