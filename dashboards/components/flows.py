@@ -217,7 +217,7 @@ def signals_figure(
     stuck_known = signals["orders_stuck"].notna().any()
     panels = PANELS if stuck_known else PANELS[:-1]
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.045)
-    fig.update_layout(template=TEMPLATE, hovermode="x unified", margin={"l": 64, "r": 16, "t": 40, "b": 40})
+    fig.update_layout(template=TEMPLATE, hovermode="x unified", margin={"l": 64, "r": 16, "t": 76, "b": 40})
     x = signals.index
     roles = [("target", flow["target_name"], "solid"), ("source", flow["source_name"], "dot")]
     if flow["source_system"] == flow["target_system"]:
@@ -256,7 +256,7 @@ def signals_figure(
     fig.update_xaxes(range=list(x_range))
     fig.update_xaxes(title_text="UTC", row=len(panels), col=1)
     _mark_exceptions(fig, exceptions, x_range)
-    fig.update_layout(bargap=0.1, legend={"y": 1.0, "yanchor": "bottom"})
+    fig.update_layout(bargap=0.1, legend={"y": 1.035, "yanchor": "bottom"})  # above the exception labels
     return fig
 
 
@@ -285,8 +285,11 @@ def order_link(correlation_id: str) -> dcc.Link:
     return dcc.Link(correlation_id, href=f"/orders?id={quote(correlation_id)}", className="order-link")
 
 
-def exception_list(exceptions: pd.DataFrame, causes: Mapping[int, Mapping[str, Any] | None]) -> html.Div:
-    """Open exceptions of the flow, each with what it hurts and the likely cause the backend found."""
+def exception_list(
+    exceptions: pd.DataFrame, causes: Mapping[int, Mapping[str, Any] | None], *, total: int | None = None
+) -> html.Div:
+    """Open exceptions of the flow, each with what it hurts and the likely cause the backend found;
+    ``total`` open ones on the flow, when more exist than are listed."""
     if exceptions.empty:
         return html.Div("No open exceptions on this flow", className="empty-state")
     items = []
@@ -311,20 +314,22 @@ def exception_list(exceptions: pd.DataFrame, causes: Mapping[int, Mapping[str, A
                         className="fl-exception-meta",
                     ),
                     html.Div(_joined(orders), className="fl-exception-orders") if orders else None,
-                    html.Div(
-                        className="fl-cause" if cause else "fl-cause is-none",
-                        children=[html.Span("Likely cause", className="fl-cause-label"),
-                                  cause["text"] if cause else NO_CAUSE],
-                    ),
+                    html.Div(className="fl-cause", children=[html.Span("Likely cause", className="fl-cause-label"),
+                                                             cause["text"]])
+                    if cause else html.Div(NO_CAUSE, className="fl-cause is-none"),
                 ],
             )
         )
-    return html.Ul(items, className="fl-exceptions")
+    listing = html.Ul(items, className="fl-exceptions")
+    if total is None or total <= len(exceptions):
+        return listing
+    note = f"The {len(exceptions)} most severe and oldest of {fmt_int(total)} open exceptions on this flow"
+    return html.Div([listing, html.Div(note, className="table-note")])
 
 
 def _joined(parts: list[Any]) -> list[Any]:
     """Components separated by ', ' (Dash has no join)."""
-    out: list[Any] = [html.Span("Orders ", className="muted")]
+    out: list[Any] = [html.Span("Affected ", className="muted")]
     for i, part in enumerate(parts):
         out += [", "] if i else []
         out.append(part)

@@ -196,7 +196,8 @@ def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tupl
     title, line = flow_heading(flow, flow_status(health[flow_id]))
     figure = signals_figure(signals, flow, x_range=(window.since, window.until), exceptions=exceptions)
     facts = facts_component(flow_facts(health[flow_id], signals))
-    return False, title, line, figure, facts, exception_list(exceptions, causes)
+    listing = exception_list(exceptions, causes, total=health[flow_id]["open_exceptions"])
+    return False, title, line, figure, facts, listing
 
 
 # The flow and range go into the URL without a reload (a Location update would rebuild the

@@ -182,4 +182,6 @@ def test_exceptions_show_their_orders_and_likely_cause() -> None:
     assert [props(a)["href"] for a in with_class(items[0], "order-link")] == ["/orders?id=SHP-1", "/orders?id=SHP-2"]
     assert NO_CAUSE in text(items[1]) and with_class(items[1], "is-none")
     assert text(exception_list(frame.iloc[0:0], {})) == "No open exceptions on this flow"
+    assert "The 2 most severe and oldest of 9 open" in text(exception_list(frame, {}, total=9))
+    assert "most severe" not in text(exception_list(frame, {}, total=2))
 
