@@ -397,16 +397,27 @@ def replay_event(subject: dict[str, Any], claim: Claim, delivery: Delivery, now:
         "channel": subject["channel"],
         "occurred_at": subject["occurred_at"],
         "received_at": now,
-        "status": "ok" if delivery.ok else "failed",
         "attempt": claim.attempt,
-        "error_code": delivery.error_code,
-        "error_message": delivery.error,
+        **_outcome_fields(subject, delivery),
         "payload": _json_or_text(claim.body),
     }
     parsed = validate_events([record], received_at=now)
     if parsed.rejected:  # the stored original passed the same validation, so this is a bug
         raise ValueError(f"replay event {claim.replay_event_id} is invalid: {parsed.rejected[0]['error']}")
     return parsed.table
+
+
+def _outcome_fields(subject: dict[str, Any], delivery: Delivery) -> dict[str, Any]:
+    """A failed replay leaves the message where it was (still dead-lettered or failed, same error
+    class), so detection keeps counting it on the exception the operator is working; what the
+    replay itself hit goes into the message."""
+    if delivery.ok:
+        return {"status": "ok", "error_code": None, "error_message": None}
+    return {
+        "status": subject["message_status"],
+        "error_code": subject["message_error_code"],
+        "error_message": f"replay failed with {delivery.error_code}: {delivery.error}",
+    }
 
 
 def _json_or_text(body: str) -> Any:

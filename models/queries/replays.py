@@ -24,7 +24,7 @@ SELECT x.exception_id, x.status, x.kind, x.title, x.original_id AS event_id, x.f
        f.replay_kind, f.replay_target, f.queue, f.end_event, f.category,
        f.replay_rate_per_second, f.replay_four_eyes,
        e.correlation_id, e.event_type, e.source, e.target, e.channel, e.occurred_at, e.received_at,
-       e.attempt, e.trace_id, e.payload,
+       e.attempt, e.trace_id, e.payload, e.status AS message_status, e.error_code AS message_error_code,
        EXISTS (
            SELECT 1 FROM business_events later
            WHERE later.correlation_id = e.correlation_id AND later.event_type = e.event_type

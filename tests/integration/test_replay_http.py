@@ -144,12 +144,12 @@ def test_double_replay_delivers_once_and_each_replay_is_a_new_event(live: LiveSe
             "attempt": 1,
             "error_code": "3PL-DOWN",
         },
-        {
+        {  # the failed replay leaves the message dead-lettered under its error class
             "event_id": "evt-00001:replay:1",
             "correlation_id": "SHP-1000001",
-            "status": "failed",
+            "status": "dead_lettered",
             "attempt": 2,
-            "error_code": "HTTP-500",
+            "error_code": "3PL-DOWN",
         },
         {
             "event_id": "evt-00001:replay:2",
