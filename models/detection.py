@@ -158,7 +158,7 @@ def run_detection(conn: Connection, *, now: datetime, settings: DetectionSetting
     for fp, row in stored.items():
         if fp in found or row["status"] not in ACTIVE:
             continue
-        result = next((r for r in results if r.owns(row["kind"], row["error_class"], row["business_key"])), None)
+        result = next((r for r in results if r.owns(row)), None)
         if result is not None:
             writer.resolve(row, result.clear_reason)
             report.resolved.append(fp)

