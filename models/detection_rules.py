@@ -22,7 +22,7 @@ Fingerprints follow ``{kind}:{flow}:{key}`` (the seeded demo writes the same sha
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,7 +81,6 @@ class RuleResult:
     occurrences: pd.DataFrame
     owns: Callable[[dict[str, Any]], bool]  # over a stored exception (kind, error_class, business_key, last_seen)
     clear_reason: str
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def _frame(rows: pd.DataFrame | list[dict[str, object]]) -> pd.DataFrame:

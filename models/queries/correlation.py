@@ -194,7 +194,15 @@ def likely_cause(conn: Connection, *, exception_id: int) -> dict[str, Any] | Non
     start = pd.Timestamp(first_seen).floor(f"{BUCKET_SECONDS}s").to_pydatetime()
     signals = flow_signals(conn, flow_id=x["flow_id"], window=Window(start - LOOK_BACK - BASELINE, start + GRACE,
                                                                       BUCKET_SECONDS))  # fmt: skip
-    split = signals.index >= start - LOOK_BACK
+    moved = _candidates(signals, signals.index >= start - LOOK_BACK, flow, x["kind"])
+    if not moved:
+        return None
+    cause = min(moved, key=lambda c: (c.onset, -c.peak / max(c.baseline, 1e-9)))
+    return _describe(conn, cause, x, first_seen)
+
+
+def _candidates(signals: pd.DataFrame, split: np.ndarray, flow: dict[str, Any], kind: str) -> list[Candidate]:
+    """Every technical signal that left its baseline (buckets before ``split``) after it."""
     candidates = []
     for role in ("target", "source"):
         calls, errors = _rolling(signals[f"{role}_calls"]), _rolling(signals[f"{role}_errors"])
@@ -208,18 +216,14 @@ def likely_cause(conn: Connection, *, exception_id: int) -> dict[str, Any] | Non
         candidates.append(_moved(latency[split], f"{role}_latency", system, None, base, max(2.5 * base, base + 100)))
         base = signals.loc[~split, f"{role}_errors"].sum() / max(signals.loc[~split, f"{role}_calls"].sum(), 1)
         candidates.append(_moved(rate[split], f"{role}_errors", system, None, base, max(3 * base, base + 0.1)))
-    if x["kind"] != "queue_backlog":  # a backlog's own queue is the symptom, not its cause
+    if kind != "queue_backlog":  # a backlog's own queue is the symptom, not its cause
         for column, signal, factor, floor in (("queue_depth", "queue_depth", 3, 50.0),
                                               ("queue_oldest_age_seconds", "queue_age", 3, 60.0)):  # fmt: skip
             series = signals[column].rolling(SMOOTH, min_periods=1, center=True).median()
             base = series[~split].median()
             candidates.append(_moved(series[split], signal, None, flow["queue"], base,
                                      max(factor * base, base + floor)))  # fmt: skip
-    moved = [c for c in candidates if c is not None]
-    if not moved:
-        return None
-    cause = min(moved, key=lambda c: (c.onset, -c.peak / max(c.baseline, 1e-9)))
-    return _describe(conn, cause, x, first_seen)
+    return [c for c in candidates if c is not None]
 
 
 def _rolling(series: pd.Series) -> pd.Series:
