@@ -24,9 +24,13 @@ def search_orders(
 
 
 @router.get("/{correlation_id}")
-def get_order(conn: Conn, correlation_id: str) -> dict[str, Any]:
+def get_order(
+    conn: Conn,
+    correlation_id: str,
+    full: Annotated[bool, Query(description="every payload and span attribute, not only the failed ones")] = False,
+) -> dict[str, Any]:
     """Every event, span and exception of one order (or PO, or SKU@location) in time order."""
-    timeline = order_timeline(conn, correlation_id=correlation_id)
+    timeline = order_timeline(conn, correlation_id=correlation_id, full=full)
     if timeline is None:
         raise HTTPException(
             status_code=404, detail=f"no events, spans or exceptions are known for {correlation_id!r}"

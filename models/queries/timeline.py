@@ -35,23 +35,34 @@ MIN_SEARCH = 3
 Row = dict[str, Any]
 
 
-def order_timeline(conn: Connection, *, correlation_id: str) -> dict[str, Any] | None:
+def order_timeline(conn: Connection, *, correlation_id: str, full: bool = False) -> dict[str, Any] | None:
     """Every event, span and exception of ``correlation_id`` in time order, with step
     durations, systems touched and queue depth around each hop; None when nothing is known.
 
-    Plain rows, not DataFrames: a timeline is a few dozen rows and must answer in milliseconds.
+    Payloads and span attributes are the bulk of what a look-up reads from disk (5x the rest),
+    so they come only for failed deliveries and error spans, unless ``full``. Plain rows, not
+    DataFrames: a timeline is a few dozen rows and must answer in milliseconds.
     """
     events = _rows(
         conn,
         f"""
-        SELECT event_id, event_type, flow_id, source, target, channel, occurred_at, received_at, status,
-               attempt, error_code, error_message, trace_id, payload,
-               {seconds_between(conn, "occurred_at", "received_at")} AS delivery_lag_seconds
-        FROM business_events WHERE correlation_id = :id
-        ORDER BY occurred_at, received_at, attempt
+        SELECT e.event_id, e.event_type, e.flow_id, e.source, e.target, e.channel, e.occurred_at, e.received_at,
+               e.status, e.attempt, e.error_code, e.error_message, e.trace_id,
+               {seconds_between(conn, "e.occurred_at", "e.received_at")} AS delivery_lag_seconds,
+               f.sla_seconds AS _sla, s.name AS _source_name, s.kind AS _source_kind,
+               t.name AS _target_name, t.kind AS _target_kind
+        FROM business_events e
+        LEFT JOIN flows f ON f.flow_id = e.flow_id
+        LEFT JOIN systems s ON s.system_id = e.source
+        LEFT JOIN systems t ON t.system_id = e.target
+        WHERE e.correlation_id = :id
+        ORDER BY e.occurred_at, e.received_at, e.attempt
         """,
         {"id": correlation_id},
     )
+    systems = _systems(events)
+    slas = {e["flow_id"]: e.pop("_sla") for e in events}  # the flows' SLAs and system names rode along
+    _attach_payloads(conn, correlation_id, events, full)
     exceptions = _rows(
         conn,
         """
@@ -64,6 +75,7 @@ def order_timeline(conn: Connection, *, correlation_id: str) -> dict[str, Any] |
         {"id": correlation_id},
     )
     spans = _spans(conn, correlation_id, events)
+    _attach_attributes(conn, spans, full)
     if not (events or spans or exceptions):
         return None
     queues = _queues_around(conn, correlation_id, events)
@@ -79,9 +91,9 @@ def order_timeline(conn: Connection, *, correlation_id: str) -> dict[str, Any] |
         "correlation_id": correlation_id,
         "kind": kind,
         "order": _jsonable(facts[0]) if facts else None,
-        "systems": _systems(conn, events),
+        "systems": systems,
         "services": sorted({s["service_name"] for s in spans if s["service_name"]}),
-        "steps": _steps(conn, events, kind),
+        "steps": _steps(events, kind, slas),
         "counts": {"events": len(events), "spans": len(spans), "exceptions": len(exceptions)},
         "entries": [_jsonable(e) for e in entries],
     }
@@ -94,8 +106,33 @@ def _rows(conn: Connection, sql: str | sa.TextClause, params: dict[str, Any]) ->
 
 _SPAN_COLUMNS = (
     "trace_id, span_id, parent_span_id, name, kind, service_name, start_time, end_time, duration_ms, "
-    "status_code, status_message, attributes"
+    "status_code, status_message"
 )
+
+
+def _attach_payloads(conn: Connection, correlation_id: str, events: list[Row], full: bool) -> None:
+    """The payload of each failed delivery (of every event when ``full``): what a replay resends."""
+    if not full and all(e["status"] == "ok" for e in events):
+        return
+    wanted = "TRUE" if full else "status <> 'ok'"
+    sql = f"SELECT event_id, payload FROM business_events WHERE correlation_id = :id AND {wanted}"
+    payloads = {r[0]: r[1] for r in conn.execute(sa.text(sql), {"id": correlation_id})}
+    for e in events:
+        if full or e["event_id"] in payloads:
+            e["payload"] = payloads.get(e["event_id"])
+
+
+def _attach_attributes(conn: Connection, spans: list[Row], full: bool) -> None:
+    """The attributes of each error span (of every span when ``full``)."""
+    chosen = [s for s in spans if full or s["status_code"] == "error"]
+    if not chosen:
+        return
+    sql = sa.text("SELECT trace_id, span_id, attributes FROM spans WHERE trace_id IN :traces").bindparams(
+        sa.bindparam("traces", expanding=True)
+    )
+    found = {(r[0], r[1]): r[2] for r in conn.execute(sql, {"traces": sorted({s["trace_id"] for s in chosen})})}
+    for s in chosen:
+        s["attributes"] = found.get((s["trace_id"], s["span_id"]))
 
 
 def _spans(conn: Connection, correlation_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -169,20 +206,16 @@ def _kind(events: list[dict[str, Any]]) -> str:
     return next((kind for kind, steps in LIFECYCLES.items() if types & set(steps)), "other")
 
 
-def _steps(conn: Connection, events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+def _steps(events: list[Row], kind: str, slas: dict[str, int | None]) -> list[Row]:
     """Durations between consecutive lifecycle steps reached (first successful event of each),
     against the SLA of the flow that carried the later one."""
     if kind not in ("order", "purchase_order"):
         return []
-    firsts: dict[str, dict[str, Any]] = {}
+    firsts: dict[str, Row] = {}
     for e in events:  # already in time order
         if e["status"] == "ok":
             firsts.setdefault(e["event_type"], e)
     reached = [t for t in LIFECYCLES[kind] if t in firsts]
-    flows = {firsts[t]["flow_id"] for t in reached if firsts[t]["flow_id"]}
-    slas = {r[0]: r[1] for r in conn.execute(
-        sa.text(f"SELECT flow_id, sla_seconds FROM flows WHERE {in_list(conn, 'flow_id', 'ids')}"),
-        {"ids": sorted(flows)})}  # fmt: skip
     steps = []
     for a, b in itertools.pairwise(reached):
         start, end, flow = firsts[a]["occurred_at"], firsts[b]["occurred_at"], firsts[b]["flow_id"]
@@ -195,14 +228,15 @@ def _steps(conn: Connection, events: list[dict[str, Any]], kind: str) -> list[di
     return steps
 
 
-def _systems(conn: Connection, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Systems the events went between, in order of first appearance."""
-    seen = list(dict.fromkeys(s for e in events for s in (e["source"], e["target"]) if s))
-    if not seen:
-        return []
-    sql = f"SELECT system_id, name, kind FROM systems WHERE {in_list(conn, 'system_id', 'ids')}"
-    known = {r[0]: (r[1], r[2]) for r in conn.execute(sa.text(sql), {"ids": seen})}
-    return [{"system_id": s, "name": known.get(s, (s, None))[0], "kind": known.get(s, (s, None))[1]} for s in seen]
+def _systems(events: list[Row]) -> list[Row]:
+    """Systems the events went between, in order of first appearance (names joined on the events)."""
+    seen: dict[str, Row] = {}
+    for e in events:
+        for role in ("source", "target"):
+            name, kind = e.pop(f"_{role}_name"), e.pop(f"_{role}_kind")
+            if e[role] and e[role] not in seen:
+                seen[e[role]] = {"system_id": e[role], "name": name or e[role], "kind": kind}
+    return list(seen.values())
 
 
 def find_orders(conn: Connection, *, query: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -63,6 +63,13 @@ def test_order_timeline(api: LiveServer) -> None:
                                 "flow_id": ACC, "sla_seconds": 900, "within_sla": True}  # fmt: skip
 
 
+def test_full_timeline_has_every_payload(api: LiveServer) -> None:
+    lean = _get(api, "/orders/SHP-1001").json()["entries"]
+    full = _get(api, "/orders/SHP-1001", full="true").json()["entries"]
+    assert not any("payload" in e for e in lean) and all("payload" in e for e in full if e["type"] == "event")
+    assert next(e for e in full if e["type"] == "span")["attributes"] == {"peer.service": "erp"}
+
+
 def test_unknown_order_is_404_with_a_message(api: LiveServer) -> None:
     response = _get(api, "/orders/SHP-9999")
     assert response.status_code == 404

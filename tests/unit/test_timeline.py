@@ -100,6 +100,19 @@ def test_timeline_entries_in_time_order(db) -> None:  # type: ignore[no-untyped-
     assert tl["order"]["dispatched_at"] == (T0 + 4 * 60 * M).isoformat()
 
 
+def test_payloads_and_attributes_only_where_they_help_unless_full(db) -> None:  # type: ignore[no-untyped-def]
+    with db.connect() as conn:
+        lean = order_timeline(conn, correlation_id="SHP-1001")["entries"]  # type: ignore[index]
+        full = order_timeline(conn, correlation_id="SHP-1001", full=True)["entries"]  # type: ignore[index]
+    events = {e["event_id"]: e for e in lean if e["type"] == "event"}
+    assert events["evt-d"]["payload"] == "{}"  # the dead-lettered message, to replay
+    assert "payload" not in events["evt-a"]
+    spans = {e["span_id"]: e for e in lean if e["type"] == "span"}
+    assert spans["s3"]["attributes"] == {"peer.service": "erp"} and "attributes" not in spans["s1"]
+    assert all("payload" in e for e in full if e["type"] == "event")
+    assert all(e["attributes"] == {"peer.service": "erp"} for e in full if e["type"] == "span")
+
+
 def test_timeline_steps_use_first_successful_events(db) -> None:  # type: ignore[no-untyped-def]
     with db.connect() as conn:
         steps = order_timeline(conn, correlation_id="SHP-1001")["steps"]  # type: ignore[index]
