@@ -1,0 +1,369 @@
+"""Builders of the workbench's detail panel: one exception, what it hurts, its message, replays and audit trail.
+
+Input is what ``get_exception`` returns (row, flow, failed event, orders, replays, actions)
+and what ``likely_cause`` found; outputs are Dash components and, per action button, the
+reason it is greyed out (from the lifecycle's own transition table).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from dash import dcc, html
+
+from app.services.lifecycle import Action, refusal
+from app.services.replay import ReplayStatus, needs_four_eyes
+from dashboards.components.format import fmt_duration, fmt_int
+from dashboards.components.tables import badge
+from dashboards.components.workbench import fmt_time, kind_label, target_label
+
+#: What ``likely_cause`` returning None means, said plainly (the Flows page says the same).
+NO_CAUSE = "Flowwatch found no technical signal of this flow that moved before it"
+#: Orders linked in the panel; the rest are counted.
+ORDER_LINKS = 24
+
+#: The panel's buttons → the lifecycle action whose transition table decides them.
+LIFECYCLE_BUTTONS: dict[str, Action] = {
+    "ack": Action.ACK,
+    "assign": Action.ASSIGN,
+    "note": Action.NOTE,
+    "snooze": Action.SNOOZE,
+    "severity": Action.SET_SEVERITY,
+    "resolve": Action.RESOLVE,
+    "ignore": Action.IGNORE,
+    "reopen": Action.REOPEN,
+}
+BUTTONS = (*LIFECYCLE_BUTTONS, "replay", "fix", "approve", "reject")
+
+
+def pending_replay(detail: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The replay request parked for a second operator's approval, if any."""
+    return next((r for r in detail.get("replays") or [] if r["status"] == ReplayStatus.PENDING_APPROVAL), None)
+
+
+def four_eyes(detail: Mapping[str, Any]) -> bool:
+    """True when a replay of this exception needs a second operator (the replay service's own rule)."""
+    flow, event = detail.get("flow") or {}, detail.get("event") or {}
+    return needs_four_eyes(
+        {
+            "replay_four_eyes": flow.get("replay_four_eyes"),
+            "event_type": event.get("event_type"),
+            "end_event": flow.get("end_event"),
+        }
+    )
+
+
+def _replay_refusal(detail: Mapping[str, Any]) -> str | None:
+    """Why the message cannot be replayed now, in the words the replay service would use."""
+    reason = refusal(Action.REPLAY, str(detail["status"]))
+    if reason:
+        return reason
+    event = detail.get("event")
+    if not detail.get("event_id") or event is None:
+        return f"{kind_label(detail['kind']).lower()} exceptions have no failed message to replay"
+    if event.get("payload_text") is None:
+        return f"the message {detail['event_id']} has no stored payload"
+    flow = detail.get("flow") or {}
+    if not flow.get("replay_target"):
+        return f"flow {detail.get('flow_id') or '(none)'} has no replay target"
+    pending = pending_replay(detail)
+    if pending is not None:
+        return f"a replay requested by {pending['requested_by']} awaits approval by a second operator"
+    if any(r["status"] == ReplayStatus.RUNNING for r in detail.get("replays") or []):
+        return "a replay of this exception is already in flight"
+    return None
+
+
+def action_states(detail: Mapping[str, Any]) -> dict[str, str | None]:
+    """Every button of the panel → why it is greyed out, or None when it may be pressed."""
+    status = str(detail["status"])
+    states: dict[str, str | None] = {name: refusal(action, status) for name, action in LIFECYCLE_BUTTONS.items()}
+    replay = _replay_refusal(detail)
+    states["replay"] = replay
+    if replay is None and not isinstance((detail.get("event") or {}).get("payload"), dict | list):
+        states["fix"] = "the stored payload is not JSON, so it cannot be edited; replay it unchanged"
+    else:
+        states["fix"] = replay
+    no_request = None if pending_replay(detail) else "no replay of this exception awaits approval"
+    states["approve"] = states["reject"] = no_request
+    return states
+
+
+def pretty_payload(payload: Any) -> str:
+    """The payload as an operator reads (and edits) it: indented JSON with sorted keys, or the raw text."""
+    if payload is None:
+        return ""
+    if isinstance(payload, dict | list):
+        return json.dumps(payload, indent=2, sort_keys=True)
+    return str(payload)
+
+
+def diff_view(diff: str | None) -> html.Pre | html.Div:
+    """A unified diff with added, removed and hunk lines coloured."""
+    if not diff:
+        return html.Div("Sent the stored payload unchanged", className="muted ex-diff-none")
+    lines = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            cls = "ex-diff-file"
+        elif line.startswith("@@"):
+            cls = "ex-diff-hunk"
+        elif line.startswith("+"):
+            cls = "ex-diff-add"
+        elif line.startswith("-"):
+            cls = "ex-diff-del"
+        else:
+            cls = "ex-diff-ctx"
+        lines.append(html.Span(line, className=cls))
+    return html.Pre(lines, className="ex-code ex-diff")
+
+
+def order_link(correlation_id: str) -> dcc.Link:
+    """A business key that opens its order timeline."""
+    return dcc.Link(correlation_id, href=f"/orders?id={quote(correlation_id)}", className="order-link")
+
+
+# -- the panel ---------------------------------------------------------------------------------
+def detail_header(detail: Mapping[str, Any], *, now: datetime) -> list[Any]:
+    """Number and kind, title, severity/status badges, and where it happens."""
+    badges: list[Any] = [badge(detail["severity"], detail["severity"]), badge(detail["status"], detail["status"])]
+    if detail.get("snoozed"):
+        badges.append(badge(f"snoozed until {fmt_time(detail['snoozed_until'])}", "idle"))
+    if pending_replay(detail):
+        badges.append(badge("replay awaits approval", "warning"))
+    flow = detail.get("flow") or {}
+    where: list[Any] = []
+    if flow:
+        where.append(dcc.Link(flow["name"], href=f"/flows?flow={quote(flow['flow_id'])}", className="ex-flow-link"))
+    if detail.get("system_id"):
+        where.append(html.Span(f"system {detail['system_id']}", className="muted"))
+    return [
+        html.Div(f"#{detail['exception_id']} · {kind_label(detail['kind'])}", className="ex-kicker"),
+        html.H2(detail["title"], className="ex-detail-title"),
+        html.Div(badges, className="ex-badges"),
+        html.Div(_joined(where, " · "), className="ex-where") if where else None,
+    ]
+
+
+def facts(detail: Mapping[str, Any]) -> html.Dl:
+    """The numbers an operator asks first: when, how often, how many orders, whose."""
+    pairs = [
+        ("First seen", fmt_time(detail["first_seen"])),
+        ("Last seen", fmt_time(detail["last_seen"])),
+        ("Age", f"{fmt_duration(detail['age_seconds'])} · {detail['age_band']}"),
+        ("Occurrences", fmt_int(detail["occurrences"])),
+        ("Orders affected", fmt_int(detail.get("orders_total", detail["affected_orders"]))),
+        ("Assignee", detail.get("assignee") or "unassigned"),
+        ("Business key", detail.get("business_key") or "—"),
+    ]
+    if detail.get("resolution"):
+        pairs.append(("Resolution", detail["resolution"]))
+    return html.Dl([html.Div([html.Dt(k), html.Dd(v, title=str(v))]) for k, v in pairs], className="ex-dl")
+
+
+def error_section(detail: Mapping[str, Any]) -> html.Div:
+    """The first error, and the latest one when a replay failed since."""
+    children: list[Any] = [html.Div(detail.get("first_error") or "No error recorded", className="ex-error")]
+    if detail.get("last_error"):
+        children = [
+            html.Div(className="ex-error is-latest", children=[html.Span("Latest error", className="ex-label"),
+                                                               detail["last_error"]]),
+            html.Div(className="ex-error is-first", children=[html.Span("First error", className="ex-label"),
+                                                              detail.get("first_error") or "—"]),
+        ]  # fmt: skip
+    return html.Div(children, className="ex-errors")
+
+
+def cause_section(cause: Mapping[str, Any] | None) -> html.Div:
+    """The technical signal that moved first, or that none did."""
+    if not cause:
+        return html.Div(NO_CAUSE, className="fl-cause is-none")
+    return html.Div(className="fl-cause", children=[html.Span("Likely cause", className="fl-cause-label"),
+                                                    cause["text"]])
+
+
+def orders_section(detail: Mapping[str, Any], *, limit: int = ORDER_LINKS) -> html.Div:
+    """The affected orders as links to their timelines."""
+    orders: Sequence[str] = detail.get("orders") or []
+    if not orders:
+        return html.Div("No orders linked to this exception", className="muted")
+    links: list[Any] = [order_link(o) for o in orders[:limit]]
+    more = int(detail.get("orders_total") or len(orders)) - len(links)
+    if more > 0:
+        links.append(html.Span(f"+{fmt_int(more)} more", className="muted"))
+    return html.Div(links, className="ex-orders")
+
+
+def payload_section(detail: Mapping[str, Any]) -> html.Div:
+    """The failed message: what it was and the payload, pretty-printed."""
+    event = detail.get("event")
+    if event is None:
+        return html.Div("This exception has no failed message (it was raised from lags or queues)", className="muted")
+    meta = [
+        html.Span(event["event_type"], className="ex-mono"),
+        f"{event['source']} → {event['target']}",
+        f"attempt {event['attempt']}",
+        f"status {event['status']}",
+        f"received {fmt_time(event['received_at'])}",
+    ]
+    return html.Div([
+        html.Div(_joined(meta, " · "), className="ex-event-meta"),
+        html.Div(f"event {event['event_id']}", className="ex-event-id ex-mono"),
+        html.Pre(pretty_payload(event.get("payload")), className="ex-code ex-payload"),
+    ])  # fmt: skip
+
+
+_REPLAY_TONE = {
+    ReplayStatus.DELIVERED: "ok",
+    ReplayStatus.FAILED: "breach",
+    ReplayStatus.PENDING_APPROVAL: "warning",
+    ReplayStatus.RUNNING: "neutral",
+    ReplayStatus.REJECTED: "idle",
+    ReplayStatus.ABANDONED: "idle",
+}
+
+
+def replays_section(detail: Mapping[str, Any]) -> html.Div:
+    """Every replay: who asked (and approved), the result, and the diff between the original and what was sent."""
+    replays = detail.get("replays") or []
+    if not replays:
+        return html.Div("Not replayed yet", className="muted")
+    items = []
+    for r in reversed(replays):
+        who = f"requested by {r['requested_by']} {fmt_time(r['requested_at'])}"
+        if r.get("approved_by"):
+            who += f" · {'approved' if r['status'] != ReplayStatus.REJECTED else 'rejected'} by {r['approved_by']}"
+        if r.get("bulk_run_id"):
+            who += f" · bulk run #{r['bulk_run_id']}"
+        lines: list[Any] = [
+            html.Div([badge(str(r["status"]).replace("_", " "), _REPLAY_TONE.get(r["status"], "idle")),
+                      html.Span(f"Replay #{r['replay_id']}", className="ex-replay-title"),
+                      html.Span(who, className="muted")], className="ex-replay-head"),
+        ]  # fmt: skip
+        if r.get("replay_event_id"):
+            lines.append(html.Div(f"as event {r['replay_event_id']}", className="ex-event-id ex-mono"))
+        if r.get("error"):
+            lines.append(html.Div(r["error"], className="ex-error"))
+        if r.get("reason"):
+            lines.append(html.Div(["Edited: ", html.B(str(r["reason"]).replace("_", " "))], className="ex-reason"))
+        lines.append(diff_view(r.get("diff")))
+        items.append(html.Li(lines, className="ex-replay", **{"data-status": str(r["status"])}))
+    return html.Ul(items, className="ex-replays")
+
+
+ACTION_LABELS = {
+    "ack": "Acknowledged",
+    "assign": "Assigned",
+    "note": "Note",
+    "resolve": "Resolved",
+    "ignore": "Ignored",
+    "reopen": "Reopened",
+    "snooze": "Snoozed",
+    "set_severity": "Severity changed",
+    "replay": "Replayed",
+    "replay_request": "Replay requested",
+    "replay_approve": "Replay approved",
+    "replay_reject": "Replay rejected",
+}
+
+
+def describe_action(row: Mapping[str, Any]) -> str:
+    """What one audit row changed or said, in a line."""
+    detail = row.get("detail") if isinstance(row.get("detail"), dict) else {}
+    before = row.get("before_state") if isinstance(row.get("before_state"), dict) else {}
+    after = row.get("after_state") if isinstance(row.get("after_state"), dict) else {}
+    action = row["action"]
+    if action == "replay":
+        text = f"to {target_label(detail.get('target'))}"
+        if detail.get("error_code"):
+            text += f" · {detail['error_code']}: {detail.get('error')}"
+        elif detail.get("http_status"):
+            text += f" · HTTP {detail['http_status']}"
+        if detail.get("edited"):
+            text += f" · edited ({detail.get('reason')})"
+        return text
+    if action == "replay_request":
+        return "edited payload, " + str(detail.get("reason")) if detail.get("edited") else "awaits a second operator"
+    if action in ("assign", "ack") and before.get("assignee") != after.get("assignee"):
+        return f"assignee {before.get('assignee') or 'none'} → {after.get('assignee')}"
+    if action == "set_severity":
+        return f"severity {before.get('severity')} → {after.get('severity')}"
+    if action == "resolve" and detail.get("replay_event_id"):
+        return f"the replay delivered {detail['replay_event_id']}"
+    if action == "snooze":
+        return f"until {str(after.get('snoozed_until') or '').replace('T', ' ')[:16]}"
+    for key in ("text", "resolution", "reason"):
+        if detail.get(key):
+            return str(detail[key]) + (" (bulk)" if detail.get("bulk") else "")
+    return "bulk action" if detail.get("bulk") else ""
+
+
+def history_section(actions: Sequence[Mapping[str, Any]]) -> html.Div | html.Table:
+    """The full audit trail, newest first: time, actor, action, outcome, detail."""
+    if not actions:
+        return html.Div("No actions yet", className="muted")
+    rows = [
+        html.Tr(
+            [
+                html.Td(fmt_time(a["acted_at"]), className="ex-when"),
+                html.Td(a["actor"], className="ex-who"),
+                html.Td(ACTION_LABELS.get(a["action"], a["action"])),
+                html.Td(badge(str(a["outcome"]).replace("_", " "), _outcome_tone(str(a["outcome"])))),
+                html.Td(describe_action(a), className="ex-what", title=describe_action(a)),
+            ],
+            **{"data-action": a["action"]},
+        )
+        for a in reversed(actions)
+    ]
+    head = html.Thead(html.Tr([html.Th(h) for h in ("When (UTC)", "Who", "Action", "Outcome", "Detail")]))
+    return html.Table([head, html.Tbody(rows)], className="data-table ex-history")
+
+
+def _outcome_tone(outcome: str) -> str:
+    return {"done": "ok", "delivered": "ok", "approved": "ok", "failed": "breach", "rejected": "idle",
+            "pending_approval": "warning"}.get(outcome, "idle")  # fmt: skip
+
+
+def section(title: str, body: Any, *, section_id: str | None = None) -> html.Section:
+    """A titled block of the panel."""
+    attrs = {"id": section_id} if section_id else {}
+    return html.Section([html.H3(title), body], className="ex-section", **attrs)
+
+
+def detail_body(detail: Mapping[str, Any], cause: Mapping[str, Any] | None) -> list[html.Section]:
+    """Everything below the action bar, in the order an operator reads it."""
+    orders_total = int(detail.get("orders_total") or 0)
+    return [
+        section("What failed", error_section(detail)),
+        section("Likely cause", cause_section(cause)),
+        section(f"Affected orders ({fmt_int(orders_total)})", orders_section(detail)),
+        section("Failed message", payload_section(detail)),
+        section(f"Replays ({len(detail.get('replays') or [])})", replays_section(detail), section_id="ex-replays"),
+        section("History", history_section(detail.get("actions") or []), section_id="ex-history"),
+    ]
+
+
+def approval_note(detail: Mapping[str, Any]) -> str:
+    """What the approval row says: whose request waits, or why replays here need one."""
+    pending = pending_replay(detail)
+    if pending is not None:
+        edited = f", edited ({pending['reason']})" if pending.get("diff") else ""
+        return f"Replay requested by {pending['requested_by']} {fmt_time(pending['requested_at'])}{edited}: " \
+               "another operator must approve it"  # fmt: skip
+    if four_eyes(detail):
+        return "This flow carries financial documents: a replay needs a second operator's approval"
+    return ""
+
+
+def _joined(parts: list[Any], sep: str) -> list[Any]:
+    """Components separated by ``sep`` (Dash has no join)."""
+    out: list[Any] = []
+    for i, part in enumerate(parts):
+        if i:
+            out.append(sep)
+        out.append(part)
+    return out

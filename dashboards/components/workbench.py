@@ -1,0 +1,531 @@
+"""Builders of the exception workbench: URL query ⇄ filter, grid pages, tiles, bulk plans and runs, toasts.
+
+Inputs are what the query layer and the action services return (``list_exceptions`` items,
+``exception_totals``, ``BulkPlan.as_dict()``, ``run_report``); outputs are an
+:class:`ExceptionFilter`, grid rows and Dash components. No I/O, so every label, count and
+refusal is unit-tested. The detail panel's builders are in :mod:`exception_detail`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from dash import html
+
+from app.services.bulk import ItemStatus, RunStatus
+from app.services.replay import ReplayOutcome, ReplayStatus
+from dashboards.components.format import fmt_duration, fmt_int, is_missing
+from dashboards.components.tables import badge
+from dashboards.components.tiles import Tile
+from models.queries.common import SEVERITIES
+from models.queries.exceptions import BAND_LABELS, ExceptionFilter, ExceptionStatus, SortKey
+
+DEFAULT_STATUSES: tuple[str, ...] = (ExceptionStatus.OPEN, ExceptionStatus.ACKNOWLEDGED)
+#: The URL value of a filter that allows every status (an absent ``status`` means the default).
+ANY_STATUS = "any"
+UNASSIGNED = "unassigned"
+#: ``snoozed`` in the URL: snoozed exceptions are hidden by default, like in a mail inbox.
+SNOOZED_CHOICES = ("hide", "include", "only")
+
+#: What each detection kind is called on screen; unknown kinds fall back to their id, capitalised.
+KIND_LABELS: dict[str, str] = {
+    "delivery_failed": "Delivery failed",
+    "dead_letter": "Dead letter",
+    "retries_exhausted": "Retries exhausted",
+    "sla_breach": "SLA breach",
+    "queue_backlog": "Queue backlog",
+    "missing_ack": "Missing 855",
+    "missing_asn": "Missing ASN",
+}
+
+#: Snooze choices of the detail panel: label → how long.
+SNOOZE_CHOICES: dict[str, timedelta] = {
+    "1 hour": timedelta(hours=1),
+    "4 hours": timedelta(hours=4),
+    "24 hours": timedelta(hours=24),
+    "3 days": timedelta(days=3),
+}
+
+#: Rows per grid page (and per block of AG Grid's infinite row model), and the grid's geometry.
+PAGE_SIZE = 50
+ROW_HEIGHT, HEADER_HEIGHT, PAGER_HEIGHT, MAX_GRID_HEIGHT = 50, 38, 48, 640
+
+
+def kind_label(kind: str | None) -> str:
+    """The on-screen name of an exception kind."""
+    if not kind:
+        return "—"
+    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def fmt_time(value: datetime | None) -> str:
+    """A stored (naive UTC) time as an operator reads it in a table: '04 Mar 14:47'."""
+    return "—" if value is None or is_missing(value) else value.strftime("%d %b %H:%M")
+
+
+# -- URL query ⇄ filter -------------------------------------------------------------------
+def _values(raw: Any) -> list[str]:
+    """A query value as a list: comma-separated strings and lists alike, blanks dropped."""
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list | tuple) else [raw]
+    return list(dict.fromkeys(v.strip() for item in items for v in str(item).split(",") if v.strip()))
+
+
+def filter_from_query(query: Mapping[str, Any]) -> ExceptionFilter:
+    """The grid filter a URL query string (or the filter controls) describe; values it does not know are
+    dropped rather than refused, so a stale bookmark still opens a sensible view."""
+    statuses = _values(query.get("status"))
+    if not statuses:
+        status = list(DEFAULT_STATUSES)
+    elif ANY_STATUS in statuses:
+        status = []
+    else:
+        status = [s for s in statuses if s in set(ExceptionStatus)]
+    assignee = (str(query.get("assignee") or "")).strip()
+    text = (str(query.get("q") or "")).strip()
+    snoozed = str(query.get("snoozed") or "hide")
+    return ExceptionFilter(
+        status=status,
+        kind=_values(query.get("kind")),
+        flow_id=_values(query.get("flow")),
+        system_id=_values(query.get("system")),
+        severity=[s for s in _values(query.get("severity")) if s in SEVERITIES],
+        age_band=[b for b in _values(query.get("age")) if b in BAND_LABELS],
+        assignee=assignee if assignee and assignee.lower() != UNASSIGNED else None,
+        unassigned=assignee.lower() == UNASSIGNED,
+        text=text or None,
+        snoozed={"include": None, "only": True}.get(snoozed, False),
+    )
+
+
+def query_from_filter(flt: ExceptionFilter) -> dict[str, str]:
+    """The shortest URL query that reproduces ``flt`` (defaults left out)."""
+    query: dict[str, str] = {}
+    statuses = [str(s) for s in flt.status]
+    if not statuses:
+        query["status"] = ANY_STATUS
+    elif sorted(statuses) != sorted(DEFAULT_STATUSES):
+        query["status"] = ",".join(statuses)
+    for key, values in (
+        ("kind", flt.kind),
+        ("flow", flt.flow_id),
+        ("system", flt.system_id),
+        ("severity", flt.severity),
+        ("age", flt.age_band),
+    ):
+        if values:
+            query[key] = ",".join(values)
+    if flt.unassigned:
+        query["assignee"] = UNASSIGNED
+    elif flt.assignee:
+        query["assignee"] = flt.assignee
+    if flt.text:
+        query["q"] = flt.text
+    if flt.snoozed is None:
+        query["snoozed"] = "include"
+    elif flt.snoozed:
+        query["snoozed"] = "only"
+    return query
+
+
+def controls_from_filter(flt: ExceptionFilter) -> dict[str, Any]:
+    """The filter bar's control values for ``flt`` (keyed like the controls' id suffixes)."""
+    return {
+        "status": [str(s) for s in flt.status],
+        "kind": list(flt.kind),
+        "flow": list(flt.flow_id),
+        "system": list(flt.system_id),
+        "severity": list(flt.severity),
+        "age": list(flt.age_band),
+        "assignee": UNASSIGNED if flt.unassigned else (flt.assignee or ""),
+        "q": flt.text or "",
+        "snoozed": "include" if flt.snoozed is None else ("only" if flt.snoozed else "hide"),
+    }
+
+
+def query_from_controls(values: Mapping[str, Any]) -> dict[str, str]:
+    """The canonical URL query for the filter bar's values; an emptied status picker means any status."""
+    raw = dict(values)
+    if not _values(raw.get("status")):
+        raw["status"] = ANY_STATUS
+    return query_from_filter(filter_from_query(raw))
+
+
+def filter_options(flows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Flow and system picker options from the flow definitions (systems named, sorted by name)."""
+    flow_options = sorted(({"label": f["name"], "value": f["flow_id"]} for f in flows), key=lambda o: o["label"])
+    systems: dict[str, str] = {}
+    for f in flows:
+        systems[f["source_system"]] = f["source_name"]
+        systems[f["target_system"]] = f["target_name"]
+    system_options = sorted(({"label": _short(n), "value": s} for s, n in systems.items()), key=lambda o: o["label"])
+    return flow_options, system_options
+
+
+def _short(name: str) -> str:
+    """'Dynamics 365 (main ERP)' → 'Dynamics 365': the part a column has room for."""
+    return name.split(" (")[0]
+
+
+def system_names(flows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """system id → short display name, from the flow definitions."""
+    names: dict[str, str] = {}
+    for f in flows:
+        names[f["source_system"]] = _short(f["source_name"])
+        names[f["target_system"]] = _short(f["target_name"])
+    return names
+
+
+# -- the grid ------------------------------------------------------------------------------
+#: Grid column id → the query layer's sort key (columns missing here are not sortable).
+SORT_KEYS: dict[str, SortKey] = {
+    "severity": "severity",
+    "kind": "kind",
+    "flow": "flow_id",
+    "system": "system_id",
+    "affected_orders": "affected_orders",
+    "occurrences": "occurrences",
+    "age": "age",
+    "status": "status",
+    "assignee": "assignee",
+    "last_seen": "last_seen",
+}
+DEFAULT_SORT: tuple[SortKey, bool] = ("severity", True)
+
+_NUMBER = {
+    "type": "rightAligned",
+    "valueFormatter": {"function": "params.value == null ? '' : d3.format(',')(params.value)"},
+}
+
+#: Column definitions of the workbench grid (dash_ag_grid, infinite row model), keyed by ``exception_id``.
+GRID_COLUMNS: list[dict[str, Any]] = [
+    {"field": "severity", "headerName": "Severity", "width": 106, "cellRenderer": "SeverityBadge", "sort": "desc"},
+    {"field": "title", "headerName": "Exception", "flex": 3, "minWidth": 230, "tooltipField": "title",
+     "sortable": False, "cellRenderer": "TwoLines", "cellClass": "ex-flex-cell ex-title-cell"},
+    {"field": "kind", "headerName": "Kind", "width": 112},
+    {"field": "flow", "headerName": "Flow", "flex": 2, "minWidth": 150, "tooltipField": "flow",
+     "cellRenderer": "TwoLines", "cellClass": "ex-flex-cell"},
+    {"field": "system", "headerName": "System", "width": 108, "tooltipField": "system"},
+    {"field": "affected_orders", "headerName": "Orders", "width": 80, "headerTooltip": "Orders affected", **_NUMBER},
+    {"field": "occurrences", "headerName": "Seen", "width": 70, "headerTooltip": "Occurrences", **_NUMBER},
+    {"field": "age", "headerName": "Age", "width": 116, "cellRenderer": "AgeBand",
+     "headerTooltip": "Time since first seen, with its aging band"},
+    {"field": "status", "headerName": "Status", "width": 118, "cellRenderer": "ExceptionStatus"},
+    {"field": "assignee", "headerName": "Assignee", "width": 104, "tooltipField": "assignee"},
+    {"field": "last_seen", "headerName": "Last seen", "width": 100, "headerTooltip": "Last seen (UTC)"},
+]  # fmt: skip
+
+
+def page_request(request: Mapping[str, Any] | None) -> tuple[int, int, SortKey, bool]:
+    """offset, limit, sort key and direction of an AG Grid ``getRowsRequest`` (infinite row model)."""
+    request = request or {}
+    start = max(int(request.get("startRow") or 0), 0)
+    end = int(request.get("endRow") or start + PAGE_SIZE)
+    sort, descending = DEFAULT_SORT
+    for item in request.get("sortModel") or []:
+        if item.get("colId") in SORT_KEYS:
+            sort, descending = SORT_KEYS[item["colId"]], item.get("sort") != "asc"
+            break
+    return start, max(min(end - start, 500), 1), sort, descending
+
+
+def grid_height(total: int) -> int:
+    """Pixels that show a page without a well of empty rows (at least three rows high, at most 640)."""
+    rows = min(max(total, 3), PAGE_SIZE)
+    return min(HEADER_HEIGHT + rows * ROW_HEIGHT + PAGER_HEIGHT + 4, MAX_GRID_HEIGHT)
+
+
+def _age_level(band: str) -> int:
+    """0 (under an hour) … 4 (over three days): how stale the band is, for its colour."""
+    return BAND_LABELS.index(band) if band in BAND_LABELS else 0
+
+
+def grid_rows(items: Sequence[Mapping[str, Any]], systems: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One grid row per ``list_exceptions`` item, keyed by ``exception_id`` as a string (getRowId)."""
+    return [
+        {
+            "exception_id": str(x["exception_id"]),
+            "severity": x["severity"],
+            "title": x["title"],
+            "kind": kind_label(x["kind"]),
+            "flow": x.get("flow_name") or x.get("flow_id") or "—",
+            "system": systems.get(x["system_id"], x["system_id"]) if x.get("system_id") else "—",
+            "affected_orders": int(x["affected_orders"] or 0),
+            "occurrences": int(x["occurrences"] or 0),
+            "age": fmt_duration(x["age_seconds"]),
+            "age_band": x["age_band"],
+            "age_level": _age_level(x["age_band"]),
+            "status": x["status"],
+            "snoozed": bool(x.get("snoozed")),
+            "assignee": x.get("assignee") or "—",
+            "last_seen": fmt_time(x["last_seen"]),
+        }
+        for x in items
+    ]
+
+
+def selection_summary(selected: int, matching: int, *, all_matching: bool) -> list[Any]:
+    """'N selected / M matching', or that the whole filtered set is selected."""
+    noun = "exception" if matching == 1 else "exceptions"
+    if all_matching:
+        return [html.B(f"All {fmt_int(matching)}"), f" matching {noun} selected"]
+    return [html.B(fmt_int(selected)), " selected / ", html.B(fmt_int(matching)), f" matching {noun}"]
+
+
+def selection_size(selected: int, matching: int, *, all_matching: bool) -> int:
+    """How many exceptions a bulk action would touch."""
+    return matching if all_matching else selected
+
+
+# -- tiles ---------------------------------------------------------------------------------
+def workbench_tiles(totals: Mapping[str, Any], matching: int | None = None) -> list[Tile]:
+    """Active exceptions, critical and high ones, and the oldest: the counts that move after each action."""
+    total = int(totals.get("open_total") or 0)
+    critical, high = int(totals.get("critical") or 0), int(totals.get("high") or 0)
+    oldest, mean = totals.get("oldest_hours"), totals.get("mean_age_hours")
+    rest = total - critical - high
+    return [
+        Tile("active", "Active exceptions", fmt_int(total), "open or acknowledged", "neutral" if total else "ok"),
+        Tile("critical", "Critical", fmt_int(critical), "act now" if critical else "none open",
+             "breach" if critical else "ok"),
+        Tile("high", "High", fmt_int(high), f"{fmt_int(rest)} medium or low" if total else "none open",
+             "warning" if high else "ok"),
+        Tile("oldest", "Oldest active", "—" if is_missing(oldest) else fmt_duration(float(oldest) * 3600),
+             "nothing waiting" if is_missing(mean) else f"mean age {fmt_duration(float(mean) * 3600)}",
+             "idle" if is_missing(oldest) else ("breach" if float(oldest) >= 72 else "warning" if float(oldest) >= 24
+                                                else "neutral")),
+    ]  # fmt: skip
+
+
+# -- toasts --------------------------------------------------------------------------------
+def toast(message: str, tone: str = "ok") -> html.Div:
+    """A short notice of what just happened (tone ok, warning or breach; breach ones stay until closed)."""
+    return html.Div(
+        className=f"ex-toast-body tone-{tone}",
+        role="status",
+        children=[html.Span(message, className="ex-toast-text"),
+                  html.Button("×", id="ex-toast-close", className="ex-toast-close", title="Dismiss")],
+    )
+
+
+def target_label(target: str | None) -> str:
+    """Where a delivery went, short: 'POST http://host/sim/erp/d365/shipments' → '/sim/erp/d365/shipments'."""
+    if not target:
+        return "its target"
+    address = target.split(" ", 1)[-1]
+    parts = urlsplit(address)
+    return parts.path or address if parts.scheme in ("http", "https") else address
+
+
+def outcome_message(outcome: ReplayOutcome) -> tuple[str, str]:
+    """What a replay did, in one line, and the toast tone."""
+    subject = f"#{outcome.exception_id}"
+    if outcome.status is ReplayStatus.PENDING_APPROVAL:
+        return f"Replay of {subject} requested — it waits for a second operator to approve it (four-eyes)", "warning"
+    where = target_label(outcome.target)
+    if outcome.status is ReplayStatus.DELIVERED:
+        http = f" (HTTP {outcome.http_status})" if outcome.http_status else ""
+        after = "exception resolved" if outcome.resolved else "the exception was already closed"
+        return f"Replayed {subject}: delivered to {where}{http} — {after}", "ok"
+    return f"Replay of {subject} failed at {where}: {outcome.error_code}: {outcome.error} — it stays open", "breach"
+
+
+BULK_VERBS = {"resolve": "Resolved", "ignore": "Ignored", "assign": "Assigned"}
+
+
+def bulk_message(action: str, report: Mapping[str, Any], assignee: str | None = None) -> tuple[str, str]:
+    """The toast of a bulk resolve, ignore or assign: how many changed, and why the rest were skipped."""
+    counts = report.get("counts") or {}
+    done, skipped = int(counts.get(ItemStatus.DONE, 0)), int(counts.get(ItemStatus.SKIPPED, 0))
+    noun = "exception" if done == 1 else "exceptions"
+    message = f"{BULK_VERBS[action]} {fmt_int(done)} {noun}" + (f" to {assignee}" if action == "assign" else "")
+    if skipped:
+        reasons = sorted({i["error"] for i in report.get("items") or [] if i.get("status") == ItemStatus.SKIPPED})
+        message += f"; {fmt_int(skipped)} skipped" + (f" ({reasons[0]})" if len(reasons) == 1 else "")
+    return message, "ok" if done else "warning"
+
+
+# -- bulk replay: the plan -----------------------------------------------------------------
+def plan_breakdown(items: Sequence[Mapping[str, Any]], flow_names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Per flow: how many would replay, how many risk a duplicate, how many are skipped, and where they go."""
+    flows: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key = item.get("flow_id") or "—"
+        row = flows.setdefault(
+            key,
+            {"flow_id": key, "flow": flow_names.get(key, key), "selected": 0, "runnable": 0,
+             "duplicate_risk": 0, "skipped": 0, "target": None},
+        )  # fmt: skip
+        row["selected"] += 1
+        if item.get("skip_reason"):
+            row["skipped"] += 1
+            continue
+        row["runnable"] += 1
+        row["duplicate_risk"] += bool(item.get("duplicate_risk"))
+        row["target"] = row["target"] or target_label(item.get("target"))
+    return sorted(flows.values(), key=lambda r: (-r["runnable"], r["flow"]))
+
+
+def skip_reasons(items: Sequence[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """Why planned items would be skipped, most common first."""
+    counts: dict[str, int] = {}
+    for item in items:
+        if item.get("skip_reason"):
+            reason = _generic(item["skip_reason"])
+            counts[reason] = counts.get(reason, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _generic(reason: str) -> str:
+    """A skip reason without the exception's own number, so identical reasons group."""
+    words = reason.split()
+    if len(words) > 2 and words[0] == "exception" and words[1].isdigit():
+        return "it " + " ".join(words[2:])
+    return reason
+
+
+def plan_view(plan: Mapping[str, Any], flow_names: Mapping[str, str]) -> html.Div:
+    """The dry run of a bulk replay: counts, the per-flow breakdown, duplicate-risk and skip reasons."""
+    items = plan.get("items") or []
+    runnable = sum(1 for i in items if not i.get("skip_reason"))
+    risky = [i for i in items if not i.get("skip_reason") and i.get("duplicate_risk")]
+    rate = plan.get("rate_per_second")
+    facts = [
+        _fact("Selected", fmt_int(plan["selected"])),
+        _fact("Replayable", fmt_int(runnable), "ok" if runnable else "idle"),
+        _fact("Duplicate risk", fmt_int(len(risky)), "warning" if risky else "ok"),
+        _fact("Skipped", fmt_int(len(items) - runnable), "idle"),
+        _fact("Paced at", f"{rate:g}/s" if rate else "—"),
+    ]
+    rows = [
+        html.Tr([
+            html.Td(r["flow"], className="cell-flow", title=r["flow"]),
+            html.Td(r["target"] or "—", className="ex-mono"),
+            html.Td(fmt_int(r["runnable"]), className="num"),
+            html.Td(badge(fmt_int(r["duplicate_risk"]), "warning") if r["duplicate_risk"] else "0", className="num"),
+            html.Td(fmt_int(r["skipped"]), className="num"),
+        ])
+        for r in plan_breakdown(items, flow_names)
+    ]  # fmt: skip
+    head = html.Thead(html.Tr([html.Th("Flow"), html.Th("Replay target"), html.Th("Replay", className="num"),
+                               html.Th("Duplicate risk", className="num"), html.Th("Skipped", className="num")]))
+    children: list[Any] = [
+        html.Div(facts, className="ex-facts-row"),
+        html.Table([head, html.Tbody(rows)], className="data-table ex-plan-table"),
+    ]
+    if risky:
+        ids = ", ".join(f"#{i['exception_id']}" for i in risky[:12]) + (" …" if len(risky) > 12 else "")
+        children.append(html.Div(
+            className="ex-callout tone-warning",
+            children=[html.B("Duplicate risk: "), f"the target already took a later event for the order of {ids}. "
+                      "They are left out unless you include them below."],
+        ))  # fmt: skip
+    reasons = skip_reasons(items)
+    if reasons:
+        children.append(html.Ul([html.Li(f"{fmt_int(n)} skipped: {r}") for r, n in reasons], className="ex-skips"))
+    return html.Div(children, className="ex-plan")
+
+
+def _fact(label: str, value: str, tone: str = "neutral") -> html.Div:
+    return html.Div(className=f"ex-fact tone-{tone}", children=[html.Div(label, className="tile-label"),
+                                                                html.Div(value, className="ex-fact-value")])
+
+
+def default_canary(runnable: int) -> int:
+    """A canary batch worth having: 5 items, or a tenth of a large run (at most 50), never more than the run."""
+    return min(runnable, max(5, min(runnable // 10, 50)))
+
+
+# -- bulk replay: the run ------------------------------------------------------------------
+RUN_LABELS: dict[str, tuple[str, str]] = {
+    RunStatus.RUNNING: ("Running", "neutral"),
+    RunStatus.PAUSED: ("Paused", "warning"),
+    RunStatus.COMPLETED: ("Completed", "ok"),
+    RunStatus.ABORTED: ("Aborted", "idle"),
+    RunStatus.CANARY_FAILED: ("Canary failed", "breach"),
+    RunStatus.FAILED: ("Failed", "breach"),
+}
+ACTIVE_RUN = frozenset({RunStatus.RUNNING, RunStatus.PAUSED})
+
+
+def run_controls(status: str) -> dict[str, bool]:
+    """Which run buttons are disabled: pause while running, resume while paused, abort while either."""
+    return {
+        "pause": status != RunStatus.RUNNING,
+        "resume": status != RunStatus.PAUSED,
+        "abort": status not in ACTIVE_RUN,
+    }
+
+
+def run_progress(report: Mapping[str, Any]) -> html.Div:
+    """A run's status, a segmented progress bar (delivered, failed, skipped) and its counts."""
+    counts = report.get("counts") or {}
+    total = max(int(report.get("total") or 0), 1)
+    label, tone = RUN_LABELS.get(str(report["status"]), (str(report["status"]), "idle"))
+    segments = [
+        html.Div(className=f"ex-bar-{kind}", style={"width": f"{100 * int(counts.get(kind, 0)) / total:.2f}%"})
+        for kind in (ItemStatus.DELIVERED, ItemStatus.FAILED, ItemStatus.SKIPPED)
+    ]
+    numbers = [
+        f"{fmt_int(report.get('processed', 0))} of {fmt_int(report.get('total', 0))} processed",
+        f"{fmt_int(counts.get(ItemStatus.DELIVERED, 0))} delivered",
+        f"{fmt_int(counts.get(ItemStatus.FAILED, 0))} failed",
+        f"{fmt_int(counts.get(ItemStatus.SKIPPED, 0))} skipped",
+    ]
+    if report.get("rate_per_second"):
+        numbers.append(f"{report['rate_per_second']:g}/s")
+    if report.get("canary"):
+        numbers.append(f"canary {fmt_int(report['canary'])}")
+    head = [badge(label, tone), html.Span(f"Bulk replay #{report['run_id']} by {report['actor']}",
+                                          className="ex-run-title")]
+    children: list[Any] = [
+        html.Div(head, className="ex-run-head"),
+        html.Div(segments, className="ex-bar", role="progressbar",
+                 **{"aria-valuenow": str(report.get("processed", 0)), "aria-valuemax": str(report.get("total", 0))}),
+        html.Div(" · ".join(numbers), className="ex-run-counts"),
+    ]  # fmt: skip
+    if report.get("detail"):
+        children.append(html.Div(report["detail"], className=f"ex-callout tone-{tone}"))
+    return html.Div(children, className="ex-run", **{"data-status": str(report["status"])})
+
+
+_ITEM_TONE = {ItemStatus.DELIVERED: "ok", ItemStatus.DONE: "ok", ItemStatus.FAILED: "breach",
+              ItemStatus.SKIPPED: "idle", ItemStatus.PENDING: "neutral"}  # fmt: skip
+
+
+def run_items_table(items: Sequence[Mapping[str, Any]], *, limit: int = 200) -> html.Div:
+    """Per-item results of a finished run: exception, outcome, error, and the exception's status now."""
+    if not items:
+        return html.Div("The run had no items", className="empty-state")
+    rows = [
+        html.Tr([
+            html.Td(f"#{i['exception_id']}", className="ex-mono"),
+            html.Td(i.get("title") or "—", className="cell-flow", title=i.get("title") or ""),
+            html.Td(badge(str(i["status"]), _ITEM_TONE.get(i["status"], "idle"))),
+            html.Td(i.get("error") or "", className="ex-item-error", title=i.get("error") or ""),
+            html.Td(badge(str(i["exception_status"]), str(i["exception_status"])) if i.get("exception_status")
+                    else "—"),
+        ])
+        for i in items[:limit]
+    ]  # fmt: skip
+    head = html.Thead(html.Tr([html.Th("Exception"), html.Th("Title"), html.Th("Result"), html.Th("Error"),
+                               html.Th("Now")]))
+    children: list[Any] = [html.Table([head, html.Tbody(rows)], className="data-table ex-items-table")]
+    if len(items) > limit:
+        children.append(html.Div(f"First {limit} of {fmt_int(len(items))} items", className="table-note"))
+    return html.Div(children)
+
+
+def run_finished_message(report: Mapping[str, Any]) -> tuple[str, str]:
+    """The toast when a bulk replay ends."""
+    counts = report.get("counts") or {}
+    label, tone = RUN_LABELS.get(str(report["status"]), (str(report["status"]), "idle"))
+    delivered, failed = int(counts.get(ItemStatus.DELIVERED, 0)), int(counts.get(ItemStatus.FAILED, 0))
+    skipped = int(counts.get(ItemStatus.SKIPPED, 0))
+    message = (f"Bulk replay #{report['run_id']} {label.lower()}: {fmt_int(delivered)} delivered, "
+               f"{fmt_int(failed)} failed, {fmt_int(skipped)} skipped")  # fmt: skip
+    return message, "breach" if failed or tone == "breach" else tone
