@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from app.settings import Settings, load_settings
 from models.db import DatabaseError
+from models.flow_config import FlowConfigError
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -208,7 +209,7 @@ def main() -> None:
     """Console-script entry: user errors are one line on stderr, never a traceback."""
     try:
         cli()
-    except (CliError, DatabaseError) as exc:
+    except (CliError, DatabaseError, FlowConfigError) as exc:
         typer.echo(f"flowwatch: error: {exc}", err=True)
         sys.exit(1)
 

@@ -17,6 +17,7 @@ from app.sim import SimTargets
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerRunner
 from models.db import make_engine
+from models.flow_config import FlowConfig, load_flow_config, sync_flow_config
 from models.ingest_buffer import IngestBuffer
 from models.queries.common import utcnow
 from models.schema import create_schema
@@ -31,6 +32,7 @@ class AppContext:
     engine: Engine
     writer: IngestWriter
     buffer: IngestBuffer
+    flow_config: FlowConfig
     scheduler: BackgroundScheduler = field(default_factory=make_scheduler)
     counters: IngestCounters = field(default_factory=IngestCounters)
     clock: Callable[[], datetime] = field(default=utcnow)
@@ -66,6 +68,9 @@ def open_context(settings: Settings) -> AppContext:
         memory_limit=settings.memory_limit,
     )
     create_schema(engine)
+    flow_config = load_flow_config(settings.flows_file)
+    with engine.begin() as conn:
+        sync_flow_config(conn, flow_config)
     writer = IngestWriter(engine)
     buffer = IngestBuffer(
         writer,
@@ -75,4 +80,4 @@ def open_context(settings: Settings) -> AppContext:
         max_pending_rows=settings.ingest_max_pending_rows,
         fsync=settings.ingest_fsync,
     )
-    return AppContext(settings=settings, engine=engine, writer=writer, buffer=buffer)
+    return AppContext(settings=settings, engine=engine, writer=writer, buffer=buffer, flow_config=flow_config)

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     days: int = Field(30, ge=1, le=365, description="days of demo history")
     orders_per_day: int = Field(1500, ge=1, le=100_000, description="mean demo orders per day")
     seed: int = Field(20261122, description="random seed of the demo data")
+    flows_file: Path | None = Field(None, description="TOML flow model (systems and flows); default: the demo's")
     refresh_seconds: int = Field(15, ge=2, le=3600, description="dashboard auto-refresh period")
     detection_interval_seconds: float = Field(30, ge=1, le=3600, description="how often exception detection runs")
     checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")

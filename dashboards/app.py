@@ -12,8 +12,6 @@ from app.context import AppContext
 
 CTX_KEY = "FLOWWATCH_CTX"
 PRODUCT = "Flowwatch"
-#: The company the demo runs for; a real deployment would name itself in settings.
-COMPANY = "Northwind Supply Co."
 
 
 def create_dash(ctx: AppContext) -> dash.Dash:
@@ -30,7 +28,7 @@ def create_dash(ctx: AppContext) -> dash.Dash:
         suppress_callback_exceptions=True,
         update_title=None,
     )
-    app.layout = shell()
+    app.layout = shell(ctx.flow_config.company or "")
     # On the app, not dash.clientside_callback: global callbacks go to the first app only.
     app.clientside_callback(
         """
@@ -50,7 +48,7 @@ def create_dash(ctx: AppContext) -> dash.Dash:
     return app
 
 
-def shell() -> html.Div:
+def shell(company: str) -> html.Div:
     """Top bar (brand, company, one link per registered page) around the page container."""
     pages = sorted(dash.page_registry.values(), key=lambda p: (p.get("order") or 0, p["name"]))
     links = [
@@ -70,7 +68,7 @@ def shell() -> html.Div:
                         children=[
                             html.Span(className="brand-mark", **{"aria-hidden": "true"}),
                             html.Span(PRODUCT, className="brand-name"),
-                            html.Span(COMPANY, className="brand-company"),
+                            html.Span(company, className="brand-company"),
                         ],
                     ),
                     html.Nav(links, className="nav"),

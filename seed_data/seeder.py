@@ -7,7 +7,6 @@ memory stays modest and the default month seeds in seconds (see ``bench/seed.py`
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import time
 from collections import Counter
@@ -20,12 +19,13 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from models.flow_config import sync_flow_config
 from models.schema import set_meta
 from models.tables import business_events, metadata
 from models.writer import IngestWriter
 from seed_data.catalogue import Catalogue
 from seed_data.delivery import Findings, Sink
-from seed_data.distributor import FLOWS, SYSTEMS
+from seed_data.distributor import FLOW_CONFIG
 from seed_data.exceptions import draft_exceptions, exception_tables
 from seed_data.incidents import ErpBacklog, plan_incidents
 from seed_data.orders import OrderNumbers, emit_lifecycle, sample_orders
@@ -82,8 +82,8 @@ def seed_demo(
             raise ValueError("the database already holds business events; seed into an empty database")
     anchor_us = _epoch_us(anchor)
     rows: Counter[str] = Counter()
-    rows["systems"] = writer.append("systems", _rows(SYSTEMS)).written
-    rows["flows"] = writer.append("flows", _rows(FLOWS)).written
+    with writer.transaction() as conn:  # the server may have synced the flow file already
+        rows.update(sync_flow_config(conn, FLOW_CONFIG))
 
     plan = plan_incidents(days)
     backlog = ErpBacklog(plan)
@@ -135,11 +135,6 @@ def _epoch_us(anchor: datetime) -> int:
     """Microseconds since the epoch of a naive-UTC datetime (exact integer arithmetic)."""
     delta = anchor - datetime(1970, 1, 1)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _rows(items: Iterable[object]) -> pa.Table:
-    """Systems or flows (dataclasses) as one batch."""
-    return pa.Table.from_pylist([dataclasses.asdict(item) for item in items])  # type: ignore[call-overload]
 
 
 def _first_events(engine: Engine, keys: Iterable[str], event_type: str) -> dict[str, str]:
