@@ -46,8 +46,9 @@ def add_flow(
     four_eyes: bool | None = None,
     rate: float | None = None,
 ) -> None:
-    """One flow with its replay settings."""
+    """One flow with its replay settings (replacing the flow file's flow of that id, if any)."""
     with ctx.writer.transaction() as conn:
+        conn.execute(flows.delete().where(flows.c.flow_id == flow_id))
         conn.execute(
             flows.insert().values(
                 flow_id=flow_id,
