@@ -335,15 +335,15 @@ def section(title: str, body: Any, *, section_id: str | None = None) -> html.Sec
 
 
 def detail_body(detail: Mapping[str, Any], cause: Mapping[str, Any] | None) -> list[html.Section]:
-    """Everything below the action bar, in the order an operator reads it."""
+    """Everything below the action bar, in the order an operator reads it (the long payload last)."""
     orders_total = int(detail.get("orders_total") or 0)
     return [
         section("What failed", error_section(detail)),
         section("Likely cause", cause_section(cause)),
         section(f"Affected orders ({fmt_int(orders_total)})", orders_section(detail)),
-        section("Failed message", payload_section(detail)),
         section(f"Replays ({len(detail.get('replays') or [])})", replays_section(detail), section_id="ex-replays"),
         section("History", history_section(detail.get("actions") or []), section_id="ex-history"),
+        section("Failed message", payload_section(detail)),
     ]
 
 

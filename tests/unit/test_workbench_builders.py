@@ -472,5 +472,5 @@ def test_history_is_newest_first_with_actor_action_and_outcome() -> None:
 def test_detail_body_sections_in_reading_order() -> None:
     sections = xd.detail_body(_detail(orders_total=3), None)
     assert [text(s.children[0]) for s in sections] == [
-        "What failed", "Likely cause", "Affected orders (3)", "Failed message", "Replays (0)", "History",
+        "What failed", "Likely cause", "Affected orders (3)", "Replays (0)", "History", "Failed message",
     ]  # fmt: skip
