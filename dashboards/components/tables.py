@@ -113,7 +113,8 @@ def queue_table(queues: pd.DataFrame, *, limit: int = 8) -> html.Div:
 
 #: Column definitions of the needs-attention grid (dash_ag_grid).
 ATTENTION_COLUMNS: list[dict[str, Any]] = [
-    {"field": "title", "headerName": "Exception", "flex": 3, "minWidth": 260, "tooltipField": "title"},
+    {"field": "title", "headerName": "Exception", "flex": 3, "minWidth": 260, "tooltipField": "title",
+     "cellRenderer": "ExceptionLink"},
     {"field": "flow", "headerName": "Flow", "flex": 2, "minWidth": 180, "tooltipField": "flow"},
     {"field": "severity", "headerName": "Severity", "width": 116, "cellRenderer": "SeverityBadge"},
     {
