@@ -1,0 +1,30 @@
+"""`python -m bench NAME [ARGS...]` runs one benchmark; without a name it lists them."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {
+    "seed": "default demo seeding time and volumes",
+    "ingest": "sustained NDJSON events/s and OTLP spans/s through a server, p99 under reads",
+    "otlp_decode": "OTLP decode cost per span",
+    "events_decode": "canonical event decode cost per event",
+    "queries": "overview KPIs, timeline and detection at 10M events / 30M spans",
+    "exceptions": "workbench grid pages over 100,000 exceptions; paced bulk replay of 1,000",
+}
+
+
+def main() -> None:
+    """Dispatch to ``bench.<name>.main`` with the remaining arguments."""
+    if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
+        print("usage: python -m bench NAME [ARGS...]   (make bench ARGS='NAME ...')")
+        for name, what in BENCHMARKS.items():
+            print(f"  {name:<14} {what}")
+        sys.exit(0 if len(sys.argv) < 2 else 2)
+    name = sys.argv.pop(1)
+    sys.argv[0] = f"bench.{name}"
+    importlib.import_module(f"bench.{name}").main()
+
+
+main()
