@@ -45,6 +45,18 @@ class QueueParseError(ValueError):
 NaiveUtc = Annotated[datetime, AfterValidator(to_naive_utc)]
 
 
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+#: A regular expression checked when the config is read, not when the first queue is matched.
+RegexPattern = Annotated[str, AfterValidator(_compiles)]
+
+
 class QueueSample(BaseModel):
     """Depth, consumers and oldest-message age of one queue (or DLQ) at one time."""
 
@@ -66,20 +78,11 @@ class _Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     broker: Annotated[str, Field(min_length=1)]
-    dlq_pattern: str = DEFAULT_DLQ_PATTERN
+    dlq_pattern: RegexPattern = DEFAULT_DLQ_PATTERN
     #: Queue name → flow id, as in the ``flows.queue`` column (DLQs included).
     flow_by_queue: dict[str, str] = Field(default_factory=dict)
     #: True when the oldest-age source is the head message's Unix timestamp, not an age.
     oldest_is_timestamp: bool = False
-
-    @field_validator("dlq_pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
-        return value
 
     def sample(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
+import flask
 from dash import ALL, Input, Output, State, dcc, html
 from flask import Flask
 
@@ -12,6 +13,11 @@ from app.context import AppContext
 
 CTX_KEY = "FLOWWATCH_CTX"
 PRODUCT = "Flowwatch"
+
+
+def current_ctx() -> AppContext:
+    """The process context of the app serving this request (callbacks run inside Flask)."""
+    return flask.current_app.config[CTX_KEY]
 
 
 def create_dash(ctx: AppContext) -> dash.Dash:

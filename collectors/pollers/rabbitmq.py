@@ -16,7 +16,7 @@ import pika.exceptions
 from pydantic import Field, SecretStr, field_validator
 
 from collectors.pollers.base import PartialPoll, PollerBase, PollError
-from collectors.queue_metrics import DEFAULT_DLQ_PATTERN, QueueSample
+from collectors.queue_metrics import DEFAULT_DLQ_PATTERN, QueueSample, RegexPattern
 
 
 class RabbitMqPoller(PollerBase):
@@ -26,7 +26,7 @@ class RabbitMqPoller(PollerBase):
     url: SecretStr = Field(description="amqp://user:password@host:5672/vhost (amqps:// for TLS)")
     broker: Annotated[str, Field(min_length=1)]
     queues: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
-    dlq_pattern: str = DEFAULT_DLQ_PATTERN
+    dlq_pattern: RegexPattern = DEFAULT_DLQ_PATTERN
     flow_by_queue: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("url")
@@ -36,14 +36,6 @@ class RabbitMqPoller(PollerBase):
             raise ValueError("must be an amqp:// or amqps:// URL")
         return value
 
-    @field_validator("dlq_pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
-        return value
 
 
 def poll(config: RabbitMqPoller, now: datetime) -> list[QueueSample]:

@@ -23,7 +23,7 @@ from dash import ALL, Input, Output, State, clientside_callback, dcc, html
 from app.context import AppContext
 from app.services import bulk, lifecycle, replay
 from app.services.errors import InvalidRequest, ServiceError
-from dashboards.app import CTX_KEY
+from dashboards.app import current_ctx
 from dashboards.components import exception_detail as xd
 from dashboards.components import workbench as wb
 from dashboards.components import workbench_layout as wl
@@ -42,10 +42,6 @@ FILTERS = ("status", "kind", "flow", "system", "severity", "age", "assignee", "q
 CONFIRMED = ("resolve", "ignore")
 
 
-def _ctx() -> AppContext:
-    return flask.current_app.config[CTX_KEY]
-
-
 def _base_url(ctx: AppContext) -> str:
     """Where relative (``/sim/...``) replay targets resolve: the configured public URL, else this server."""
     return ctx.settings.public_base_url or flask.request.host_url
@@ -61,7 +57,7 @@ def layout(**query: str) -> html.Div:
     return html.Div(
         className="page ex-page",
         children=[
-            dcc.Interval(id="ex-interval", interval=_ctx().settings.refresh_seconds * 1000),
+            dcc.Interval(id="ex-interval", interval=current_ctx().settings.refresh_seconds * 1000),
             dcc.Interval(id="ex-run-poll", interval=1000, disabled=True),
             dcc.Store(id="ex-filter", data=wb.query_from_filter(flt)),
             dcc.Store(id="ex-open", data=_exception_id(query.get("id"))),
@@ -110,7 +106,7 @@ def layout(**query: str) -> html.Div:
 )
 def _options(_id: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Flow and system pickers from the flow definitions (once per page load)."""
-    with _ctx().engine.connect() as conn:
+    with current_ctx().engine.connect() as conn:
         flows = flow_definitions(conn).to_dict("records")
     return wb.filter_options(flows)
 
@@ -152,7 +148,7 @@ def _rows(request: dict[str, Any] | None, query: dict[str, str] | None) -> tuple
     """One block of the filtered, sorted exceptions, how many match in all, and a grid that fits them."""
     if not request:
         raise dash.exceptions.PreventUpdate
-    ctx = _ctx()
+    ctx = current_ctx()
     offset, limit, sort, descending = wb.page_request(request)
     with ctx.engine.connect() as conn:
         page = list_exceptions(conn, wb.filter_from_query(query or {}), now=ctx.now(), sort=sort,
@@ -208,7 +204,7 @@ def _scope(_clicks: int | None, _rows: Any, scope: str) -> tuple[Any, Any]:
 )
 def _tiles(_tick: int | None, _refresh: Any) -> tuple[list[html.Div], str]:
     """The active counts; they move after every action and with detection."""
-    ctx = _ctx()
+    ctx = current_ctx()
     now = ctx.now()
     with ctx.engine.connect() as conn:
         totals = exception_totals(conn, now=now)
@@ -259,7 +255,7 @@ def _detail(exception_id: int | None, _refresh: Any, _tick: Any, buttons: list[d
         if dash.ctx.triggered_id in ("ex-refresh", "ex-interval"):
             raise dash.exceptions.PreventUpdate
         return closed
-    ctx = _ctx()
+    ctx = current_ctx()
     with ctx.engine.connect() as conn:
         detail = get_exception(conn, exception_id, now=ctx.now())
         cause = likely_cause(conn, exception_id=exception_id) if detail is not None else None
@@ -287,7 +283,7 @@ def _detail(exception_id: int | None, _refresh: Any, _tick: Any, buttons: list[d
 
 def _act_once(name: str, exception_id: int, actor: str, form: dict[str, Any]) -> tuple[str, str]:
     """Run one panel action through the services; returns the toast (message, tone)."""
-    ctx = _ctx()
+    ctx = current_ctx()
     if name in ("replay", "send", "approve"):
         base_url = _base_url(ctx)
         if name == "approve":
@@ -396,7 +392,7 @@ def _fix_preview(_clicks: int, exception_id: int | None, text: str | None, reaso
     """The diff the replay would audit, computed by the replay service itself, before anything is sent."""
     if exception_id is None:
         raise dash.exceptions.PreventUpdate
-    with _ctx().engine.connect() as conn:
+    with current_ctx().engine.connect() as conn:
         state = get_state(conn, exception_id) or {}
         event = failed_event(conn, state["event_id"]) if state.get("event_id") else None
     if event is None:
@@ -474,7 +470,7 @@ def _bulk_apply(_confirmed: Any, _assign: Any, pending: str | None, rows: list[d
     """Do the confirmed bulk action (or an assign): resolve/ignore/assign at once, a replay as a paced run."""
     if not dash.ctx.triggered[0]["value"]:
         raise dash.exceptions.PreventUpdate
-    ctx = _ctx()
+    ctx = current_ctx()
     actor = actor or DEFAULT_ACTOR
     keep = dash.no_update
     action = "assign" if dash.ctx.triggered_id == "ex-bulk-assign" else pending
@@ -519,7 +515,7 @@ def _bulk_plan(_plan: Any, _close: Any, rows: list[dict[str, Any]] | None, scope
     """The dry run of a bulk replay over the selection; the planned selection (ids or filter) is kept for Start."""
     if dash.ctx.triggered_id == "ex-bulk-close":
         return True, None, None, dash.no_update, dash.no_update, True, True, None
-    ctx = _ctx()
+    ctx = current_ctx()
     selection = _selection_of(rows, scope, query)
     with ctx.engine.connect() as conn:
         plan = bulk.plan_bulk_replay(selection, conn=conn, now=ctx.now(), settings=ctx.settings,
@@ -550,7 +546,7 @@ def _run_view(run_id: int | None, _tick: Any) -> tuple[Any, ...]:
     keep = dash.no_update
     if run_id is None:
         return True, None, None, True, True, True, True, keep, keep, keep
-    with _ctx().engine.connect() as conn:
+    with current_ctx().engine.connect() as conn:
         report = bulk.run_report(run_id, conn=conn, limit=0)
         active = report["status"] in wb.ACTIVE_RUN
         items = None if active else wb.run_items_table(bulk.run_report(run_id, conn=conn, limit=500)["items"])
@@ -576,7 +572,7 @@ def _run_control(_p: Any, _r: Any, _a: Any, run_id: int | None, actor: str | Non
     """Pause, resume or abort the bulk run (each takes effect between items); polling picks up the result."""
     if run_id is None or not dash.ctx.triggered[0]["value"]:
         raise dash.exceptions.PreventUpdate
-    ctx = _ctx()
+    ctx = current_ctx()
     command = str(dash.ctx.triggered_id).removeprefix("ex-run-")
     try:
         if command == "pause":

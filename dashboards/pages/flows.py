@@ -12,11 +12,9 @@ from typing import Any
 
 import dash
 import dash_ag_grid as dag
-import flask
 from dash import Input, Output, State, clientside_callback, dcc, html
 
-from app.context import AppContext
-from dashboards.app import CTX_KEY
+from dashboards.app import current_ctx
 from dashboards.components.charts import empty_figure
 from dashboards.components.flows import (
     FLOW_COLUMNS,
@@ -42,17 +40,13 @@ dash.register_page(__name__, path="/flows", name="Flows", title="Flows · Flowwa
 MAX_EXCEPTIONS = 6
 
 
-def _ctx() -> AppContext:
-    return flask.current_app.config[CTX_KEY]
-
-
 def layout(**query: str) -> html.Div:
     """Every flow; ``?flow=<id>`` opens one, ``?range=6h|24h|7d|30d`` sets its signals' range."""
     range_ = query.get("range") if query.get("range") in RANGES else DEFAULT_RANGE
     return html.Div(
         className="page",
         children=[
-            dcc.Interval(id="fl-interval", interval=_ctx().settings.refresh_seconds * 1000),
+            dcc.Interval(id="fl-interval", interval=current_ctx().settings.refresh_seconds * 1000),
             dcc.Store(id="fl-flow", data=query.get("flow") or None),
             page_header(
                 "Flows",
@@ -141,7 +135,7 @@ def layout(**query: str) -> html.Div:
 )
 def _refresh_list(_tick: int | None, flow_id: str | None) -> tuple[Any, ...]:
     """Health of every flow over the last hour; the open flow stays selected."""
-    ctx = _ctx()
+    ctx = current_ctx()
     now = ctx.now()
     with ctx.engine.connect() as conn:
         flows = flows_health(conn, now=now)
@@ -180,7 +174,7 @@ def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tupl
     """The open flow's signals over the range, and the likely cause of each of its open exceptions."""
     if not flow_id:
         return True, *([dash.no_update] * 5)
-    ctx = _ctx()
+    ctx = current_ctx()
     now = ctx.now()
     window = Window.named(range_, now=now)
     with ctx.engine.connect() as conn:

@@ -9,11 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import flask
 from dash import Input, Output, dcc, html
 
-from app.context import AppContext
-from dashboards.app import CTX_KEY
+from dashboards.app import current_ctx
 from dashboards.components.ingest import ingest_tiles, poller_table, received_figure, source_table
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.tiles import tile_component
@@ -25,17 +23,13 @@ dash.register_page(__name__, path="/ingest", name="Ingest", title="Ingest · Flo
 DEFAULT_INGEST_RANGE = "6h"
 
 
-def _ctx() -> AppContext:
-    return flask.current_app.config[CTX_KEY]
-
-
 def layout(**query: str) -> html.Div:
     """The ingest panel for ``?range=6h|24h|7d|30d``."""
     range_ = query.get("range") if query.get("range") in RANGES else DEFAULT_INGEST_RANGE
     return html.Div(
         className="page",
         children=[
-            dcc.Interval(id="in-interval", interval=_ctx().settings.refresh_seconds * 1000),
+            dcc.Interval(id="in-interval", interval=current_ctx().settings.refresh_seconds * 1000),
             page_header(
                 "Ingest",
                 "Traces, business events, webhooks and queue samples arriving at Flowwatch",
@@ -71,7 +65,7 @@ def layout(**query: str) -> html.Div:
 )
 def _refresh(range_: str, _tick: int | None) -> tuple[Any, ...]:
     """Counters from the process, the received series from the database."""
-    ctx = _ctx()
+    ctx = current_ctx()
     now = ctx.now()
     window = Window.named(range_, now=now)
     counts = ctx.counters.snapshot()

@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import flask
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html
 
-from app.context import AppContext
-from dashboards.app import CTX_KEY
+from dashboards.app import current_ctx
 from dashboards.components.layout import card, page_header
 from dashboards.components.tiles import tile_component
 from dashboards.components.timeline import (
@@ -37,10 +35,6 @@ HINT = (
     "Search by order number (SHP-1000123, ADB-2000045, B2B-3000012), PO number (PO-4500013), "
     "the trace id of a span or the id of a message; a prefix of three characters or more lists every match."
 )
-
-
-def _ctx() -> AppContext:
-    return flask.current_app.config[CTX_KEY]
 
 
 def layout(**query: str) -> html.Div:
@@ -129,7 +123,7 @@ def _search(text: str | None, _find: int | None, clicks: list[int | None], key: 
         return [], True, dash.no_update, query or None
     if len(query) < MIN_SEARCH:
         return html.Div(f"Type at least {MIN_SEARCH} characters", className="empty-state"), False, dash.no_update, None
-    with _ctx().engine.connect() as conn:
+    with current_ctx().engine.connect() as conn:
         results = find_orders(conn, query=query, limit=SEARCH_LIMIT)
     exact = {r["correlation_id"] for r in results if r["match"] == "exact"}
     found = search_results(results, query, limit=SEARCH_LIMIT)
@@ -155,7 +149,7 @@ def _timeline(key: str | None) -> tuple[Any, ...]:
     if not key:
         hint = card("Find an order", "Every event, span and exception of one business key", html.P(HINT), span=12)
         return True, False, hint, *([dash.no_update] * 6)
-    ctx = _ctx()
+    ctx = current_ctx()
     with ctx.engine.connect() as conn:
         timeline = order_timeline(conn, correlation_id=key)
         flows = flow_definitions(conn)

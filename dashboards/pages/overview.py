@@ -10,11 +10,9 @@ from typing import Any
 
 import dash
 import dash_ag_grid as dag
-import flask
 from dash import Input, Output, clientside_callback, dcc, html
 
-from app.context import AppContext
-from dashboards.app import CTX_KEY
+from dashboards.app import current_ctx
 from dashboards.components.charts import (
     ALL_FLOWS,
     aging_figure,
@@ -53,11 +51,6 @@ RANGE_LABELS = {"6h": "6 hours", "24h": "24 hours", "7d": "7 days", "30d": "30 d
 CATEGORIES = ("orders", "fulfilment", "shipment", "invoice", "stock", "supply")
 
 
-def _ctx() -> AppContext:
-    """The process context the Dash app was built with (see dashboards.app.create_dash)."""
-    return flask.current_app.config[CTX_KEY]
-
-
 def layout(**query: str) -> html.Div:
     """The overview for ``?range=6h|24h|7d|30d`` (anything else falls back to 24h)."""
     range_ = query.get("range", DEFAULT_RANGE)
@@ -70,7 +63,7 @@ def layout(**query: str) -> html.Div:
         className="page",
         children=[
             # Reading settings is not I/O: the context was built before the first request.
-            dcc.Interval(id="ov-interval", interval=_ctx().settings.refresh_seconds * 1000),
+            dcc.Interval(id="ov-interval", interval=current_ctx().settings.refresh_seconds * 1000),
             page_header(
                 "Operations overview",
                 "Orders, integrations and exceptions across every system",
@@ -162,7 +155,7 @@ def layout(**query: str) -> html.Div:
 )
 def _refresh_summary(range_: str, _tick: int | None) -> tuple[list[html.Div], Any, str]:
     """Tiles and the flow table share one read of sync lag per flow."""
-    ctx = _ctx()
+    ctx = current_ctx()
     now = ctx.now()
     window = Window.named(range_, now=now)
     with ctx.engine.connect() as conn:
@@ -190,7 +183,7 @@ def _refresh_summary(range_: str, _tick: int | None) -> tuple[list[html.Div], An
 )
 def _refresh_lag(range_: str, category: str, _tick: int | None) -> Any:
     """p95 sync lag series of the chosen category against the flows' SLAs."""
-    ctx = _ctx()
+    ctx = current_ctx()
     window = Window.named(range_, now=ctx.now())
     with ctx.engine.connect() as conn:
         series = sync_lag_series(conn, window=window)
@@ -206,7 +199,7 @@ def _refresh_lag(range_: str, category: str, _tick: int | None) -> Any:
 )
 def _refresh_exceptions(_range: str, _tick: int | None) -> tuple[Any, list[dict[str, Any]]]:
     """Exceptions are a current state: the range does not filter them, refresh does."""
-    ctx = _ctx()
+    ctx = current_ctx()
     now = ctx.now()
     with ctx.engine.connect() as conn:
         aging = exception_aging(conn, now=now)
@@ -222,7 +215,7 @@ def _refresh_exceptions(_range: str, _tick: int | None) -> tuple[Any, list[dict[
 )
 def _refresh_queues(range_: str, _tick: int | None) -> tuple[Any, Any]:
     """Depth trend over the range, and each queue's latest sample."""
-    ctx = _ctx()
+    ctx = current_ctx()
     now = ctx.now()
     window = Window.named(range_, now=now)
     with ctx.engine.connect() as conn:

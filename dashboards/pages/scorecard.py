@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import flask
 from dash import Input, Output, clientside_callback, dcc, html
 
-from app.context import AppContext
-from dashboards.app import CTX_KEY
+from dashboards.app import current_ctx
 from dashboards.components.charts import aging_figure
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.scorecard import (
@@ -48,12 +46,8 @@ READING = html.Ul(
 DEFAULT_PERIOD = "7d"
 
 
-def _ctx() -> AppContext:
-    return flask.current_app.config[CTX_KEY]
-
-
 def _window(period: str) -> Window:
-    return Window.named(period, now=_ctx().now())
+    return Window.named(period, now=current_ctx().now())
 
 
 def layout(**query: str) -> html.Div:
@@ -126,7 +120,7 @@ def layout(**query: str) -> html.Div:
 def _refresh_kpis(period: str, group: str) -> tuple[Any, ...]:
     """Headline tiles (always totals) and the KPI table for the chosen grouping."""
     window = _window(period)
-    ctx = _ctx()
+    ctx = current_ctx()
     with ctx.engine.connect() as conn:
         totals = kpi_breakdown(conn, window=window)
         table = totals if group == "total" else kpi_breakdown(conn, window=window, group_by=group)
@@ -150,7 +144,7 @@ def _refresh_kpis(period: str, group: str) -> tuple[Any, ...]:
 def _refresh_partners(period: str) -> tuple[Any, ...]:
     """Partners and flows are scored per period whatever the KPI grouping."""
     window = _window(period)
-    with _ctx().engine.connect() as conn:
+    with current_ctx().engine.connect() as conn:
         partners = partner_scorecard(conn, window=window, previous=previous_window(window))
         by_flow = kpi_breakdown(conn, window=window, group_by="flow")
         flows = flow_definitions(conn)
@@ -162,7 +156,7 @@ def _refresh_partners(period: str) -> tuple[Any, ...]:
 @dash.callback(Output("sc-aging-chart", "figure"), Input("sc-period", "value"))
 def _refresh_aging(_period: str) -> Any:
     """Exception aging is a state, not a period total: it is drawn as of now."""
-    ctx = _ctx()
+    ctx = current_ctx()
     with ctx.engine.connect() as conn:
         return aging_figure(exception_aging(conn, now=ctx.now()))
 
