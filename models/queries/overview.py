@@ -216,7 +216,7 @@ def overview(conn: Connection, *, now: datetime, window: Window) -> dict[str, An
             {
                 "broker": r.broker,
                 "queue": r.queue,
-                "flow_id": r.flow_id,
+                "flow_id": None if pd.isna(r.flow_id) else r.flow_id,  # pandas reads NULL text as NaN
                 "is_dlq": bool(r.is_dlq),
                 "depth": int(r.depth),
                 "consumers": json_number(r.consumers),
