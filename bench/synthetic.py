@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import Engine
 
+from models.flow_config import sync_flow_config
 from models.tables import business_events, spans
 from models.writer import IngestWriter
-from seed_data.distributor import CHANNEL_ERP, FLOWS, FULFILMENT, QUEUES, SYSTEMS
+from seed_data.distributor import CHANNEL_ERP, FLOW_CONFIG, FULFILMENT, QUEUES
 from seed_data.ids import hex_ids
 
 DAY = 86_400
@@ -253,8 +254,8 @@ def load(engine: Engine, writer: IngestWriter, *, anchor: datetime, n_days: int,
          stock_per_day: int) -> dict[str, int]:  # fmt: skip
     """Write the dataset; the two big indexes are dropped during the load and rebuilt once."""
     counts = {"business_events": 0, "spans": 0}
-    writer.append("systems", pa.Table.from_pylist([dataclasses.asdict(s) for s in SYSTEMS]))
-    writer.append("flows", pa.Table.from_pylist([dataclasses.asdict(f) for f in FLOWS]))
+    with writer.transaction() as conn:
+        sync_flow_config(conn, FLOW_CONFIG)
     indexes = [*business_events.indexes, *spans.indexes]
     with engine.begin() as conn:
         for index in indexes:
