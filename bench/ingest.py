@@ -117,6 +117,31 @@ def _wait_committed(url: str, table: str, expected: int, timeout: float = 300) -
     return time.perf_counter() - started
 
 
+def _otlp_while_reading(
+    url: str, bodies: list[bytes], headers: dict[str, str], clients: int, every: float
+) -> tuple[list[float], list[float], float]:
+    """Send ``bodies`` while a reader polls the overview KPIs every ``every`` seconds."""
+    stop = threading.Event()
+    reads: list[float] = []
+
+    def reader() -> None:
+        with httpx.Client(timeout=60) as client:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                client.get(f"{url}/api/v1/kpis/overview?range=24h").raise_for_status()
+                reads.append(time.perf_counter() - t0)
+                stop.wait(every)
+
+    read_thread = threading.Thread(target=reader)
+    read_thread.start()
+    started = time.perf_counter()
+    lat = _post_all(url, "/v1/traces", bodies, headers, clients)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    read_thread.join()
+    return reads, lat, len(bodies) * 1000 / elapsed
+
+
 def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
@@ -126,6 +151,8 @@ def main() -> None:
     parser.add_argument("--event-batches", type=int, default=60, help="NDJSON bodies of 10,000 events")
     parser.add_argument("--otlp-requests", type=int, default=400, help="OTLP requests of 1,000 spans")
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--read-every", type=float, nargs="+", default=[2.0, 0.5],
+                        help="seconds between overview reads during the latency runs (2 s ≈ 8 people on 15 s refresh)")
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
@@ -156,28 +183,12 @@ def main() -> None:
                   f"committed {drain:.1f} s later = {spans / (acked + drain):,.0f} spans/s committed; "
                   f"1,000-span request p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms")
 
-            stop = threading.Event()
-            reads: list[float] = []
-
-            def reader() -> None:
-                with httpx.Client(timeout=60) as client:
-                    while not stop.is_set():
-                        t0 = time.perf_counter()
-                        client.get(f"{url}/api/v1/kpis/overview?range=24h").raise_for_status()
-                        reads.append(time.perf_counter() - t0)
-                        time.sleep(0.5)
-
-            read_thread = threading.Thread(target=reader)
-            read_thread.start()
-            started = time.perf_counter()
-            lat = _post_all(url, "/v1/traces", bodies_otlp, headers, args.clients)
-            acked = time.perf_counter() - started
-            stop.set()
-            read_thread.join()
-            _wait_committed(url, "spans", 2 * spans)
-            print(f"OTLP while the overview KPIs are read every 0.5 s ({len(reads)} reads, p50 "
-                  f"{_pct(reads, 50) * 1000:.0f} ms): {spans / acked:,.0f} spans/s; 1,000-span request "
-                  f"p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms")
+            for sent, every in enumerate(args.read_every, start=2):  # OTLP batches sent so far, this one included
+                reads, lat, rate = _otlp_while_reading(url, bodies_otlp, headers, args.clients, every)
+                _wait_committed(url, "spans", spans * sent)
+                print(f"OTLP while the overview KPIs are read every {every:g} s ({len(reads)} reads, p50 "
+                      f"{_pct(reads, 50) * 1000:.0f} ms): {rate:,.0f} spans/s; 1,000-span request "
+                      f"p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms")
         finally:
             proc.terminate()
             proc.wait(timeout=60)
