@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pyarrow as pa
 import sqlalchemy as sa
 
 from app.context import AppContext
@@ -59,8 +58,8 @@ CASES: list[tuple[str, ExceptionFilter, SortKey, int]] = [
 
 
 def seed_exceptions(ctx: AppContext, n: int) -> None:
-    """``n`` exceptions spread over kinds, flows, systems, severities, statuses and 14 days of age."""
-    ctx.writer.append("flows", pa.Table.from_pylist([f.__dict__ for f in FLOWS]))
+    """``n`` exceptions spread over kinds, flows, systems, severities, statuses and 14 days of age (the
+    server synced the demo flow file at start)."""
     now = ctx.now()
     with ctx.writer.transaction() as conn:
         conn.execute(
