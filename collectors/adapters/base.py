@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeAlias
@@ -53,6 +54,28 @@ class Adapter(Protocol):
     def to_events(self, headers: Mapping[str, str], body: bytes, *, received_at: datetime) -> list[Event]:
         """Map the payload to canonical events or raise ``AdapterError``."""
         ...
+
+
+class SignedJsonAdapter(ABC):
+    """A JSON document per message, signed with ``X-Flowwatch-Signature`` and keyed by an event id."""
+
+    name: str
+    content_types: tuple[str, ...] = ("application/json",)
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secrets: AdapterSecrets) -> None:
+        """Shared-secret HMAC of the body."""
+        verify_signature(self.name, headers, body, secrets)
+
+    def dedup_key(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        """The event id: a re-sent message is the same message."""
+        try:
+            return self.event_id(load_object(body, self.name))
+        except AdapterError:
+            return None
+
+    @abstractmethod
+    def event_id(self, doc: dict[str, Any]) -> str:
+        """The stable id of one message (raises AdapterError when the document lacks its keys)."""
 
 
 def make_event(

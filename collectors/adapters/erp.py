@@ -16,8 +16,8 @@ from typing import Any
 
 from collectors.adapters.base import (
     AdapterError,
-    AdapterSecrets,
     Event,
+    SignedJsonAdapter,
     channel_of,
     load_object,
     make_event,
@@ -25,7 +25,6 @@ from collectors.adapters.base import (
     require,
     require_str,
     trace_id_from,
-    verify_signature,
 )
 
 ERPS = ("d365", "netsuite")
@@ -40,22 +39,15 @@ EVENT_TYPES = {
 }
 
 
-class ErpAdapter:
+class ErpAdapter(SignedJsonAdapter):
     """Signed JSON from the ERPs' integration layer (``X-Flowwatch-Signature``, secret ``erp``)."""
 
     name = "erp"
-    content_types = ("application/json",)
 
-    def verify(self, headers: Mapping[str, str], body: bytes, secrets: AdapterSecrets) -> None:
-        """Shared-secret HMAC of the body."""
-        verify_signature(self.name, headers, body, secrets)
-
-    def dedup_key(self, headers: Mapping[str, str], body: bytes) -> str | None:
-        """The event id: a re-sent status update is the same message."""
-        try:
-            return _event_id(load_object(body, self.name))
-        except AdapterError:
-            return None
+    def event_id(self, doc: dict[str, Any]) -> str:
+        """Deterministic per document, status and time: a re-send is a duplicate, a second hold is not."""
+        parts = [require_str(doc, key, "erp") for key in ("erp", "document_id", "status", "timestamp")]
+        return "erp:" + ":".join(parts)
 
     def to_events(self, headers: Mapping[str, str], body: bytes, *, received_at: datetime) -> list[Event]:
         """One event per status update."""
@@ -79,7 +71,7 @@ class ErpAdapter:
             raise AdapterError(f"{where}: status 'released' needs 'fulfilment_node'")
         return [
             make_event(
-                event_id=_event_id(doc),
+                event_id=self.event_id(doc),
                 correlation_id=order_number,
                 event_type=EVENT_TYPES[status],
                 source=erp,
@@ -110,9 +102,3 @@ def _flow_id(status: str, erp: str, channel: str | None, node: str | None) -> st
     if status in ("accepted", "rejected", "held") and channel:
         return f"{channel}-{erp}-orders"
     return None
-
-
-def _event_id(doc: dict[str, Any]) -> str:
-    """Deterministic per document, status and time: a re-send is a duplicate, a second hold is not."""
-    parts = [require_str(doc, key, "erp") for key in ("erp", "document_id", "status", "timestamp")]
-    return "erp:" + ":".join(parts)

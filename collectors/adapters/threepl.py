@@ -19,8 +19,8 @@ from typing import Any
 
 from collectors.adapters.base import (
     AdapterError,
-    AdapterSecrets,
     Event,
+    SignedJsonAdapter,
     Status,
     channel_of,
     load_object,
@@ -29,7 +29,6 @@ from collectors.adapters.base import (
     require,
     require_str,
     trace_id_from,
-    verify_signature,
 )
 
 #: Which ERP each 3PL confirms shipments into.
@@ -38,25 +37,19 @@ _STATUSES: dict[str, Status] = {"confirmed": "ok", "exception": "failed"}
 _TYPES = {"shipment": ("shipment.dispatched", "order_number"), "asn": ("asn.received", "po_number")}
 
 
-class ThreePLAdapter:
+class ThreePLAdapter(SignedJsonAdapter):
     """Signed JSON from the 3PLs (``X-Flowwatch-Signature``, secret ``3pl``)."""
 
     name = "3pl"
-    content_types = ("application/json",)
 
     def __init__(self, partner_erp: Mapping[str, str] = PARTNER_ERP) -> None:
         self.partner_erp = dict(partner_erp)
 
-    def verify(self, headers: Mapping[str, str], body: bytes, secrets: AdapterSecrets) -> None:
-        """Shared-secret HMAC of the body."""
-        verify_signature(self.name, headers, body, secrets)
-
-    def dedup_key(self, headers: Mapping[str, str], body: bytes) -> str | None:
-        """The event id: a re-sent confirmation is the same message."""
-        try:
-            return _event_id(load_object(body, self.name))
-        except AdapterError:
-            return None
+    def event_id(self, doc: dict[str, Any]) -> str:
+        """Deterministic per partner, shipment, type and status: an exact re-send is a duplicate,
+        while a corrected confirmation after an exception still counts as a new fact."""
+        parts = [require_str(doc, key, "3pl") for key in ("partner", "type", "shipment_id", "status")]
+        return "3pl:" + ":".join(parts)
 
     def to_events(self, headers: Mapping[str, str], body: bytes, *, received_at: datetime) -> list[Event]:
         """One event per message: a shipment confirmation or an inbound ASN."""
@@ -81,7 +74,7 @@ class ThreePLAdapter:
         occurred_at = parse_timestamp(require(doc, "shipped_at", where), f"{where} shipped_at")
         return [
             make_event(
-                event_id=_event_id(doc),
+                event_id=self.event_id(doc),
                 correlation_id=correlation_id,
                 event_type=event_type,
                 source=partner,
@@ -98,13 +91,6 @@ class ThreePLAdapter:
                 payload=_payload(doc, where),
             )
         ]
-
-
-def _event_id(doc: dict[str, Any]) -> str:
-    """Deterministic per partner, shipment, type and status: an exact re-send is a duplicate,
-    while a corrected confirmation after an exception still counts as a new fact."""
-    parts = [require_str(doc, key, "3pl") for key in ("partner", "type", "shipment_id", "status")]
-    return "3pl:" + ":".join(parts)
 
 
 def _payload(doc: dict[str, Any], where: str) -> dict[str, Any]:
