@@ -106,6 +106,7 @@ def exception_aging(conn: Connection, *, now: datetime) -> pd.DataFrame:
         FROM exceptions
         WHERE status IN ('open', 'acknowledged')
         GROUP BY band, severity
+        ORDER BY band, severity  -- deterministic, so every reader lists it alike
         """,
         {"now": now},
     )
