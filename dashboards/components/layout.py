@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashboards.components.charts import empty_figure
@@ -38,4 +39,35 @@ def page_header(title: str, subtitle: str, controls: list[Any]) -> html.Div:
             html.Div([html.H1(title), html.P(subtitle, className="page-sub")]),
             html.Div(className="page-controls", children=controls),
         ],
+    )
+
+
+def keyed_grid(
+    grid_id: str,
+    columns: list[dict[str, Any]],
+    *,
+    row_id: str,
+    empty_text: str,
+    row_height: int = 40,
+    class_name: str = "",
+    **grid_options: Any,
+) -> dag.AgGrid:
+    """An auto-height AG Grid keyed by ``row_id`` (STYLE.md #8) with the app's look and options."""
+    return dag.AgGrid(
+        id=grid_id,
+        columnDefs=columns,
+        rowData=[],
+        getRowId=f"params.data.{row_id}",
+        defaultColDef={"sortable": True, "resizable": True, "suppressMovable": True},
+        dashGridOptions={
+            "domLayout": "autoHeight",
+            "rowHeight": row_height,
+            "headerHeight": 38,
+            "tooltipShowDelay": 400,
+            "suppressCellFocus": True,
+            "localeText": {"noRowsToShow": empty_text},
+            **grid_options,
+        },
+        className=f"ag-theme-quartz fw-grid {class_name}".strip(),
+        style={"height": None},
     )

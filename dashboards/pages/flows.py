@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_ag_grid as dag
 from dash import Input, Output, State, clientside_callback, dcc, html
 
 from dashboards.app import current_ctx
@@ -27,7 +26,7 @@ from dashboards.components.flows import (
     flow_tiles,
     signals_figure,
 )
-from dashboards.components.layout import GRAPH_CONFIG, card, page_header
+from dashboards.components.layout import GRAPH_CONFIG, card, keyed_grid, page_header
 from dashboards.components.tiles import tile_component
 from dashboards.theme import ACCENT
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
@@ -98,24 +97,14 @@ def layout(**query: str) -> html.Div:
                         "All flows",
                         "Last hour: steps completed, p95 sync lag against the SLA, deliveries that failed; "
                         "click a flow to open its signals",
-                        dag.AgGrid(
-                            id="fl-grid",
-                            columnDefs=FLOW_COLUMNS,
-                            rowData=[],
-                            getRowId="params.data.flow_id",
-                            defaultColDef={"sortable": True, "resizable": True, "suppressMovable": True},
-                            dashGridOptions={
-                                "domLayout": "autoHeight",
-                                "rowHeight": 38,
-                                "headerHeight": 38,
-                                "tooltipShowDelay": 400,
-                                "suppressCellFocus": True,
-                                "rowSelection": {"mode": "singleRow", "checkboxes": False,
-                                                 "enableClickSelection": True},
-                                "localeText": {"noRowsToShow": "No flows configured"},
-                            },
-                            className="ag-theme-quartz fw-grid fl-grid",
-                            style={"height": None},
+                        keyed_grid(
+                            "fl-grid",
+                            FLOW_COLUMNS,
+                            row_id="flow_id",
+                            empty_text="No flows configured",
+                            row_height=38,
+                            class_name="fl-grid",
+                            rowSelection={"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
                         ),
                         span=12,
                     ),

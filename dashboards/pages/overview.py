@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_ag_grid as dag
 from dash import Input, Output, clientside_callback, dcc, html
 
 from dashboards.app import current_ctx
@@ -19,7 +18,7 @@ from dashboards.components.charts import (
     queue_depth_figure,
     sync_lag_figure,
 )
-from dashboards.components.layout import card, graph, page_header
+from dashboards.components.layout import card, graph, keyed_grid, page_header
 from dashboards.components.tables import ATTENTION_COLUMNS, attention_rows, flow_table, queue_table
 from dashboards.components.tiles import (
     TILE_LABELS,
@@ -89,22 +88,11 @@ def layout(**query: str) -> html.Div:
                     card(
                         "Needs attention",
                         "Open exceptions hurting the most orders",
-                        dag.AgGrid(
-                            id="ov-attention",
-                            columnDefs=ATTENTION_COLUMNS,
-                            rowData=[],
-                            getRowId="params.data.exception_id",
-                            defaultColDef={"sortable": True, "resizable": True, "suppressMovable": True},
-                            dashGridOptions={
-                                "domLayout": "autoHeight",
-                                "rowHeight": 40,
-                                "headerHeight": 38,
-                                "tooltipShowDelay": 400,
-                                "suppressCellFocus": True,
-                                "localeText": {"noRowsToShow": "No open exceptions"},
-                            },
-                            className="ag-theme-quartz fw-grid",
-                            style={"height": None},
+                        keyed_grid(
+                            "ov-attention",
+                            ATTENTION_COLUMNS,
+                            row_id="exception_id",
+                            empty_text="No open exceptions",
                         ),
                         span=8,
                     ),
