@@ -6,28 +6,41 @@ exception records is derived from the evidence, so a second run on the same data
 nothing: occurrences grow only by evidence newer than the stored ``last_seen``, affected
 orders are the current set, and severity only ever escalates.
 
-Lifecycle: an exception whose condition cleared is resolved by ``detector`` with the
-rule's reason; it re-opens when the condition returns (new evidence after it was resolved,
-or any evidence when the detector itself had resolved it). Exceptions an operator ignored
-or resolved stay as they are unless new evidence arrives after their resolution.
+Failed messages: the occurrences of the failure rules are messages; each exception keeps
+every one of them in ``exception_messages`` (what a replay re-sends), and a message that no
+longer fails (its source delivered it on a later attempt) is marked delivered.
+
+Lifecycle, built not to flap: an exception whose condition cleared is resolved by
+``detector`` with the rule's reason only once it has stayed clear for a hold-down (``resolve_after_passes``
+passes and at least ``resolve_after``); found again before that, the hold-down starts over.
+A resolved exception re-opens when the condition returns within ``reopen_window`` of its
+resolution (new evidence after it was resolved, or any evidence when the detector itself
+had resolved it); later evidence is a new incident and opens a new exception (the old one
+keeps its history under an archived fingerprint). Exceptions an operator ignored or resolved
+stay as they are unless new evidence arrives after their resolution.
+
+Passes are serialised: the scheduled job and the on-demand pass both run inside the ingest
+writer's transaction (:func:`run_detection_job`), like every other writer of the process.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from models.detection_rules import DATA_QUALITY_PREFIX, RULES, DetectionSettings, RuleResult
 from models.dialect import in_list
 from models.fingerprint import fingerprint
 from models.queries.common import SEVERITIES, read_frame
+from models.queries.messages import mark_delivered_by_source, original_id, record_failures
 from models.tables import exception_actions, exceptions
 
 DETECTOR = "detector"
@@ -51,6 +64,8 @@ class Finding:
     last_at: datetime
     times: tuple[datetime, ...]
     orders: tuple[str, ...]
+    #: Failed messages (event_id, correlation_id, first_at, last_at, error), for rules that find messages.
+    messages: tuple[dict[str, object], ...] | None = None
 
 
 #: Severity by rule, first match wins: (why, predicate over (finding, flow category), severity).
@@ -89,6 +104,7 @@ class DetectionReport:
     updated: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     reopened: list[str] = field(default_factory=list)
+    clearing: list[str] = field(default_factory=list)  # clear, but still within the hold-down
     findings: int = 0
     elapsed_seconds: float = 0.0
 
@@ -116,8 +132,28 @@ def _findings(results: list[RuleResult]) -> dict[str, Finding]:
                 first_error=_opt(first["message"]), event_id=_opt(last["event_id"]),
                 first_at=first["at"].to_pydatetime(), last_at=last["at"].to_pydatetime(),
                 times=tuple(t.to_pydatetime() for t in rows["at"]), orders=tuple(orders),
+                messages=_messages(rows) if result.carries_messages else None,
             )  # fmt: skip
     return found
+
+
+def _messages(rows: pd.DataFrame) -> tuple[dict[str, object], ...]:
+    """One entry per original message among failure occurrences (sorted by time): a failed replay
+    of a message (``<id>:replay:<n>``) is the same message failing again."""
+    out: dict[str, dict[str, object]] = {}
+    for event_id, key, at, message in zip(rows["event_id"], rows["correlation_id"], rows["at"], rows["message"],
+                                          strict=True):  # fmt: skip
+        if event_id is None or pd.isna(event_id):
+            continue
+        original = original_id(str(event_id))
+        seen = out.get(original)
+        when = at.to_pydatetime()
+        if seen is None:
+            out[original] = {"event_id": original, "correlation_id": _opt(key), "first_at": when, "last_at": when,
+                             "error": _opt(message)}  # fmt: skip
+        else:
+            seen.update(last_at=when, error=_opt(message))
+    return tuple(out.values())
 
 
 def _opt(value: object) -> str | None:
@@ -134,34 +170,44 @@ def run_detection(conn: Connection, *, now: datetime, settings: DetectionSetting
     flows = read_frame(conn, "SELECT flow_id, name, category FROM flows").set_index("flow_id")
     systems = {row[0]: row[1] for row in conn.execute(sa.text("SELECT system_id, name FROM systems"))}
     report = DetectionReport(findings=len(found))
-    writer = _Writer(conn, now)
+    writer = _Writer(conn, now, now - settings.failure_lookback)
 
     for fp, finding in found.items():
         category = flows["category"].get(finding.flow_id) if finding.flow_id else None
         sev = severity(finding, category, settings)
         row = stored.get(fp)
+        if row is not None and row["status"] == "resolved":
+            newer = any(t > row["resolved_at"] for t in finding.times)
+            if not (newer or row["resolved_by"] == DETECTOR):
+                continue
+            if now - row["resolved_at"] > settings.reopen_window:
+                writer.archive(row)  # a new incident: the old exception keeps its own history
+                row = None
+            else:
+                writer.reopen(row, finding, sev)
+                report.reopened.append(fp)
+                continue
         if row is None:
             title = _title(finding, flows["name"].get(finding.flow_id, finding.flow_id), systems)
             writer.open(finding, sev, title)
             report.opened.append(fp)
             continue
-        if row["status"] == "resolved":
-            newer = any(t > row["resolved_at"] for t in finding.times)
-            if not (newer or row["resolved_by"] == DETECTOR):
-                continue
-            writer.reopen(row, finding, sev)
-            report.reopened.append(fp)
-            continue
         if writer.update(row, finding, sev):
             report.updated.append(fp)
 
+    since = now - settings.failure_lookback
     for fp, row in stored.items():
         if fp in found or row["status"] not in ACTIVE:
             continue
         result = next((r for r in results if r.owns(row)), None)
-        if result is not None:
-            writer.resolve(row, result.clear_reason)
+        if result is None:
+            continue
+        if result.carries_messages:
+            mark_delivered_by_source(conn, int(row["exception_id"]), [], since=since, now=now)
+        if writer.clear(row, result.clear_reason, settings):
             report.resolved.append(fp)
+        else:
+            report.clearing.append(fp)
     report.elapsed_seconds = round(time.perf_counter() - began, 4)
     return report
 
@@ -173,7 +219,7 @@ def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, ob
         conn,
         f"""
         SELECT x.exception_id, x.fingerprint, x.kind, x.business_key, x.error_class, x.status, x.severity,
-               x.occurrences, x.last_seen, x.affected_orders, x.event_id, x.resolved_at,
+               x.occurrences, x.last_seen, x.affected_orders, x.event_id, x.resolved_at, x.clear_since, x.clear_passes,
                (SELECT a.actor FROM exception_actions a
                 WHERE a.exception_id = x.exception_id AND a.action = 'resolve'
                 ORDER BY a.acted_at DESC, a.action_id DESC LIMIT 1) AS resolved_by
@@ -192,7 +238,7 @@ def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, ob
     for raw in frame.to_dict("records"):
         record = {k: None if pd.isna(v) else v for k, v in raw.items()}  # pandas' NaN/NaT → NULL
         record["orders"] = linked.get(record["exception_id"], ())
-        for column in ("last_seen", "resolved_at"):
+        for column in ("last_seen", "resolved_at", "clear_since"):
             if record[column] is not None:
                 record[column] = pd.Timestamp(record[column]).to_pydatetime()
         rows[record["fingerprint"]] = record
@@ -202,8 +248,8 @@ def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, ob
 class _Writer:
     """The writes of one pass: exceptions, their orders and the audit trail, all as ``detector``."""
 
-    def __init__(self, conn: Connection, now: datetime) -> None:
-        self.conn, self.now = conn, now
+    def __init__(self, conn: Connection, now: datetime, since: datetime) -> None:
+        self.conn, self.now, self.since = conn, now, since
 
     def open(self, f: Finding, sev: str, title: str) -> None:
         exception_id = self.conn.execute(
@@ -217,12 +263,14 @@ class _Writer:
             .returning(exceptions.c.exception_id)
         ).scalar_one()  # fmt: skip
         self._link(exception_id, f.orders)
+        self._messages(exception_id, f)
         self._audit(exception_id, "open", None, "open", f.first_error)
 
     def update(self, row: dict[str, object], f: Finding, sev: str) -> bool:
         """Refresh an active (or ignored) exception; False when nothing changed."""
         values = self._refreshed(row, f, sev)
         changed = {k: v for k, v in values.items() if row.get(k) != v}
+        self._messages(row["exception_id"], f)
         if not changed and tuple(row["orders"]) == f.orders:
             return False
         self._set(row, {**values, "updated_at": self.now})
@@ -234,11 +282,33 @@ class _Writer:
         values = self._refreshed(row, f, sev)
         self._set(row, {**values, "status": "open", "resolved_at": None, "resolution": None, "updated_at": self.now})
         self._link(row["exception_id"], f.orders, replace=True)
+        self._messages(row["exception_id"], f)
         self._audit(row["exception_id"], "reopen", "resolved", "open", f"condition returned: {f.first_error}")
 
-    def resolve(self, row: dict[str, object], reason: str) -> None:
-        self._set(row, {"status": "resolved", "resolved_at": self.now, "resolution": reason, "updated_at": self.now})
-        self._audit(row["exception_id"], "resolve", str(row["status"]), "resolved", reason)
+    def archive(self, row: dict[str, object]) -> None:
+        """Free the fingerprint of an exception resolved long ago, so a recurrence opens a new one."""
+        archived = f"{row['fingerprint']}#{row['exception_id']}"
+        self._set(row, {"fingerprint": archived})
+
+    def clear(self, row: dict[str, object], reason: str, settings: DetectionSettings) -> bool:
+        """One more pass with the condition clear: resolve once the hold-down is over (True), else count it."""
+        since = row["clear_since"] or self.now
+        passes = int(row["clear_passes"] or 0) + 1  # type: ignore[call-overload]
+        if passes >= settings.resolve_after_passes and self.now - since >= settings.resolve_after:  # type: ignore[operator]
+            self._set(row, {"status": "resolved", "resolved_at": self.now, "resolution": reason,
+                            "updated_at": self.now, "clear_since": None, "clear_passes": None})  # fmt: skip
+            self._audit(row["exception_id"], "resolve", str(row["status"]), "resolved", reason)
+            return True
+        self._set(row, {"clear_since": since, "clear_passes": passes})
+        return False
+
+    def _messages(self, exception_id: object, f: Finding) -> None:
+        """Keep every failed message of the finding; those no longer failing were delivered by their source."""
+        if f.messages is None:
+            return
+        record_failures(self.conn, int(exception_id), list(f.messages))  # type: ignore[call-overload]
+        failing = [str(m["event_id"]) for m in f.messages]
+        mark_delivered_by_source(self.conn, int(exception_id), failing, since=self.since, now=self.now)  # type: ignore[call-overload]
 
     @staticmethod
     def _refreshed(row: dict[str, object], f: Finding, sev: str) -> dict[str, object]:
@@ -250,6 +320,8 @@ class _Writer:
             "affected_orders": len(f.orders),
             "event_id": f.event_id or row["event_id"],
             "severity": _more_severe(str(row["severity"]), sev),
+            "clear_since": None,  # found again: any hold-down starts over
+            "clear_passes": None,
         }
 
     def _set(self, row: dict[str, object], values: dict[str, object]) -> None:
@@ -296,14 +368,20 @@ def _title(f: Finding, flow_name: str | None, systems: dict[str, str]) -> str:
     return titles.get(f.kind, f"{flow}: {f.kind} ({f.key})")
 
 
-class _HasEngine(Protocol):
-    engine: Engine
+class _Transactional(Protocol):
+    def transaction(self) -> AbstractContextManager[Connection]: ...
+
+
+class _HasWriter(Protocol):
+    @property
+    def writer(self) -> _Transactional: ...
 
     def now(self) -> datetime: ...
 
 
-def run_detection_job(ctx: _HasEngine, settings: DetectionSettings | None = None) -> DetectionReport:
-    """The scheduled job: one pass in its own transaction, as of the context's clock."""
-    with ctx.engine.begin() as conn:
+def run_detection_job(ctx: _HasWriter, settings: DetectionSettings | None = None) -> DetectionReport:
+    """The scheduled (and on-demand) job: one pass inside the ingest writer's transaction, so passes
+    never overlap each other or any other write of the process; as of the context's clock."""
+    with ctx.writer.transaction() as conn:
         return run_detection(conn, now=ctx.now(), settings=settings)
 

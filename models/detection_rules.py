@@ -71,6 +71,13 @@ class DetectionSettings:
     #: How far back a queue's current episode over threshold is traced.
     queue_episode_lookback: timedelta = timedelta(hours=24)
     critical_affected_orders: int = 50
+    #: Hold-down: an exception auto-resolves only once its condition stayed clear this many passes…
+    resolve_after_passes: int = 2
+    #: …and at least this long, so a condition that toggles does not open and resolve a series.
+    resolve_after: timedelta = timedelta(minutes=10)
+    #: A fingerprint that fails again within this long of its resolution reopens the same
+    #: exception; later, it is a new incident and opens a new one.
+    reopen_window: timedelta = timedelta(hours=24)
 
 
 @dataclass
@@ -81,6 +88,9 @@ class RuleResult:
     occurrences: pd.DataFrame
     owns: Callable[[dict[str, Any]], bool]  # over a stored exception (kind, error_class, business_key, last_seen)
     clear_reason: str
+    #: The occurrences are failed messages (event_id, correlation_id): their exceptions keep each one
+    #: for replay, and messages no longer failing were delivered by their source.
+    carries_messages: bool = False
 
 
 def _frame(rows: pd.DataFrame | list[dict[str, object]]) -> pd.DataFrame:
@@ -143,15 +153,15 @@ def failures(conn: Connection, *, now: datetime, settings: DetectionSettings) ->
     return [
         RuleResult("data_quality", per_order,
                    lambda x: x["kind"] == "delivery_failed" and is_quality(x) and recent(x),
-                   "The order's message was corrected and delivered"),
+                   "The order's message was corrected and delivered", carries_messages=True),
         RuleResult("dead_letters", grouped(dead, "dead_letter"), lambda x: x["kind"] == "dead_letter" and recent(x),
-                   "Every dead-lettered message was delivered (replayed or resent)"),
+                   "Every dead-lettered message was delivered (replayed or resent)", carries_messages=True),
         RuleResult("retries_exhausted", grouped(exhausted, "retries_exhausted"),
                    lambda x: x["kind"] == "retries_exhausted" and recent(x),
-                   "Every message was delivered after its retries"),
+                   "Every message was delivered after its retries", carries_messages=True),
         RuleResult("failed_deliveries", grouped(failed, "delivery_failed"),
                    lambda x: x["kind"] == "delivery_failed" and not is_quality(x) and recent(x),
-                   "Every failed message was delivered"),
+                   "Every failed message was delivered", carries_messages=True),
     ]  # fmt: skip
 
 

@@ -74,3 +74,12 @@ def latest_before_join(conn: Connection, left: str, right: str, equal: str, left
             f"{left}.{left_time} ORDER BY {right}.{right_time} DESC LIMIT 1) {right} ON TRUE"
         )
     return f"{left} ASOF JOIN {right} ON {equal} AND {left}.{left_time} >= {right}.{right_time}"
+
+
+def zipped(conn: Connection, columns: list[str]) -> str:
+    """A relation with one row per position of the equally long list parameters ``:<column>``
+    (one bind per column, however many rows: bulk upserts without executemany)."""
+    if _is_pg(conn):
+        binds = ", ".join(f":{c}" for c in columns)
+        return f"SELECT * FROM unnest({binds}) AS z({', '.join(columns)})"
+    return "SELECT " + ", ".join(f"unnest(:{c}) AS {c}" for c in columns)

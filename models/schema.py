@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from models.queries.messages import backfill_exception_messages
 from models.step_rollup import backfill_flow_steps
 from models.tables import metadata, schema_meta
 from models.writer import backfill_step_flows
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def create_schema(engine: Engine) -> None:
@@ -22,6 +23,8 @@ def create_schema(engine: Engine) -> None:
             backfill_step_flows(conn)
         if current is not None and current < 5:
             backfill_flow_steps(conn)
+        if current is not None and current < 6:
+            backfill_exception_messages(conn)
         if current is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif current != SCHEMA_VERSION:

@@ -170,6 +170,29 @@ exceptions = sa.Table(
     sa.Column("snoozed_until", sa.DateTime),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("last_error", sa.String),  # the error of the latest failed replay
+    # Hold-down before an auto-resolve: when detection first found the condition clear, and in how
+    # many passes since; reset when it is found again (detection must not flap).
+    sa.Column("clear_since", sa.DateTime),
+    sa.Column("clear_passes", sa.Integer),
+)
+
+# Every failed message an exception groups (often one per order): what a replay re-sends, each
+# under its own idempotency key, and whether it has been delivered since. Detection adds rows as
+# occurrences arrive; replays and detection (a later ok attempt from the source) mark them delivered.
+exception_messages = sa.Table(
+    "exception_messages",
+    metadata,
+    sa.Column("exception_id", sa.BigInteger, nullable=False),
+    sa.Column("event_id", sa.String, nullable=False),  # the original message id (the idempotency key)
+    sa.Column("correlation_id", sa.String),
+    sa.Column("first_failed_at", sa.DateTime, nullable=False),
+    sa.Column("last_failed_at", sa.DateTime, nullable=False),
+    sa.Column("last_error", sa.String),
+    sa.Column("state", sa.String, nullable=False),  # pending, delivered, failed (its last replay failed)
+    sa.Column("replays", sa.Integer, nullable=False),  # replays attempted
+    sa.Column("delivered_at", sa.DateTime),
+    sa.Column("delivered_by", sa.String),  # the replay event that delivered it, or "source" (a later ok attempt)
+    sa.PrimaryKeyConstraint("exception_id", "event_id"),
 )
 
 exception_orders = sa.Table(
@@ -240,6 +263,7 @@ bulk_run_items = sa.Table(
     sa.Column("run_id", sa.BigInteger, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("exception_id", sa.BigInteger, nullable=False),
+    sa.Column("event_id", sa.String),  # replays: the message of the exception this item re-sends
     sa.Column("status", sa.String, nullable=False),  # pending, delivered, failed, done, skipped
     sa.Column("duplicate_risk", sa.Boolean, nullable=False),
     sa.Column("replay_id", sa.BigInteger),

@@ -55,6 +55,8 @@ class ExceptionDraft:
     assignee: str | None = None
     touched_at: float | None = None
     keys: list[str] = field(default_factory=list)
+    #: Its failed messages: (event_id, correlation_id, failed_at, delivered_at or None, error).
+    messages: list[tuple[str, str, float, float | None, str | None]] = field(default_factory=list)
 
     @property
     def fingerprint(self) -> str:
@@ -162,6 +164,8 @@ def _validation(failures: pd.DataFrame) -> list[ExceptionDraft]:
                 resolution=_RESOLUTIONS[r.error_code] if recovered else None,
                 assignee="ops.desk" if recovered or r.failed_at < -DAY else None,
                 keys=[r.correlation_id],
+                messages=[(r.event_id, r.correlation_id, r.failed_at, r.recovered_at if recovered else None,
+                           r.error_message)],
             )
         )
     return drafts
@@ -201,6 +205,9 @@ def _grouped_failures(failures: pd.DataFrame) -> list[ExceptionDraft]:
                 assignee="dana.okafor" if dead else None,
                 touched_at=float(recovered.max()) if len(recovered) else None,
                 keys=list(g["correlation_id"]),
+                messages=[(e, k, f, r if r <= 0 else None, m) for e, k, f, r, m in
+                          zip(g["event_id"], g["correlation_id"], g["failed_at"], g["recovered_at"],
+                              g["error_message"], strict=True)],
             )
         )
     return drafts
@@ -231,6 +238,8 @@ def _breaches(findings: Findings, start_events: Callable[[Iterable[str], str], d
                 first_error=f"PO acknowledgement (EDI 855) not received within {flow.sla_seconds // HOUR} h",
                 event_id=sent.get(r.correlation_id),
                 keys=[r.correlation_id],
+                messages=[(sent[r.correlation_id], r.correlation_id, r.at, None, None)] if r.correlation_id in sent
+                else [],
             )
         )
     for (flow_id, key), g in frame[frame["kind"] == "sla_breach"].groupby(["flow_id", "key"], sort=True):
@@ -268,8 +277,10 @@ _TIME_COLUMNS = ("first_seen", "last_seen", "resolved_at", "updated_at")
 _INT_COLUMNS = ("occurrences", "affected_orders")
 
 
-def exception_tables(drafts: list[ExceptionDraft], ids: list[int], anchor_us: int) -> tuple[pa.Table, pa.Table]:
-    """The exceptions and exception_orders batches for drafts with their assigned ids."""
+def exception_tables(
+    drafts: list[ExceptionDraft], ids: list[int], anchor_us: int
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """The exceptions, exception_orders and exception_messages batches for drafts with their assigned ids."""
     rows = [d.row() for d in drafts]
     columns: dict[str, pa.Array] = {"exception_id": pa.array(ids, pa.int64())}
     for name in rows[0]:
@@ -285,4 +296,28 @@ def exception_tables(drafts: list[ExceptionDraft], ids: list[int], anchor_us: in
             "correlation_id": pa.array([k for _, k in links], pa.string()),
         }
     )
-    return pa.table(columns), orders
+    return pa.table(columns), orders, _messages_table(drafts, ids, anchor_us)
+
+
+def _messages_table(drafts: list[ExceptionDraft], ids: list[int], anchor_us: int) -> pa.Table:
+    """One row per failed message of each draft: pending, or delivered when it recovered."""
+    rows = {(i, m[0]): m for i, d in zip(ids, drafts, strict=True) for m in d.messages}  # one per message id
+    owners = [i for i, _ in rows]
+    messages = list(rows.values())
+    failed = np.array([m[2] for m in messages], float)
+    delivered = np.array([np.nan if m[3] is None or pd.isna(m[3]) else m[3] for m in messages], float)
+    done = ~np.isnan(delivered)
+    return pa.table(
+        {
+            "exception_id": pa.array(owners, pa.int64()),
+            "event_id": pa.array([m[0] for m in messages], pa.string()),
+            "correlation_id": pa.array([m[1] for m in messages], pa.string()),
+            "first_failed_at": timestamps(failed, anchor_us),
+            "last_failed_at": timestamps(failed, anchor_us),
+            "last_error": pa.array([m[4] for m in messages], pa.string()),
+            "state": pa.array(np.where(done, "delivered", "pending").tolist(), pa.string()),
+            "replays": pa.array([int(d) for d in done], pa.int32()),
+            "delivered_at": timestamps(delivered, anchor_us),
+            "delivered_by": pa.array(np.where(done, "seeded history", None).tolist(), pa.string()),
+        }
+    )

@@ -45,6 +45,7 @@ SEEDED_TABLES = (
     "order_facts",
     "exceptions",
     "exception_orders",
+    "exception_messages",
 )
 
 
@@ -113,9 +114,10 @@ def seed_demo(
                     {"n": len(drafts)},
                 ).scalars()
             )
-        exceptions, links = exception_tables(drafts, ids, anchor_us)
+        exceptions, links, messages = exception_tables(drafts, ids, anchor_us)
         rows["exceptions"] = writer.append("exceptions", exceptions).written
         rows["exception_orders"] = writer.append("exception_orders", links).written
+        rows["exception_messages"] = writer.append("exception_messages", messages).written
 
     with engine.begin() as conn:
         rows["order_facts"] = conn.execute(sa.text("SELECT count(*) FROM order_facts")).scalar_one()
@@ -168,11 +170,11 @@ def _checksum(conn: sa.Connection, anchor_us: int) -> str:
             if column.name == "exception_id":
                 continue
             if isinstance(column.type, sa.DateTime):
-                values.append(f"CAST(epoch_us({column.name}) - {anchor_us} AS VARCHAR)")
+                values.append(f"CAST(epoch_us({name}.{column.name}) - {anchor_us} AS VARCHAR)")
             else:
-                values.append(f"CAST({column.name} AS VARCHAR)")
-        if name == "exception_orders":
-            source = "exception_orders JOIN exceptions USING (exception_id)"
+                values.append(f"CAST({name}.{column.name} AS VARCHAR)")
+        if name in ("exception_orders", "exception_messages"):
+            source = f"{name} JOIN exceptions USING (exception_id)"
             values.append("fingerprint")
         row = "concat_ws('|', " + ", ".join(f"coalesce({v}, '~')" for v in values) + ")"
         digests = f"SELECT md5({row}) AS h FROM {source}"

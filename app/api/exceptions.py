@@ -133,8 +133,11 @@ class SeverityIn(ActorIn):
 
 
 class ReplayIn(ActorIn):
-    payload: Any = Field(None, description="an edited payload (JSON) to send instead of the stored one")
+    payload: Any = Field(None, description="an edited payload (JSON) to send instead of the stored one of one message")
     reason: replay.FixReason | None = Field(None, description="required with an edited payload")
+    event_id: str | None = Field(
+        None, description="the message the edited payload is for (needed when several are undelivered)"
+    )
 
 
 def _act(ctx: AppContext, exception_id: int, run: Any) -> dict[str, Any]:
@@ -231,9 +234,12 @@ def _outcome(outcome: replay.ReplayOutcome) -> JSONResponse:
     )
 
 
-@router.post("/exceptions/{exception_id}/replay", summary="Replay the failed message (optionally edited)")
+@router.post(
+    "/exceptions/{exception_id}/replay", summary="Replay every undelivered failed message (one optionally edited)"
+)
 def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Request) -> JSONResponse:
-    """Delivered resolves the exception; failed keeps it open with the new error; four-eyes flows answer 202."""
+    """Each undelivered message is re-sent at the flow's pace with its own result; the exception resolves
+    once all are delivered, else stays open with "n of m delivered"; four-eyes flows answer 202."""
     with _refusals():
         outcome = replay.replay(
             exception_id,
@@ -241,6 +247,7 @@ def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Reque
             actor=body.actor,
             payload=body.payload,
             reason=body.reason,
+            event_id=body.event_id,
             base_url=_base_url(ctx, request),
         )
     return _outcome(outcome)

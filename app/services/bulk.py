@@ -1,20 +1,21 @@
 """Bulk actions: a selection (a whole filtered set, or ids) → replay, resolve, ignore or assign.
 
 Resolve, ignore and assign run at once in the caller's transaction. A bulk replay is a plan
-before it is a run: :func:`plan_bulk_replay` is the dry run (how many, which, which risk a
-duplicate because the target already took a later ok event for that business key), and
-:func:`start_run` stores the run with one row per item and replays them in a background
+before it is a run, and it counts in *messages*, not exceptions: every undelivered failed
+message of every selected exception is one item. :func:`plan_bulk_replay` is the dry run (how
+many exceptions and messages, which are skipped and why, which risk a duplicate because the
+target already took a later ok event for that business key, how long at what pace), and
+:func:`start_run` stores the run with one row per message and replays them in a background
 thread, paced so the target never sees more than ``rate_per_second``. The first ``canary``
-items go first; one failure among them stops the run. Pause and abort are honoured between
-items only: each item finishes its delivery, its result row and its audit row together.
+messages go first; one failure among them stops the run. Pause and abort are honoured between
+messages only: each finishes its delivery, its result row and its audit row together; an
+exception resolves when its last message is delivered.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -25,12 +26,13 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from sqlalchemy.engine import Connection
 
 from app.services import lifecycle, replay
+from app.services.delivery import Pacer
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
 from app.services.lifecycle import Action
-from app.services.replay import ReplayOutcome, ReplayStatus
+from app.services.replay import MessageOutcome, ReplayStatus
 from models.queries.bulk_runs import create_run, get_run, pending_items, run_items, set_item, set_items, set_run
-from models.queries.exceptions import ExceptionFilter, existing_ids, filtered_ids, get_state, get_states
-from models.queries.replays import replay_subjects
+from models.queries.exceptions import ExceptionFilter, existing_ids, filtered_ids, get_states
+from models.queries.replays import active_replays
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -93,7 +95,7 @@ def select(selection: Selection, *, conn: Connection, now: datetime) -> list[int
 
 @dataclass(frozen=True)
 class PlanItem:
-    """One selected exception and what the bulk action would do to it."""
+    """One selected exception (or, for replays, one of its failed messages) and what the action would do."""
 
     exception_id: int
     title: str | None
@@ -120,65 +122,77 @@ class BulkPlan:
     rate_per_second: float | None = None
 
     def summary(self, *, include_duplicate_risk: bool = False) -> dict[str, Any]:
-        """Counts for the confirmation dialog: how many run, how many risk duplicates, how long."""
+        """Counts for the confirmation: how many exceptions and messages run, how many risk duplicates, how long."""
         runnable = [i for i in self.items if i.runnable and (include_duplicate_risk or not i.duplicate_risk)]
-        return {
+        seconds = round(len(runnable) / self.rate_per_second, 1) if self.rate_per_second else 0.0
+        out = {
             "action": str(self.action),
-            "selected": len(self.items),
+            "selected": len({i.exception_id for i in self.items}),
             "runnable": len(runnable),
+            "exceptions": len({i.exception_id for i in runnable}),
             "duplicate_risk": sum(i.duplicate_risk for i in self.items if i.runnable),
             "skipped": len(self.items) - len(runnable),
             "rate_per_second": self.rate_per_second,
-            "expected_seconds": round(len(runnable) / self.rate_per_second, 1) if self.rate_per_second else 0.0,
+            "expected_seconds": seconds,
         }
+        if self.action is BulkAction.REPLAY:
+            out["messages"] = len(runnable)
+            out["text"] = (
+                f"{_count(out['exceptions'], 'exception')}, {_count(len(runnable), 'message')}, "
+                f"~{seconds:g} s at {self.rate_per_second:g}/s"
+            )
+        return out
 
     def as_dict(self, *, include_duplicate_risk: bool = False) -> dict[str, Any]:
         """The summary and every item, JSON-ready."""
         return {**self.summary(include_duplicate_risk=include_duplicate_risk), "items": [asdict(i) for i in self.items]}
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def plan_bulk_replay(
     selection: Selection, *, conn: Connection, now: datetime, settings: Settings, base_url: str | None = None
 ) -> BulkPlan:
-    """The dry run of a bulk replay: which selected exceptions would be replayed where, which are skipped
-    (closed, nothing to replay, no target, four-eyes) and which risk a duplicate downstream."""
+    """The dry run of a bulk replay: every undelivered message of the selected exceptions, where it
+    would go, which are skipped (closed, nothing to replay, no target, in flight, four-eyes) and
+    which risk a duplicate downstream."""
     ids = select(selection, conn=conn, now=now)
-    subjects = replay_subjects(conn, ids)
+    states = get_states(conn, ids)
+    by_exception = replay.replayable(conn, ids)
+    active = active_replays(conn, ids)
     items: list[PlanItem] = []
     rates: list[float] = []
     for exception_id in ids:
-        subject = subjects[exception_id]
-        skip, target = None, None
-        try:
-            _check_replayable(subject)
-            target = replay.route_for(subject, settings, base_url).address
-        except ServiceError as exc:
-            skip = str(exc)
-        if skip is None and subject["replay_rate_per_second"]:
-            rates.append(float(subject["replay_rate_per_second"]))
-        items.append(
-            PlanItem(
-                exception_id,
-                subject["title"],
-                subject["flow_id"],
-                subject["event_id"],
-                subject["correlation_id"],
-                target,
-                bool(subject["duplicate_risk"]),
-                skip,
-            )
-        )
+        state, messages = states[exception_id], by_exception[exception_id]
+        skip = _refusal(state, messages, active[exception_id])
+        if not messages:
+            items.append(PlanItem(exception_id, state["title"], state["flow_id"], skip_reason=skip))
+            continue
+        for m in messages:
+            why, target = skip, None
+            if why is None and m["payload"] is None:
+                why = f"the message {m['event_id']} has no stored payload"
+            if why is None:
+                try:
+                    target = replay.route_for(m, settings, base_url).address
+                except ServiceError as exc:
+                    why = str(exc)
+            if why is None and m["replay_rate_per_second"]:
+                rates.append(float(m["replay_rate_per_second"]))
+            items.append(PlanItem(exception_id, state["title"], state["flow_id"], m["event_id"],
+                                  m["correlation_id"], target, bool(m["duplicate_risk"]), why))  # fmt: skip
     rate = min(rates, default=settings.replay_rate_per_second)
     return BulkPlan(BulkAction.REPLAY, selection.model_dump(mode="json", exclude_none=True), items, rate)
 
 
-def _check_replayable(subject: dict[str, Any]) -> None:
-    """Raise why a subject cannot be bulk-replayed (lifecycle, no message, four-eyes)."""
-    lifecycle.next_status(Action.REPLAY, subject["status"])
-    if not subject["event_id"] or subject["payload"] is None:
-        raise Conflict(f"exception {subject['exception_id']} ({subject['kind']}) has no failed message to replay")
-    if replay.needs_four_eyes(subject):
-        raise Conflict("its flow needs four-eyes approval: replay it on its own")
+def _refusal(state: dict[str, Any], messages: list[dict[str, Any]], active: list[dict[str, Any]]) -> str | None:
+    """Why an exception's messages cannot be bulk-replayed: the replay service's rule, or four-eyes."""
+    reason = replay.refusal(state, messages, active)
+    if reason is None and replay.needs_four_eyes(messages[0]):
+        return "its flow needs four-eyes approval: replay it on its own"
+    return reason
 
 
 def plan_bulk_action(action: BulkAction, selection: Selection, *, conn: Connection, now: datetime) -> BulkPlan:
@@ -272,6 +286,7 @@ def start_run(
             {
                 "position": n,
                 "exception_id": item.exception_id,
+                "event_id": item.event_id,
                 "duplicate_risk": item.duplicate_risk,
                 "status": ItemStatus.SKIPPED if reason else ItemStatus.PENDING,
                 "error": reason,
@@ -303,30 +318,6 @@ def run_report(
         raise NotFound(f"bulk run {run_id} does not exist")
     run["items"] = run_items(conn, run_id, status=item_status, offset=offset, limit=limit)
     return run
-
-
-class Pacer:
-    """Spaces starts at least ``1/rate`` seconds apart: the target never sees more than ``rate`` a second."""
-
-    def __init__(
-        self, rate: float, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
-        self._interval = 1.0 / rate
-        self._clock = clock
-        self._sleep = sleep
-        self._next = 0.0
-
-    def wait(self) -> None:
-        """Block until the next start is allowed, and book the one after."""
-        now = self._clock()
-        if self._next > now:
-            self._sleep(self._next - now)
-            now = self._next
-        self._next = now + self._interval
-
-    def reset(self) -> None:
-        """Forget the schedule (after a pause, the next start may go at once)."""
-        self._next = 0.0
 
 
 @dataclass
@@ -473,7 +464,6 @@ class _Run:
             run = get_run(conn, self.run_id)
             assert run is not None
             items = pending_items(conn, self.run_id)
-            subjects = replay_subjects(conn, [i["exception_id"] for i in items])
         counts = run["counts"]
         canary_left = max(run["canary"] - counts.get(ItemStatus.DELIVERED, 0) - counts.get(ItemStatus.FAILED, 0), 0)
         pacer = Pacer(float(run["rate_per_second"]))
@@ -486,12 +476,12 @@ class _Run:
                         )
                     return
                 pacer.wait()
-                outcome = self._replay_item(item, subjects.get(item["exception_id"]), client, str(run["actor"]))
+                outcome = self._replay_item(item, client, str(run["actor"]))
                 if canary_left:
                     canary_left -= 1
                     if outcome is not None and outcome.status is ReplayStatus.FAILED:
-                        why = f"canary failed on exception {outcome.exception_id}: {outcome.error_code}: "
-                        why += str(outcome.error)
+                        why = f"canary failed on message {outcome.event_id} of exception {item['exception_id']}: "
+                        why += f"{outcome.error_code}: {outcome.error}"
                         with ctx.writer.transaction() as conn:
                             _close_run(conn, self.run_id, RunStatus.CANARY_FAILED, why, now=ctx.now())
                         return
@@ -516,36 +506,26 @@ class _Run:
                 control.cond.notify_all()
             return control.abort
 
-    def _replay_item(
-        self, item: dict[str, Any], subject: dict[str, Any] | None, client: httpx.Client, actor: str
-    ) -> ReplayOutcome | None:
-        """Replay one item and record its result in the same transaction as its audit row; None if skipped."""
-        ctx, position, exception_id = self.ctx, item["position"], item["exception_id"]
+    def _replay_item(self, item: dict[str, Any], client: httpx.Client, actor: str) -> MessageOutcome | None:
+        """Replay one message and record its result in the same transaction as its audit row; None if skipped."""
+        ctx, position, exception_id, event_id = self.ctx, item["position"], item["exception_id"], item["event_id"]
         try:
-            if subject is None:
-                raise NotFound(f"exception {exception_id} does not exist")
             with ctx.actions.in_flight.hold(exception_id):
                 now = ctx.now()
                 with ctx.writer.transaction() as conn:
-                    state = get_state(conn, exception_id)
-                    subject = {**subject, "status": state["status"] if state else None}
-                    _check_replayable(subject)
-                    route = replay.route_for(subject, ctx.settings, self.base_url)
-                    started = replay.check_ledger(conn, subject, now=now, settings=ctx.settings)
-                    claim = replay.start(
-                        conn,
-                        subject,
-                        now=now,
-                        actor=actor,
-                        body=subject["payload"],
-                        diff=None,
-                        reason=None,
-                        started=started,
-                        bulk_run_id=self.run_id,
-                    )
-                delivery = replay.deliver(route, subject, claim, settings=ctx.settings, client=client)
+                    state, messages, active = replay.load(conn, exception_id, now=now, settings=ctx.settings)
+                    messages = [m for m in messages if m["event_id"] == event_id]
+                    if event_id is None or not messages:
+                        raise Conflict(f"message {event_id} of exception {exception_id} was delivered meanwhile")
+                    reason = _refusal(state, messages, active)
+                    if reason is not None:
+                        raise Conflict(reason)
+                    message = messages[0]
+                    route = replay.route_for(message, ctx.settings, self.base_url)
+                    [claim] = replay.claim_all(conn, messages, now=now, actor=actor, bulk_run_id=self.run_id)
+                delivery = replay.deliver(route, message, claim, settings=ctx.settings, client=client)
 
-                def record(conn: Connection, outcome: ReplayOutcome) -> None:
+                def record_item(conn: Connection, outcome: MessageOutcome) -> None:
                     delivered = outcome.status is ReplayStatus.DELIVERED
                     set_item(
                         conn,
@@ -557,7 +537,8 @@ class _Run:
                         error=None if delivered else f"{outcome.error_code}: {outcome.error}",
                     )
 
-                return replay.finish(ctx, subject, claim, delivery, actor=actor, also=record)
+                outcome, _ = replay.record(ctx, message, claim, delivery, actor=actor, also=record_item)
+                return outcome
         except ServiceError as exc:
             with ctx.writer.transaction() as conn:
                 set_item(conn, self.run_id, position, status=ItemStatus.SKIPPED, error=str(exc), finished_at=ctx.now())

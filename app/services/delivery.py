@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,3 +183,27 @@ def _origin(props: pika.BasicProperties, dlq: str) -> tuple[str, str]:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Pacer:
+    """Spaces starts at least ``1/rate`` seconds apart: the target never sees more than ``rate`` a second."""
+
+    def __init__(
+        self, rate: float, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+
+    def wait(self) -> None:
+        """Block until the next start is allowed, and book the one after."""
+        now = self._clock()
+        if self._next > now:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self._interval
+
+    def reset(self) -> None:
+        """Forget the schedule (after a pause, the next start may go at once)."""
+        self._next = 0.0

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from app.services.errors import IllegalTransition, InvalidRequest, NotFound
 from models.queries.common import SEVERITIES
 from models.queries.exceptions import ExceptionStatus, append_actions, get_states, update_exceptions
+from models.queries.messages import message_counts
 
 S = ExceptionStatus
 
@@ -135,6 +136,8 @@ def apply(
     """
     actor = _check_actor(actor)
     states = get_states(conn, ids)
+    unexplained = action is Action.RESOLVE and not (changes or {}).get("resolution")
+    undelivered = _undelivered(conn, ids) if unexplained else {}
     done: list[ActionResult] = []
     items: list[ItemResult] = []
     by_status: dict[ExceptionStatus, list[int]] = {}
@@ -143,7 +146,7 @@ def apply(
         if row is None:
             items.append(ItemResult(exception_id, False, f"exception {exception_id} does not exist"))
             continue
-        reason = refusal(action, row["status"])
+        reason = refusal(action, row["status"]) or undelivered.get(exception_id)
         if reason is not None:
             items.append(ItemResult(exception_id, False, reason))
             continue
@@ -171,6 +174,18 @@ def apply(
         ],
     )
     return done, items
+
+
+def _undelivered(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    """Why exceptions with failed messages not yet delivered need a reason to be resolved by hand."""
+    return {
+        i: (
+            f"{c['total'] - c['delivered']} of its {c['total']} failed messages are not delivered: "
+            "replay them, or give a reason to resolve it anyway"
+        )
+        for i, c in message_counts(conn, ids).items()
+        if c["delivered"] < c["total"]
+    }
 
 
 def _one(

@@ -322,16 +322,17 @@ def target_label(target: str | None) -> str:
 
 
 def outcome_message(outcome: ReplayOutcome) -> tuple[str, str]:
-    """What a replay did, in one line, and the toast tone."""
+    """What a replay did, in one line, and the toast tone: how many of the exception's messages are delivered."""
     subject = f"#{outcome.exception_id}"
     if outcome.status is ReplayStatus.PENDING_APPROVAL:
         return f"Replay of {subject} requested — it waits for a second operator to approve it (four-eyes)", "warning"
-    where = target_label(outcome.target)
+    last = outcome.messages[-1] if outcome.messages else None
+    where = target_label(last.target) if last is not None else "its target"
+    sent = f"{fmt_int(outcome.sent)} message" + ("" if outcome.sent == 1 else "s")
     if outcome.status is ReplayStatus.DELIVERED:
-        http = f" (HTTP {outcome.http_status})" if outcome.http_status else ""
         after = "exception resolved" if outcome.resolved else "the exception was already closed"
-        return f"Replayed {subject}: delivered to {where}{http} — {after}", "ok"
-    return f"Replay of {subject} failed at {where}: {outcome.error_code}: {outcome.error} — it stays open", "breach"
+        return f"Replayed {subject}: {sent} delivered to {where} — {after}", "ok"
+    return f"Replay of {subject}: {outcome.summary} — it stays open", "breach"
 
 
 BULK_VERBS = {"resolve": "Resolved", "ignore": "Ignored", "assign": "Assigned"}
@@ -389,17 +390,20 @@ def _generic(reason: str) -> str:
 
 
 def plan_view(plan: Mapping[str, Any], flow_names: Mapping[str, str]) -> html.Div:
-    """The dry run of a bulk replay: counts, the per-flow breakdown, duplicate-risk and skip reasons."""
+    """The dry run of a bulk replay, in messages: counts, the per-flow breakdown, duplicate-risk and skip reasons."""
     items = plan.get("items") or []
     runnable = sum(1 for i in items if not i.get("skip_reason"))
     risky = [i for i in items if not i.get("skip_reason") and i.get("duplicate_risk")]
     rate = plan.get("rate_per_second")
+    exceptions = len({i["exception_id"] for i in items if not i.get("skip_reason")})
     facts = [
-        _fact("Selected", fmt_int(plan["selected"])),
-        _fact("Replayable", fmt_int(runnable), "ok" if runnable else "idle"),
+        _fact("Exceptions selected", fmt_int(plan["selected"])),
+        _fact("Messages to replay", fmt_int(runnable), "ok" if runnable else "idle"),
+        _fact("Of exceptions", fmt_int(exceptions)),
         _fact("Duplicate risk", fmt_int(len(risky)), "warning" if risky else "ok"),
         _fact("Skipped", fmt_int(len(items) - runnable), "idle"),
         _fact("Paced at", f"{rate:g}/s" if rate else "—"),
+        _fact("Takes about", fmt_duration(runnable / rate) if rate and runnable else "—"),
     ]
     rows = [
         html.Tr([
@@ -411,14 +415,16 @@ def plan_view(plan: Mapping[str, Any], flow_names: Mapping[str, str]) -> html.Di
         ])
         for r in plan_breakdown(items, flow_names)
     ]  # fmt: skip
-    head = html.Thead(html.Tr([html.Th("Flow"), html.Th("Replay target"), html.Th("Replay", className="num"),
+    head = html.Thead(html.Tr([html.Th("Flow"), html.Th("Replay target"), html.Th("Messages", className="num"),
                                html.Th("Duplicate risk", className="num"), html.Th("Skipped", className="num")]))
     children: list[Any] = [
+        html.Div(plan.get("text") or "", className="ex-plan-headline"),
         html.Div(facts, className="ex-facts-row"),
         html.Table([head, html.Tbody(rows)], className="data-table ex-plan-table"),
     ]
     if risky:
-        ids = ", ".join(f"#{i['exception_id']}" for i in risky[:12]) + (" …" if len(risky) > 12 else "")
+        owners = list(dict.fromkeys(i["exception_id"] for i in risky))
+        ids = ", ".join(f"#{i}" for i in owners[:12]) + (" …" if len(owners) > 12 else "")
         children.append(html.Div(
             className="ex-callout tone-warning",
             children=[html.B("Duplicate risk: "), f"the target already took a later event for the order of {ids}. "

@@ -30,7 +30,7 @@ from dashboards.components import workbench_layout as wl
 from dashboards.components.layout import page_header
 from dashboards.components.tiles import tile_component
 from models.queries.correlation import likely_cause
-from models.queries.exceptions import failed_event, get_exception, get_state, list_exceptions
+from models.queries.exceptions import get_exception, get_state, list_exceptions, shown_message
 from models.queries.flows import flow_definitions
 from models.queries.overview import exception_totals
 
@@ -290,8 +290,11 @@ def _act_once(name: str, exception_id: int, actor: str, form: dict[str, Any]) ->
             outcome = replay.approve_replay(exception_id, ctx=ctx, approver=form["approver"] or "", base_url=base_url)
         elif name == "send":
             edited = _edited_payload(form["fix_text"])
+            with ctx.engine.connect() as conn:
+                state = get_state(conn, exception_id)
+                shown = (shown_message(conn, state) if state else None) or {}
             outcome = replay.replay(exception_id, ctx=ctx, actor=actor, payload=edited, reason=form["fix_reason"],
-                                    base_url=base_url)  # fmt: skip
+                                    event_id=shown.get("event_id"), base_url=base_url)  # fmt: skip
         else:
             outcome = replay.replay(exception_id, ctx=ctx, actor=actor, base_url=base_url)
         return wb.outcome_message(outcome)
@@ -393,8 +396,8 @@ def _fix_preview(_clicks: int, exception_id: int | None, text: str | None, reaso
     if exception_id is None:
         raise dash.exceptions.PreventUpdate
     with current_ctx().engine.connect() as conn:
-        state = get_state(conn, exception_id) or {}
-        event = failed_event(conn, state["event_id"]) if state.get("event_id") else None
+        state = get_state(conn, exception_id)
+        event = shown_message(conn, state) if state else None
     if event is None:
         return html.Div("This exception has no failed message to edit", className="ex-callout tone-breach")
     try:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Connection
 
 from models.queries.common import AGING_BANDS, SEVERITIES, severity_rank
+from models.queries.messages import list_messages, message_counts
 from models.queries.writes import insert_sql, set_clause
 from models.tables import business_events, exception_actions, exception_orders, exceptions, flows, replays
 
@@ -299,7 +300,8 @@ def get_exception(
     detail = _with_age(row, now)
     flow = conn.execute(sa.select(flows).where(flows.c.flow_id == row["flow_id"])).mappings().first()
     detail["flow"] = dict(flow) if flow is not None else None
-    detail["event"] = failed_event(conn, row["event_id"]) if row["event_id"] else None
+    messages = list_messages(conn, exception_id)
+    detail["event"] = shown_message(conn, row, messages)
     orders = exception_orders.c
     detail["orders"] = list(
         conn.execute(
@@ -318,8 +320,23 @@ def get_exception(
             sa.select(replays).where(replays.c.exception_id == exception_id).order_by(replays.c.replay_id)
         ).mappings()
     ]
+    detail["messages"] = messages
+    detail["message_counts"] = message_counts(conn, [exception_id]).get(
+        exception_id, {"total": 0, "delivered": 0, "failed": 0, "pending": 0}
+    )
     detail["actions"] = action_history(conn, exception_id)
     return detail
+
+
+def shown_message(
+    conn: Connection, row: dict[str, Any], messages: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The failed message the detail panel shows and an edit applies to: the first still undelivered
+    (``messages`` in :func:`list_messages` order), else the exception's latest."""
+    if messages is None:
+        messages = list_messages(conn, int(row["exception_id"]), limit=1)
+    shown = next((m["event_id"] for m in messages if m["state"] != "delivered"), row["event_id"])
+    return failed_event(conn, shown) if shown else None
 
 
 def action_history(conn: Connection, exception_id: int) -> list[dict[str, Any]]:

@@ -11,19 +11,20 @@ from sqlalchemy.engine import Connection
 from models.queries.writes import insert_sql, set_clause
 from models.tables import replays
 
-#: One row per exception: its state, its flow's replay settings and the failed message.
-#: ``event_id`` is always the original message (the idempotency key), even when detection
-#: pointed the exception at one of its replays (``<event_id>:replay:<n>``).
+#: One row per failed message of the selected exceptions: the exception's state, its flow's replay
+#: settings, the message's own state and the original stored event (with payload).
 #: ``duplicate_risk``: the target already took a later ok event of that type for that business key.
-_SUBJECTS = """
-WITH picked AS (
-    SELECT *, split_part(event_id, ':replay:', 1) AS original_id
-    FROM exceptions WHERE exception_id IN (SELECT unnest(:ids))
+_MESSAGES = """
+WITH m AS (
+    SELECT * FROM exception_messages
+    WHERE exception_id IN (SELECT unnest(:ids)) {only}
 )
-SELECT x.exception_id, x.status, x.kind, x.title, x.original_id AS event_id, x.flow_id,
+SELECT x.exception_id, x.status, x.kind, x.title, x.flow_id,
        f.replay_kind, f.replay_target, f.queue, f.end_event, f.category,
        f.replay_rate_per_second, f.replay_four_eyes,
-       e.correlation_id, e.event_type, e.source, e.target, e.channel, e.occurred_at, e.received_at,
+       m.event_id, m.state AS message_state, m.replays AS message_replays,
+       coalesce(e.correlation_id, m.correlation_id) AS correlation_id,
+       e.event_type, e.source, e.target, e.channel, e.occurred_at, e.received_at,
        e.attempt, e.trace_id, e.payload, e.status AS message_status, e.error_code AS message_error_code,
        EXISTS (
            SELECT 1 FROM business_events later
@@ -31,43 +32,60 @@ SELECT x.exception_id, x.status, x.kind, x.title, x.original_id AS event_id, x.f
              AND later.status = 'ok' AND later.received_at > e.received_at
              AND later.target IS NOT DISTINCT FROM e.target
        ) AS duplicate_risk
-FROM picked x
+FROM m
+JOIN exceptions x ON x.exception_id = m.exception_id
 LEFT JOIN flows f ON f.flow_id = x.flow_id
 LEFT JOIN (
     SELECT * FROM business_events
-    WHERE event_id IN (SELECT original_id FROM picked)
+    WHERE event_id IN (SELECT event_id FROM m)
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at) = 1
-) e ON e.event_id = x.original_id
+) e ON e.event_id = m.event_id
+ORDER BY x.exception_id, m.first_failed_at, m.event_id
 """
 
 
-def replay_subjects(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Exception, flow settings and failed message (with payload) for each id that exists."""
+def replay_messages(
+    conn: Connection, ids: Sequence[int], *, undelivered_only: bool = True, event_ids: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The failed messages of the exceptions ``ids`` with what a replay needs (oldest failure first);
+    only the undelivered ones by default, only ``event_ids`` when given."""
     if not ids:
+        return []
+    only = " AND state <> 'delivered'" if undelivered_only else ""
+    params: dict[str, Any] = {"ids": [int(i) for i in ids]}
+    if event_ids is not None:
+        only += " AND event_id IN (SELECT unnest(:event_ids))"
+        params["event_ids"] = list(event_ids)
+    return [dict(r) for r in conn.execute(sa.text(_MESSAGES.format(only=only)), params).mappings()]
+
+
+def active_replays(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """Every running or parked (four-eyes) replay row of each exception, one per message."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT * FROM replays WHERE exception_id IN (SELECT unnest(:ids)) "
+            "AND status IN ('pending_approval', 'running') ORDER BY replay_id"
+        ),
+        {"ids": [int(i) for i in ids]},
+    ).mappings()
+    found: dict[int, list[dict[str, Any]]] = {int(i): [] for i in ids}
+    for r in rows:
+        found[int(r["exception_id"])].append(dict(r))
+    return found
+
+
+def replays_started(conn: Connection, event_ids: Sequence[str]) -> dict[str, int]:
+    """How many replays of each message have started (numbers the next ``<id>:replay:<n>``)."""
+    if not event_ids:
         return {}
-    rows = conn.execute(sa.text(_SUBJECTS), {"ids": [int(i) for i in ids]}).mappings()
-    return {int(r["exception_id"]): dict(r) for r in rows}
-
-
-#: The replay of an exception that blocks another (running or awaiting approval), if any, and how
-#: many replays of its message have started (numbers the next one), in one round trip.
-_LEDGER = sa.text("""
-SELECT r.replay_id, r.status, r.requested_by, r.requested_at, r.started_at, r.payload, r.reason, r.diff,
-       s.started
-FROM (SELECT count(*) AS started FROM replays WHERE event_id = :event_id AND started_at IS NOT NULL) s
-LEFT JOIN (
-    SELECT * FROM replays
-    WHERE exception_id = :exception_id AND status IN ('pending_approval', 'running')
-    ORDER BY replay_id DESC LIMIT 1
-) r ON TRUE
-""")
-
-
-def replay_ledger(conn: Connection, exception_id: int, event_id: str) -> tuple[dict[str, Any] | None, int]:
-    """The exception's active replay row (running or pending approval) or None, and replays started."""
-    row = dict(conn.execute(_LEDGER, {"exception_id": exception_id, "event_id": event_id}).mappings().one())
-    started = int(row.pop("started"))
-    return (row if row["replay_id"] is not None else None), started
+    rows = conn.execute(
+        sa.text(
+            "SELECT event_id, count(*) AS n FROM replays "
+            "WHERE event_id IN (SELECT unnest(:ids)) AND started_at IS NOT NULL GROUP BY event_id"
+        ),
+        {"ids": list(event_ids)},
+    )
+    return {str(e): int(n) for e, n in rows}
 
 
 def insert_replay(conn: Connection, **values: Any) -> int:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from app.context import AppContext
 from app.settings import load_settings
+from models.queries.messages import record_failures
 from models.tables import exception_actions, exception_orders, exceptions, flows, replays
 from tests.factories import event, events_table
 from tests.live_server import LiveServer, serve
@@ -87,8 +88,11 @@ def add_failures(
     payload: Callable[[int], Any] = default_payload,
     kind: str = "dead_letter",
     status: str = "open",
+    grouped: bool = False,
 ) -> list[int]:
-    """``count`` failed messages (``<prefix>-00001``…) and one exception over each; returns the exception ids."""
+    """``count`` failed messages (``<prefix>-00001``…) over as many orders, and one exception over each
+    (or, ``grouped``, one exception over all of them, as detection groups an outage); returns the
+    exception ids (one when grouped). Each exception keeps its messages as detection would."""
     now = ctx.now()
     failed_at = now - timedelta(hours=2)
     rows = []
@@ -109,6 +113,8 @@ def add_failures(
         row["payload"] = json.dumps(payload(n))
         rows.append(row)
     ctx.writer.append("business_events", events_table(rows))
+    if grouped:
+        return [_grouped_exception(ctx, flow_id, rows, kind=kind, status=status)]
     with ctx.writer.transaction() as conn:
         conn.execute(
             exceptions.insert(),
@@ -147,7 +153,39 @@ def add_failures(
                 for i, r in zip(exception_ids, rows, strict=True)
             ],
         )
+        for i, r in zip(exception_ids, rows, strict=True):
+            record_failures(conn, i, [_message(r)])
     return exception_ids
+
+
+def _message(row: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": row["event_id"], "correlation_id": row["correlation_id"], "first_at": row["received_at"],
+            "last_at": row["received_at"], "error": row["error_message"]}  # fmt: skip
+
+
+def _grouped_exception(ctx: AppContext, flow_id: str, rows: list[dict[str, Any]], *, kind: str, status: str) -> int:
+    """One exception over every failed message of ``rows`` (an outage: one cause, many orders)."""
+    first, last = rows[0], rows[-1]
+    with ctx.writer.transaction() as conn:
+        exception_id = conn.execute(
+            exceptions.insert()
+            .values(
+                fingerprint=f"{kind}:{flow_id}:3PL-DOWN", kind=kind, flow_id=flow_id, system_id="d365",
+                business_key="3PL-DOWN", title=f"{flow_id}: {len(rows)} messages dead-lettered (3PL-DOWN)",
+                error_class="3PL-DOWN", first_error=first["error_message"], severity="high", status=status,
+                first_seen=first["received_at"], last_seen=last["received_at"], occurrences=len(rows),
+                affected_orders=len({r["correlation_id"] for r in rows}), event_id=last["event_id"],
+                updated_at=last["received_at"],
+            )
+            .returning(exceptions.c.exception_id)
+        ).scalar_one()  # fmt: skip
+        conn.execute(
+            exception_orders.insert(),
+            [{"exception_id": exception_id, "correlation_id": c} for c in dict.fromkeys(r["correlation_id"]
+                                                                                        for r in rows)],
+        )
+        record_failures(conn, exception_id, [_message(r) for r in rows])
+    return int(exception_id)
 
 
 def actions_of(ctx: AppContext, exception_id: int) -> list[dict[str, Any]]:

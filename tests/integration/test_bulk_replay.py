@@ -102,7 +102,7 @@ def test_500_against_a_target_failing_every_tenth(live: LiveServer, receiver: Re
     assert audit == {eid: ["delivered" if status == "delivered" else "failed"] for eid, status in expected.items()}
     assert scalar(live.ctx, "SELECT count(*) FROM exceptions WHERE status = 'resolved'") == 450
     assert (
-        scalar(live.ctx, "SELECT count(*) FROM exceptions WHERE status = 'open' AND last_error LIKE 'HTTP-500%'") == 50
+        scalar(live.ctx, "SELECT count(*) FROM exceptions WHERE status = 'open' AND last_error LIKE '0 of 1 delivered, 1 failed: HTTP-500%'") == 50
     )
     assert (
         scalar(live.ctx, "SELECT count(*) FROM exception_actions WHERE action = 'resolve' AND actor = 'replay'") == 450
@@ -142,7 +142,7 @@ def test_a_failing_canary_stops_the_run(live: LiveServer, receiver: Receiver) ->
     run = wait_for_run(live, r.json()["run_id"])
 
     assert run["status"] == "canary_failed"
-    assert run["detail"].startswith(f"canary failed on exception {ids[0]}: HTTP-500")
+    assert run["detail"].startswith(f"canary failed on message evt-00001 of exception {ids[0]}: HTTP-500")
     assert run["counts"] == {"failed": 1, "skipped": 49}
     assert len(receiver.posts) == 1
     items = _items(live, run["run_id"])

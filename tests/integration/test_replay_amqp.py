@@ -114,7 +114,7 @@ def test_dead_letter_goes_back_to_its_queue_exactly_once(
 
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "delivered" and r.json()["resolved"] is True
-    assert r.json()["target"] == f"amqp {queue}.dlq → exchange (default) / {queue}"
+    assert r.json()["messages"][0]["target"] == f"amqp {queue}.dlq → exchange (default) / {queue}"
     assert _depth(channel, f"{queue}.dlq", 0) == 0
     assert _depth(channel, queue, 1) == 1
     ((got_id, body, headers),) = _drain(channel, queue)
@@ -127,7 +127,7 @@ def test_dead_letter_goes_back_to_its_queue_exactly_once(
     # Replaying again finds nothing in the DLQ: nothing is published twice.
     httpx.post(f"{live.url}/api/v1/exceptions/{eid}/reopen", json={"actor": "dana.okafor"}, timeout=10)
     again = _replay(live, eid)
-    assert again.json()["status"] == "failed" and again.json()["error_code"] == "NOT-IN-DLQ"
+    assert again.json()["status"] == "failed" and again.json()["messages"][0]["error_code"] == "NOT-IN-DLQ"
     assert (_depth(channel, queue, 0), _depth(channel, f"{queue}.dlq", 0)) == (0, 0)
 
 

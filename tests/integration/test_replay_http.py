@@ -36,6 +36,12 @@ def _replay(live: LiveServer, exception_id: int, actor: str = "dana.okafor", **b
     return httpx.post(f"{live.url}/api/v1/exceptions/{exception_id}/replay", json={"actor": actor, **body}, timeout=30)
 
 
+def _one(r: httpx.Response) -> dict:
+    """The only message outcome of a replay of a one-message exception."""
+    (message,) = r.json()["messages"]
+    return message
+
+
 def _detail(live: LiveServer, exception_id: int) -> dict:
     return httpx.get(f"{live.url}/api/v1/exceptions/{exception_id}", timeout=10).json()
 
@@ -48,7 +54,8 @@ def test_success_resolves_and_sends_the_stored_message(live: LiveServer, receive
 
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "delivered" and r.json()["resolved"] is True
-    assert r.json()["replay_event_id"] == "evt-00001:replay:1" and r.json()["http_status"] == 201
+    assert (r.json()["total"], r.json()["delivered"], r.json()["summary"]) == (1, 1, "1 of 1 delivered")
+    assert _one(r)["replay_event_id"] == "evt-00001:replay:1" and _one(r)["http_status"] == 201
     (post,) = receiver.posts
     assert post.key == "evt-00001" and post.content_type == "application/json"
     assert json.loads(post.body) == {
@@ -57,7 +64,10 @@ def test_success_resolves_and_sends_the_stored_message(live: LiveServer, receive
         "lines": [{"sku": "SKU-10001", "qty": 2}],
     }
     detail = _detail(live, eid)
-    assert detail["status"] == "resolved" and detail["resolution"] == "replayed: delivered as evt-00001:replay:1"
+    assert detail["status"] == "resolved" and detail["resolution"] == "replayed: message delivered"
+    assert [(m["event_id"], m["state"], m["delivered_by"]) for m in detail["messages"]] == [
+        ("evt-00001", "delivered", "evt-00001:replay:1")
+    ]
     trail = [(a["action"], a["actor"], a["outcome"]) for a in detail["actions"]]
     assert trail == [("replay", "dana.okafor", "delivered"), ("resolve", "replay", "done")]
     assert detail["actions"][0]["before_state"]["status"] == "open"
@@ -72,13 +82,15 @@ def test_server_error_keeps_it_open_with_the_new_error(live: LiveServer, receive
     r = _replay(live, eid)
 
     assert r.status_code == 200
-    assert (r.json()["status"], r.json()["error_code"], r.json()["http_status"]) == ("failed", "HTTP-500", 500)
+    assert (r.json()["status"], _one(r)["error_code"], _one(r)["http_status"]) == ("failed", "HTTP-500", 500)
     detail = _detail(live, eid)
     assert detail["status"] == "open" and detail["resolved_at"] is None
-    assert detail["last_error"].startswith("HTTP-500: ") and "answered 500" in detail["last_error"]
+    assert detail["last_error"].startswith("0 of 1 delivered, 1 failed: HTTP-500: ")
+    assert "answered 500" in detail["last_error"] and r.json()["summary"] == detail["last_error"]
     (action,) = detail["actions"]
     assert (action["action"], action["outcome"]) == ("replay", "failed")
-    assert action["after_state"]["last_error"] == detail["last_error"]
+    assert action["detail"]["error_code"] == "HTTP-500"
+    assert [(m["state"], m["replays"]) for m in detail["messages"]] == [("failed", 1)]
     assert receiver.delivered == {}
 
 
@@ -89,9 +101,9 @@ def test_timeout_keeps_it_open(live: LiveServer, receiver: Receiver) -> None:
 
     r = _replay(live, eid)
 
-    assert r.json()["status"] == "failed" and r.json()["error_code"] == "TIMEOUT"
+    assert r.json()["status"] == "failed" and _one(r)["error_code"] == "TIMEOUT"
     detail = _detail(live, eid)
-    assert detail["status"] == "open" and detail["last_error"].startswith("TIMEOUT: no answer from")
+    assert detail["status"] == "open" and detail["last_error"].startswith("0 of 1 delivered, 1 failed: TIMEOUT: no answer from")
     assert [row["status"] for row in detail["replays"]] == ["failed"]
 
 
@@ -186,7 +198,7 @@ def test_refusals_are_404_and_409_with_reasons(live: LiveServer, receiver: Recei
     assert missing.status_code == 404 and missing.json() == {"detail": "exception 999999 does not exist"}
     no_target = _replay(live, untargeted)
     assert no_target.status_code == 409
-    assert no_target.json()["detail"] == "flow no-target has no replay target; the message cannot be replayed"
+    assert no_target.json()["detail"] == "flow no-target has no replay target; its messages cannot be replayed"
     assert _replay(live, eid, actor="").status_code == 422
     httpx.post(f"{live.url}/api/v1/exceptions/{eid}/ignore", json={"actor": "sam.lee"}, timeout=10)
     ignored = _replay(live, eid)
@@ -202,8 +214,8 @@ def test_demo_targets_take_faults_and_honour_the_idempotency_key(live: LiveServe
     assert httpx.post(faults, json={"system": "d365", "mode": "error"}, timeout=10).status_code == 200
 
     failed = _replay(live, first)
-    assert failed.json()["status"] == "failed" and failed.json()["http_status"] == 500
-    assert failed.json()["target"].startswith(f"POST {live.url}/sim/erp/d365/shipments")
+    assert failed.json()["status"] == "failed" and _one(failed)["http_status"] == 500
+    assert _one(failed)["target"].startswith(f"POST {live.url}/sim/erp/d365/shipments")
 
     httpx.post(faults, json={"system": "d365", "mode": "ok"}, timeout=10)
     assert _replay(live, first).json()["status"] == "delivered"
@@ -232,7 +244,7 @@ def test_the_key_stays_the_original_event_id_when_detection_points_at_a_replay(
     add_flow(live.ctx, FLOW, target=f"{receiver.url}/erp/d365/shipments")
     (eid,) = add_failures(live.ctx, FLOW, 1)
     receiver.mode = "error"
-    assert _replay(live, eid).json()["replay_event_id"] == "evt-00001:replay:1"
+    assert _one(_replay(live, eid))["replay_event_id"] == "evt-00001:replay:1"
     with live.ctx.writer.transaction() as conn:  # detection moves the exception to the newest failed event
         conn.execute(
             sa.update(exceptions).where(exceptions.c.exception_id == eid).values(event_id="evt-00001:replay:1")
@@ -241,5 +253,5 @@ def test_the_key_stays_the_original_event_id_when_detection_points_at_a_replay(
 
     r = _replay(live, eid)
 
-    assert r.json()["status"] == "delivered" and r.json()["replay_event_id"] == "evt-00001:replay:2"
+    assert r.json()["status"] == "delivered" and _one(r)["replay_event_id"] == "evt-00001:replay:2"
     assert receiver.keys_posted == ["evt-00001", "evt-00001"]

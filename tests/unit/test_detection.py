@@ -54,9 +54,13 @@ def add(writer, rows: list[dict[str, object]]) -> None:  # type: ignore[no-untyp
     writer.append("business_events", events_table(rows))
 
 
+#: The rules' own semantics, without the hold-down (tested on its own in test_detection_holddown.py).
+RULES_ONLY = DetectionSettings(max_attempts=3, resolve_after_passes=1, resolve_after=timedelta(0))
+
+
 def detect(engine, now: datetime = NOW) -> DetectionReport:  # type: ignore[no-untyped-def]
     with engine.begin() as conn:
-        return run_detection(conn, now=now, settings=DetectionSettings(max_attempts=3))
+        return run_detection(conn, now=now, settings=RULES_ONLY)
 
 
 def detect_twice(engine, now: datetime = NOW) -> DetectionReport:  # type: ignore[no-untyped-def]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from app.services.bulk import Pacer
-from app.services.delivery import content_type_of
+from app.services.delivery import Pacer, content_type_of
 
 
 def test_pacer_spaces_starts_by_the_rate() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from app.services.delivery import Delivery
 from app.services.replay import Claim, replay_event
 from models.detection import run_detection
@@ -48,6 +50,12 @@ def test_failed_replay_updates_the_same_exception_and_a_delivered_one_clears_it(
 
     delivered = replay_event(subject, _claim(3), Delivery(ok=True, target="/sim/erp/d365/shipments"), NOW)
     writer.append("business_events", delivered)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # clear, but inside the hold-down (two passes and ten minutes)
         report = run_detection(conn, now=NOW + timedelta(minutes=2))
+    assert (report.opened, report.resolved, report.clearing) == ([], [], [FINGERPRINT])
+    with engine.begin() as conn:
+        report = run_detection(conn, now=NOW + timedelta(minutes=12))
     assert (report.opened, report.resolved) == ([], [FINGERPRINT])
+    with engine.connect() as conn:  # its one message was delivered: detection saw the later ok attempt
+        state = conn.execute(sa.text("SELECT state, delivered_by FROM exception_messages")).one()
+    assert tuple(state) == ("delivered", "source")

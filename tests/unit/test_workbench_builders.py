@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.services.replay import ReplayOutcome, ReplayStatus
+from app.services.replay import MessageOutcome, ReplayOutcome, ReplayStatus
 from dashboards.components import exception_detail as xd
 from dashboards.components import workbench as wb
 from models.queries.exceptions import ExceptionFilter
@@ -165,18 +165,26 @@ def test_tiles_tone_by_what_is_active() -> None:
 
 
 # ---- toasts -------------------------------------------------------------------------------
+def _sent(n: int, status: ReplayStatus, target: str, **kw: Any) -> list[MessageOutcome]:
+    return [MessageOutcome(f"e{i}", f"SO-{i}", i, status, f"e{i}:replay:1", target, **kw) for i in range(n)]
+
+
 def test_replay_outcomes_in_one_line() -> None:
-    delivered = ReplayOutcome(10, 1, ReplayStatus.DELIVERED, "evt:replay:1",
-                              "POST http://127.0.0.1:8000/sim/erp/d365/shipments", http_status=201, resolved=True)
+    sent = _sent(32, ReplayStatus.DELIVERED, "POST http://127.0.0.1:8000/sim/erp/d365/shipments", http_status=201)
+    delivered = ReplayOutcome(10, ReplayStatus.DELIVERED, sent, 32, 32, 0, True, "32 of 32 delivered")
     assert wb.outcome_message(delivered) == (
-        "Replayed #10: delivered to /sim/erp/d365/shipments (HTTP 201) — exception resolved", "ok",
+        "Replayed #10: 32 messages delivered to /sim/erp/d365/shipments — exception resolved", "ok",
     )  # fmt: skip
-    failed = ReplayOutcome(9, 2, ReplayStatus.FAILED, "evt:replay:2", "POST http://h/sim/erp/d365/sales-orders",
-                           "HTTP-500", "d365 answered 500", 500)
+    mixed = _sent(29, ReplayStatus.DELIVERED, "POST http://h/sim/erp/d365/sales-orders") + _sent(
+        3, ReplayStatus.FAILED, "POST http://h/sim/erp/d365/sales-orders", error_code="HTTP-500",
+        error="d365 answered 500", http_status=500)  # fmt: skip
+    failed = ReplayOutcome(9, ReplayStatus.FAILED, mixed, 32, 29, 3, False,
+                           "29 of 32 delivered, 3 failed: HTTP-500: d365 answered 500")
+    assert failed.sent == 32
     assert wb.outcome_message(failed) == (
-        "Replay of #9 failed at /sim/erp/d365/sales-orders: HTTP-500: d365 answered 500 — it stays open", "breach",
+        "Replay of #9: 29 of 32 delivered, 3 failed: HTTP-500: d365 answered 500 — it stays open", "breach",
     )  # fmt: skip
-    parked = wb.outcome_message(ReplayOutcome(4, 3, ReplayStatus.PENDING_APPROVAL))
+    parked = wb.outcome_message(ReplayOutcome(4, ReplayStatus.PENDING_APPROVAL))
     assert parked[1] == "warning" and "second operator" in parked[0]
     assert wb.target_label("shipments.3pl_north.dlq") == "shipments.3pl_north.dlq"
 
@@ -201,13 +209,15 @@ def test_a_toast_that_failed_carries_the_breach_tone() -> None:
 
 
 # ---- bulk replay --------------------------------------------------------------------------
+#: Items are messages: exception 1 has two (one at risk of a duplicate), 3 has one, 4 and 5 none.
 PLAN: dict[str, Any] = {
-    "action": "replay", "selected": 5, "runnable": 3, "duplicate_risk": 1, "skipped": 2, "rate_per_second": 5.0,
+    "action": "replay", "selected": 4, "runnable": 3, "duplicate_risk": 1, "skipped": 2, "rate_per_second": 5.0,
+    "text": "2 exceptions, 3 messages, ~0.6 s at 5/s",
     "items": [
-        {"exception_id": 1, "flow_id": "shopify-d365-orders", "target": "http://h/sim/erp/d365/sales-orders",
-         "duplicate_risk": False, "skip_reason": None},
-        {"exception_id": 2, "flow_id": "shopify-d365-orders", "target": "http://h/sim/erp/d365/sales-orders",
-         "duplicate_risk": True, "skip_reason": None},
+        {"exception_id": 1, "event_id": "e1a", "flow_id": "shopify-d365-orders",
+         "target": "http://h/sim/erp/d365/sales-orders", "duplicate_risk": False, "skip_reason": None},
+        {"exception_id": 1, "event_id": "e1b", "flow_id": "shopify-d365-orders",
+         "target": "http://h/sim/erp/d365/sales-orders", "duplicate_risk": True, "skip_reason": None},
         {"exception_id": 3, "flow_id": "3pl_north-d365-shipment", "target": "http://h/sim/erp/d365/shipments",
          "duplicate_risk": False, "skip_reason": None},
         {"exception_id": 4, "flow_id": "3pl_north-d365-shipment", "target": None, "duplicate_risk": False,
@@ -231,8 +241,10 @@ def test_plan_breakdown_per_flow() -> None:
 def test_plan_view_shows_counts_duplicate_risk_and_grouped_skip_reasons() -> None:
     view = wb.plan_view(PLAN, {f["flow_id"]: f["name"] for f in FLOWS})
     facts = [text(f) for f in with_class(view, "ex-fact")]
-    assert facts == ["Selected 5", "Replayable 3", "Duplicate risk 1", "Skipped 2", "Paced at 5/s"]
-    assert "#2" in text(with_class(view, "ex-callout"))
+    assert facts == ["Exceptions selected 4", "Messages to replay 3", "Of exceptions 2", "Duplicate risk 1",
+                     "Skipped 2", "Paced at 5/s", "Takes about 1 s"]  # fmt: skip
+    assert text(with_class(view, "ex-plan-headline")[0]) == "2 exceptions, 3 messages, ~0.6 s at 5/s"
+    assert "#1" in text(with_class(view, "ex-callout")) and "#3" not in text(with_class(view, "ex-callout"))
     assert [text(li) for li in with_class(view, "ex-skips")[0].children] == [
         "1 skipped: it (queue_backlog) has no failed message to replay",
         "1 skipped: it (sla_breach) has no failed message to replay",
