@@ -41,7 +41,7 @@ from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.lifecycle import Action
 from collectors.events import validate_events
 from models.queries.exceptions import append_actions, get_state, update_exceptions
-from models.queries.messages import MessageState, message_counts, set_message
+from models.queries.messages import MessageState, latest_failure, message_counts, set_message
 from models.queries.replays import (
     active_replays,
     insert_replay,
@@ -452,7 +452,7 @@ def settle(conn: Connection, exception_id: int, *, now: datetime, error: str | N
         )
         return True
     if counts["failed"]:
-        summary = progress(counts, error or state.get("last_error"))
+        summary = progress(counts, error or latest_failure(conn, exception_id))
         update_exceptions(conn, [exception_id], {"last_error": summary, "updated_at": now})
     return False
 
@@ -465,13 +465,8 @@ def progress(counts: dict[str, int], error: str | None = None) -> str:
     if counts.get("pending"):
         text += f", {counts['pending']} not sent yet"
     if error and counts.get("failed"):
-        text += f": {_last_cause(error)}"
+        text += f": {error}"
     return text
-
-
-def _last_cause(error: str) -> str:
-    """The cause part of an error line, without an earlier progress prefix ("… failed: <cause>")."""
-    return error.split(" failed: ", 1)[1] if " delivered, " in error and " failed: " in error else error
 
 
 def _audit(

@@ -122,6 +122,17 @@ def message_counts(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
     return {int(r["exception_id"]): {k: int(v) for k, v in r.items() if k != "exception_id"} for r in rows}
 
 
+def latest_failure(conn: Connection, exception_id: int) -> str | None:
+    """The error of the exception's most recently failed replay, if any message's last replay failed."""
+    return conn.execute(
+        sa.text(
+            "SELECT last_error FROM exception_messages WHERE exception_id = :id AND state = 'failed' "
+            "ORDER BY last_failed_at DESC, event_id LIMIT 1"
+        ),
+        {"id": exception_id},
+    ).scalar_one_or_none()
+
+
 def list_messages(
     conn: Connection, exception_id: int, *, offset: int = 0, limit: int = 200
 ) -> list[dict[str, Any]]:

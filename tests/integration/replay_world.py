@@ -114,7 +114,7 @@ def add_failures(
         rows.append(row)
     ctx.writer.append("business_events", events_table(rows))
     if grouped:
-        return [_grouped_exception(ctx, flow_id, rows, kind=kind, status=status)]
+        return [_grouped_exception(ctx, flow_id, rows, kind=kind, status=status, key=f"3PL-DOWN-{prefix}")]
     with ctx.writer.transaction() as conn:
         conn.execute(
             exceptions.insert(),
@@ -163,15 +163,17 @@ def _message(row: dict[str, Any]) -> dict[str, Any]:
             "last_at": row["received_at"], "error": row["error_message"]}  # fmt: skip
 
 
-def _grouped_exception(ctx: AppContext, flow_id: str, rows: list[dict[str, Any]], *, kind: str, status: str) -> int:
+def _grouped_exception(
+    ctx: AppContext, flow_id: str, rows: list[dict[str, Any]], *, kind: str, status: str, key: str
+) -> int:
     """One exception over every failed message of ``rows`` (an outage: one cause, many orders)."""
     first, last = rows[0], rows[-1]
     with ctx.writer.transaction() as conn:
         exception_id = conn.execute(
             exceptions.insert()
             .values(
-                fingerprint=f"{kind}:{flow_id}:3PL-DOWN", kind=kind, flow_id=flow_id, system_id="d365",
-                business_key="3PL-DOWN", title=f"{flow_id}: {len(rows)} messages dead-lettered (3PL-DOWN)",
+                fingerprint=f"{kind}:{flow_id}:{key}", kind=kind, flow_id=flow_id, system_id="d365",
+                business_key=key, title=f"{flow_id}: {len(rows)} messages dead-lettered (3PL-DOWN)",
                 error_class="3PL-DOWN", first_error=first["error_message"], severity="high", status=status,
                 first_seen=first["received_at"], last_seen=last["received_at"], occurrences=len(rows),
                 affected_orders=len({r["correlation_id"] for r in rows}), event_id=last["event_id"],
