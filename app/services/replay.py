@@ -220,6 +220,15 @@ def refusal(exception: dict[str, Any], messages: list[dict[str, Any]], active: l
     return None
 
 
+def refusal_of(conn: Connection, exception_id: int) -> str | None:
+    """Why a replay of the exception would be refused now (what the pages grey the button out with)."""
+    state = get_state(conn, exception_id)
+    if state is None:
+        return f"exception {exception_id} does not exist"
+    messages = replayable(conn, [exception_id])[exception_id]
+    return refusal(state, messages, active_replays(conn, [exception_id])[exception_id])
+
+
 def release_abandoned(
     conn: Connection, active: list[dict[str, Any]], *, now: datetime, settings: Settings
 ) -> list[dict[str, Any]]:

@@ -57,32 +57,11 @@ def four_eyes(detail: Mapping[str, Any]) -> bool:
     )
 
 
-def _replay_refusal(detail: Mapping[str, Any]) -> str | None:
-    """Why the message cannot be replayed now, in the words the replay service would use."""
-    reason = refusal(Action.REPLAY, str(detail["status"]))
-    if reason:
-        return reason
-    event = detail.get("event")
-    if not detail.get("event_id") or event is None:
-        return f"{kind_label(detail['kind']).lower()} exceptions have no failed message to replay"
-    if event.get("payload_text") is None:
-        return f"the message {detail['event_id']} has no stored payload"
-    flow = detail.get("flow") or {}
-    if not flow.get("replay_target"):
-        return f"flow {detail.get('flow_id') or '(none)'} has no replay target"
-    pending = pending_replay(detail)
-    if pending is not None:
-        return f"a replay requested by {pending['requested_by']} awaits approval by a second operator"
-    if any(r["status"] == ReplayStatus.RUNNING for r in detail.get("replays") or []):
-        return "a replay of this exception is already in flight"
-    return None
-
-
-def action_states(detail: Mapping[str, Any]) -> dict[str, str | None]:
-    """Every button of the panel → why it is greyed out, or None when it may be pressed."""
+def action_states(detail: Mapping[str, Any], replay: str | None) -> dict[str, str | None]:
+    """Every button of the panel → why it is greyed out, or None when it may be pressed; ``replay`` is
+    the replay service's own refusal (:func:`app.services.replay.refusal_of`)."""
     status = str(detail["status"])
     states: dict[str, str | None] = {name: refusal(action, status) for name, action in LIFECYCLE_BUTTONS.items()}
-    replay = _replay_refusal(detail)
     states["replay"] = replay
     if replay is None and not isinstance((detail.get("event") or {}).get("payload"), dict | list):
         states["fix"] = "the stored payload is not JSON, so it cannot be edited; replay it unchanged"
@@ -217,6 +196,49 @@ def payload_section(detail: Mapping[str, Any]) -> html.Div:
     ])  # fmt: skip
 
 
+_MESSAGE_TONE = {"delivered": "ok", "failed": "breach", "pending": "warning"}
+MESSAGE_ROWS = 50
+
+
+def messages_section(detail: Mapping[str, Any]) -> html.Div:
+    """Every failed message the exception groups: its order, its state (what a replay would still
+    send), how often it was replayed and the last error; undelivered first."""
+    messages = detail.get("messages") or []
+    if not messages:
+        return html.Div("No failed messages: this exception was raised from lags, queues or missing events",
+                        className="muted")  # fmt: skip
+    counts = detail.get("message_counts") or {}
+    rows = [
+        html.Tr([
+            html.Td(order_link(m["correlation_id"]) if m.get("correlation_id") else "—"),
+            html.Td(m["event_id"], className="ex-mono"),
+            html.Td(badge(str(m["state"]), _MESSAGE_TONE.get(str(m["state"]), "idle"))),
+            html.Td(fmt_int(m["replays"]), className="num"),
+            html.Td(fmt_time(m["last_failed_at"])),
+            html.Td(m.get("last_error") or "—", className="ex-error-cell", title=m.get("last_error") or ""),
+        ], **{"data-state": str(m["state"])})
+        for m in messages[:MESSAGE_ROWS]
+    ]  # fmt: skip
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Order", "Message", "State", "Replays", "Last failed (UTC)",
+                                                     "Last error")]))  # fmt: skip
+    children: list[Any] = [html.Div(message_progress(counts), className="ex-message-progress"),
+                           html.Table([head, html.Tbody(rows)], className="data-table ex-messages")]  # fmt: skip
+    more = int(counts.get("total") or len(messages)) - len(rows)
+    if more > 0:
+        children.append(html.Div(f"+{fmt_int(more)} more messages", className="muted"))
+    return html.Div(children)
+
+
+def message_progress(counts: Mapping[str, Any]) -> str:
+    """"29 of 32 delivered · 3 failed" — what a replay of the exception would still send."""
+    total, delivered = int(counts.get("total") or 0), int(counts.get("delivered") or 0)
+    parts = [f"{fmt_int(delivered)} of {fmt_int(total)} delivered"]
+    for key, word in (("failed", "failed on replay"), ("pending", "not replayed yet")):
+        if counts.get(key):
+            parts.append(f"{fmt_int(int(counts[key]))} {word}")
+    return " · ".join(parts)
+
+
 _REPLAY_TONE = {
     ReplayStatus.DELIVERED: "ok",
     ReplayStatus.FAILED: "breach",
@@ -233,7 +255,7 @@ def replays_section(detail: Mapping[str, Any]) -> html.Div:
     if not replays:
         return html.Div("Not replayed yet", className="muted")
     items = []
-    for r in reversed(replays):
+    for r in list(reversed(replays))[:MESSAGE_ROWS]:
         who = f"requested by {r['requested_by']} {fmt_time(r['requested_at'])}"
         if r.get("approved_by"):
             who += f" · {'approved' if r['status'] != ReplayStatus.REJECTED else 'rejected'} by {r['approved_by']}"
@@ -252,6 +274,8 @@ def replays_section(detail: Mapping[str, Any]) -> html.Div:
             lines.append(html.Div(["Edited: ", html.B(str(r["reason"]).replace("_", " "))], className="ex-reason"))
         lines.append(diff_view(r.get("diff")))
         items.append(html.Li(lines, className="ex-replay", **{"data-status": str(r["status"])}))
+    if len(replays) > MESSAGE_ROWS:
+        items.append(html.Li(f"+{fmt_int(len(replays) - MESSAGE_ROWS)} earlier replays", className="muted"))
     return html.Ul(items, className="ex-replays")
 
 
@@ -341,6 +365,8 @@ def detail_body(detail: Mapping[str, Any], cause: Mapping[str, Any] | None) -> l
         section("What failed", error_section(detail)),
         section("Likely cause", cause_section(cause)),
         section(f"Affected orders ({fmt_int(orders_total)})", orders_section(detail)),
+        section(f"Failed messages ({fmt_int(int((detail.get('message_counts') or {}).get('total') or 0))})",
+                messages_section(detail), section_id="ex-messages"),
         section(f"Replays ({len(detail.get('replays') or [])})", replays_section(detail), section_id="ex-replays"),
         section("History", history_section(detail.get("actions") or []), section_id="ex-history"),
         section("Failed message", payload_section(detail)),

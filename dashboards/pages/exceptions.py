@@ -259,10 +259,11 @@ def _detail(exception_id: int | None, _refresh: Any, _tick: Any, buttons: list[d
     with ctx.engine.connect() as conn:
         detail = get_exception(conn, exception_id, now=ctx.now())
         cause = likely_cause(conn, exception_id=exception_id) if detail is not None else None
+        refused = replay.refusal_of(conn, exception_id) if detail is not None else None
     if detail is None:
         missing = html.Div(f"Exception #{exception_id} does not exist", className="empty-state")
         return ("ex-drawer is-open", missing, *closed[2:])
-    states = xd.action_states(detail)
+    states = xd.action_states(detail, refused)
     note = xd.approval_note(detail)
     opened = dash.ctx.triggered_id in (None, "ex-open")
     return (

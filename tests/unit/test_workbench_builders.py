@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from app.services import replay
 from app.services.replay import MessageOutcome, ReplayOutcome, ReplayStatus
 from dashboards.components import exception_detail as xd
 from dashboards.components import workbench as wb
@@ -317,8 +318,20 @@ def _detail(**over: Any) -> dict[str, Any]:
     return {**detail, **over}
 
 
+#: A failed message as the replay service reads it (flow settings beside it).
+MESSAGE = {"event_id": "evt_1", "payload": '{"order_id":"SHP-1000437"}', "replay_kind": "http",
+           "replay_target": "/sim/erp/d365/sales-orders", "event_type": "order.created",
+           "end_event": "order.accepted", "replay_four_eyes": None}  # fmt: skip
+
+
+def _refused(detail: dict[str, Any], messages: list[dict[str, Any]] | None = None,
+             active: list[dict[str, Any]] | None = None) -> str | None:  # fmt: skip
+    """What the replay service says of this exception (the page hands it to action_states)."""
+    return replay.refusal(detail, [MESSAGE] if messages is None else messages, active or [])
+
+
 def test_an_open_failed_message_can_take_every_action_but_reopen_and_approval() -> None:
-    states = xd.action_states(_detail())
+    states = xd.action_states(_detail(), _refused(_detail()))
     assert set(states) == set(xd.BUTTONS)
     allowed = sorted(k for k, v in states.items() if v is None)
     assert allowed == ["ack", "assign", "fix", "ignore", "note", "replay", "resolve", "severity", "snooze"]
@@ -327,7 +340,7 @@ def test_an_open_failed_message_can_take_every_action_but_reopen_and_approval() 
 
 
 def test_a_resolved_exception_greys_out_everything_but_reopen_and_note_with_the_lifecycle_reason() -> None:
-    states = xd.action_states(_detail(status="resolved"))
+    states = xd.action_states(_detail(status="resolved"), _refused(_detail(status="resolved")))
     assert sorted(k for k, v in states.items() if v is None) == ["note", "reopen"]
     assert states["resolve"] == "cannot resolve a resolved exception; reopen it first"
     assert states["replay"] == states["fix"] == "cannot replay a resolved exception; reopen it first"
@@ -335,27 +348,31 @@ def test_a_resolved_exception_greys_out_everything_but_reopen_and_note_with_the_
 
 
 @pytest.mark.parametrize(
-    ("over", "reason"),
+    ("over", "messages", "active", "reason"),
     [
-        ({"event_id": None, "event": None, "kind": "sla_breach"}, "sla breach exceptions have no failed message"),
-        ({"flow": {"flow_id": "x", "name": "x", "end_event": "e", "replay_four_eyes": None, "replay_target": None}},
-         "flow shopify-d365-orders has no replay target"),
-        ({"replays": [{"status": "running", "requested_by": "sam"}]}, "already in flight"),
+        ({"kind": "sla_breach"}, [], [], "exception 9 (sla_breach) has no failed message to replay"),
+        ({}, [{**MESSAGE, "payload": None}], [], "the failed messages of exception 9 have no stored payload"),
+        ({}, [{**MESSAGE, "replay_target": None}], [],
+         "flow shopify-d365-orders has no replay target; its messages cannot be replayed"),
+        ({}, None, [{"status": "running", "requested_by": "sam"}], "a replay of exception 9 is already in flight"),
+        ({"status": "ignored"}, None, [], "cannot replay an ignored exception; reopen it first"),
     ],
 )  # fmt: skip
-def test_replay_is_refused_with_the_reason(over: dict[str, Any], reason: str) -> None:
-    states = xd.action_states(_detail(**over))
-    assert reason in str(states["replay"])
-    assert states["fix"] == states["replay"]
+def test_replay_is_refused_with_the_services_reason(over: dict[str, Any], messages: Any, active: Any,
+                                                    reason: str) -> None:  # fmt: skip
+    refused = _refused(_detail(**over), messages, active)
+    assert refused == reason
+    states = xd.action_states(_detail(**over), refused)
+    assert states["replay"] == states["fix"] == reason
 
 
 def test_a_parked_four_eyes_request_enables_approval_and_blocks_another_replay() -> None:
     pending = {"replay_id": 3, "status": "pending_approval", "requested_by": "dana.okafor",
                "requested_at": NOW, "diff": "--- a\n+++ b\n", "reason": "data_correction"}  # fmt: skip
     detail = _detail(replays=[pending])
-    states = xd.action_states(detail)
+    states = xd.action_states(detail, _refused(detail, active=[pending]))
     assert states["approve"] is None and states["reject"] is None
-    assert states["replay"] == "a replay requested by dana.okafor awaits approval by a second operator"
+    assert states["replay"] == "a replay of exception 9 requested by dana.okafor awaits approval by a second operator"
     assert xd.approval_note(detail) == (
         "Replay requested by dana.okafor 04 Mar 15:00, edited (data_correction): another operator must approve it"
     )
@@ -367,7 +384,7 @@ def test_invoice_flows_say_they_need_four_eyes_and_text_payloads_cannot_be_edite
     assert xd.four_eyes(invoice)
     assert "second operator" in xd.approval_note(invoice)
     edi = _detail(event={**_detail()["event"], "payload": "ISA*00*~"})
-    states = xd.action_states(edi)
+    states = xd.action_states(edi, _refused(edi))
     assert states["replay"] is None
     assert states["fix"] == "the stored payload is not JSON, so it cannot be edited; replay it unchanged"
 
@@ -484,5 +501,25 @@ def test_history_is_newest_first_with_actor_action_and_outcome() -> None:
 def test_detail_body_sections_in_reading_order() -> None:
     sections = xd.detail_body(_detail(orders_total=3), None)
     assert [text(s.children[0]) for s in sections] == [
-        "What failed", "Likely cause", "Affected orders (3)", "Replays (0)", "History", "Failed message",
+        "What failed", "Likely cause", "Affected orders (3)", "Failed messages (0)", "Replays (0)", "History",
+        "Failed message",
     ]  # fmt: skip
+
+
+def test_failed_messages_list_undelivered_first_with_the_progress_line() -> None:
+    messages = [
+        {"event_id": f"evt_{n}", "correlation_id": f"SHP-{n}", "state": state, "replays": replays,
+         "last_failed_at": NOW - timedelta(minutes=n), "last_error": err, "delivered_at": None}
+        for n, state, replays, err in ((3, "failed", 1, "HTTP-500: down"), (1, "pending", 0, "503 upstream"),
+                                       (2, "delivered", 1, None))
+    ]  # fmt: skip
+    counts = {"total": 60, "delivered": 57, "failed": 1, "pending": 2}
+    view = xd.messages_section(_detail(messages=messages, message_counts=counts))
+    assert text(with_class(view, "ex-message-progress")[0]) == (
+        "57 of 60 delivered · 1 failed on replay · 2 not replayed yet"
+    )
+    rows = view.children[1].children[1].children
+    assert [props(r)["data-state"] for r in rows] == ["failed", "pending", "delivered"]
+    assert text(rows[0]).startswith("SHP-3 evt_3 failed 1")
+    assert "+57 more messages" in text(view)
+    assert "No failed messages" in text(xd.messages_section(_detail(kind="sla_breach")))
