@@ -489,8 +489,9 @@ def _bulk_apply(_confirmed: Any, _assign: Any, pending: str | None, rows: list[d
                                     include_duplicate_risk="include" in (dupes or []), base_url=_base_url(ctx))
             return wb.toast(f"Bulk replay #{run_id} started", "ok"), keep, keep, keep, run_id, True
         with ctx.writer.transaction() as conn:
+            text = f"resolved in bulk from the workbench by {actor}" if action == "resolve" else None
             run_id = bulk.apply_bulk(bulk.BulkAction(action), _selection_of(rows, scope, query), conn=conn,
-                                     actor=actor, now=ctx.now(), assignee=assignee)
+                                     actor=actor, now=ctx.now(), assignee=assignee, text=text)
             report = bulk.run_report(run_id, conn=conn)
     except (ServiceError, ValueError) as exc:
         return wb.toast(str(exc), "breach"), keep, keep, keep, keep, keep

@@ -18,6 +18,7 @@ from playwright.sync_api import Locator, Page, expect
 from dashboards.components.workbench import filter_from_query
 from models.detection import run_detection_job
 from models.queries.exceptions import ExceptionFilter, action_history, get_state, list_exceptions
+from models.queries.messages import message_counts
 from tests.browser.conftest import LiveServer, WatchedPage
 
 pytestmark = pytest.mark.browser
@@ -153,6 +154,10 @@ def test_replaying_a_dead_letter_from_the_detail_panel_delivers_and_resolves_it(
     page = watched_page.page
     [dead] = _page(live_server, filter_from_query({"flow": NORTHSTAR_SHIPMENTS, "kind": "dead_letter"}))
     exception_id = dead["exception_id"]
+    with live_server.ctx.engine.connect() as conn:
+        counts = message_counts(conn, [exception_id])[exception_id]
+    waiting = counts["total"] - counts["delivered"]
+    assert waiting > 1  # the seeded outage left several orders' confirmations dead-lettered
     page.goto(f"{live_server.url}/exceptions?flow={NORTHSTAR_SHIPMENTS}")
     expect(page.locator(ROWS)).not_to_have_count(0)
 
@@ -162,17 +167,26 @@ def test_replaying_a_dead_letter_from_the_detail_panel_delivers_and_resolves_it(
     expect(page.locator(".ex-payload")).to_contain_text('"order_id"')
     expect(page.locator("#ex-detail-body .order-link").first).to_have_attribute("href", re.compile(r"^/orders\?id="))
     expect(_button(page, "Reopen")).to_be_disabled()
+    expect(page.locator("#ex-detail-body .ex-message-progress")).to_contain_text(
+        f"{counts['delivered']} of {counts['total']} delivered"
+    )
     _button(page, "Replay").click()
 
     expect(page.locator("#ex-toast")).to_have_text(
-        re.compile(rf"Replayed #{exception_id}: delivered to /sim/erp/d365/shipments \(HTTP 201\) — exception resolved")
+        re.compile(rf"Replayed #{exception_id}: {waiting} messages delivered to /sim/erp/d365/shipments — "
+                   "exception resolved")
+    )
+    expect(page.locator("#ex-detail-body .ex-message-progress")).to_have_text(
+        f"{counts['total']} of {counts['total']} delivered"
     )
     expect(page.locator(".ex-badges")).to_contain_text("resolved")
     history = page.locator("#ex-history tbody tr")
     expect(history.first).to_have_attribute("data-action", "resolve")
     expect(history.nth(1)).to_have_attribute("data-action", "replay")
     expect(history.nth(1)).to_contain_text("to /sim/erp/d365/shipments · HTTP 201")
-    expect(page.locator("#ex-replays .ex-replay")).to_have_attribute("data-status", "delivered")
+    expect(page.locator("#ex-replays .ex-replay")).to_have_count(waiting)
+    expect(page.locator('#ex-replays .ex-replay[data-status="delivered"]')).to_have_count(waiting)
+    expect(page.locator('#ex-messages tr[data-state="delivered"]')).to_have_count(counts["total"])
     # closed now: the lifecycle greys out what no longer applies, and says why
     expect(_button(page, "Resolve")).to_be_disabled()
     expect(page.locator("#ex-drawer .ex-act", has=page.locator("button:text-is('Resolve')"))).to_have_attribute(
@@ -207,7 +221,7 @@ def test_a_replay_against_a_failing_target_keeps_the_exception_open_with_the_new
         expect(page.locator(".ex-detail-title")).to_have_text(subject["title"])
         _button(page, "Replay").click()
 
-        expect(page.locator("#ex-toast")).to_contain_text(f"Replay of #{exception_id} failed")
+        expect(page.locator("#ex-toast")).to_contain_text(f"Replay of #{exception_id}: 0 of 1 delivered, 1 failed")
         expect(page.locator("#ex-toast")).to_contain_text("HTTP-500")
         expect(page.locator("#ex-toast")).to_contain_text("it stays open")
         expect(page.locator(".ex-error.is-latest")).to_contain_text("HTTP-500")
@@ -221,7 +235,7 @@ def test_a_replay_against_a_failing_target_keeps_the_exception_open_with_the_new
     with live_server.ctx.engine.connect() as conn:
         row = get_state(conn, exception_id)
         assert row is not None and row["status"] == status
-        assert row["last_error"].startswith("HTTP-500")
+        assert row["last_error"].startswith("0 of 1 delivered, 1 failed: HTTP-500")
         assert action_history(conn, exception_id)[-1]["outcome"] == "failed"
 
 
