@@ -6,13 +6,15 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerConfig
-from models.detection import run_detection_job
+from models.detection import DetectionReport, run_detection_job
+from models.detection_rules import DetectionSettings
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -56,8 +58,19 @@ def add_interval_job(
 def register_jobs(ctx: AppContext) -> None:
     """Every periodic job of the process: collectors, then exception detection."""
     register_collector_jobs(ctx)
-    add_interval_job(
-        ctx.scheduler, "detection", run_detection_job, ctx.settings.detection_interval_seconds, ctx=ctx
+    add_interval_job(ctx.scheduler, "detection", detect, ctx.settings.detection_interval_seconds, ctx=ctx)
+
+
+def detect(ctx: AppContext) -> DetectionReport:
+    """One detection pass with the configured hold-down and re-open window (scheduled and on demand)."""
+    settings = ctx.settings
+    return run_detection_job(
+        ctx,
+        DetectionSettings(
+            resolve_after_passes=settings.detection_resolve_after_passes,
+            resolve_after=timedelta(seconds=settings.detection_resolve_after_seconds),
+            reopen_window=timedelta(hours=settings.detection_reopen_window_hours),
+        ),
     )
 
 

@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     flows_file: Path | None = Field(None, description="TOML flow model (systems and flows); default: the demo's")
     refresh_seconds: int = Field(15, ge=2, le=3600, description="dashboard auto-refresh period")
     detection_interval_seconds: float = Field(30, ge=1, le=3600, description="how often exception detection runs")
+    detection_resolve_after_passes: int = Field(
+        2, ge=1, le=100, description="hold-down: passes a condition stays clear before its exception auto-resolves"
+    )
+    detection_resolve_after_seconds: float = Field(
+        600, ge=0, le=86400, description="hold-down: and at least this long (no flapping)"
+    )
+    detection_reopen_window_hours: float = Field(
+        24, ge=0, le=24 * 90, description="a recurrence within this long of a resolve reopens the same exception"
+    )
     checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")
     memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'")
     shopify_secret: str | None = Field(None, description="shared secret of Shopify webhooks")

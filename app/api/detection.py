@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import Ctx
-from models.detection import run_detection_job
+from app.jobs import detect
 
 router = APIRouter(prefix="/detection", tags=["exceptions"])
 
@@ -16,12 +16,13 @@ router = APIRouter(prefix="/detection", tags=["exceptions"])
 @router.post("/run", summary="Run one detection pass now")
 async def run_now(ctx: Ctx) -> dict[str, Any]:
     """Open, update, auto-resolve or re-open exceptions from the current data; say what changed."""
-    report = await run_in_threadpool(run_detection_job, ctx)
+    report = await run_in_threadpool(detect, ctx)
     return {
         "opened": report.opened,
         "updated": report.updated,
         "resolved": report.resolved,
         "reopened": report.reopened,
+        "clearing": report.clearing,
         "findings": report.findings,
         "elapsed_seconds": round(report.elapsed_seconds, 3),
     }

@@ -211,7 +211,7 @@ def messages_section(detail: Mapping[str, Any]) -> html.Div:
     rows = [
         html.Tr([
             html.Td(order_link(m["correlation_id"]) if m.get("correlation_id") else "—"),
-            html.Td(m["event_id"], className="ex-mono"),
+            html.Td(m["event_id"], className="ex-mono", title=m["event_id"]),
             html.Td(badge(str(m["state"]), _MESSAGE_TONE.get(str(m["state"]), "idle"))),
             html.Td(fmt_int(m["replays"]), className="num"),
             html.Td(fmt_time(m["last_failed_at"])),
