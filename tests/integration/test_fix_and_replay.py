@@ -146,3 +146,28 @@ def test_a_parked_replay_can_be_rejected(live: LiveServer, receiver: Receiver) -
     assert nothing.status_code == 409 and nothing.json()["detail"] == f"no replay of exception {eid} awaits approval"
     assert receiver.posts == []
     assert _post(live, eid, "replay", actor="alice").status_code == 202  # a new request may follow
+
+
+def test_four_eyes_over_many_messages_edits_one_and_approval_delivers_all(live: LiveServer, receiver: Receiver) -> None:
+    add_flow(
+        live.ctx, INVOICES, target=f"{receiver.url}/erp/d365/invoices", end_event="invoice.posted", category="invoice"
+    )
+    (eid,) = add_failures(live.ctx, INVOICES, 6, event_type="invoice.posted", kind="delivery_failed", grouped=True)
+    corrected = {"order": "SHP-1000004", "tracking": "1ZCORRECT", "lines": [{"sku": "SKU-10001", "qty": 1}]}
+
+    parked = _post(live, eid, "replay", actor="alice", payload=corrected, reason="data_correction",
+                   event_id="evt-00004")  # fmt: skip
+    assert parked.status_code == 202 and parked.json()["summary"] == "6 messages await a second operator's approval"
+    assert receiver.posts == []
+    assert _post(live, eid, "approve-replay", actor="alice").status_code == 409
+
+    approved = _post(live, eid, "approve-replay", actor="bob")
+
+    assert approved.status_code == 200 and approved.json()["status"] == "delivered", approved.text
+    assert (approved.json()["delivered"], approved.json()["resolved"]) == (6, True)
+    assert sorted(receiver.delivered) == [f"evt-{n:05d}" for n in range(1, 7)]
+    assert json.loads(receiver.delivered["evt-00004"]) == corrected
+    assert all(json.loads(receiver.delivered[f"evt-{n:05d}"])["tracking"] == f"1Z{n:08d}" for n in (1, 2, 3, 5, 6))
+    trail = [(a["action"], a["actor"]) for a in actions_of(live.ctx, eid)]
+    assert trail == [("replay_request", "alice"), ("replay_approve", "bob"), *[("replay", "bob")] * 6,
+                     ("resolve", "replay")]  # fmt: skip
