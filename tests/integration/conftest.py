@@ -9,6 +9,7 @@ import pytest
 
 from app.settings import load_settings
 from tests.live_server import LiveServer, serve
+from tests.receiver import Receiver, receiving
 
 SHOPIFY_SECRET = "test-shopify-secret"
 
@@ -23,3 +24,10 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
     )
     with serve(settings) as live:
         yield live
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    """A real replay target on a free loopback port (answers as told, honours Idempotency-Key)."""
+    with receiving() as target:
+        yield target

@@ -22,7 +22,7 @@ from tests.integration.replay_world import (
     workbench_server,
 )
 from tests.live_server import LiveServer
-from tests.receiver import Receiver, receiving
+from tests.receiver import Receiver
 
 FLOW = "3pl_north-d365-shipment"
 
@@ -35,12 +35,6 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
 
 def _every_tenth(key: str | None) -> bool:
     return key is not None and int(key.rsplit("-", 1)[1]) % 10 == 0
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    with receiving() as target:
-        yield target
 
 
 def _bulk(live: LiveServer, **body: Any) -> httpx.Response:

@@ -19,7 +19,7 @@ from tests.integration.replay_world import (
     workbench_server,
 )
 from tests.live_server import LiveServer
-from tests.receiver import Receiver, receiving
+from tests.receiver import Receiver
 
 FLOW = "shopify-d365-orders"
 INVOICES = "d365-invoice"
@@ -29,12 +29,6 @@ INVOICES = "d365-invoice"
 def live(tmp_path: Path) -> Iterator[LiveServer]:
     with workbench_server(tmp_path) as server:
         yield server
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    with receiving() as target:
-        yield target
 
 
 def _order(n: int) -> dict:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from models.tables import exceptions
 from tests.integration.replay_world import actions_of, add_failures, add_flow, events_settled, workbench_server
 from tests.live_server import LiveServer
-from tests.receiver import Receiver, receiving
+from tests.receiver import Receiver
 
 FLOW = "3pl_north-d365-shipment"
 
@@ -24,12 +24,6 @@ FLOW = "3pl_north-d365-shipment"
 def live(tmp_path: Path) -> Iterator[LiveServer]:
     with workbench_server(tmp_path, replay_timeout_seconds=1.0) as server:
         yield server
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    with receiving() as target:
-        yield target
 
 
 def _replay(live: LiveServer, exception_id: int, actor: str = "dana.okafor", **body: object) -> httpx.Response:

@@ -24,7 +24,7 @@ from tests.integration.replay_world import (
     workbench_server,
 )
 from tests.live_server import LiveServer
-from tests.receiver import Receiver, receiving
+from tests.receiver import Receiver
 
 FLOW = "3pl_north-d365-shipment"
 ORDERS = [f"SHP-{1_000_000 + n}" for n in range(1, 33)]
@@ -36,12 +36,6 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
     # 200/s keeps 32 paced messages well under a second; the pace itself is tested in test_bulk_replay.
     with workbench_server(tmp_path, replay_timeout_seconds=2.0, replay_rate_per_second=200.0) as server:
         yield server
-
-
-@pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    with receiving() as target:
-        yield target
 
 
 def _replay(live: LiveServer, exception_id: int, actor: str = "dana.okafor", **body: object) -> httpx.Response:
