@@ -20,6 +20,7 @@ from tests.integration.replay_world import (
     add_failures,
     add_flow,
     events_settled,
+    scalar,
     wait_for_run,
     workbench_server,
 )
@@ -50,6 +51,7 @@ def test_32_messages_over_32_orders_are_32_deliveries_with_32_keys(live: LiveSer
     add_flow(live.ctx, FLOW, target=f"{receiver.url}/erp/d365/shipments")
     (eid,) = add_failures(live.ctx, FLOW, 32, grouped=True)
     detail = _detail(live, eid)
+    assert scalar(live.ctx, "SELECT count(*) FROM order_facts WHERE dispatched_at IS NOT NULL") == 0
     assert (detail["affected_orders"], detail["message_counts"]) == (
         32, {"total": 32, "delivered": 0, "failed": 0, "pending": 32}
     )  # fmt: skip
@@ -82,6 +84,10 @@ def test_32_messages_over_32_orders_are_32_deliveries_with_32_keys(live: LiveSer
     assert [(e["event_id"], e["correlation_id"], e["status"]) for e in events] == [
         (f"{k}:replay:1", o, "ok") for k, o in zip(KEYS, ORDERS, strict=True)
     ]
+    # and the orders moved on: each is dispatched now that the ERP took its confirmation
+    shipped = events_settled(live.ctx, "SELECT correlation_id FROM order_facts WHERE dispatched_at IS NOT NULL",
+                             count=32)  # fmt: skip
+    assert sorted(r["correlation_id"] for r in shipped) == ORDERS
     timeline = httpx.get(f"{live.url}/api/v1/orders/{ORDERS[7]}", timeout=10).json()
     ids = {e["event_id"] for e in timeline["entries"] if e["type"] == "event"}
     assert f"{KEYS[7]}:replay:1" in ids and not any(i.startswith(KEYS[6]) for i in ids)
