@@ -18,6 +18,7 @@ def create_schema(engine: Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
     with engine.begin() as conn:
         _add_missing_columns(conn)
+        _add_missing_indexes(conn)
         current = schema_version(conn)
         if current is not None and current < 4:
             backfill_step_flows(conn)
@@ -44,6 +45,14 @@ def _add_missing_columns(conn: Connection) -> None:
             if (table.name, column.name) not in present:
                 kind = column.type.compile(dialect=conn.dialect)
                 conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+
+
+def _add_missing_indexes(conn: Connection) -> None:
+    """Create indexes a newer version declares on tables an older one created (create_all only
+    indexes the tables it creates)."""
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
 
 def schema_version(conn: Connection) -> int | None:

@@ -85,6 +85,7 @@ spans = sa.Table(
     sa.Column("correlation_id", sa.String),  # business key lifted from attributes
     sa.Column("attributes", sa.String),  # JSON text of span + resource attributes
     sa.Index("ix_spans_trace_id", "trace_id"),
+    sa.Index("ix_spans_correlation_id", "correlation_id"),  # orders known only from their spans
 )
 
 queue_samples = sa.Table(

@@ -28,8 +28,6 @@ LIFECYCLES: dict[str, tuple[str, ...]] = {
 }
 #: Queue samples this close to a hop count as "around" it.
 QUEUE_NEIGHBOURHOOD = timedelta(minutes=5)
-#: Spans carrying the key are looked for this far around events that carry no trace id.
-SPAN_MARGIN = timedelta(hours=1)
 MIN_SEARCH = 3
 
 Row = dict[str, Any]
@@ -134,29 +132,20 @@ def _attach_attributes(conn: Connection, spans: list[Row], full: bool) -> None:
 
 
 def _spans(conn: Connection, correlation_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Spans of the events' traces (one indexed IN-list), and, for events that came without a
-    trace id, spans tagged with the key near them: spans.correlation_id has no index, so that
-    look-up is a scan bounded by time and is skipped when every event names its trace."""
-    traces = sorted({e["trace_id"] for e in events if e["trace_id"]})
-    found: list[dict[str, Any]] = []
-    if traces:
-        by_trace = sa.text(f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id IN :traces").bindparams(
-            sa.bindparam("traces", expanding=True)
-        )
-        found += _rows(conn, by_trace, {"traces": traces})
-    if any(not e["trace_id"] for e in events):
-        found += _rows(
-            conn,
-            f"""
-            SELECT {_SPAN_COLUMNS} FROM spans
-            WHERE correlation_id = :id AND start_time >= :lo AND start_time <= :hi
-            """,
-            {
-                "id": correlation_id,
-                "lo": min(e["occurred_at"] for e in events) - SPAN_MARGIN,
-                "hi": max(e["received_at"] for e in events) + SPAN_MARGIN,
-            },
-        )
+    """Every span of the key's traces: the traces its events name, the traces of spans tagged with
+    the key (an order known only from spans), and the key itself when it is a trace id (a trace
+    that carries no business key). All three look-ups are indexed (trace_id, correlation_id)."""
+    traces = {e["trace_id"] for e in events if e["trace_id"]}
+    tagged = sa.text("SELECT DISTINCT trace_id FROM spans WHERE correlation_id = :id")
+    traces |= set(conn.execute(tagged, {"id": correlation_id}).scalars())
+    if not events:
+        traces.add(correlation_id)  # a bare trace id: found below only if spans carry it
+    if not traces:
+        return []
+    by_trace = sa.text(f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id IN :traces").bindparams(
+        sa.bindparam("traces", expanding=True)
+    )
+    found = _rows(conn, by_trace, {"traces": sorted(traces)})
     unique = {(s["trace_id"], s["span_id"]): s for s in found}
     return sorted(unique.values(), key=lambda s: (s["start_time"], s["span_id"]))
 
@@ -267,9 +256,11 @@ def find_orders(conn: Connection, *, query: str, limit: int = 20) -> list[dict[s
         return []
     exact = (
         ("correlation_id", "SELECT DISTINCT correlation_id FROM business_events WHERE correlation_id = :q"),
+        ("correlation_id", "SELECT DISTINCT correlation_id FROM spans WHERE correlation_id = :q"),  # spans only
         ("trace_id", "SELECT DISTINCT correlation_id FROM spans WHERE trace_id = :q AND correlation_id IS NOT NULL"),
         ("message_id", "SELECT DISTINCT correlation_id FROM business_events WHERE event_id = :q"),
         ("trace_id", "SELECT DISTINCT correlation_id FROM business_events WHERE trace_id = :q"),
+        ("trace_id", "SELECT DISTINCT trace_id FROM spans WHERE trace_id = :q"),  # a trace with no business key
     )
     like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     prefix = (  # the key as a range, so the correlation-id index can serve it
@@ -301,14 +292,27 @@ def find_orders(conn: Connection, *, query: str, limit: int = 20) -> list[dict[s
         """,
         {"keys": keys},
     ).set_index("correlation_id")
+    span_only = [k for k in keys if k not in summary.index]
+    spans = read_frame(  # keys known only from spans (or bare trace ids): when their spans ran
+        conn,
+        f"""
+        SELECT coalesce(correlation_id, trace_id) AS key, count(*) AS spans, min(start_time) AS first_seen,
+               max(end_time) AS last_seen
+        FROM spans WHERE {in_list(conn, "correlation_id", "keys")} OR {in_list(conn, "trace_id", "keys")}
+        GROUP BY ALL
+        """,
+        {"keys": span_only},
+    ).set_index("key") if span_only else None
     results = []
     for key in keys:
         match, matched_on = found[key]
         row = summary.loc[key] if key in summary.index else None
+        if row is None and spans is not None and key in spans.index:
+            row = spans.loc[key]
         results.append(_jsonable({
             "correlation_id": key, "match": match, "matched_on": matched_on,
-            "events": row["events"] if row is not None else 0,
-            "failed_attempts": row["failed_attempts"] if row is not None else 0,
+            "events": row.get("events", 0) if row is not None else 0,
+            "failed_attempts": row.get("failed_attempts", 0) if row is not None else 0,
             "first_seen": row["first_seen"] if row is not None else None,
             "last_seen": row["last_seen"] if row is not None else None,
         }))  # fmt: skip
