@@ -16,7 +16,7 @@ from collectors.pollers import PollerRunner
 from models.ingest_buffer import IngestBuffer
 
 #: What the ingest edges count, per source kind (events, traces, webhook:<name>, queue_samples).
-OUTCOMES = ("accepted", "rejected", "duplicates")
+OUTCOMES = ("accepted", "rejected", "duplicates", "ignored")
 
 
 class IngestCounters:
@@ -29,12 +29,15 @@ class IngestCounters:
         self._delivery_lag_count = 0
         self.started_at = time.time()
 
-    def add(self, source: str, *, accepted: int = 0, rejected: int = 0, duplicates: int = 0) -> None:
-        """Count one request's outcome."""
+    def add(
+        self, source: str, *, accepted: int = 0, rejected: int = 0, duplicates: int = 0, ignored: int = 0
+    ) -> None:
+        """Count one request's outcome (``ignored``: acknowledged, but of a kind Flowwatch does not use)."""
         with self._lock:
             self._counts[(source, "accepted")] += accepted
             self._counts[(source, "rejected")] += rejected
             self._counts[(source, "duplicates")] += duplicates
+            self._counts[(source, "ignored")] += ignored
 
     def observe_delivery_lag(self, total_seconds: float, events: int) -> None:
         """Add ``received_at − occurred_at`` of a batch (sum and count, for a mean)."""

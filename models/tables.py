@@ -273,6 +273,14 @@ bulk_run_items = sa.Table(
     sa.PrimaryKeyConstraint("run_id", "position"),
 )
 
+# A source system's own id of an order → the order's key (see models/key_aliases.py).
+key_aliases = sa.Table(
+    "key_aliases",
+    metadata,
+    sa.Column("alias", sa.String, primary_key=True),  # <namespace>:<source id>, e.g. shopify:order:8209…
+    sa.Column("correlation_id", sa.String, nullable=False),
+)
+
 # Write-ahead segments already applied, so a crash between commit and delete never
 # applies a segment twice.
 ingest_segments = sa.Table(

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Connection, Engine
 
+from models.key_aliases import fold_aliases
 from models.queries.steps import ORDER_STEPS as ORDER_LIFECYCLE
 from models.step_rollup import fold_steps
 from models.tables import metadata
@@ -172,6 +173,7 @@ class IngestWriter:
         try:
             written = raw.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0]
             if written:
+                fold_aliases(raw, fresh)
                 raw.execute(f"INSERT INTO business_events ({col_list}) SELECT {col_list} FROM {fresh}")
                 raw.execute(_FACTS_MERGE.format(source=fresh))
                 fold_steps(raw, fresh)

@@ -135,6 +135,9 @@ async def post_webhook(adapter: str, request: Request, ctx: Ctx) -> JSONResponse
     except AdapterError as exc:
         ctx.counters.add(f"webhook:{adapter}", rejected=1)
         return _error(422, str(exc))
+    if not records:  # a kind of message Flowwatch does not use: acknowledged, so the sender keeps sending
+        ctx.counters.add(f"webhook:{adapter}", ignored=1)
+        return JSONResponse({"accepted": 0, "duplicates": 0, "rejected": [], "ignored": 1})
     parsed = validate_events(records, received_at=ctx.now())
     return await _store_events(ctx, f"webhook:{adapter}", parsed.table, parsed.rejected)
 

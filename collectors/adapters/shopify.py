@@ -3,8 +3,14 @@
 Correlation: Shopify's order ``name`` (``#1001``) is the number people quote, so orders are
 keyed ``SHP-1001`` (``#`` dropped, ``SHP-`` prefixed), the form the ERP and 3PLs carry.
 A fulfillment's name is the order's plus a sequence (``#1001.1``). A refund carries only
-the numeric ``order_id``, so it is keyed ``SHP-ID-<order_id>`` until something can resolve
-the name; every payload keeps ``order_id`` for that join.
+the numeric ``order_id``: it is keyed by the reference ``@shopify:order:<order_id>``, which
+the writer resolves to the order's key through the alias the order's ``orders/create``
+registered (``models/key_aliases.py``), so refunds land on their order, never on a new key.
+
+Fulfillment statuses map faithfully: ``success`` is dispatched; ``pending`` and ``open`` are a
+fulfillment created but not yet shipped (``fulfillment.created``); ``cancelled``, ``error`` and
+``failure`` are a dispatch that failed. Topics Flowwatch does not use are acknowledged and
+counted as ignored (Shopify deletes a subscription whose deliveries keep failing).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from collectors.adapters.base import (
     require,
     require_str,
 )
+from models.key_aliases import reference
 
 TOPIC_HEADER = "X-Shopify-Topic"
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
@@ -42,6 +49,8 @@ ORDERS_FLOW = f"{SOURCE}-{ERP}-orders"
 _FULFILLMENT_SUFFIX = re.compile(r"\.\d+$")
 #: Fulfillment statuses that mean the parcel did not leave.
 _FAILED_FULFILLMENT = {"cancelled", "error", "failure"}
+#: Fulfillment statuses of a fulfillment that exists but has not shipped yet.
+_PENDING_FULFILLMENT = {"pending", "open"}
 
 
 class ShopifyAdapter:
@@ -77,10 +86,8 @@ class ShopifyAdapter:
         if not topic:
             raise AdapterError(f"shopify: missing {TOPIC_HEADER} header")
         mapper = _MAPPERS.get(topic)
-        if mapper is None:
-            raise AdapterError(
-                f"shopify: topic '{topic}' is not supported (supported: {', '.join(_MAPPERS)})"
-            )
+        if mapper is None:  # acknowledged, counted as ignored: a failing subscription gets deleted
+            return []
         event_id = self.dedup_key(headers, body)
         if event_id is None:
             raise AdapterError(f"shopify: missing {WEBHOOK_ID_HEADER} header")
@@ -131,14 +138,15 @@ def _order_cancelled(order: dict[str, Any], where: str) -> dict[str, Any]:
     }
 
 
-def _fulfillment_created(fulfillment: dict[str, Any], where: str) -> dict[str, Any]:
+def _fulfillment(fulfillment: dict[str, Any], where: str) -> dict[str, Any]:
     name = require_str(fulfillment, "name", where)
     status = fulfillment.get("status")
     failed = status in _FAILED_FULFILLMENT
+    stamp = "updated_at" if "/update" in where and fulfillment.get("updated_at") else "created_at"
     return {
-        "event_type": "shipment.dispatched",
+        "event_type": "fulfillment.created" if status in _PENDING_FULFILLMENT else "shipment.dispatched",
         "correlation_id": _order_key(_FULFILLMENT_SUFFIX.sub("", name)),
-        "occurred_at": parse_timestamp(require(fulfillment, "created_at", where), f"{where} created_at"),
+        "occurred_at": parse_timestamp(require(fulfillment, stamp, where), f"{where} {stamp}"),
         "status": "failed" if failed else "ok",
         "error_code": f"fulfillment_{status}" if failed else None,
         "payload": {
@@ -157,7 +165,9 @@ def _fulfillment_created(fulfillment: dict[str, Any], where: str) -> dict[str, A
 
 
 def _refund_created(refund: dict[str, Any], where: str) -> dict[str, Any]:
-    order_id = require_str(refund, "order_id", where)
+    order_id = require(refund, "order_id", where)
+    if isinstance(order_id, bool) or not isinstance(order_id, int | str) or not str(order_id).strip():
+        raise AdapterError(f"{where}: 'order_id' must be Shopify's numeric order id")
     transactions = [
         t
         for t in refund.get("transactions") or []
@@ -165,7 +175,7 @@ def _refund_created(refund: dict[str, Any], where: str) -> dict[str, Any]:
     ]
     return {
         "event_type": "refund.issued",
-        "correlation_id": f"SHP-ID-{order_id}",
+        "correlation_id": reference("shopify:order", str(order_id).strip()),
         "occurred_at": parse_timestamp(
             refund.get("processed_at") or require(refund, "created_at", where), f"{where} processed_at"
         ),
@@ -213,6 +223,7 @@ def _lines(obj: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
 _MAPPERS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
     "orders/create": _order_created,
     "orders/cancelled": _order_cancelled,
-    "fulfillments/create": _fulfillment_created,
+    "fulfillments/create": _fulfillment,
+    "fulfillments/update": _fulfillment,
     "refunds/create": _refund_created,
 }
