@@ -26,7 +26,9 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DbOpt = Annotated[Path | None, typer.Option("--db", help="DuckDB database file [FLOWWATCH_DB]")]
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="DuckDB database file or duckdb:///path [FLOWWATCH_DB, FLOWWATCH_DB_URL]")
+]
 HostOpt = Annotated[str | None, typer.Option("--host", help="address to bind (default 127.0.0.1)")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="port to bind (default 8050)")]
 DaysOpt = Annotated[int | None, typer.Option("--days", help="days of demo history (default 30)")]
@@ -203,6 +205,80 @@ def demo(
         # The live Shopify webhooks must verify: sign and check them with a demo secret.
         settings = settings.model_copy(update={"shopify_secret": DEMO_SHOPIFY_SECRET})
     _serve(settings, live=live)
+
+
+partners_cli = typer.Typer(help="EDI trading partners: ISA/GS ids and the systems they are (server stopped).",
+                           no_args_is_help=True)
+cli.add_typer(partners_cli, name="partners")
+
+
+def _partners_db(db: str | None) -> AppContext:
+    """The database, opened for a partners change (DuckDB: the server must not hold it)."""
+    from app.context import open_context
+
+    return open_context(_settings(db=db))
+
+
+@partners_cli.command("list")
+def partners_list(db: DbOpt = None) -> None:
+    """Every trading partner: ISA id, system id, and where it is configured."""
+    ctx = _partners_db(db)
+    try:
+        from models.queries.partners import list_partners
+
+        with ctx.engine.connect() as conn:
+            stored = list_partners(conn)
+        configured = {k.strip().upper(): v for k, v in ctx.settings.edi_partners.items()}
+        if not stored and not configured:
+            typer.echo("No EDI trading partners: add one with `flowwatch partners add ISA_ID SYSTEM_ID`.")
+        for partner in sorted(stored.keys() | configured.keys()):
+            where = "settings" if partner in configured else "database"
+            typer.echo(f"{partner}\t{configured.get(partner, stored.get(partner))}\t{where}")
+    finally:
+        ctx.close()
+
+
+@partners_cli.command("add")
+def partners_add(
+    partner_id: Annotated[str, typer.Argument(help="the ISA06/ISA08 (or GS02/GS03) id, e.g. ACMEIND")],
+    system_id: Annotated[str, typer.Argument(help="the Flowwatch system it is, e.g. sup_acme")],
+    db: DbOpt = None,
+) -> None:
+    """Add a trading partner (or point an existing one at another system)."""
+    partner = partner_id.strip().upper()
+    if not partner or len(partner) > 15 or not partner.replace("-", "").replace("_", "").isalnum():
+        raise CliError(f"partner id {partner_id!r} is not an X12 interchange id (1–15 letters or digits)")
+    ctx = _partners_db(db)
+    try:
+        from models.queries.partners import add_partners
+
+        with ctx.engine.connect() as conn:
+            known = {row[0] for row in conn.exec_driver_sql("SELECT system_id FROM systems")}
+        if system_id not in known:
+            raise CliError(f"unknown system {system_id!r}; known: {', '.join(sorted(known))}")
+        with ctx.writer.transaction() as conn:
+            add_partners(conn, {partner: system_id}, now=ctx.now())
+        typer.echo(f"Added EDI partner {partner} → {system_id}")
+    finally:
+        ctx.close()
+
+
+@partners_cli.command("remove")
+def partners_remove(
+    partner_id: Annotated[str, typer.Argument(help="the ISA id to remove")], db: DbOpt = None
+) -> None:
+    """Remove a trading partner added with `partners add` (settings entries stay)."""
+    ctx = _partners_db(db)
+    try:
+        from models.queries.partners import remove_partner
+
+        with ctx.writer.transaction() as conn:
+            removed = remove_partner(conn, partner_id)
+        if not removed:
+            raise CliError(f"no EDI partner {partner_id.strip().upper()!r} in {ctx.settings.db}")
+        typer.echo(f"Removed EDI partner {partner_id.strip().upper()}")
+    finally:
+        ctx.close()
 
 
 def main() -> None:

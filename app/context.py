@@ -14,12 +14,14 @@ from app.metrics import IngestCounters
 from app.services.runtime import ActionRuntime
 from app.settings import Settings
 from app.sim import SimTargets
+from collectors.adapters import Adapter, build_adapters
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerRunner
 from models.db import make_engine
 from models.flow_config import FlowConfig, load_flow_config, sync_flow_config
 from models.ingest_buffer import IngestBuffer
 from models.queries.common import utcnow
+from models.queries.partners import list_partners
 from models.schema import create_schema
 from models.writer import IngestWriter
 
@@ -40,6 +42,13 @@ class AppContext:
     sim: SimTargets = field(default_factory=SimTargets)  # the demo's simulated downstream systems
     pollers: PollerRunner = field(default_factory=PollerRunner)
     filedrop: FileDrop | None = None  # set when the collector jobs are registered
+    adapters: dict[str, Adapter] = field(default_factory=dict)  # vendor webhooks, by name
+
+    def edi_partners(self) -> dict[str, str]:
+        """The trading partners now: those added with `flowwatch partners add`, then the settings'."""
+        with self.engine.connect() as conn:
+            stored = list_partners(conn)
+        return {**stored, **{k.strip().upper(): v for k, v in self.settings.edi_partners.items()}}
 
     def now(self) -> datetime:
         """The process clock (naive UTC); tests may pin it."""
@@ -80,4 +89,6 @@ def open_context(settings: Settings) -> AppContext:
         max_pending_rows=settings.ingest_max_pending_rows,
         fsync=settings.ingest_fsync,
     )
-    return AppContext(settings=settings, engine=engine, writer=writer, buffer=buffer, flow_config=flow_config)
+    ctx = AppContext(settings=settings, engine=engine, writer=writer, buffer=buffer, flow_config=flow_config)
+    ctx.adapters = build_adapters(ctx.edi_partners)
+    return ctx

@@ -9,7 +9,11 @@ from contextlib import asynccontextmanager
 from a2wsgi import WSGIMiddleware
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from swagger_ui_bundle import swagger_ui_path
 
 from app.api import correlation, detection, exceptions, flows, health, ingest, kpis, orders, sim
 from app.context import AppContext, open_context
@@ -38,7 +42,7 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         version="0.1.0",
         summary="Operational observability and exception management for distributors",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the package's own Swagger UI assets: no CDN, works offline
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -54,11 +58,54 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(detection.router, prefix=API_PREFIX)
     app.include_router(sim.demo_router, prefix=API_PREFIX)
     app.include_router(sim.router)
+    _install_docs(app)
+    _install_api_not_found(app)
     _install_error_handlers(app)
 
     dash_app = create_dash(ctx)
     app.mount("/", WSGIMiddleware(dash_app.server))  # type: ignore[arg-type]
     return app
+
+
+DOCS_ASSETS = "/api/docs-assets"
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Interactive API docs at /api/docs with Swagger UI served from the swagger-ui-bundle package."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=str(app.openapi_url),
+            title="Flowwatch API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+
+#: Path prefixes that belong to the API: an unknown path under them is a JSON 404, never a page.
+API_ROOTS = ("api", "v1")
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _install_api_not_found(app: FastAPI) -> None:
+    """Unknown ``/api/…`` and ``/v1/…`` paths answer JSON (404, or 405 naming the allowed methods)
+    instead of falling through to the dashboards mounted at ``/``."""
+
+    async def not_found(request: Request) -> JSONResponse:
+        routes = [r for r in app.router.routes  # the endpoints: not this catch-all, not the mounts (pages, assets)
+                  if getattr(r, "endpoint", None) is not not_found and not isinstance(r, Mount)]
+        allowed = [m for m in _METHODS if m not in ("HEAD", "OPTIONS") and any(
+            r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]  # fmt: skip
+        if allowed:
+            return JSONResponse({"detail": f"{request.method} is not allowed on {request.url.path}; use "
+                                 f"{', '.join(allowed)}"}, status_code=405, headers={"Allow": ", ".join(allowed)})
+        return JSONResponse({"detail": f"no API endpoint at {request.url.path}; see /api/docs"}, status_code=404)
+
+    for root in API_ROOTS:
+        app.add_api_route(f"/{root}/{{rest:path}}", not_found, methods=_METHODS, include_in_schema=False)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,7 +32,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FLOWWATCH_", extra="forbid")
 
-    db: Path = Field(Path("data/flowwatch.duckdb"), description="DuckDB database file")
+    db: Path = Field(Path("data/flowwatch.duckdb"), description="DuckDB database file (or duckdb:///path)")
+    db_url: str | None = Field(None, description="the database as a URL, duckdb:///path; overrides db")
     host: str = Field("127.0.0.1", description="address to bind")
     port: int = Field(8050, ge=1, le=65535, description="port to bind")
     days: int = Field(30, ge=1, le=365, description="days of demo history")
@@ -55,6 +56,10 @@ class Settings(BaseSettings):
     shopify_secret: str | None = Field(None, description="shared secret of Shopify webhooks")
     webhook_secrets: dict[str, str] = Field(
         default_factory=dict, description="shared HMAC secrets of the other adapters, by adapter name"
+    )
+    edi_partners: dict[str, str] = Field(
+        default_factory=dict,
+        description="EDI trading partners, ISA id → system id (beside those added with `flowwatch partners add`)",
     )
     ingest_wal_dir: Path | None = Field(None, description="write-ahead folder (default: <db>.ingest)")
     ingest_batch_rows: int = Field(50_000, ge=1, description="flush when this many rows are pending")
@@ -79,6 +84,18 @@ class Settings(BaseSettings):
         1.0, ge=0, le=600, description="a dropped file is read once unchanged for this long"
     )
     live_orders_per_minute: float = Field(6.0, gt=0, le=6000, description="new orders/minute of the demo simulator")
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _db(cls, value: Any) -> Any:
+        """A file path, or a URL whose scheme this build supports (refused before anything is created)."""
+        return database_path(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _db_from_url(self) -> Settings:
+        if self.db_url is not None:
+            self.db = database_path(self.db_url)
+        return self
 
     @field_validator("checkpoint_threshold", "memory_limit")
     @classmethod
@@ -111,6 +128,27 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+#: URL schemes a database may be given with in this build.
+SUPPORTED_DB_SCHEMES = ("duckdb",)
+
+
+def database_path(value: str) -> Path:
+    """``data/fw.duckdb`` or ``duckdb:///data/fw.duckdb`` → the DuckDB file; any other scheme is refused."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", value.strip())
+    if match is None:
+        return Path(value)
+    scheme, rest = match.group(1).lower(), match.group(2)
+    if scheme not in SUPPORTED_DB_SCHEMES:
+        raise ValueError(
+            f"database URL scheme {scheme!r} is not supported by this build (it stores in embedded DuckDB): "
+            "give a file path or duckdb:///path/to/flowwatch.duckdb"
+        )
+    path = rest[1:] if rest.startswith("/") else rest  # duckdb:///rel/x → rel/x; duckdb:////abs/x → /abs/x
+    if not path:
+        raise ValueError("duckdb:/// needs a file path, e.g. duckdb:///data/flowwatch.duckdb")
+    return Path(path)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -273,6 +273,15 @@ bulk_run_items = sa.Table(
     sa.PrimaryKeyConstraint("run_id", "position"),
 )
 
+# EDI trading partners added with `flowwatch partners add` (the settings' edi_partners add to these).
+edi_partners = sa.Table(
+    "edi_partners",
+    metadata,
+    sa.Column("partner_id", sa.String, primary_key=True),  # ISA06/ISA08 (or GS02/GS03) id, upper case
+    sa.Column("system_id", sa.String, nullable=False),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+)
+
 # A source system's own id of an order → the order's key (see models/key_aliases.py).
 key_aliases = sa.Table(
     "key_aliases",

@@ -21,6 +21,13 @@ CHANNEL_SHARE = {"shopify": 0.55, "adobe": 0.25, "b2b": 0.20}
 #: Where each ERP releases its orders, with the share of orders per node.
 FULFILMENT = {"d365": {"wms": 0.5, "3pl_north": 0.5}, "netsuite": {"3pl_coastal": 1.0}}
 SUPPLIERS = ("sup_acme", "sup_brightline", "sup_pacific")
+#: The demo's EDI trading partners: ISA/GS id → system id (the buyer itself, and its three suppliers).
+EDI_PARTNERS = {
+    "NORTHWIND": "d365",
+    "ACMEIND": "sup_acme",
+    "BRIGHTLINE": "sup_brightline",
+    "PACIFICPAPER": "sup_pacific",
+}
 STOREFRONTS = ("shopify", "adobe")
 
 FLOW_BY_ID = {f.flow_id: f for f in FLOWS}

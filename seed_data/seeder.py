@@ -20,12 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.flow_config import sync_flow_config
+from models.queries.partners import add_partners
 from models.schema import set_meta
 from models.tables import business_events, metadata
 from models.writer import IngestWriter
 from seed_data.catalogue import Catalogue
 from seed_data.delivery import Findings, Sink
-from seed_data.distributor import FLOW_CONFIG
+from seed_data.distributor import EDI_PARTNERS, FLOW_CONFIG
 from seed_data.exceptions import draft_exceptions, exception_tables
 from seed_data.incidents import ErpBacklog, plan_incidents
 from seed_data.orders import OrderNumbers, emit_lifecycle, sample_orders
@@ -120,6 +121,7 @@ def seed_demo(
         rows["exception_messages"] = writer.append("exception_messages", messages).written
 
     with engine.begin() as conn:
+        add_partners(conn, EDI_PARTNERS, now=anchor)  # the suppliers' EDI arrives through the real adapter
         rows["order_facts"] = conn.execute(sa.text("SELECT count(*) FROM order_facts")).scalar_one()
         checksum = _checksum(conn, anchor_us)
         set_meta(conn, "demo_anchor", anchor.isoformat())

@@ -13,7 +13,7 @@ from models.queries.correlation import flow_signals, likely_cause
 router = APIRouter(tags=["correlation"])
 
 
-@router.get("/flows/{flow_id}/signals")
+@router.get("/flows/{flow_id:path}/signals")
 def get_flow_signals(
     ctx: Ctx,
     conn: Conn,

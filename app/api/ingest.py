@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from app.context import AppContext
 from app.deps import Ctx
 from app.metrics import render
-from collectors.adapters import ADAPTERS, AdapterAuthError, AdapterError
+from collectors.adapters import AdapterAuthError, AdapterError
 from collectors.events import EventsDecodeError, parse_events, validate_events
 from collectors.otlp import OtlpDecodeError, decode_traces, encode_response
 from collectors.queue_metrics import QueueSample, samples_to_arrow
@@ -116,9 +116,9 @@ async def post_events(request: Request, ctx: Ctx) -> JSONResponse:
 @router.post("/webhooks/{adapter}", summary="Vendor-native webhooks mapped to canonical events")
 async def post_webhook(adapter: str, request: Request, ctx: Ctx) -> JSONResponse:
     """Verify the signature, map the native payload, store it like canonical events."""
-    codec = ADAPTERS.get(adapter)
+    codec = ctx.adapters.get(adapter)
     if codec is None:
-        return _error(404, f"unknown adapter {adapter!r}; known: {', '.join(sorted(ADAPTERS))}")
+        return _error(404, f"unknown adapter {adapter!r}; known: {', '.join(sorted(ctx.adapters))}")
     try:
         body = await _read_body(request, ctx.settings.max_request_bytes)
     except BodyTooLarge:

@@ -23,7 +23,7 @@ def search_orders(
     return {"query": q, "results": find_orders(conn, query=q, limit=limit)}
 
 
-@router.get("/{correlation_id}")
+@router.get("/{correlation_id:path}")
 def get_order(
     conn: Conn,
     correlation_id: str,

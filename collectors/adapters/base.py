@@ -38,7 +38,7 @@ class AdapterAuthError(Exception):
 
 
 class Adapter(Protocol):
-    """A vendor-native payload codec, registered by ``name`` in ``collectors.adapters.ADAPTERS``."""
+    """A vendor-native payload codec, registered by ``name`` in ``collectors.adapters.build_adapters``."""
 
     name: str
     content_types: tuple[str, ...]

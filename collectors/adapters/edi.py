@@ -1,7 +1,10 @@
 """Supplier EDI: X12 850 purchase orders, 855 acknowledgments and 856 ship notices.
 
 Trading partners are resolved from the ISA sender/receiver ids (falling back to the GS
-application codes) through a configurable map to system ids. The correlation id is the
+application codes) through a map to system ids that is configuration, read on every
+interchange: the partners added with ``flowwatch partners add`` (kept in the database) and
+the ``edi_partners`` setting (TOML table or ``FLOWWATCH_EDI_PARTNERS``). An interchange from
+or to a partner that is in neither is refused with both ids and how to add them. The correlation id is the
 PO number (BEG03 / BAK03 / PRF01), so the three documents line up on one timeline.
 
 Times: an 856 carries its own issue date and time (BSN03/BSN04). An 850 or 855 carries
@@ -28,13 +31,8 @@ from collectors.adapters.base import (
     verify_signature,
 )
 
-#: ISA/GS trading-partner id → system id, for the demo distributor and its three suppliers.
-DEFAULT_PARTNERS = {
-    "NORTHWIND": "d365",
-    "ACMEIND": "sup_acme",
-    "BRIGHTLINE": "sup_brightline",
-    "PACIFICPAPER": "sup_pacific",
-}
+#: Where the current trading partners come from (ISA/GS id → system id).
+PartnerSource = Callable[[], Mapping[str, str]]
 #: BAK02 acknowledgment types that refuse the order.
 _REJECTIONS = {"RJ": "rejected", "RD": "rejected (with detail)"}
 
@@ -56,8 +54,8 @@ class EdiAdapter:
     name = "edi"
     content_types = ("application/edi-x12", "text/plain")
 
-    def __init__(self, partners: Mapping[str, str] = DEFAULT_PARTNERS) -> None:
-        self.partners = {key.upper(): value for key, value in partners.items()}
+    def __init__(self, partners: PartnerSource | Mapping[str, str]) -> None:
+        self._partners = partners if callable(partners) else (lambda: partners)
 
     def verify(self, headers: Mapping[str, str], body: bytes, secrets: AdapterSecrets) -> None:
         """Shared-secret HMAC of the body."""
@@ -75,10 +73,10 @@ class EdiAdapter:
         """One event per 850/855 transaction set and per purchase order of an 856."""
         interchange = x12.parse(body)
         trace_id = trace_id_from(headers)
+        partners = {key.strip().upper(): value for key, value in self._partners().items()}
         events = []
         for group in interchange.groups:
-            source = self._system(interchange.sender_id, group.header.get(2), interchange.header, "ISA06")
-            target = self._system(interchange.receiver_id, group.header.get(3), interchange.header, "ISA08")
+            source, target = _parties(interchange, group, partners)
             for transaction in group.transactions:
                 mapper = _MAPPERS.get(transaction.set_id)
                 if mapper is None:
@@ -99,11 +97,27 @@ class EdiAdapter:
                     )
         return events
 
-    def _system(self, isa_id: str, gs_id: str, isa: x12.Segment, field: str) -> str:
-        system = self.partners.get(isa_id.upper()) or self.partners.get(gs_id.strip().upper())
+
+def _parties(interchange: x12.Interchange, group: x12.Group, partners: Mapping[str, str]) -> tuple[str, str]:
+    """Sender and receiver system ids; refuses the interchange naming every id that is unknown."""
+    found, unknown = [], []
+    for role, isa_field, isa_id, gs_id in (
+        ("sender", "ISA06", interchange.sender_id, group.header.get(2).strip()),
+        ("receiver", "ISA08", interchange.receiver_id, group.header.get(3).strip()),
+    ):
+        system = partners.get(isa_id.upper()) or partners.get(gs_id.upper())
+        found.append(system)
         if system is None:
-            raise isa.error(f"{field} '{isa_id}' (GS '{gs_id}') is not a known trading partner")
-        return system
+            unknown.append((role, isa_field, isa_id, gs_id))
+    if unknown:
+        names = " and ".join(f"{role} {field} '{isa}' (GS '{gs}')" for role, field, isa, gs in unknown)
+        first = unknown[0][2]
+        raise interchange.header.error(
+            f"{names} {'is not a known trading partner' if len(unknown) == 1 else 'are not known trading partners'}"
+            f"; add it with `flowwatch partners add {first} <system id>` (server stopped), or in the "
+            f"edi_partners setting ([edi_partners] in the TOML file or FLOWWATCH_EDI_PARTNERS)"
+        )
+    return found[0], found[1]  # type: ignore[return-value]
 
 
 def _purchase_order(env: _Envelope) -> list[dict[str, Any]]:
@@ -213,10 +227,27 @@ def _po_line(seg: x12.Segment) -> dict[str, Any]:
     }
 
 
-def _product_ids(seg: x12.Segment, start: int) -> dict[str, str | None]:
-    """Our SKU is the buyer's part number (BP); the supplier's own is the vendor part (VP)."""
-    ids = {seg.get(i): seg.get(i + 1) for i in range(start, len(seg.elements), 2) if seg.get(i)}
-    return {"sku": ids.get("BP"), "vendor_part": ids.get("VP")}
+#: Product/service id qualifiers that name *our* item, in the order they resolve to the SKU:
+#: the buyer's part number, the buyer's item number, the buyer's catalog number, a stock-keeping
+#: unit. Global (UP UPC, EN EAN, UK GTIN) and the supplier's own ids (VP vendor part, VN vendor
+#: item, VC vendor catalog, MG manufacturer part) are kept but never taken for our SKU.
+SKU_QUALIFIERS = ("BP", "IN", "CB", "SK")
+#: The supplier's own id of the item, first found wins.
+VENDOR_QUALIFIERS = ("VP", "VN", "VC", "MG")
+
+
+def _product_ids(seg: x12.Segment, start: int) -> dict[str, Any]:
+    """Every (qualifier, id) pair of a PO1/LIN segment, in order, and the SKU and vendor part they resolve to."""
+    pairs = [(seg.get(i), seg.get(i + 1)) for i in range(start, len(seg.elements), 2) if seg.get(i)]
+    for qualifier, value in pairs:
+        if not value:
+            raise seg.error(f"product id qualifier {qualifier} has no id")
+    ids = dict(reversed(pairs))  # the first of a repeated qualifier wins
+    return {
+        "sku": next((ids[q] for q in SKU_QUALIFIERS if q in ids), None),
+        "vendor_part": next((ids[q] for q in VENDOR_QUALIFIERS if q in ids), None),
+        "item_ids": [[q, v] for q, v in pairs],
+    }
 
 
 def _number(seg: x12.Segment, index: int, *, required: bool = False) -> int | float | None:

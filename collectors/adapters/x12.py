@@ -175,13 +175,14 @@ def _delimiters(text: str) -> tuple[str, str, str]:
 
 
 def _segments(text: str, element: str, terminator: str) -> list[Segment]:
-    """Split on the terminator, tolerating line breaks after it, refusing empty or partial segments."""
+    """Split on the terminator, tolerating line breaks (LF or CRLF) and indentation between segments,
+    refusing empty or partial segments."""
     raw = text.split(terminator)
-    if tail := raw[-1].strip("\r\n"):
+    if tail := raw[-1].strip():
         raise X12Error(len(raw), tail.split(element)[0], "truncated: last segment has no terminator")
     segments = []
     for position, chunk in enumerate(raw[:-1], 1):
-        body = chunk.strip("\r\n")
+        body = chunk.lstrip(" \t\r\n").rstrip("\r\n")
         elements = tuple(body.split(element))
         if not _SEGMENT_ID.fullmatch(elements[0]):
             raise X12Error(position, elements[0] or "?", "empty segment or invalid segment id")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from collectors.pollers.base import PartialPoll
+from collectors.pollers.base import PartialPoll, PollError
 from collectors.pollers.kinds import PollerConfig, poll
 from collectors.queue_metrics import samples_to_arrow
 
@@ -85,6 +85,9 @@ class PollerRunner:
         except Exception as exc:  # any failure of any plugin: record it, never raise
             self._failed(config, status, now, exc)
             return
+        if not samples:  # it answered, but about no queue: not healthy with zero samples
+            self._failed(config, status, now, PollError(_nothing_found(config)))
+            return
         try:
             submit("queue_samples", samples_to_arrow(samples))
         except Exception as exc:  # e.g. Backpressure: the samples are lost, the next poll retries
@@ -126,3 +129,12 @@ class PollerRunner:
     def _set(self, status: PollerStatus, **changes: object) -> None:
         with self._lock:
             self._status[status.name] = dataclasses.replace(status, **changes)
+
+
+def _nothing_found(config: PollerConfig) -> str:
+    """Why a poll that answered yielded no sample, with what the poller was told to look for."""
+    queues = getattr(config, "queues", None)
+    wanted = f"its queues ({', '.join(queues)})" if queues else "any queue"
+    hints = [f"{field}={getattr(config, field)!r}" for field in ("queue_label", "label_filters", "queues_path")
+             if getattr(config, field, None)]  # fmt: skip
+    return f"found no samples for {wanted}" + (f": nothing matched {', '.join(hints)}" if hints else "")

@@ -103,6 +103,10 @@ def _source_label(source: str) -> str:
     return SOURCE_LABELS.get(source, source)
 
 
+#: What each poller health reads as in the table.
+POLLER_STATES = {"ok": "polling", "warning": "partial", "breach": "failing", "idle": "waiting"}
+
+
 def poller_table(statuses: Sequence[Any], *, now: datetime) -> html.Div | html.Table:
     """Each queue poller: last success, failures in a row, last error, next attempt."""
     if not statuses:
@@ -113,14 +117,14 @@ def poller_table(statuses: Sequence[Any], *, now: datetime) -> html.Div | html.T
         )
     rows = []
     for s in statuses:
-        health = poller_health(s.consecutive_failures, s.last_ok_at)
+        health = poller_health(s.consecutive_failures, s.last_ok_at, s.last_error_at)
         rows.append(
             html.Tr(
                 className=f"row-{health}",
                 children=[
                     html.Td(s.name),
                     html.Td(f"{s.kind} · {s.broker}"),
-                    html.Td(badge({"ok": "polling", "breach": "failing", "idle": "waiting"}[health], health)),
+                    html.Td(badge(POLLER_STATES[health], health)),
                     html.Td(_ago(s.last_ok_at, now), className="num"),
                     html.Td(fmt_int(s.consecutive_failures), className="num"),
                     html.Td(s.last_error or "—", title=s.last_error or "", className="cell-error"),
@@ -136,10 +140,15 @@ def poller_table(statuses: Sequence[Any], *, now: datetime) -> html.Div | html.T
     )
 
 
-def poller_health(consecutive_failures: int, last_ok_at: datetime | None) -> str:
-    """breach while failing, ok once it has succeeded, idle before its first poll."""
+def poller_health(
+    consecutive_failures: int, last_ok_at: datetime | None, last_error_at: datetime | None = None
+) -> str:
+    """breach while failing, warning when its last poll found only some of its queues, ok once it has
+    succeeded, idle before its first poll."""
     if consecutive_failures:
         return "breach"
+    if last_ok_at is not None and last_error_at == last_ok_at:
+        return "warning"
     return "ok" if last_ok_at else "idle"
 
 

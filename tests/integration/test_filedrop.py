@@ -79,7 +79,7 @@ def test_good_csv_is_stored_and_moved_to_processed(app: AppContext) -> None:
         ("erp-1", "SO-1001", "d365", "shopify", datetime(2026, 3, 4, 10, 0), "ok", 1, None, '{"erp_order":"SO-1001"}'),
         ("erp-2", "SO-1002", "d365", "shopify", datetime(2026, 3, 4, 10, 30), "failed", 2, "ERP-429", None),
     ]
-    assert app.counters.snapshot()["filedrop"] == {"accepted": 2, "rejected": 0, "duplicates": 0}
+    assert app.counters.snapshot()["filedrop"] == {"accepted": 2, "rejected": 0, "duplicates": 0, "ignored": 0}
 
 
 def test_mixed_ndjson_stores_the_good_and_reports_the_bad(app: AppContext) -> None:

@@ -26,6 +26,7 @@ from collectors.pollers.json_endpoint import JsonPoller
 from collectors.pollers.prometheus import PrometheusPoller
 from collectors.pollers.rabbitmq import RabbitMqPoller
 from collectors.pollers.rabbitmq_management import RabbitMqManagementPoller
+from dashboards.components.ingest import poller_health
 from models.ingest_buffer import Backpressure
 from tests.live_server import free_port
 
@@ -361,3 +362,18 @@ def test_a_full_buffer_counts_as_a_failure(http_server: StartServer) -> None:
     status = runner.status("p")
     assert status.consecutive_failures == 1
     assert status.last_error == "ingest buffer full (1,000,000 rows pending); retry in 1 s"
+
+
+def test_a_poller_that_finds_no_queue_is_unhealthy_with_the_reason(http_server: StartServer) -> None:
+    """A real exporter answers, but no series has the label the poller filters on: failing, not healthy."""
+    server = http_server((SAMPLES / "rabbitmq_exporter.prom").read_bytes(), "text/plain; version=0.0.4")
+    config = PrometheusPoller(name="prom-wrong-vhost", url=f"{server.url}/metrics/per-object", broker="mq",
+                              label_filters={"vhost": "/prod"})  # fmt: skip
+    runner = PollerRunner()
+    runner.run(config, _refuse_submit, NOW)
+    status = runner.status("prom-wrong-vhost")
+    assert (status.consecutive_failures, status.last_ok_at, status.last_samples) == (1, None, 0)
+    assert status.last_error == (
+        "found no samples for any queue: nothing matched queue_label='queue', label_filters={'vhost': '/prod'}"
+    )
+    assert poller_health(status.consecutive_failures, status.last_ok_at, status.last_error_at) == "breach"

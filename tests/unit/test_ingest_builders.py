@@ -60,6 +60,8 @@ def test_poller_health_and_table() -> None:
     assert poller_health(0, None) == "idle"
     assert poller_health(0, NOW) == "ok"
     assert poller_health(2, NOW) == "breach"
+    assert poller_health(0, NOW, NOW) == "warning"  # the last poll found some queues, not all
+    assert poller_health(0, NOW, NOW - timedelta(minutes=5)) == "ok"  # an older error has cleared
     table = poller_table([_poller("rabbit-main", 2, 10)], now=NOW)
     cells = [c.children for c in table.children[1].children[0].children]
     assert cells[0] == "rabbit-main"

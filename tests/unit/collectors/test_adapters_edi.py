@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from collectors.adapters import ADAPTERS, AdapterError, x12
+from collectors.adapters import AdapterError, build_adapters, x12
 from collectors.adapters.edi import EdiAdapter
+from seed_data.distributor import EDI_PARTNERS
+
+ADAPTERS = build_adapters(EDI_PARTNERS)
 
 SAMPLES = Path(__file__).parent / "samples" / "adapters"
 RECEIVED = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
@@ -52,6 +55,7 @@ def test_850_maps_to_po_sent() -> None:
                         "line": "1",
                         "sku": "NW-10021",
                         "vendor_part": "ACM-GLV-NIT-L",
+                        "item_ids": [["BP", "NW-10021"], ["VP", "ACM-GLV-NIT-L"]],
                         "quantity": 120,
                         "uom": "EA",
                         "unit_price": 4.85,
@@ -60,6 +64,7 @@ def test_850_maps_to_po_sent() -> None:
                         "line": "2",
                         "sku": "NW-10455",
                         "vendor_part": "ACM-TWL-C24",
+                        "item_ids": [["BP", "NW-10455"], ["VP", "ACM-TWL-C24"]],
                         "quantity": 40,
                         "uom": "CA",
                         "unit_price": 18.2,
@@ -119,8 +124,10 @@ def test_856_maps_to_asn_received_with_shipment_and_lines() -> None:
         "shipped_at": "2026-05-16T15:00:00",
         "po_number": "PO-4500123",
         "lines": [
-            {"line": "1", "sku": "NW-10021", "vendor_part": "ACM-GLV-NIT-L", "quantity": 120, "uom": "EA"},
-            {"line": "2", "sku": "NW-10455", "vendor_part": "ACM-TWL-C24", "quantity": 30, "uom": "CA"},
+            {"line": "1", "sku": "NW-10021", "vendor_part": "ACM-GLV-NIT-L",
+             "item_ids": [["BP", "NW-10021"], ["VP", "ACM-GLV-NIT-L"]], "quantity": 120, "uom": "EA"},
+            {"line": "2", "sku": "NW-10455", "vendor_part": "ACM-TWL-C24",
+             "item_ids": [["BP", "NW-10455"], ["VP", "ACM-TWL-C24"]], "quantity": 30, "uom": "CA"},
         ],
         "envelope": {"isa13": "000000402", "gs06": "402", "st02": "4021"},
     }
@@ -136,7 +143,8 @@ def test_856_covering_two_pos_gives_one_event_per_po() -> None:
 
     assert (first["correlation_id"], second["correlation_id"]) == ("PO-4500123", "PO-4500124")
     assert second["payload"]["lines"] == [
-        {"line": "1", "sku": "NW-20310", "vendor_part": None, "quantity": 6, "uom": "EA"}
+        {"line": "1", "sku": "NW-20310", "vendor_part": None, "item_ids": [["BP", "NW-20310"]], "quantity": 6,
+         "uom": "EA"}
     ]
     assert first["event_id"] != second["event_id"]
 
@@ -194,7 +202,8 @@ PO = sample("edi_850_po.x12")
         (PO.replace("PO1*1*120*", "PO1*1*ten*"), r"segment 9 \(PO1\): PO102 'ten' is not a number"),
         (
             PO.replace("ACMEIND        ", "UNKNOWNCO      ").replace("*ACMEIND*", "*UNKNOWNCO*"),
-            r"segment 1 \(ISA\): ISA08 'UNKNOWNCO' .* is not a known trading partner",
+            r"segment 1 \(ISA\): receiver ISA08 'UNKNOWNCO' \(GS 'UNKNOWNCO'\) is not a known trading partner; "
+            r"add it with `flowwatch partners add UNKNOWNCO <system id>`",
         ),
     ],
     ids=[
@@ -278,3 +287,48 @@ def test_partner_map_is_configurable() -> None:
     [event] = adapter.to_events({}, PO.encode(), received_at=RECEIVED)
 
     assert (event["target"], event["flow_id"]) == ("sup_acme_new", "d365-sup_acme_new-po")
+
+
+def test_every_item_qualifier_is_kept_and_crlf_indented_x12_is_read() -> None:
+    """An 850 in the layout people paste from editors and the X12 guides (CRLF after each segment,
+    indented envelopes), whose lines name items by every common qualifier."""
+    partners = {**EDI_PARTNERS, "GLOBALPARTS": "sup_acme"}
+    [event] = build_adapters(lambda: partners)["edi"].to_events(
+        {}, sample("edi_850_qualifiers_crlf.x12").encode(), received_at=RECEIVED
+    )
+    lines = event["payload"]["lines"]
+    assert [(line["sku"], line["vendor_part"]) for line in lines] == [
+        ("NW-30001", "GP-88-1"),  # BP, the buyer's part number
+        ("NW-30002", "GP-99"),  # IN, the buyer's item number; VN the vendor's item
+        ("CAT-7781", "MFR-5521"),  # CB before SK; MG the manufacturer's part
+        (None, "GPC-12"),  # only a UPC and the vendor's catalog number: not our SKU
+    ]
+    assert [line["item_ids"] for line in lines] == [
+        [["BP", "NW-30001"], ["VP", "GP-88-1"], ["UP", "012345678905"]],
+        [["IN", "NW-30002"], ["VN", "GP-99"], ["EN", "4006381333931"]],
+        [["CB", "CAT-7781"], ["SK", "NW-30003"], ["MG", "MFR-5521"]],
+        [["UP", "036000291452"], ["VC", "GPC-12"]],
+    ]
+    assert (event["correlation_id"], event["target"]) == ("PO-4600001", "sup_acme")
+
+
+def test_partners_are_read_on_every_interchange_and_both_unknown_ids_are_named() -> None:
+    partners: dict[str, str] = {}
+    adapter = build_adapters(lambda: partners)["edi"]
+    with pytest.raises(AdapterError) as refused:
+        adapter.to_events({}, PO.encode(), received_at=RECEIVED)
+    assert str(refused.value) == (
+        "X12 segment 1 (ISA): sender ISA06 'NORTHWIND' (GS 'NORTHWIND') and receiver ISA08 'ACMEIND' "
+        "(GS 'ACMEIND') are not known trading partners; add it with `flowwatch partners add NORTHWIND "
+        "<system id>` (server stopped), or in the edi_partners setting ([edi_partners] in the TOML file or "
+        "FLOWWATCH_EDI_PARTNERS)"
+    )
+    partners.update(northwind="d365", acmeind="sup_acme")  # ids compare upper case, as X12 does
+    [event] = adapter.to_events({}, PO.encode(), received_at=RECEIVED)
+    assert (event["source"], event["target"]) == ("d365", "sup_acme")
+
+
+def test_an_item_qualifier_without_its_id_is_refused_where_it_stands() -> None:
+    text = PO.replace("PO1*2*40*CA*18.2**BP*NW-10455*VP*ACM-TWL-C24~", "PO1*2*40*CA*18.2**BP*NW-10455*VP*~")
+    with pytest.raises(AdapterError, match=r"X12 segment 11 \(PO1\): product id qualifier VP has no id"):
+        events(text)

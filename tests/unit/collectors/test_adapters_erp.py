@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from collectors.adapters import ADAPTERS, AdapterError
+from collectors.adapters import AdapterError, build_adapters
+from seed_data.distributor import EDI_PARTNERS
+
+ADAPTERS = build_adapters(EDI_PARTNERS)
 
 SAMPLES = Path(__file__).parent / "samples" / "adapters"
 RECEIVED = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)

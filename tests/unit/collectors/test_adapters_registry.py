@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.adapters import ADAPTERS
+from collectors.adapters import build_adapters
+from seed_data.distributor import EDI_PARTNERS
+
+ADAPTERS = build_adapters(EDI_PARTNERS)
 
 SAMPLES = Path(__file__).parent / "samples" / "adapters"
 CANONICAL_KEYS = {

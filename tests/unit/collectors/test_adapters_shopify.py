@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.adapters import ADAPTERS, AdapterAuthError, AdapterError
+from collectors.adapters import AdapterAuthError, AdapterError, build_adapters
+from seed_data.distributor import EDI_PARTNERS
+
+ADAPTERS = build_adapters(EDI_PARTNERS)
 
 SAMPLES = Path(__file__).parent / "samples" / "adapters"
 SECRET = "shpss_test_secret"

@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-from collectors.adapters import ADAPTERS, AdapterAuthError, AdapterError
+from collectors.adapters import AdapterAuthError, AdapterError, build_adapters
 from collectors.adapters.threepl import ThreePLAdapter
+from seed_data.distributor import EDI_PARTNERS
+
+ADAPTERS = build_adapters(EDI_PARTNERS)
 
 SAMPLES = Path(__file__).parent / "samples" / "adapters"
 RECEIVED = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
