@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import socket
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,7 @@ from models.flow_config import FlowConfigError
 
 if TYPE_CHECKING:
     from app.context import AppContext
+    from collectors.live_traffic import InFlight
     from collectors.simulator import LiveSimulator
 
 cli = typer.Typer(
@@ -37,6 +39,10 @@ OrdersOpt = Annotated[
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="random seed: same seed, same data")]
 FreshOpt = Annotated[bool, typer.Option("--fresh", help="delete the database and seed it anew")]
+SpeedOpt = Annotated[
+    float | None,
+    typer.Option("--speed", help="live orders walk their steps this many times faster than the history (default 1)"),
+]
 LiveOpt = Annotated[
     bool, typer.Option("--live/--no-live", help="keep sending live demo traffic through the ingest APIs")
 ]
@@ -146,9 +152,25 @@ def _live_simulator(settings: Settings, ctx: AppContext) -> LiveSimulator:
             base_url=base_url,
             shopify_secret=settings.shopify_secret or DEMO_SHOPIFY_SECRET,
             orders_per_minute=settings.live_orders_per_minute,
+            speed=settings.demo_speed,
             seed=settings.seed,
             dlq_backlog=_dlq_backlog(ctx),
+            in_flight=_in_flight(ctx),
         )
+    )
+
+
+def _in_flight(ctx: AppContext) -> tuple[InFlight, ...]:
+    """The seeded orders still between two steps (the last three days'), for the live traffic to continue."""
+    from collectors.live_traffic import InFlight
+    from models.queries.in_flight import orders_in_flight
+
+    now = ctx.now()
+    with ctx.engine.connect() as conn:
+        rows = orders_in_flight(conn, now=now, since=now - timedelta(days=3))
+    return tuple(
+        InFlight(r["correlation_id"], r["channel"], r["fulfiller"], r["stage"], (now - r["reached_at"]).total_seconds())
+        for r in rows
     )
 
 
@@ -196,9 +218,11 @@ def demo(
     seed: SeedOpt = None,
     fresh: FreshOpt = False,
     live: LiveOpt = True,
+    speed: SpeedOpt = None,
 ) -> None:
     """Seed the demo distributor if the database is new, then serve it with live traffic."""
-    settings = _settings(db=db, host=host, port=port, days=days, orders_per_day=orders_per_day, seed=seed)
+    settings = _settings(db=db, host=host, port=port, days=days, orders_per_day=orders_per_day, seed=seed,
+                         demo_speed=speed)  # fmt: skip
     _check_port_free(settings.host, settings.port)
     _seed_if_needed(settings, fresh=fresh)
     if live and settings.shopify_secret is None:

@@ -107,6 +107,16 @@ class SimTargets:
             counts.delivered += 1
             return True
 
+    def delivered_keys(self) -> list[str]:
+        """Every idempotency key a simulated system took (what operators' replays delivered)."""
+        with self._lock:
+            return sorted({key for keys in self._keys.values() for key in keys})
+
+    def modes(self) -> dict[str, str]:
+        """The fault mode of every system with one switched on."""
+        with self._lock:
+            return {system: str(fault.mode) for system, fault in self._faults.items()}
+
     def state(self) -> list[dict[str, Any]]:
         """Every system with a fault set or traffic seen: its fault and its counts."""
         with self._lock:

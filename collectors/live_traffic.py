@@ -2,11 +2,20 @@
 
 Pure and deterministic for a seed: no I/O and no clock of its own. The simulator asks
 which deliveries are due at a time (seconds on any monotonic scale) and sends them.
-Orders walk created → accepted → released → dispatched → invoiced over minutes (``pace``
-scales the delays), through the same hops, flows and queues as the seeded history
-(``seed_data.order_hops``), with a few per cent of failures: validation rejects that stay
-failed, ERP throttling and 3PL gateway errors that the retry fixes, and 3PL shipment
-confirmations dead-lettered, half of them replayed later and half left for an operator.
+Orders walk created → accepted → released → dispatched → invoiced with the seeded history's
+own step delays (``seed_data.orders.STEP_DELAYS``: acceptance in a minute or four, release in
+half an hour, dispatch in hours), so live KPIs continue the history's; ``speed`` compresses
+them only when asked (2.0 = twice as fast). Orders go through the same hops, flows and queues
+as the history (``seed_data.order_hops``), with a few per cent of failures: validation
+rejects that stay failed, ERP throttling and 3PL gateway errors that the retry fixes, and 3PL
+shipment confirmations dead-lettered, half of them replayed later and half left for an operator.
+
+Incidents: :meth:`LiveTraffic.set_faults` takes the demo's fault switches (system → mode).
+While a system is in ``error`` or ``timeout``, every delivery touching it fails with its own
+error: shipment confirmations are dead-lettered (they wait for an operator's replay), other
+steps are retried with backoff and wait in their queue, so the backlog grows and drains once
+the system is ``ok`` again. Orders the seeded history left in flight are continued
+(:meth:`LiveTraffic.adopt`), so a long live run keeps no stale "stuck" orders behind.
 """
 
 from __future__ import annotations
@@ -24,12 +33,15 @@ from seed_data.catalogue import Catalogue
 from seed_data.distributor import CHANNEL_ERP, CHANNEL_SHARE, FULFILMENT, ORDER_NUMBERS, QUEUES
 from seed_data.incidents import VALIDATION_ADDR, VALIDATION_SKU
 from seed_data.order_hops import HOPS
+from seed_data.orders import STEP_DELAYS
 from seed_data.queues import ORDER_QUEUE_FANOUT
 from seed_data.telemetry import Hop
 
 STAGES = ("created", "accepted", "released", "dispatched", "invoiced")
-#: Median seconds from the previous stage (multiplied by ``pace``).
-STAGE_DELAY = {"accepted": 45.0, "released": 120.0, "dispatched": 300.0, "invoiced": 120.0}
+#: Fault modes that make a system fail every delivery touching it.
+FAILING_MODES = frozenset({"error", "timeout"})
+#: Backoff of a retried delivery while its target is down: first retry, doubling, at most.
+RETRY_FIRST, RETRY_MAX = 60.0, 600.0
 VALIDATION_SHARE = 0.015
 ERP_THROTTLE_SHARE = 0.02
 RELEASE_FAILURE_SHARE = 0.02
@@ -41,6 +53,13 @@ QUEUE_WAIT = 1.5
 #: Consumers per queue, as the seeded history has them; DLQs have none.
 CONSUMERS = {"orders.shopify": 6, "orders.adobe": 4, "orders.b2b": 3}
 _3PL_NAMES = {"3pl_north": "NorthStar", "3pl_coastal": "Coastal"}
+#: How a system that is down answers, by kind of system: (code, message, HTTP status).
+_DOWN_ERRORS = {
+    "3pl_north": ("3PL-503", "Upstream 503 Service Unavailable from NorthStar WMS API", 503),
+    "3pl_coastal": ("3PL-503", "Upstream 503 Service Unavailable from Coastal WMS API", 503),
+    "d365": ("ERP-503", "Dynamics 365 answered 503 Service Unavailable", 503),
+    "netsuite": ("ERP-503", "NetSuite answered 503 Service Unavailable", 503),
+}
 _CARRIERS = ("UPS", "FedEx", "USPS")
 
 
@@ -95,6 +114,17 @@ class _Queue:
     messages: dict[object, tuple[float, float]] = field(default_factory=dict)  # key → (enter, leave)
 
 
+@dataclass(frozen=True)
+class InFlight:
+    """An order the seeded history left between two steps: what it is and the last step it reached."""
+
+    number: str
+    channel: str
+    node: str | None  # None until it is released (then drawn as the history draws it)
+    stage: str  # the last step reached ok (created, accepted, released or dispatched)
+    ago: float  # seconds before the traffic's ``start`` it reached that step
+
+
 class LiveTraffic:
     """Orders arriving on a Poisson process from ``start``; ``due(now)`` yields what happened by ``now``."""
 
@@ -105,13 +135,17 @@ class LiveTraffic:
         orders_per_minute: float,
         first_number: int,
         start: float,
-        pace: float = 1.0,
+        speed: float = 1.0,
         dlq_backlog: Mapping[str, tuple[int, float | None]] | None = None,
     ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
         self.rng = np.random.default_rng([seed, 7001])
         self.catalogue = Catalogue.build(seed)
         self.mean_gap = 60.0 / orders_per_minute
-        self.pace = pace
+        self.speed = speed
+        self.faults: dict[str, str] = {}
+        self._dead: dict[str, tuple[LiveOrder, str]] = {}  # dead-lettered event id → (order, stage)
         self.start = start
         self.next_number = first_number
         self.orders_created = 0
@@ -129,6 +163,35 @@ class LiveTraffic:
         for queue in self._backlog:
             self._queues.setdefault(queue, _Queue())
         self._push(start + self.rng.exponential(self.mean_gap), "arrive", None, 1)
+
+    # -- what the simulator tells it ---------------------------------------------------------
+    def set_faults(self, faults: Mapping[str, str]) -> None:
+        """The demo's fault switches now (system → ok, error, timeout, slow)."""
+        self.faults = dict(faults)
+
+    def replayed(self, event_ids: set[str], now: float) -> int:
+        """Dead-lettered messages an operator replayed: out of the DLQ, and their orders move on."""
+        done = 0
+        for event_id in sorted(event_ids & self._dead.keys()):
+            order, stage = self._dead.pop(event_id)
+            hop = HOPS[stage, _system(order, stage)]
+            dlq = self._queues.get(hop.dlq or "")
+            key = (order.number, stage)
+            if dlq is not None and key in dlq.messages:
+                dlq.messages[key] = (dlq.messages[key][0], now)
+            self._next(order, stage, now)
+            done += 1
+        return done
+
+    def adopt(self, orders: list[InFlight]) -> None:
+        """Continue orders the history left in flight: each next step at a delay drawn from the same
+        distribution, given the time already spent since the last step."""
+        for item in orders:
+            if item.stage not in STAGES[:-1]:
+                continue
+            order = self._known_order(item)
+            following = STAGES[STAGES.index(item.stage) + 1]
+            self._push(self.start + self._residual(following, order, max(item.ago, 0.0)), following, order, 1)
 
     # -- what happened ------------------------------------------------------------------------
     def due(self, now: float) -> list[Delivery]:
@@ -169,7 +232,43 @@ class LiveTraffic:
         heapq.heappush(self._heap, (at, next(self._seq), stage, order, attempt))
 
     def _later(self, median: float) -> float:
-        return median * self.pace * math.exp(0.5 * self.rng.standard_normal())
+        """A retry or replay delay around ``median`` seconds (compressed by ``speed``)."""
+        return median / self.speed * math.exp(0.5 * self.rng.standard_normal())
+
+    def _step_delay(self, stage: str, order: LiveOrder) -> float:
+        """How long ``stage`` takes after the one before, as in the seeded history (``STEP_DELAYS``)."""
+        median, sigma = STEP_DELAYS[stage]
+        if isinstance(median, dict):
+            median = median[order.erp if stage == "accepted" else order.node]
+        return float(median * math.exp(sigma * self.rng.standard_normal()))
+
+    def _residual(self, stage: str, order: LiveOrder, elapsed: float) -> float:
+        """The rest of a step already ``elapsed`` seconds under way: a draw of its delay given that it
+        is longer than that (by rejection; a step long overdue follows within minutes)."""
+        for _ in range(50):
+            delay = self._step_delay(stage, order)
+            if delay > elapsed:
+                return (delay - elapsed) / self.speed
+        return self._later(120.0)
+
+    def _next(self, order: LiveOrder, stage: str, at: float) -> None:
+        """Schedule the step after ``stage``."""
+        if stage != STAGES[-1]:
+            following = STAGES[STAGES.index(stage) + 1]
+            self._push(at + self._step_delay(following, order) / self.speed, following, order, 1)
+
+    def _known_order(self, item: InFlight) -> LiveOrder:
+        """A seeded order as the live traffic carries it (its lines are drawn anew: payloads only)."""
+        erp = CHANNEL_ERP[item.channel]
+        node = item.node
+        if node is None:
+            nodes = FULFILMENT[erp]
+            node = str(self.rng.choice(list(nodes), p=list(nodes.values())))
+        skus = self.catalogue.sample(self.rng, 2)
+        cents = self.catalogue.price_cents[skus]
+        lines = [{"sku": self.catalogue.labels[s].as_py(), "qty": 1, "unit_price": _money(int(c))}
+                 for s, c in zip(skus, cents, strict=True)]  # fmt: skip
+        return LiveOrder(item.number, item.channel, erp, node, 10_000, "10001", lines, int(cents.sum()))
 
     def _new_order(self) -> LiveOrder:
         rng = self.rng
@@ -203,7 +302,10 @@ class LiveTraffic:
         hop = HOPS[stage, _system(order, stage)]
         status, error, retry_in = "ok", None, None
         u = self.rng.random()
-        if attempt == 1:
+        down = self._down(hop)
+        if down is not None:
+            status, error, retry_in = self._fault_outcome(stage, down, attempt)
+        elif attempt == 1:
             status, error, retry_in = self._outcome(order, stage, hop, u)
         durations = self._durations(hop, None if status == "ok" else hop.failing_index)
         delivery = Delivery(
@@ -212,12 +314,43 @@ class LiveTraffic:
             and self.rng.random() < WEBHOOK_SHARE,
         )  # fmt: skip
         self._enqueue(delivery)
+        self._hold(hop, order, stage, at, waiting=retry_in is not None and status != "dead_lettered")
         if retry_in is not None:
             self._push(at + retry_in, stage, order, attempt + 1)
-        elif status == "ok" and stage != STAGES[-1]:
-            following = STAGES[STAGES.index(stage) + 1]
-            self._push(at + self._later(STAGE_DELAY[following]), following, order, 1)
+        elif status == "ok":
+            self._next(order, stage, at)
+        elif status == "dead_lettered":
+            self._dead[delivery.event_id] = (order, stage)
         return delivery
+
+    def _hold(self, hop: Hop, order: LiveOrder, stage: str, at: float, *, waiting: bool) -> None:
+        """A message whose delivery will be retried stays in its queue until it gets through: while a
+        target is down the backlog grows, and it drains once the target is back."""
+        queue = self._queues.get(hop.queue or "")
+        if queue is None:
+            return
+        key = (order.number, stage, "waiting")
+        if waiting and key not in queue.messages:
+            queue.messages[key] = (at, math.inf)
+        elif not waiting and key in queue.messages:
+            queue.messages[key] = (queue.messages[key][0], at)
+
+    def _down(self, hop: Hop) -> str | None:
+        """The system this hop touches (either end) that is switched to fail, if any."""
+        return next((s for s in (hop.source, hop.target) if s and self.faults.get(s) in FAILING_MODES), None)
+
+    def _fault_outcome(self, stage: str, system: str, attempt: int) -> tuple[str, tuple[str, str, int], float | None]:
+        """A delivery touching a system that is down: a shipment confirmation is dead-lettered (it
+        waits for an operator); anything else fails and is retried with a doubling backoff until it gets
+        through (failed, not retrying: the operator must see it at once, not after the retry budget)."""
+        code, message, http = _DOWN_ERRORS.get(system, ("SYS-503", f"{system} answered 503 Service Unavailable",
+                                                          503))  # fmt: skip
+        if self.faults.get(system) == "timeout":
+            code, message, http = f"{code.split('-')[0]}-TIMEOUT", f"{system} did not answer within 30 s", 504
+        if stage == "dispatched":
+            return "dead_lettered", (code, message, http), None
+        backoff = min(RETRY_FIRST * 2 ** (attempt - 1), RETRY_MAX) / self.speed
+        return "failed", (code, message, http), backoff
 
     def _outcome(
         self, order: LiveOrder, stage: str, hop: Hop, u: float
@@ -254,6 +387,7 @@ class LiveTraffic:
             queue.messages[(order.number, delivery.stage, delivery.attempt, k)] = (
                 at, at + QUEUE_WAIT * math.exp(0.6 * self.rng.standard_normal())
             )  # fmt: skip
+
         if hop.dlq is None:
             return
         dlq = self._queues[hop.dlq]

@@ -1,6 +1,9 @@
 """The live demo simulator: sends the live traffic through Flowwatch's real ingest paths.
 
-A background thread plays the integration middleware of the demo distributor. Each tick
+A background thread plays the integration middleware of the demo distributor. Every few
+seconds it reads the demo's fault switches (``GET /api/v1/demo/faults``) so an incident breaks
+its traffic, and the keys the simulated systems took (``GET /api/v1/demo/deliveries``) so a
+replayed dead letter leaves its DLQ and its order moves on. Each tick
 it takes the deliveries due from :class:`LiveTraffic` and, as an instrumented middleware
 would, records their spans with the OpenTelemetry SDK (one ``TracerProvider`` per service,
 exported by the real OTLP/HTTP exporter to ``{base}/v1/traces``), posts their events as
@@ -35,7 +38,15 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from collectors.live_traffic import STAGES, Delivery, LiveTraffic, QueueLevel, first_order_number, payload
+from collectors.live_traffic import (
+    STAGES,
+    Delivery,
+    InFlight,
+    LiveTraffic,
+    QueueLevel,
+    first_order_number,
+    payload,
+)
 from seed_data.distributor import BROKER
 from seed_data.order_hops import HOPS
 
@@ -56,12 +67,16 @@ class SimulatorConfig:
     base_url: str
     shopify_secret: str
     orders_per_minute: float = 6.0
-    pace: float = 1.0  # multiplies the minutes between lifecycle steps (tests run at 0.01)
+    speed: float = 1.0  # compresses the history's step delays (1.0: hours, as in the history; tests run faster)
     seed: int = 20261122
     tick_seconds: float = 1.0
     sample_seconds: float = 15.0
     #: DLQ depth and oldest age the seeded history left, by queue: they stay until an operator acts.
     dlq_backlog: Mapping[str, tuple[int, float | None]] = field(default_factory=dict)
+    #: Orders the seeded history left in flight, continued live.
+    in_flight: tuple[InFlight, ...] = ()
+    #: How often the demo's fault switches and the replays that got through are read back.
+    control_seconds: float = 2.0
     ready_timeout_seconds: float = 120.0
 
 
@@ -75,6 +90,7 @@ class SimulatorStats:
     spans: int = 0
     samples: int = 0
     retries: int = 0  # 429/503 answers and transport errors that were retried
+    replayed: int = 0  # dead letters an operator's replay delivered (taken out of the DLQ)
     failed_posts: int = 0  # refused (4xx) or given up
 
 
@@ -145,13 +161,17 @@ class LiveSimulator:
             orders_per_minute=self.config.orders_per_minute,
             first_number=self._first_number,
             start=started,
-            pace=self.config.pace,
+            speed=self.config.speed,
             dlq_backlog=self.config.dlq_backlog,
         )
-        next_sample = started
+        traffic.adopt(list(self.config.in_flight))
+        next_sample = next_control = started
         while not self._stop.is_set():
             now = time.monotonic()
             try:
+                if now >= next_control:
+                    self._control(traffic, now)
+                    next_control = now + self.config.control_seconds
                 self._send(traffic.due(now), now)
                 self.stats.orders = traffic.orders_created
                 if now >= next_sample:
@@ -160,6 +180,19 @@ class LiveSimulator:
             except Exception:  # a bug here must not end the demo's traffic for good
                 log.exception("live simulator tick failed")
             self._stop.wait(self.config.tick_seconds)
+
+    def _control(self, traffic: LiveTraffic, now: float) -> None:
+        """Read the fault switches and the replays that got through (the demo's incident controls)."""
+        try:
+            faults = self._client.get("/api/v1/demo/faults", timeout=5).raise_for_status().json()
+            delivered = self._client.get("/api/v1/demo/deliveries", timeout=5).raise_for_status().json()
+            modes = {s["system"]: s["mode"] for s in faults["systems"]}
+            keys = set(delivered["keys"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:  # a server without the demo controls
+            log.debug("live simulator: cannot read the demo controls: %s", exc)
+            return
+        traffic.set_faults(modes)
+        self.stats.replayed += traffic.replayed(keys, now)
 
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self.config.ready_timeout_seconds
@@ -185,7 +218,7 @@ class LiveSimulator:
             if delivery.via_webhook:
                 self._send_webhook(delivery, started, trace_id, span_id)
             else:
-                events.append(_event(delivery, started, ended, trace_id))
+                events.append(canonical_event(delivery, started, ended, trace_id))
         if events:
             body = b"\n".join(orjson.dumps(e) for e in events)
             if self._post("/api/v1/events", body, {"Content-Type": "application/x-ndjson"}):
@@ -306,7 +339,7 @@ def _attributes(delivery: Delivery, step: Any, failing: bool) -> dict[str, Any]:
     return attributes
 
 
-def _event(delivery: Delivery, started: datetime, ended: datetime, trace_id: str) -> dict[str, Any]:
+def canonical_event(delivery: Delivery, started: datetime, ended: datetime, trace_id: str) -> dict[str, Any]:
     """The canonical event the middleware reports for one delivery attempt."""
     hop, error = delivery.hop, delivery.error
     return {

@@ -47,8 +47,15 @@ HOLD_SHARE = 0.015
 CANCEL_SHARE = 0.01
 RETURN_SHARE = 0.03
 
-#: Released → dispatched: median hours per node (most ship the same or the next day).
-_DISPATCH_HOURS = {"wms": 5.0, "3pl_north": 8.0, "3pl_coastal": 10.0}
+#: How long each order step takes after the one before, history and live demo alike: the median in
+#: seconds (per ERP for acceptance, per node for dispatch: most ship the same or the next day) and
+#: the lognormal spread. ``collectors``' live traffic draws from the same table.
+STEP_DELAYS: dict[str, tuple[float | dict[str, float], float]] = {
+    "accepted": ({"d365": 60.0, "netsuite": 240.0}, 0.7),
+    "released": (25 * MINUTE, 0.6),
+    "dispatched": ({"wms": 5.0 * HOUR, "3pl_north": 8.0 * HOUR, "3pl_coastal": 10.0 * HOUR}, 0.55),
+    "invoiced": (70 * MINUTE, 0.6),
+}
 #: How operators name the ERPs in error messages.
 _ERP_SHORT = {"d365": "D365", "netsuite": "NetSuite"}
 _CARRIERS = pa.array(["UPS", "FedEx", "USPS", "XPO Freight"])
@@ -269,7 +276,11 @@ def emit_lifecycle(sink: Sink, orders: Orders, plan: IncidentPlan, backlog: ErpB
     )
 
     # order.accepted: the ERP books the order (slower while D365 is degraded).
-    booking = lognormal(rng, np.where(d365, 60.0, 240.0), 0.7, n) * np.where(slowdown(created_ok) & d365, 4.0, 1.0)
+    by_erp, sigma = STEP_DELAYS["accepted"]
+    assert isinstance(by_erp, dict)
+    booking = lognormal(rng, np.where(d365, by_erp["d365"], by_erp["netsuite"]), sigma, n) * np.where(
+        slowdown(created_ok) & d365, 4.0, 1.0
+    )
     accepted = created_ok + booking
     deliver("accepted", orders.channel, CHANNELS, accepted, payload('","status":"accepted"}'))
     _acceptance_breaches(sink, orders, plan, accepted)
@@ -280,7 +291,8 @@ def emit_lifecycle(sink: Sink, orders: Orders, plan: IncidentPlan, backlog: ErpB
     reason = _HOLD_REASONS.take(pa.array((rng.random(n) < 0.4).astype(np.int64)))
     hold_at = np.where(held, accepted + lognormal(rng, 3 * MINUTE, 0.5, n), np.nan)
     deliver("held", orders.channel, CHANNELS, hold_at, payload('","reason":"', reason, '"}'))
-    release = accepted + lognormal(rng, 25 * MINUTE, 0.6, n) + np.where(held, lognormal(rng, 5 * HOUR, 0.7, n), 0)
+    median, sigma = STEP_DELAYS["released"]
+    release = accepted + lognormal(rng, median, sigma, n) + np.where(held, lognormal(rng, 5 * HOUR, 0.7, n), 0)
     cancel_at = np.where(cancelled, np.minimum(accepted + lognormal(rng, 12 * MINUTE, 0.8, n), release - 30), np.nan)
     deliver("cancelled", orders.channel, CHANNELS, cancel_at, payload('","reason":"customer_request"}'))
     release[cancelled] = np.nan
@@ -308,8 +320,9 @@ def emit_lifecycle(sink: Sink, orders: Orders, plan: IncidentPlan, backlog: ErpB
     )
 
     # shipment.dispatched: NorthStar confirmations dead-lettered in the outage, replayed in bulk later.
-    medians = np.array([_DISPATCH_HOURS[x] * HOUR for x in NODES])[orders.node]
-    dispatch = released + lognormal(rng, medians, 0.55, n)
+    by_node, sigma = STEP_DELAYS["dispatched"]
+    assert isinstance(by_node, dict)
+    dispatch = released + lognormal(rng, np.array([by_node[x] for x in NODES])[orders.node], sigma, n)
     outcome = np.zeros(n, np.int64)
     errors = Errors.empty(n)
     replay_at = np.full(n, np.nan)
@@ -346,7 +359,8 @@ def emit_lifecycle(sink: Sink, orders: Orders, plan: IncidentPlan, backlog: ErpB
     )
 
     # invoice.posted once the ERP knows the goods left; a few orders come back.
-    invoice = dispatched + lognormal(rng, 70 * MINUTE, 0.6, n)
+    median, sigma = STEP_DELAYS["invoiced"]
+    invoice = dispatched + lognormal(rng, median, sigma, n)
     deliver(
         "invoiced",
         orders.erp,

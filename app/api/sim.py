@@ -65,3 +65,9 @@ def set_fault(body: FaultIn, ctx: Ctx) -> dict[str, Any]:
 def get_faults(ctx: Ctx) -> dict[str, Any]:
     """Every system with a fault or traffic: mode, error rate, received, delivered, duplicates, failed."""
     return {"systems": ctx.sim.state()}
+
+
+@demo_router.get("/deliveries", summary="Idempotency keys the simulated systems took (replays that got through)")
+def get_deliveries(ctx: Ctx) -> dict[str, Any]:
+    """The demo's live traffic reads this to take replayed messages out of its dead-letter queues."""
+    return {"keys": ctx.sim.delivered_keys()}

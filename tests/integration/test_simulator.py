@@ -39,7 +39,7 @@ def test_live_traffic_arrives_through_the_real_ingest_paths(server: LiveServer) 
             base_url=server.url,
             shopify_secret=SHOPIFY_SECRET,
             orders_per_minute=300,
-            pace=0.01,  # created → invoiced in about six seconds
+            speed=20_000.0,  # the history's hours in about a second: created → invoiced within the run
             seed=11,
             tick_seconds=0.2,
             sample_seconds=1,
@@ -126,7 +126,7 @@ def test_backs_off_on_503_with_retry_after_and_stops_cleanly() -> None:
             base_url=f"http://127.0.0.1:{httpd.server_address[1]}",
             shopify_secret="s",
             orders_per_minute=600,
-            pace=0.01,
+            speed=600.0,
             tick_seconds=0.1,
             sample_seconds=60,
         )

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 from collectors.events import validate_events
-from collectors.live_traffic import STAGES, LiveTraffic, first_order_number, payload
+from collectors.live_traffic import STAGES, InFlight, LiveTraffic, first_order_number, payload
 from seed_data.distributor import ORDER_NUMBERS
 
 HOURS = 3600.0
@@ -14,7 +14,7 @@ HOURS = 3600.0
 
 def _traffic(seed: int = 5, **over: object) -> LiveTraffic:
     options = {"orders_per_minute": 60.0, "first_number": first_order_number(1_780_000_000), "start": 0.0,
-               "pace": 0.1} | over  # fmt: skip
+               "speed": 100.0} | over  # fmt: skip
     return LiveTraffic(seed=seed, **options)
 
 
@@ -110,3 +110,59 @@ def test_queue_levels_follow_the_traffic() -> None:
     assert north.oldest_age_seconds == 7200.0 + 3 * HOURS  # the seeded backlog keeps ageing
     assert levels["orders.shopify"].consumers == 6 and not levels["orders.shopify"].is_dlq
     assert levels["orders.shopify"].flow_id == "shopify-d365-orders"
+
+
+def _levels(traffic: LiveTraffic, at: float) -> dict[str, int]:
+    return {level.queue: level.depth for level in traffic.levels(at)}
+
+
+def test_a_system_down_breaks_only_the_traffic_touching_it_and_recovers() -> None:
+    """NorthStar down for two hours of a day of real-time traffic: releases to it fail and wait in
+    their queue, its shipment confirmations are dead-lettered; nothing else fails differently; back
+    up, the backlog drains; replayed, the dead letters leave the DLQ and their orders are invoiced."""
+    traffic = _traffic(seed=9, orders_per_minute=4.0, speed=1.0)
+    traffic.due(10 * HOURS)
+    before = _levels(traffic, 10 * HOURS)
+    traffic.set_faults({"3pl_north": "error", "d365": "ok"})
+    during = traffic.due(12 * HOURS)
+    north = [d for d in during if "3pl_north" in (d.hop.source, d.hop.target)]
+    others = [d for d in during if d not in north]
+    assert {(d.stage, d.status) for d in north} == {("released", "failed"), ("dispatched", "dead_lettered")}
+    assert {d.error[:2] for d in north} == {("3PL-503", "Upstream 503 Service Unavailable from NorthStar WMS API")}
+    assert sum(d.stage == "dispatched" for d in north) >= 20 and sum(d.stage == "released" for d in north) >= 20
+    assert not any(d.error and "NorthStar" in d.error[1] for d in others)  # Coastal's own trickle is unchanged
+    assert sum(d.status == "ok" for d in others) > 0.9 * len(others)
+    broken = _levels(traffic, 12 * HOURS)
+    dead = [d.event_id for d in north if d.status == "dead_lettered"]
+    again = sum(d.attempt > 1 for d in north if d.status == "dead_lettered")  # already in the DLQ before
+    assert broken["shipments.3pl_north.dlq"] == before["shipments.3pl_north.dlq"] + len(dead) - again
+    waiting = len({d.order.number for d in north if d.stage == "released"})
+    assert broken["release.3pl_north"] >= before["release.3pl_north"] + waiting
+
+    traffic.set_faults({"3pl_north": "ok"})
+    after = traffic.due(14 * HOURS)
+    retried = {d.order.number for d in after if d.stage == "released" and d.order.node == "3pl_north"}
+    assert {d.order.number for d in north if d.stage == "released"} <= retried  # every waiting release got through
+    assert _levels(traffic, 14 * HOURS)["release.3pl_north"] <= before["release.3pl_north"] + 2
+    waiting_dead = _levels(traffic, 14 * HOURS)["shipments.3pl_north.dlq"]
+    assert waiting_dead >= broken["shipments.3pl_north.dlq"]  # dead letters stay until someone replays them
+
+    assert traffic.replayed(set(dead) | {"evt_unknown"}, 14 * HOURS) == len(dead)
+    released = waiting_dead - _levels(traffic, 14 * HOURS + 1)["shipments.3pl_north.dlq"]
+    assert released == len({d.order.number for d in north if d.status == "dead_lettered"})
+    invoiced = {d.order.number for d in traffic.due(20 * HOURS) if d.stage == "invoiced"}
+    assert {d.order.number for d in north if d.status == "dead_lettered"} <= invoiced
+
+
+def test_orders_left_in_flight_by_the_history_are_continued_at_the_historys_pace() -> None:
+    traffic = _traffic(seed=3, orders_per_minute=0.001, speed=1.0)
+    adopted = [InFlight(f"SHP-{1_000_000 + n}", "shopify", "3pl_north", "released", n * 60.0) for n in range(300)]
+    traffic.adopt(adopted)
+    numbers = {o.number for o in adopted}
+    due = traffic.due(3 * 24 * HOURS)
+    shipped = {d.order.number: d.at for d in due if d.stage == "dispatched" and d.order.number in numbers}
+    assert set(shipped) == numbers
+    # the whole release → dispatch delay (time already spent + time still to go) keeps the history's median
+    total = sorted(o.ago + shipped[o.number] for o in adopted)
+    assert 0.85 * 8 * HOURS <= total[len(total) // 2] <= 1.15 * 8 * HOURS
+    assert min(shipped.values()) > 0.0
