@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import socket
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,7 +16,6 @@ from models.flow_config import FlowConfigError
 
 if TYPE_CHECKING:
     from app.context import AppContext
-    from collectors.live_traffic import InFlight
     from collectors.simulator import LiveSimulator
 
 cli = typer.Typer(
@@ -139,6 +136,7 @@ def _serve(settings: Settings, *, live: bool = False) -> None:
 
 def _live_simulator(settings: Settings, ctx: AppContext) -> LiveSimulator:
     """The live demo traffic, sent to this server's own address, continuing the seeded DLQs."""
+    from app.demo_state import dlq_backlog, orders_in_flight
     from collectors.simulator import LiveSimulator, SimulatorConfig
 
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
@@ -154,40 +152,10 @@ def _live_simulator(settings: Settings, ctx: AppContext) -> LiveSimulator:
             orders_per_minute=settings.live_orders_per_minute,
             speed=settings.demo_speed,
             seed=settings.seed,
-            dlq_backlog=_dlq_backlog(ctx),
-            in_flight=_in_flight(ctx),
+            dlq_backlog=dlq_backlog(ctx),
+            in_flight=orders_in_flight(ctx),
         )
     )
-
-
-def _in_flight(ctx: AppContext) -> tuple[InFlight, ...]:
-    """The seeded orders still between two steps (the last three days'), for the live traffic to continue."""
-    from collectors.live_traffic import InFlight
-    from models.queries.in_flight import orders_in_flight
-
-    now = ctx.now()
-    with ctx.engine.connect() as conn:
-        rows = orders_in_flight(conn, now=now, since=now - timedelta(days=3))
-    return tuple(
-        InFlight(r["correlation_id"], r["channel"], r["fulfiller"], r["stage"], (now - r["reached_at"]).total_seconds())
-        for r in rows
-    )
-
-
-def _dlq_backlog(ctx: AppContext) -> dict[str, tuple[int, float | None]]:
-    """Depth and oldest age (as of now) of the demo DLQs the seeded history left non-empty."""
-    from models.queries.overview import queue_current
-    from seed_data.distributor import BROKER
-
-    now = ctx.now()
-    with ctx.engine.connect() as conn:
-        latest = queue_current(conn, now=now)
-    backlog = {}
-    for row in latest[(latest["broker"] == BROKER) & latest["is_dlq"] & (latest["depth"] > 0)].itertuples():
-        elapsed = (now - row.sampled_at).total_seconds()
-        age = row.oldest_age_seconds
-        backlog[row.queue] = (int(row.depth), None if math.isnan(age) else float(age) + elapsed)
-    return backlog
 
 
 @cli.command()
@@ -222,7 +190,7 @@ def demo(
 ) -> None:
     """Seed the demo distributor if the database is new, then serve it with live traffic."""
     settings = _settings(db=db, host=host, port=port, days=days, orders_per_day=orders_per_day, seed=seed,
-                         demo_speed=speed)  # fmt: skip
+                         demo_speed=speed, demo_mode=True)  # fmt: skip
     _check_port_free(settings.host, settings.port)
     _seed_if_needed(settings, fresh=fresh)
     if live and settings.shopify_secret is None:

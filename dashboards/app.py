@@ -34,7 +34,7 @@ def create_dash(ctx: AppContext) -> dash.Dash:
         suppress_callback_exceptions=True,
         update_title=None,
     )
-    app.layout = shell(ctx.flow_config.company or "")
+    app.layout = shell(ctx.flow_config.company or "", demo=ctx.settings.demo_mode)
     # On the app, not dash.clientside_callback: global callbacks go to the first app only.
     app.clientside_callback(
         """
@@ -54,9 +54,13 @@ def create_dash(ctx: AppContext) -> dash.Dash:
     return app
 
 
-def shell(company: str) -> html.Div:
-    """Top bar (brand, company, one link per registered page) around the page container."""
-    pages = sorted(dash.page_registry.values(), key=lambda p: (p.get("order") or 0, p["name"]))
+def shell(company: str, *, demo: bool = False) -> html.Div:
+    """Top bar (brand, company, one link per registered page; the Demo panel only in demo mode)
+    around the page container."""
+    pages = sorted(
+        (p for p in dash.page_registry.values() if demo or not p.get("demo_only")),
+        key=lambda p: (p.get("order") or 0, p["name"]),
+    )
     links = [
         dcc.Link(page["name"], href=page["relative_path"], id={"type": "fw-nav", "path": page["path"]},
                  className="nav-link")

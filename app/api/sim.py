@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import Ctx
+from app.services import demo
+from app.services.errors import NotFound
 from app.sim import SIM_KINDS, FaultMode
 
 router = APIRouter(tags=["demo"])
@@ -55,10 +57,14 @@ class FaultIn(BaseModel):
 
 
 @demo_router.post("/faults", summary="Switch a simulated system to ok, error, timeout or slow")
-def set_fault(body: FaultIn, ctx: Ctx) -> dict[str, Any]:
-    """Set one system's fault; answers every system's state."""
-    ctx.sim.set_fault(body.system, body.mode, error_rate=body.error_rate, delay_seconds=body.delay_seconds)
-    return {"systems": ctx.sim.state()}
+def set_fault(body: FaultIn, ctx: Ctx) -> JSONResponse:
+    """Set one system's fault (its replays and the live traffic touching it); answers every system's state."""
+    try:
+        state = demo.switch_fault(ctx, body.system, body.mode, error_rate=body.error_rate,
+                                  delay_seconds=body.delay_seconds)  # fmt: skip
+    except NotFound as exc:
+        return JSONResponse({"detail": str(exc)}, 404)
+    return JSONResponse({"systems": state})
 
 
 @demo_router.get("/faults", summary="Faults and delivery counts of the simulated systems")

@@ -403,7 +403,7 @@ def plan_view(plan: Mapping[str, Any], flow_names: Mapping[str, str]) -> html.Di
         _fact("Duplicate risk", fmt_int(len(risky)), "warning" if risky else "ok"),
         _fact("Skipped", fmt_int(len(items) - runnable), "idle"),
         _fact("Paced at", f"{rate:g}/s" if rate else "—"),
-        _fact("Takes about", fmt_duration(runnable / rate) if rate and runnable else "—"),
+        _fact("Takes about", _eta(runnable / rate) if rate and runnable else "—"),
     ]
     rows = [
         html.Tr([
@@ -434,6 +434,11 @@ def plan_view(plan: Mapping[str, Any], flow_names: Mapping[str, str]) -> html.Di
     if reasons:
         children.append(html.Ul([html.Li(f"{fmt_int(n)} skipped: {r}") for r, n in reasons], className="ex-skips"))
     return html.Div(children, className="ex-plan")
+
+
+def _eta(seconds: float) -> str:
+    """A run's expected duration; under a second says so rather than "0 s"."""
+    return "under 1 s" if seconds < 1 else fmt_duration(seconds)
 
 
 def _fact(label: str, value: str, tone: str = "neutral") -> html.Div:

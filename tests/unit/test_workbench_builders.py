@@ -243,7 +243,7 @@ def test_plan_view_shows_counts_duplicate_risk_and_grouped_skip_reasons() -> Non
     view = wb.plan_view(PLAN, {f["flow_id"]: f["name"] for f in FLOWS})
     facts = [text(f) for f in with_class(view, "ex-fact")]
     assert facts == ["Exceptions selected 4", "Messages to replay 3", "Of exceptions 2", "Duplicate risk 1",
-                     "Skipped 2", "Paced at 5/s", "Takes about 1 s"]  # fmt: skip
+                     "Skipped 2", "Paced at 5/s", "Takes about under 1 s"]  # fmt: skip
     assert text(with_class(view, "ex-plan-headline")[0]) == "2 exceptions, 3 messages, ~0.6 s at 5/s"
     assert "#1" in text(with_class(view, "ex-callout")) and "#3" not in text(with_class(view, "ex-callout"))
     assert [text(li) for li in with_class(view, "ex-skips")[0].children] == [
