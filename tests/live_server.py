@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -58,3 +58,16 @@ def serve(settings: Settings, *, ctx: AppContext | None = None) -> Iterator[Live
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def settled(read: Callable[[], object], *, times: int = 3, every: float = 2.0, timeout: float = 60.0) -> object:
+    """``read()`` once it has returned the same value ``times`` times in a row, ``every`` seconds apart
+    (e.g. an exception's message count across detection passes); fails after ``timeout``."""
+    seen: list[object] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen.append(read())
+        if len(seen) >= times and all(v == seen[-1] for v in seen[-times:]):
+            return seen[-1]
+        time.sleep(every)
+    raise AssertionError(f"still changing after {timeout} s: {seen[-times:]}")

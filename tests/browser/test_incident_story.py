@@ -20,7 +20,7 @@ from collectors.simulator import LiveSimulator, SimulatorConfig
 from models.queries.common import utcnow
 from seed_data import seed_demo
 from tests.browser.conftest import WatchedPage
-from tests.live_server import LiveServer, serve
+from tests.live_server import LiveServer, serve, settled
 
 SECRET = "story-shopify-secret"
 SHIPMENTS = "3pl_north-d365-shipment"
@@ -116,7 +116,9 @@ def test_the_incident_story_step_by_step(
 
     # 3. Fix it: NorthStar back to OK
     _switch(page, live, "3pl_north", "OK", "ok")
-    time.sleep(3)  # the outage's last confirmations are dead-lettered before the fix reached the traffic
+    # the outage's last dead letters reach the exception with the next detection passes: wait until it
+    # holds still (the same count over three passes), so the replay below plans all of them
+    settled(lambda: httpx.get(f"{live.url}/api/v1/exceptions/{exception_id}", timeout=10).json()["message_counts"])
 
     # 4. Replay: select the exception, plan (in messages), start
     page.goto(url)
