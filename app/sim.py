@@ -11,19 +11,11 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from models.enums import FaultMode
+
 SIM_KINDS = frozenset({"erp", "3pl", "wms", "supplier", "storefront"})
-
-
-class FaultMode(StrEnum):
-    """How a simulated system answers: normally, with 500s, not in time, or slowly."""
-
-    OK = "ok"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-    SLOW = "slow"
 
 
 #: Default hold per mode: slow answers late but in time; timeout outlasts any replay timeout.

@@ -19,7 +19,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 import msgspec
@@ -30,6 +29,7 @@ from pydantic_core import ErrorDetails
 
 from collectors._arrow import arrow_schema, table_from_rows
 from collectors._time import parse_rfc3339, to_naive_utc
+from models.enums import EventStatus
 from models.tables import business_events
 
 SCHEMA = arrow_schema(business_events)
@@ -53,13 +53,6 @@ class UnsupportedMediaType(EventsDecodeError):
     """The content type is not one this endpoint reads (415)."""
 
     status_code = 415
-
-
-class EventStatus(StrEnum):
-    OK = "ok"
-    FAILED = "failed"
-    RETRYING = "retrying"
-    DEAD_LETTERED = "dead_lettered"
 
 
 def _timestamp(value: Any) -> datetime:

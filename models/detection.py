@@ -38,13 +38,11 @@ from sqlalchemy.engine import Connection
 
 from models.detection_rules import DATA_QUALITY_PREFIX, RULES, DetectionSettings, RuleResult
 from models.dialect import in_list
+from models.enums import ACTIVE_SQL, ACTIVE_STATUSES, DETECTOR
 from models.fingerprint import fingerprint
 from models.queries.common import SEVERITIES, read_frame
 from models.queries.messages import mark_delivered_by_source, original_id, record_failures
 from models.tables import exception_actions, exceptions
-
-DETECTOR = "detector"
-ACTIVE = ("open", "acknowledged")
 
 
 @dataclass(frozen=True)
@@ -197,7 +195,7 @@ def run_detection(conn: Connection, *, now: datetime, settings: DetectionSetting
 
     since = now - settings.failure_lookback
     for fp, row in stored.items():
-        if fp in found or row["status"] not in ACTIVE:
+        if fp in found or row["status"] not in ACTIVE_STATUSES:
             continue
         result = next((r for r in results if r.owns(row)), None)
         if result is None:
@@ -224,7 +222,7 @@ def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, ob
                 WHERE a.exception_id = x.exception_id AND a.action = 'resolve'
                 ORDER BY a.acted_at DESC, a.action_id DESC LIMIT 1) AS resolved_by
         FROM exceptions x
-        WHERE x.status IN ('open', 'acknowledged') OR {in_list(conn, "x.fingerprint", "fps")}
+        WHERE x.status IN {ACTIVE_SQL} OR {in_list(conn, "x.fingerprint", "fps")}
         """,
         {"fps": fingerprints},
     )

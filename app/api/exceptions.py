@@ -39,8 +39,7 @@ def _refusals() -> Iterator[None]:
 
 
 def _base_url(ctx: AppContext, request: Request) -> str:
-    """Where relative (``/sim/...``) replay targets resolve: the configured public URL, else this server."""
-    return ctx.settings.public_base_url or str(request.base_url)
+    return replay.replay_base_url(ctx.settings, str(request.base_url))
 
 
 def _split(values: list[str]) -> list[str]:

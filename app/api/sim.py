@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.deps import Ctx
 from app.services import demo
 from app.services.errors import NotFound
-from app.sim import SIM_KINDS, FaultMode
+from app.sim import SIM_KINDS
+from models.enums import FaultMode
 
 router = APIRouter(tags=["demo"])
 demo_router = APIRouter(prefix="/demo", tags=["demo"])

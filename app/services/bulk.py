@@ -18,7 +18,6 @@ import logging
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -29,7 +28,8 @@ from app.services import lifecycle, replay
 from app.services.delivery import Pacer
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
 from app.services.lifecycle import Action
-from app.services.replay import MessageOutcome, ReplayStatus
+from app.services.replay import MessageOutcome
+from models.enums import BulkAction, ItemStatus, ReplayStatus, RunStatus
 from models.queries.bulk_runs import create_run, get_run, pending_items, run_items, set_item, set_items, set_run
 from models.queries.exceptions import ExceptionFilter, existing_ids, filtered_ids, get_states
 from models.queries.replays import active_replays
@@ -39,36 +39,6 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class BulkAction(StrEnum):
-    """What a bulk request does to every selected exception."""
-
-    REPLAY = "replay"
-    RESOLVE = "resolve"
-    IGNORE = "ignore"
-    ASSIGN = "assign"
-
-
-class RunStatus(StrEnum):
-    """Status of a bulk run."""
-
-    RUNNING = "running"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    ABORTED = "aborted"
-    CANARY_FAILED = "canary_failed"
-    FAILED = "failed"  # the run itself broke (a bug or the database), see its detail
-
-
-class ItemStatus(StrEnum):
-    """Result of one item: replays end delivered or failed, other actions done; skipped says why."""
-
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    DONE = "done"
-    SKIPPED = "skipped"
 
 
 class Selection(BaseModel):

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from app.services.errors import InvalidRequest, NotFound
-from app.sim import FaultMode
+from models.enums import FaultMode
 
 if TYPE_CHECKING:
     from app.context import AppContext

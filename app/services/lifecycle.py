@@ -12,31 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from app.services.errors import IllegalTransition, InvalidRequest, NotFound
+from models.enums import Action, ExceptionStatus
 from models.queries.common import SEVERITIES
-from models.queries.exceptions import ExceptionStatus, append_actions, get_states, update_exceptions
+from models.queries.exceptions import append_actions, get_states, update_exceptions
 from models.queries.messages import message_counts
 
 S = ExceptionStatus
-
-
-class Action(StrEnum):
-    """What an operator (or a replay) can do to an exception; also the ``action`` column of the audit."""
-
-    ACK = "ack"
-    ASSIGN = "assign"
-    NOTE = "note"
-    RESOLVE = "resolve"
-    IGNORE = "ignore"
-    REOPEN = "reopen"
-    SNOOZE = "snooze"
-    SET_SEVERITY = "set_severity"
-    REPLAY = "replay"
 
 
 _KEEP_ACTIVE = {S.OPEN: S.OPEN, S.ACKNOWLEDGED: S.ACKNOWLEDGED}

@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -40,8 +39,9 @@ from app.services.delivery import Delivery, Pacer, content_type_of, post_http, r
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.lifecycle import Action
 from collectors.events import validate_events
+from models.enums import REPLAY_ACTOR, FixReason, MessageState, ReplayStatus
 from models.queries.exceptions import append_actions, get_state, update_exceptions
-from models.queries.messages import MessageState, latest_failure, message_counts, set_message
+from models.queries.messages import latest_failure, message_counts, set_message
 from models.queries.replays import (
     active_replays,
     insert_replay,
@@ -56,27 +56,6 @@ if TYPE_CHECKING:
 
 #: Event types whose replays need a second operator unless the flow says otherwise.
 FINANCIAL_EVENT_TYPES = frozenset({"invoice.posted", "refund.issued"})
-
-
-class ReplayStatus(StrEnum):
-    """Status of one ``replays`` row."""
-
-    PENDING_APPROVAL = "pending_approval"
-    RUNNING = "running"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    REJECTED = "rejected"
-    ABANDONED = "abandoned"
-
-
-class FixReason(StrEnum):
-    """Why an operator edited a payload before replaying it (required with every edit)."""
-
-    UNMAPPED_SKU = "unmapped_sku"
-    INVALID_ADDRESS = "invalid_address"
-    DATA_CORRECTION = "data_correction"
-    PARTNER_REQUEST = "partner_request"
-    OTHER = "other"
 
 
 @dataclass(frozen=True)
@@ -162,10 +141,13 @@ class InFlight:
                 self._ids.discard(exception_id)
 
 
-def default_base_url(settings: Settings) -> str:
-    """The server's own base URL, against which relative (``/sim/...``) targets resolve."""
+def replay_base_url(settings: Settings, request_url: str | None = None) -> str:
+    """Where relative (``/sim/...``) replay targets resolve: the configured public URL, else the URL the
+    request came in on (API or page), else this server's own address."""
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
+    if request_url:
+        return request_url.rstrip("/")
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     return f"http://{host}:{settings.port}"
 
@@ -179,7 +161,7 @@ def route_for(subject: dict[str, Any], settings: Settings, base_url: str | None 
     if kind in ("http", "amqp") and target:
         if target.startswith(("http://", "https://")):
             return Route("http", target)
-        return Route("http", (base_url or default_base_url(settings)).rstrip("/") + "/" + target.lstrip("/"))
+        return Route("http", (base_url or replay_base_url(settings)).rstrip("/") + "/" + target.lstrip("/"))
     raise Conflict(f"flow {subject['flow_id'] or '(none)'} has no replay target; the message cannot be replayed")
 
 
@@ -457,7 +439,7 @@ def settle(conn: Connection, exception_id: int, *, now: datetime, error: str | N
         update_exceptions(conn, [exception_id], {**changes, "updated_at": now})
         after = {**state, **changes}
         append_actions(
-            conn, [_audit(exception_id, Action.RESOLVE, "replay", now, state, after, "done", {"messages": counts})]
+            conn, [_audit(exception_id, Action.RESOLVE, REPLAY_ACTOR, now, state, after, "done", {"messages": counts})]
         )
         return True
     if counts["failed"]:

@@ -16,10 +16,11 @@ from urllib.parse import quote
 from dash import dcc, html
 
 from app.services.lifecycle import Action, refusal
-from app.services.replay import ReplayStatus, needs_four_eyes
+from app.services.replay import needs_four_eyes
 from dashboards.components.format import fmt_duration, fmt_int
 from dashboards.components.tables import badge
 from dashboards.components.workbench import fmt_time, kind_label, target_label
+from models.enums import ReplayStatus
 
 #: What ``likely_cause`` returning None means, said plainly (the Flows page says the same).
 NO_CAUSE = "Flowwatch found no technical signal of this flow that moved before it"

@@ -17,6 +17,7 @@ from dash import html
 from dashboards.components.format import fmt_duration, fmt_int
 from dashboards.components.tables import badge
 from dashboards.components.tiles import Tile
+from models.enums import ACTIVE_STATUSES
 from models.queries.common import SEVERITIES
 from models.queries.timeline import LIFECYCLES
 
@@ -37,7 +38,6 @@ STAGE_LABELS: dict[str, str] = {
 KIND_LABELS = {"order": "Order", "purchase_order": "Purchase order", "stock": "Stock key", "other": "Business key"}
 #: Delivery status → badge kind.
 EVENT_STATUS = {"ok": "ok", "retrying": "warning", "failed": "breach", "dead_lettered": "breach"}
-OPEN = ("open", "acknowledged")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def lifecycle(
     serves = flow_steps or {}
     overdue: dict[tuple[str, str], int] = {}
     for x in timeline["entries"]:
-        if x["type"] == "exception" and x["status"] in OPEN and x["flow_id"] in serves:
+        if x["type"] == "exception" and x["status"] in ACTIVE_STATUSES and x["flow_id"] in serves:
             overdue.setdefault(serves[x["flow_id"]], x["exception_id"])
     legs = [
         _leg(a, b, steps.get((a.event_type, b.event_type)), now, overdue.get((a.event_type, b.event_type)))
@@ -177,7 +177,7 @@ def timeline_tiles(timeline: Mapping[str, Any], stages: Sequence[Stage], legs: S
     exceptions = [e for e in entries if e["type"] == "exception"]
     failed = [e for e in events if e["status"] != "ok"]
     span_errors = [s for s in spans if s["status_code"] == "error"]
-    open_x = [x for x in exceptions if x["status"] in OPEN]
+    open_x = [x for x in exceptions if x["status"] in ACTIVE_STATUSES]
     worst = min((SEVERITIES.index(x["severity"]) for x in open_x if x["severity"] in SEVERITIES), default=None)
     reached = [s for s in stages if s.state == "done"]
     if any(s.state == "cancelled" for s in stages):
@@ -228,7 +228,7 @@ def exception_items(timeline: Mapping[str, Any]) -> html.Div:
     exceptions = [e for e in timeline["entries"] if e["type"] == "exception"]
     if not exceptions:
         return html.Div("No exception names this key", className="empty-state")
-    ordered = sorted(exceptions, key=lambda x: (x["status"] not in OPEN, x["first_seen"]))
+    ordered = sorted(exceptions, key=lambda x: (x["status"] not in ACTIVE_STATUSES, x["first_seen"]))
     return html.Ul(
         className="or-exceptions",
         children=[
@@ -238,7 +238,7 @@ def exception_items(timeline: Mapping[str, Any]) -> html.Div:
                     html.Div([badge(x["severity"], x["severity"]), html.Span(x["title"], className="or-x-title")],
                              className="or-x-head"),
                     html.Div(
-                        [badge(x["status"], "warning" if x["status"] in OPEN else "idle"),
+                        [badge(x["status"], "warning" if x["status"] in ACTIVE_STATUSES else "idle"),
                          f" #{x['exception_id']} · first seen {fmt_at(x['first_seen'])}"
                          + (f" · resolved {fmt_at(x['resolved_at'])}" if x["resolved_at"] else "")
                          + (f" · {fmt_int(x['affected_orders'])} orders hit" if x["affected_orders"] > 1 else "")],

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 
 from dash import html
 
-from app.services.bulk import ItemStatus, RunStatus
-from app.services.replay import ReplayOutcome, ReplayStatus
+from app.services.replay import ReplayOutcome
 from dashboards.components.format import fmt_duration, fmt_int, is_missing
 from dashboards.components.tables import badge
 from dashboards.components.tiles import Tile
+from models.enums import ExceptionStatus, ItemStatus, ReplayStatus, RunStatus
 from models.queries.common import SEVERITIES
-from models.queries.exceptions import BAND_LABELS, ExceptionFilter, ExceptionStatus, SortKey
+from models.queries.exceptions import BAND_LABELS, ExceptionFilter, SortKey
 
 DEFAULT_STATUSES: tuple[str, ...] = (ExceptionStatus.OPEN, ExceptionStatus.ACKNOWLEDGED)
 #: The URL value of a filter that allows every status (an absent ``status`` means the default).

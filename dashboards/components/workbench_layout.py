@@ -11,10 +11,10 @@ from typing import Any
 import dash_ag_grid as dag
 from dash import dcc, html
 
-from app.services.replay import FixReason
 from dashboards.components import workbench as wb
+from models.enums import ExceptionStatus, FixReason
 from models.queries.common import SEVERITIES
-from models.queries.exceptions import BAND_LABELS, ExceptionStatus
+from models.queries.exceptions import BAND_LABELS
 
 BUTTON_LABELS = {
     "ack": "Acknowledge", "replay": "Replay", "fix": "Fix & replay", "resolve": "Resolve", "ignore": "Ignore",

@@ -43,8 +43,7 @@ CONFIRMED = ("resolve", "ignore")
 
 
 def _base_url(ctx: AppContext) -> str:
-    """Where relative (``/sim/...``) replay targets resolve: the configured public URL, else this server."""
-    return ctx.settings.public_base_url or flask.request.host_url
+    return replay.replay_base_url(ctx.settings, flask.request.host_url)
 
 
 def _exception_id(raw: Any) -> int | None:

@@ -11,27 +11,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Connection
 
+from models.enums import ExceptionStatus
 from models.queries.common import AGING_BANDS, SEVERITIES, severity_rank
 from models.queries.messages import list_messages, message_counts
 from models.queries.writes import insert_sql, set_clause
 from models.tables import business_events, exception_actions, exception_orders, exceptions, flows, replays
-
-
-class ExceptionStatus(StrEnum):
-    """Lifecycle of an exception: open → acknowledged → resolved | ignored (and reopened)."""
-
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-    IGNORED = "ignored"
-
 
 BAND_LABELS = tuple(label for label, _ in AGING_BANDS)
 SortKey = Literal[

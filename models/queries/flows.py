@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from models.dialect import in_list, seconds_between
+from models.enums import ACTIVE_SQL
 from models.queries.common import SEVERITIES, Window, json_number, read_frame, severity_rank
 from models.queries.overview import sync_lag_by_flow
 
@@ -47,7 +48,7 @@ def flows_health(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
         f"""
         SELECT flow_id, count(*) AS open_exceptions, min(CASE severity {ranks} END) AS worst_rank
         FROM exceptions
-        WHERE status IN ('open', 'acknowledged') AND flow_id IS NOT NULL
+        WHERE status IN {ACTIVE_SQL} AND flow_id IS NOT NULL
         GROUP BY flow_id
         """,
     ).set_index("flow_id")
@@ -98,7 +99,7 @@ def flow_exceptions(conn: Connection, *, flow_id: str, now: datetime, limit: int
         SELECT x.exception_id, x.title, x.kind, x.severity, x.status, x.business_key, x.affected_orders,
                x.occurrences, x.first_seen, x.last_seen, {seconds_between(conn, "x.first_seen", ":now")} AS age_seconds
         FROM exceptions x
-        WHERE x.flow_id = :flow_id AND x.status IN ('open', 'acknowledged')
+        WHERE x.flow_id = :flow_id AND x.status IN {ACTIVE_SQL}
         ORDER BY {severity_rank("x.severity")}, x.first_seen
         LIMIT :limit
         """,

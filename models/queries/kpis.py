@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from models.dialect import percentile, seconds_between
+from models.enums import DETECTOR
 from models.queries.common import Window, json_number, read_frame
 from models.queries.scorecard import partner_scorecard
 from models.queries.steps import (
@@ -38,7 +39,6 @@ DIMENSIONS = ("channel", "flow", "erp", "fulfiller", "supplier")
 OVERSELL_CODE_PREFIX = "STOCK"
 #: Actions by which an operator touches an order (the detector's own resolves do not count).
 MANUAL_ACTIONS = ("replay", "resolve")
-DETECTOR = "detector"
 
 Compute = Callable[[Connection, Window, str | None], pd.DataFrame]
 

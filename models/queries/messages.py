@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.dialect import in_list, zipped
+from models.enums import MessageState
 from models.queries.writes import set_clause
 from models.tables import exception_messages
 
@@ -24,14 +24,6 @@ from models.tables import exception_messages
 REPLAY_MARK = ":replay:"
 #: delivered_by of a message whose source delivered it by itself (a later ok attempt).
 BY_SOURCE = "source"
-
-
-class MessageState(StrEnum):
-    """Where one failed message of an exception stands."""
-
-    PENDING = "pending"
-    FAILED = "failed"
-    DELIVERED = "delivered"
 
 
 UNDELIVERED = (MessageState.PENDING, MessageState.FAILED)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.dialect import percentile, seconds_between, time_bucket
+from models.enums import ACTIVE_SQL
 from models.queries.common import SEVERITIES, Window, aging_band_sql, json_number, read_frame, severity_rank
 from models.queries.steps import order_durations, step_lags_sql, step_params
 
@@ -104,7 +105,7 @@ def exception_aging(conn: Connection, *, now: datetime) -> pd.DataFrame:
         f"""
         SELECT {aging_band_sql(age)} AS band, severity, count(*) AS exceptions
         FROM exceptions
-        WHERE status IN ('open', 'acknowledged')
+        WHERE status IN {ACTIVE_SQL}
         GROUP BY band, severity
         ORDER BY band, severity  -- deterministic, so every reader lists it alike
         """,
@@ -123,7 +124,7 @@ def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
                max({age}) / 3600.0 AS oldest_hours,
                avg({age}) / 3600.0 AS mean_age_hours
         FROM exceptions
-        WHERE status IN ('open', 'acknowledged')
+        WHERE status IN {ACTIVE_SQL}
         """
         ),
         {"now": now},
@@ -176,7 +177,7 @@ def needs_attention(conn: Connection, *, now: datetime, limit: int = 10) -> pd.D
                {seconds_between(conn, "x.first_seen", ":now")} / 3600.0 AS age_hours
         FROM exceptions x
         LEFT JOIN flows f ON f.flow_id = x.flow_id
-        WHERE x.status IN ('open', 'acknowledged')
+        WHERE x.status IN {ACTIVE_SQL}
         ORDER BY x.affected_orders DESC, {severity_rank("x.severity")}, x.first_seen
         LIMIT :limit
         """,

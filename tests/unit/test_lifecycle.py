@@ -17,7 +17,7 @@ from app.services import lifecycle
 from app.services.errors import IllegalTransition, InvalidRequest, NotFound
 from app.services.lifecycle import TRANSITIONS, Action
 from app.settings import load_settings
-from models.queries.exceptions import ExceptionStatus
+from models.enums import ExceptionStatus
 from models.tables import exception_actions, exceptions
 from models.writer import IngestWriter
 from tests.factories import fresh_db

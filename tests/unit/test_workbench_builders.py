@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from app.services import replay
-from app.services.replay import MessageOutcome, ReplayOutcome, ReplayStatus
+from app.services.replay import MessageOutcome, ReplayOutcome
 from dashboards.components import exception_detail as xd
 from dashboards.components import workbench as wb
+from models.enums import ReplayStatus
 from models.queries.exceptions import ExceptionFilter
 from tests.dash_tree import having, props, text, with_class
 

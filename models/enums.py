@@ -1,0 +1,121 @@
+"""The domain's words in one place: statuses, actions and reasons as ``StrEnum``s, and the actor names
+the system itself acts under. Queries, services, builders and collectors import them from here (and
+never a service just for an enum)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventStatus(StrEnum):
+    """How one delivery attempt of a business event ended."""
+
+    OK = "ok"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class ExceptionStatus(StrEnum):
+    """Lifecycle of an exception: open → acknowledged → resolved | ignored (and reopened)."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+#: The statuses of an exception someone still has to act on.
+ACTIVE_STATUSES = (ExceptionStatus.OPEN, ExceptionStatus.ACKNOWLEDGED)
+#: The same, as a SQL list literal (from code, never input): ``status IN ('open', 'acknowledged')``.
+ACTIVE_SQL = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
+
+
+class Action(StrEnum):
+    """What an operator (or a replay) can do to an exception; also the ``action`` column of the audit."""
+
+    ACK = "ack"
+    ASSIGN = "assign"
+    NOTE = "note"
+    RESOLVE = "resolve"
+    IGNORE = "ignore"
+    REOPEN = "reopen"
+    SNOOZE = "snooze"
+    SET_SEVERITY = "set_severity"
+    REPLAY = "replay"
+
+
+#: The actor of what detection does to exceptions (open, resolve, reopen).
+DETECTOR = "detector"
+#: The actor of the resolve a delivered replay makes.
+REPLAY_ACTOR = "replay"
+#: Actors that are the system itself, not an operator (manual intervention does not count them).
+SYSTEM_ACTORS = (DETECTOR, REPLAY_ACTOR)
+
+
+class MessageState(StrEnum):
+    """Where one failed message of an exception stands."""
+
+    PENDING = "pending"
+    FAILED = "failed"
+    DELIVERED = "delivered"
+
+
+class ReplayStatus(StrEnum):
+    """Status of one ``replays`` row."""
+
+    PENDING_APPROVAL = "pending_approval"
+    RUNNING = "running"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    ABANDONED = "abandoned"
+
+
+class FixReason(StrEnum):
+    """Why an operator edited a payload before replaying it (required with every edit)."""
+
+    UNMAPPED_SKU = "unmapped_sku"
+    INVALID_ADDRESS = "invalid_address"
+    DATA_CORRECTION = "data_correction"
+    PARTNER_REQUEST = "partner_request"
+    OTHER = "other"
+
+
+class BulkAction(StrEnum):
+    """What a bulk request does to every selected exception."""
+
+    REPLAY = "replay"
+    RESOLVE = "resolve"
+    IGNORE = "ignore"
+    ASSIGN = "assign"
+
+
+class RunStatus(StrEnum):
+    """Status of a bulk run."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    CANARY_FAILED = "canary_failed"
+    FAILED = "failed"  # the run itself broke (a bug or the database), see its detail
+
+
+class ItemStatus(StrEnum):
+    """Result of one item: replays end delivered or failed, other actions done; skipped says why."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
+class FaultMode(StrEnum):
+    """How a simulated system of the demo answers: normally, with 500s, not in time, or slowly."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    SLOW = "slow"
