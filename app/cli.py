@@ -16,7 +16,7 @@ from models.flow_config import FlowConfigError
 
 if TYPE_CHECKING:
     from app.context import AppContext
-    from collectors.simulator import LiveSimulator
+    from seed_data.live_simulator import LiveSimulator
 
 cli = typer.Typer(
     help="Flowwatch: operational observability and exception management for distributors.",
@@ -137,7 +137,7 @@ def _serve(settings: Settings, *, live: bool = False) -> None:
 def _live_simulator(settings: Settings, ctx: AppContext) -> LiveSimulator:
     """The live demo traffic, sent to this server's own address, continuing the seeded DLQs."""
     from app.demo_state import dlq_backlog, orders_in_flight
-    from collectors.simulator import LiveSimulator, SimulatorConfig
+    from seed_data.live_simulator import LiveSimulator, SimulatorConfig
 
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
     base_url = f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"

@@ -9,11 +9,11 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from app.demo_targets import SimTargets
 from app.jobs import make_scheduler, register_jobs
 from app.metrics import IngestCounters
 from app.services.runtime import ActionRuntime
 from app.settings import Settings
-from app.sim import SimTargets
 from collectors.adapters import Adapter, build_adapters
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerRunner

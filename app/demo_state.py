@@ -6,10 +6,10 @@ import math
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from collectors.live_traffic import InFlight
 from models.queries.in_flight import orders_in_flight as in_flight_rows
 from models.queries.overview import queue_current
 from seed_data.distributor import BROKER
+from seed_data.live_traffic import InFlight
 
 if TYPE_CHECKING:
     from app.context import AppContext

@@ -16,9 +16,9 @@ from playwright.sync_api import Page, expect
 from app.context import open_context
 from app.demo_state import orders_in_flight
 from app.settings import load_settings
-from collectors.simulator import LiveSimulator, SimulatorConfig
 from models.queries.common import utcnow
 from seed_data import seed_demo
+from seed_data.live_simulator import LiveSimulator, SimulatorConfig
 from tests.browser.conftest import WatchedPage
 from tests.live_server import LiveServer, serve, settled
 

@@ -11,11 +11,11 @@ import pandas as pd
 from app.context import AppContext, open_context
 from app.settings import load_settings
 from collectors.events import validate_events
-from collectors.live_traffic import LiveTraffic, first_order_number
-from collectors.simulator import canonical_event
 from models.queries.common import Window
 from models.queries.overview import cycle_time, sync_lag_by_flow
 from seed_data import seed_demo
+from seed_data.live_simulator import canonical_event
+from seed_data.live_traffic import LiveTraffic, first_order_number
 
 ANCHOR = datetime(2026, 11, 30, 12, 0)
 H = 3600.0

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from app.settings import load_settings
-from collectors.simulator import LiveSimulator, SimulatorConfig
+from seed_data.live_simulator import LiveSimulator, SimulatorConfig
 from tests.integration.conftest import SHOPIFY_SECRET
 from tests.live_server import LiveServer, serve, settled
 

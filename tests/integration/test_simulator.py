@@ -12,8 +12,8 @@ from typing import ClassVar
 import pytest
 
 from app.settings import load_settings
-from collectors.live_traffic import STAGES
-from collectors.simulator import LiveSimulator, SimulatorConfig
+from seed_data.live_simulator import LiveSimulator, SimulatorConfig
+from seed_data.live_traffic import STAGES
 from seed_data.order_hops import HOPS
 from tests.integration.conftest import SHOPIFY_SECRET
 from tests.live_server import LiveServer, free_port, serve

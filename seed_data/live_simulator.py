@@ -38,7 +38,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from collectors.live_traffic import (
+from seed_data.distributor import BROKER
+from seed_data.live_traffic import (
     STAGES,
     Delivery,
     InFlight,
@@ -47,7 +48,6 @@ from collectors.live_traffic import (
     first_order_number,
     payload,
 )
-from seed_data.distributor import BROKER
 from seed_data.order_hops import HOPS
 
 log = logging.getLogger(__name__)

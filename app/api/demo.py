@@ -9,10 +9,10 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.demo_targets import SIM_KINDS
 from app.deps import Ctx
 from app.services import demo
 from app.services.errors import NotFound
-from app.sim import SIM_KINDS
 from models.enums import FaultMode
 
 router = APIRouter(tags=["demo"])

@@ -1,4 +1,4 @@
-"""The live demo's traffic model: deterministic, lifecycle in order, failures as designed."""
+"""The demo's live traffic model (seed_data.live_traffic): deterministic, lifecycle in order, failures as designed."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 from collectors.events import validate_events
-from collectors.live_traffic import STAGES, InFlight, LiveTraffic, first_order_number, payload
 from seed_data.distributor import ORDER_NUMBERS
+from seed_data.live_traffic import STAGES, InFlight, LiveTraffic, first_order_number, payload
 
 HOURS = 3600.0
 
