@@ -31,9 +31,7 @@ DbOpt = Annotated[
 HostOpt = Annotated[str | None, typer.Option("--host", help="address to bind (default 127.0.0.1)")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="port to bind (default 8050)")]
 DaysOpt = Annotated[int | None, typer.Option("--days", help="days of demo history (default 30)")]
-OrdersOpt = Annotated[
-    int | None, typer.Option("--orders-per-day", help="mean demo orders per day (default 1500)")
-]
+OrdersOpt = Annotated[int | None, typer.Option("--orders-per-day", help="mean demo orders per day (default 1500)")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="random seed: same seed, same data")]
 FreshOpt = Annotated[bool, typer.Option("--fresh", help="delete the database and seed it anew")]
 SpeedOpt = Annotated[
@@ -56,9 +54,7 @@ def _settings(**options: object) -> Settings:
     try:
         return load_settings(**options)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
         raise CliError(f"invalid settings: {problems}") from exc
 
 
@@ -68,9 +64,7 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise CliError(
-                f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)"
-            ) from exc
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)") from exc
 
 
 def _delete_db(path: Path) -> None:
@@ -95,11 +89,14 @@ def _seed_if_needed(settings: Settings, *, fresh: bool) -> None:
         with ctx.engine.connect() as conn:
             anchor = get_meta(conn, "demo_anchor")
         if anchor is not None:
-            typer.echo(f"Database {settings.db} already holds the demo (seeded up to {anchor}); "
-                       "use --fresh to re-seed.")
+            typer.echo(
+                f"Database {settings.db} already holds the demo (seeded up to {anchor}); use --fresh to re-seed."
+            )
             return
-        typer.echo(f"Seeding {settings.days} days x ~{settings.orders_per_day} orders/day "
-                   f"(seed {settings.seed}) into {settings.db} ...")
+        typer.echo(
+            f"Seeding {settings.days} days x ~{settings.orders_per_day} orders/day "
+            f"(seed {settings.seed}) into {settings.db} ..."
+        )
         report = seed_demo(
             ctx.engine,
             ctx.writer,
@@ -199,8 +196,9 @@ def demo(
     _serve(settings, live=live)
 
 
-partners_cli = typer.Typer(help="EDI trading partners: ISA/GS ids and the systems they are (server stopped).",
-                           no_args_is_help=True)
+partners_cli = typer.Typer(
+    help="EDI trading partners: ISA/GS ids and the systems they are (server stopped).", no_args_is_help=True
+)
 cli.add_typer(partners_cli, name="partners")
 
 
@@ -256,9 +254,7 @@ def partners_add(
 
 
 @partners_cli.command("remove")
-def partners_remove(
-    partner_id: Annotated[str, typer.Argument(help="the ISA id to remove")], db: DbOpt = None
-) -> None:
+def partners_remove(partner_id: Annotated[str, typer.Argument(help="the ISA id to remove")], db: DbOpt = None) -> None:
     """Remove a trading partner added with `partners add` (settings entries stay)."""
     ctx = _partners_db(db)
     try:
@@ -280,5 +276,3 @@ def main() -> None:
     except (CliError, DatabaseError, FlowConfigError) as exc:
         typer.echo(f"flowwatch: error: {exc}", err=True)
         sys.exit(1)
-
-

@@ -50,9 +50,7 @@ def add_interval_job(
     scheduler: BackgroundScheduler, job_id: str, fn: Callable[..., Any], seconds: float, **kwargs: Any
 ) -> None:
     """Register ``fn`` every ``seconds`` under an explicit id (re-registering replaces it)."""
-    scheduler.add_job(
-        timed(job_id, fn), "interval", seconds=seconds, id=job_id, replace_existing=True, kwargs=kwargs
-    )
+    scheduler.add_job(timed(job_id, fn), "interval", seconds=seconds, id=job_id, replace_existing=True, kwargs=kwargs)
 
 
 def register_jobs(ctx: AppContext) -> None:

@@ -95,13 +95,19 @@ def _install_api_not_found(app: FastAPI) -> None:
     instead of falling through to the dashboards mounted at ``/``."""
 
     async def not_found(request: Request) -> JSONResponse:
-        routes = [r for r in app.router.routes  # the endpoints: not this catch-all, not the mounts (pages, assets)
-                  if getattr(r, "endpoint", None) is not not_found and not isinstance(r, Mount)]
+        routes = [
+            r
+            for r in app.router.routes  # the endpoints: not this catch-all, not the mounts (pages, assets)
+            if getattr(r, "endpoint", None) is not not_found and not isinstance(r, Mount)
+        ]
         allowed = [m for m in _METHODS if m not in ("HEAD", "OPTIONS") and any(
             r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]  # fmt: skip
         if allowed:
-            return JSONResponse({"detail": f"{request.method} is not allowed on {request.url.path}; use "
-                                 f"{', '.join(allowed)}"}, status_code=405, headers={"Allow": ", ".join(allowed)})
+            return JSONResponse(
+                {"detail": f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"},
+                status_code=405,
+                headers={"Allow": ", ".join(allowed)},
+            )
         return JSONResponse({"detail": f"no API endpoint at {request.url.path}; see /api/docs"}, status_code=404)
 
     for root in API_ROOTS:

@@ -29,9 +29,7 @@ class IngestCounters:
         self._delivery_lag_count = 0
         self.started_at = time.time()
 
-    def add(
-        self, source: str, *, accepted: int = 0, rejected: int = 0, duplicates: int = 0, ignored: int = 0
-    ) -> None:
+    def add(self, source: str, *, accepted: int = 0, rejected: int = 0, duplicates: int = 0, ignored: int = 0) -> None:
         """Count one request's outcome (``ignored``: acknowledged, but of a kind Flowwatch does not use)."""
         with self._lock:
             self._counts[(source, "accepted")] += accepted
@@ -97,11 +95,13 @@ class _FlowwatchCollector(Collector):
             "flowwatch_ingest_failed_flushes", "Writer commits that failed", value=stats.failed_flushes
         )
         yield GaugeMetricFamily(
-            "flowwatch_ingest_last_flush_duration_seconds", "Duration of the last commit",
+            "flowwatch_ingest_last_flush_duration_seconds",
+            "Duration of the last commit",
             value=stats.last_flush_seconds,
         )
         yield CounterMetricFamily(
-            "flowwatch_ingest_recovered_rows", "Rows replayed from the write-ahead log at start",
+            "flowwatch_ingest_recovered_rows",
+            "Rows replayed from the write-ahead log at start",
             value=stats.recovered_rows,
         )
         failures = GaugeMetricFamily(

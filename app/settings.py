@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     live_orders_per_minute: float = Field(6.0, gt=0, le=6000, description="new orders/minute of the demo simulator")
     demo_mode: bool = Field(False, description="show the Demo panel and its incident switches (`flowwatch demo`)")
     demo_speed: float = Field(
-        1.0, gt=0, le=10_000,
+        1.0,
+        gt=0,
+        le=10_000,
         description="how much faster than the history the live demo's orders walk their steps (1: hours, as seeded)",
     )
 

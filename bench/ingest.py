@@ -151,8 +151,13 @@ def main() -> None:
     parser.add_argument("--event-batches", type=int, default=60, help="NDJSON bodies of 10,000 events")
     parser.add_argument("--otlp-requests", type=int, default=400, help="OTLP requests of 1,000 spans")
     parser.add_argument("--clients", type=int, default=2)
-    parser.add_argument("--read-every", type=float, nargs="+", default=[2.0, 0.5],
-                        help="seconds between overview reads during the latency runs (2 s ≈ 8 people on 15 s refresh)")
+    parser.add_argument(
+        "--read-every",
+        type=float,
+        nargs="+",
+        default=[2.0, 0.5],
+        help="seconds between overview reads during the latency runs (2 s ≈ 8 people on 15 s refresh)",
+    )
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
@@ -168,9 +173,11 @@ def main() -> None:
             lat = _post_all(url, "/api/v1/events", bodies, {"content-type": "application/x-ndjson"}, args.clients)
             acked = time.perf_counter() - started
             drain = _wait_committed(url, "business_events", events)
-            print(f"events NDJSON: {events:,} events in {acked:.1f} s = {events / acked:,.0f} events/s acknowledged; "
-                  f"all committed {drain:.1f} s later = {events / (acked + drain):,.0f} events/s committed; "
-                  f"request p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms")
+            print(
+                f"events NDJSON: {events:,} events in {acked:.1f} s = {events / acked:,.0f} events/s acknowledged; "
+                f"all committed {drain:.1f} s later = {events / (acked + drain):,.0f} events/s committed; "
+                f"request p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms"
+            )
 
             spans = args.otlp_requests * 1000
             bodies_otlp = [otlp] * args.otlp_requests
@@ -179,16 +186,20 @@ def main() -> None:
             lat = _post_all(url, "/v1/traces", bodies_otlp, headers, args.clients)
             acked = time.perf_counter() - started
             drain = _wait_committed(url, "spans", spans)
-            print(f"OTLP protobuf: {spans:,} spans in {acked:.1f} s = {spans / acked:,.0f} spans/s acknowledged; "
-                  f"committed {drain:.1f} s later = {spans / (acked + drain):,.0f} spans/s committed; "
-                  f"1,000-span request p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms")
+            print(
+                f"OTLP protobuf: {spans:,} spans in {acked:.1f} s = {spans / acked:,.0f} spans/s acknowledged; "
+                f"committed {drain:.1f} s later = {spans / (acked + drain):,.0f} spans/s committed; "
+                f"1,000-span request p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms"
+            )
 
             for sent, every in enumerate(args.read_every, start=2):  # OTLP batches sent so far, this one included
                 reads, lat, rate = _otlp_while_reading(url, bodies_otlp, headers, args.clients, every)
                 _wait_committed(url, "spans", spans * sent)
-                print(f"OTLP while the overview KPIs are read every {every:g} s ({len(reads)} reads, p50 "
-                      f"{_pct(reads, 50) * 1000:.0f} ms): {rate:,.0f} spans/s; 1,000-span request "
-                      f"p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms")
+                print(
+                    f"OTLP while the overview KPIs are read every {every:g} s ({len(reads)} reads, p50 "
+                    f"{_pct(reads, 50) * 1000:.0f} ms): {rate:,.0f} spans/s; 1,000-span request "
+                    f"p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms"
+                )
         finally:
             proc.terminate()
             proc.wait(timeout=60)

@@ -89,16 +89,12 @@ def to_otlp_json(request: ExportTraceServiceRequest) -> bytes:
     return orjson.dumps(document)
 
 
-def measure(
-    body: bytes, content_type: str, encoding: str | None, spans: int, repeat: int
-) -> tuple[float, float]:
+def measure(body: bytes, content_type: str, encoding: str | None, spans: int, repeat: int) -> tuple[float, float]:
     """Best and median µs per span of decode_traces over ``repeat`` runs, after a warm-up."""
     times = []
     for _ in range(repeat + 1):
         start = time.perf_counter()
-        decoded = decode_traces(
-            body, content_type=content_type, content_encoding=encoding, max_bytes=64 << 20
-        )
+        decoded = decode_traces(body, content_type=content_type, content_encoding=encoding, max_bytes=64 << 20)
         times.append(time.perf_counter() - start)
     assert decoded.table.num_rows == spans and decoded.rejected == 0
     times = times[1:]

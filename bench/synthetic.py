@@ -181,8 +181,12 @@ def _spans(rng, anchor, events: pa.Table, peer: str, count: int) -> pa.Table:  #
                     "status_message": pa.nulls(n, pa.string()),
                     "correlation_id": events["correlation_id"],
                     "attributes": pc.binary_join_element_wise(
-                        '{"peer.service":"', pa.repeat(peer, n), '","messaging.message.id":"', events["event_id"],
-                        '"}', "",
+                        '{"peer.service":"',
+                        pa.repeat(peer, n),
+                        '","messaging.message.id":"',
+                        events["event_id"],
+                        '"}',
+                        "",
                     ),
                 }
             )
@@ -240,8 +244,9 @@ def queue_samples(anchor: datetime, n_days: int, seed: int = 9) -> pa.Table:
             "broker": pa.repeat("rabbitmq-main", m * len(QUEUES)),
             "queue": pa.array(np.repeat([q for q, _, _ in QUEUES], m)),
             "sampled_at": _ts(anchor, np.tile(minutes, len(QUEUES))),
-            "depth": pa.array(np.concatenate([np.zeros(m, np.int64) if dlq else rng.poisson(3, m)
-                                              for _, _, dlq in QUEUES])),
+            "depth": pa.array(
+                np.concatenate([np.zeros(m, np.int64) if dlq else rng.poisson(3, m) for _, _, dlq in QUEUES])
+            ),
             "consumers": pa.repeat(pa.scalar(2, pa.int32()), m * len(QUEUES)),
             "oldest_age_seconds": pa.array(rng.uniform(0, 3, m * len(QUEUES))),
             "is_dlq": pa.array(np.repeat([d for _, _, d in QUEUES], m)),
@@ -271,4 +276,3 @@ def load(engine: Engine, writer: IngestWriter, *, anchor: datetime, n_days: int,
     with engine.connect() as conn:
         counts["order_facts"] = conn.exec_driver_sql("SELECT count(*) FROM order_facts").scalar()
     return counts
-

@@ -89,9 +89,7 @@ class EventIn(BaseModel):
     attempt: Annotated[int, Field(ge=1, le=MAX_ATTEMPT)] = 1
     error_code: str | None = None
     error_message: str | None = None
-    trace_id: Annotated[
-        str | None, Field(pattern=TRACE_ID_PATTERN), AfterValidator(lambda v: v and v.lower())
-    ] = None
+    trace_id: Annotated[str | None, Field(pattern=TRACE_ID_PATTERN), AfterValidator(lambda v: v and v.lower())] = None
     payload: Any = None
 
 
@@ -254,9 +252,7 @@ def _fast_row(record: bytes, received_at: datetime) -> Row | None:
     )
 
 
-def _checked_row(
-    record: bytes, line_no: int | None, received_at: datetime
-) -> tuple[Row, None] | tuple[None, str]:
+def _checked_row(record: bytes, line_no: int | None, received_at: datetime) -> tuple[Row, None] | tuple[None, str]:
     """Validate one record with EventIn: its row, or the human-readable error."""
     try:
         event = EventIn.model_validate(orjson.loads(record))

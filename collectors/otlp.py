@@ -130,9 +130,7 @@ def encode_response(rejected: int, message: str, *, as_json: bool) -> bytes:
         return orjson.dumps({"partialSuccess": {"rejectedSpans": str(rejected), "errorMessage": message}})
     response = ExportTraceServiceResponse()
     if rejected or message:
-        response.partial_success.CopyFrom(
-            ExportTracePartialSuccess(rejected_spans=rejected, error_message=message)
-        )
+        response.partial_success.CopyFrom(ExportTracePartialSuccess(rejected_spans=rejected, error_message=message))
     return response.SerializeToString()
 
 
@@ -145,9 +143,7 @@ def _decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> by
         return body
     wbits = _ENCODINGS.get(encoding)
     if wbits is None:
-        raise UnsupportedMediaType(
-            f"unsupported content encoding {content_encoding!r}: send gzip, deflate or identity"
-        )
+        raise UnsupportedMediaType(f"unsupported content encoding {content_encoding!r}: send gzip, deflate or identity")
     chunks: list[bytes] = []
     size, rest = 0, body
     try:
@@ -206,9 +202,7 @@ class _Resource:
 
     __slots__ = ("attributes", "correlation_id", "service_name")
 
-    def __init__(
-        self, builder: _SpanBuilder, attributes: dict[str, Any], scope_name: str, scope_version: str
-    ) -> None:
+    def __init__(self, builder: _SpanBuilder, attributes: dict[str, Any], scope_name: str, scope_version: str) -> None:
         service = attributes.get("service.name")
         self.service_name = service if isinstance(service, str) else None
         self.correlation_id = builder.correlation_id(attributes)
@@ -350,9 +344,7 @@ def _walk_json(document: Any, builder: _SpanBuilder) -> None:
         for s, scope_spans in enumerate(_json_list(resource_spans, "scopeSpans", where)):
             where = f"resourceSpans[{r}].scopeSpans[{s}]"
             scope = _json_dict(scope_spans, "scope", where)
-            resource = _Resource(
-                builder, resource_attributes, scope.get("name") or "", scope.get("version") or ""
-            )
+            resource = _Resource(builder, resource_attributes, scope.get("name") or "", scope.get("version") or "")
             for i, span in enumerate(_json_list(scope_spans, "spans", where)):
                 try:
                     _json_span(span, resource, builder)
@@ -383,9 +375,7 @@ def _json_span(span: dict[str, Any], resource: _Resource, builder: _SpanBuilder)
     attributes = _json_attributes(span, "")
     events = span.get("events")
     if events:
-        _lift_exception(
-            attributes, ((e.get("name"), e) for e in events), lambda e: _json_attributes(e, "event")
-        )
+        _lift_exception(attributes, ((e.get("name"), e) for e in events), lambda e: _json_attributes(e, "event"))
     status = span.get("status") or {}
     _add_span(
         builder,

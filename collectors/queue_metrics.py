@@ -216,9 +216,7 @@ def parse_json_samples(doc: Any, mapping: JsonMapping, sampled_at: datetime) -> 
     paths = mapping.paths
     items = [match.value for match in paths.queues.find(doc)]
     if not items and not _is_empty_list(paths.queues, doc):
-        raise QueueParseError(
-            f"{mapping.broker}: path {mapping.queues_path!r} matches nothing in the document"
-        )
+        raise QueueParseError(f"{mapping.broker}: path {mapping.queues_path!r} matches nothing in the document")
     samples = []
     for index, item in enumerate(items):
         name = _field(item, paths.name)

@@ -62,8 +62,9 @@ def shell(company: str, *, demo: bool = False) -> html.Div:
         key=lambda p: (p.get("order") or 0, p["name"]),
     )
     links = [
-        dcc.Link(page["name"], href=page["relative_path"], id={"type": "fw-nav", "path": page["path"]},
-                 className="nav-link")
+        dcc.Link(
+            page["name"], href=page["relative_path"], id={"type": "fw-nav", "path": page["path"]}, className="nav-link"
+        )
         for page in pages
     ]
     return html.Div(

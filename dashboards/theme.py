@@ -48,6 +48,7 @@ SERIES_COLORS: tuple[str, ...] = (
 #: Flows and queues that are within target fade into context behind the offenders.
 CONTEXT_GREY = "#c3ccd8"
 
+
 def _template() -> go.layout.Template:
     """Quiet axes, a system font, transparent backgrounds: the card gives the frame."""
     return go.layout.Template(

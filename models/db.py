@@ -14,9 +14,7 @@ class DatabaseError(RuntimeError):
     """The database file cannot be opened; the message says why in one line."""
 
 
-def make_engine(
-    path: Path | str, *, checkpoint_threshold: str = "256MB", memory_limit: str | None = None
-) -> Engine:
+def make_engine(path: Path | str, *, checkpoint_threshold: str = "256MB", memory_limit: str | None = None) -> Engine:
     """Open (creating if needed) the DuckDB file at ``path``.
 
     Every pooled connection is a cursor on the same in-process database, so readers
@@ -54,8 +52,7 @@ def make_engine(
         first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         if "lock" in first.lower():
             raise DatabaseError(
-                f"{db_path} is in use by another Flowwatch process (DuckDB allows one); "
-                "stop it or use its API"
+                f"{db_path} is in use by another Flowwatch process (DuckDB allows one); stop it or use its API"
             ) from exc
         raise DatabaseError(f"cannot open {db_path}: {first}") from exc
     return engine

@@ -323,9 +323,7 @@ class _Writer:
         }
 
     def _set(self, row: dict[str, object], values: dict[str, object]) -> None:
-        self.conn.execute(
-            exceptions.update().where(exceptions.c.exception_id == row["exception_id"]).values(**values)
-        )
+        self.conn.execute(exceptions.update().where(exceptions.c.exception_id == row["exception_id"]).values(**values))
 
     def _link(self, exception_id: object, orders: tuple[str, ...], *, replace: bool = False) -> None:
         if replace:
@@ -360,9 +358,7 @@ def _title(f: Finding, flow_name: str | None, systems: dict[str, str]) -> str:
         "queue_backlog": f"{f.key}: dead letters waiting" if f.error_class == "dlq" else f"{f.key} backlog",
     }
     if f.kind == "sla_breach":
-        return (
-            f"{flow}: sync lag over threshold" if f.key == "sync-lag" else f"{flow}: orders stuck before {f.key}"
-        )
+        return f"{flow}: sync lag over threshold" if f.key == "sync-lag" else f"{flow}: orders stuck before {f.key}"
     return titles.get(f.kind, f"{flow}: {f.kind} ({f.key})")
 
 
@@ -382,4 +378,3 @@ def run_detection_job(ctx: _HasWriter, settings: DetectionSettings | None = None
     never overlap each other or any other write of the process; as of the context's clock."""
     with ctx.writer.transaction() as conn:
         return run_detection(conn, now=ctx.now(), settings=settings)
-

@@ -218,9 +218,14 @@ def stuck_orders(conn: Connection, *, now: datetime, settings: DetectionSettings
         frames.append(
             _frame(
                 stuck.assign(
-                    kind="sla_breach", key=step.key, system_id=stuck["target_system"], error_class=step.key,
-                    message=[f"{step.end_event} not within {_duration(s)} of {step.start_event}"
-                             for s in stuck["sla_seconds"]],
+                    kind="sla_breach",
+                    key=step.key,
+                    system_id=stuck["target_system"],
+                    error_class=step.key,
+                    message=[
+                        f"{step.end_event} not within {_duration(s)} of {step.start_event}"
+                        for s in stuck["sla_seconds"]
+                    ],
                     at=due,
                 )
             )

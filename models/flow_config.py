@@ -95,9 +95,7 @@ def load_flow_config(path: Path | None = None) -> FlowConfig:
     try:
         return FlowConfig.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}" for err in exc.errors())
         raise FlowConfigError(f"flow file {source}: {problems}") from exc
 
 

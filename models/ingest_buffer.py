@@ -226,9 +226,7 @@ class IngestBuffer:
                     self.stats.flushed_rows[table] += result.written
                     self.stats.duplicates += result.duplicates
                     rows += result.written
-                conn.execute(
-                    ingest_segments.insert().values(segment=segment.name, rows=rows, applied_at=utcnow())
-                )
+                conn.execute(ingest_segments.insert().values(segment=segment.name, rows=rows, applied_at=utcnow()))
         segment.unlink(missing_ok=True)
         self.stats.flushes += 1
         self.stats.last_flush_at = time.time()

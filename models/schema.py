@@ -30,9 +30,7 @@ def create_schema(engine: Engine) -> None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif current != SCHEMA_VERSION:
             conn.execute(
-                schema_meta.update()
-                .where(schema_meta.c.key == "schema_version")
-                .values(value=str(SCHEMA_VERSION))
+                schema_meta.update().where(schema_meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
             )
 
 
@@ -68,9 +66,7 @@ def schema_version(conn: Connection) -> int | None:
 def is_current(conn: Connection) -> bool:
     """True when every table exists and the recorded version is this code's."""
     inspector = sa.inspect(conn)
-    return schema_version(conn) == SCHEMA_VERSION and all(
-        inspector.has_table(name) for name in metadata.tables
-    )
+    return schema_version(conn) == SCHEMA_VERSION and all(inspector.has_table(name) for name in metadata.tables)
 
 
 def set_meta(conn: Connection, key: str, value: str) -> None:

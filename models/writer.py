@@ -43,9 +43,7 @@ _STEP_COLUMNS = ",\n".join(
     + f") AS {col}"
     for t, col in ORDER_STEPS.items()
 )
-_MERGE_COLUMNS = ",\n".join(
-    f"{col} = least(order_facts.{col}, excluded.{col})" for col in ORDER_STEPS.values()
-)
+_MERGE_COLUMNS = ",\n".join(f"{col} = least(order_facts.{col}, excluded.{col})" for col in ORDER_STEPS.values())
 #: Step columns whose end event's flow is kept beside them (the sync-lag rollup).
 STEP_FLOWS: dict[str, str] = {s.end_col: s.flow_col for s in ORDER_LIFECYCLE}
 _TYPE_OF = {col: t for t, col in ORDER_STEPS.items()}

@@ -164,8 +164,9 @@ def _validation(failures: pd.DataFrame) -> list[ExceptionDraft]:
                 resolution=_RESOLUTIONS[r.error_code] if recovered else None,
                 assignee="ops.desk" if recovered or r.failed_at < -DAY else None,
                 keys=[r.correlation_id],
-                messages=[(r.event_id, r.correlation_id, r.failed_at, r.recovered_at if recovered else None,
-                           r.error_message)],
+                messages=[
+                    (r.event_id, r.correlation_id, r.failed_at, r.recovered_at if recovered else None, r.error_message)
+                ],
             )
         )
     return drafts
@@ -205,9 +206,17 @@ def _grouped_failures(failures: pd.DataFrame) -> list[ExceptionDraft]:
                 assignee="dana.okafor" if dead else None,
                 touched_at=float(recovered.max()) if len(recovered) else None,
                 keys=list(g["correlation_id"]),
-                messages=[(e, k, f, r if r <= 0 else None, m) for e, k, f, r, m in
-                          zip(g["event_id"], g["correlation_id"], g["failed_at"], g["recovered_at"],
-                              g["error_message"], strict=True)],
+                messages=[
+                    (e, k, f, r if r <= 0 else None, m)
+                    for e, k, f, r, m in zip(
+                        g["event_id"],
+                        g["correlation_id"],
+                        g["failed_at"],
+                        g["recovered_at"],
+                        g["error_message"],
+                        strict=True,
+                    )
+                ],
             )
         )
     return drafts
@@ -238,7 +247,8 @@ def _breaches(findings: Findings, start_events: Callable[[Iterable[str], str], d
                 first_error=f"PO acknowledgement (EDI 855) not received within {flow.sla_seconds // HOUR} h",
                 event_id=sent.get(r.correlation_id),
                 keys=[r.correlation_id],
-                messages=[(sent[r.correlation_id], r.correlation_id, r.at, None, None)] if r.correlation_id in sent
+                messages=[(sent[r.correlation_id], r.correlation_id, r.at, None, None)]
+                if r.correlation_id in sent
                 else [],
             )
         )

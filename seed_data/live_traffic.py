@@ -222,9 +222,7 @@ class LiveTraffic:
                 aged = None if seeded_age is None else seeded_age + (now - self.start)
                 known = [age for age in (oldest, aged) if age is not None]
                 oldest = max(known) if known else None
-            levels.append(
-                QueueLevel(queue, flow_id, is_dlq, depth, 0 if is_dlq else CONSUMERS.get(queue, 2), oldest)
-            )
+            levels.append(QueueLevel(queue, flow_id, is_dlq, depth, 0 if is_dlq else CONSUMERS.get(queue, 2), oldest))
         return levels
 
     # -- how it happens -----------------------------------------------------------------------

@@ -66,9 +66,7 @@ def events_table(rows: list[dict[str, object]]) -> pa.Table:
     columns = [c.name for c in business_events.columns]
     table = pa.Table.from_pylist(rows)
     return table.select(columns).cast(
-        table.select(columns).schema.set(
-            columns.index("attempt"), pa.field("attempt", pa.int16())
-        )
+        table.select(columns).schema.set(columns.index("attempt"), pa.field("attempt", pa.int16()))
     )
 
 

@@ -26,6 +26,9 @@ def readyz(ctx: Ctx) -> JSONResponse:
             version = schema_version(conn)
     except Exception as exc:  # any driver error means not ready; say which
         return JSONResponse({"status": "unavailable", "error": str(exc).splitlines()[0]}, status_code=503)
-    body = {"status": "ready" if current else "schema_outdated", "schema_version": version,
-            "expected_schema_version": SCHEMA_VERSION}
+    body = {
+        "status": "ready" if current else "schema_outdated",
+        "schema_version": version,
+        "expected_schema_version": SCHEMA_VERSION,
+    }
     return JSONResponse(body, status_code=200 if current else 503)

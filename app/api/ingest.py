@@ -142,9 +142,7 @@ async def post_webhook(adapter: str, request: Request, ctx: Ctx) -> JSONResponse
     return await _store_events(ctx, f"webhook:{adapter}", parsed.table, parsed.rejected)
 
 
-async def _store_events(
-    ctx: AppContext, source: str, table: pa.Table, rejected: list[dict[str, Any]]
-) -> JSONResponse:
+async def _store_events(ctx: AppContext, source: str, table: pa.Table, rejected: list[dict[str, Any]]) -> JSONResponse:
     """Drop ids already stored, pending or repeated, submit the rest, answer per record."""
     ids = table.column("event_id").to_pylist()
     seen = await run_in_threadpool(_known_ids, ctx, ids)
@@ -205,5 +203,3 @@ async def post_queue_samples(request: Request, ctx: Ctx) -> JSONResponse:
 def metrics(ctx: Ctx) -> Response:
     """Prometheus text exposition."""
     return Response(render(ctx.counters, ctx.buffer, ctx.pollers), media_type="text/plain; version=0.0.4")
-
-

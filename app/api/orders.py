@@ -32,7 +32,5 @@ def get_order(
     """Every event, span and exception of one order (or PO, or SKU@location) in time order."""
     timeline = order_timeline(conn, correlation_id=correlation_id, full=full)
     if timeline is None:
-        raise HTTPException(
-            status_code=404, detail=f"no events, spans or exceptions are known for {correlation_id!r}"
-        )
+        raise HTTPException(status_code=404, detail=f"no events, spans or exceptions are known for {correlation_id!r}")
     return timeline

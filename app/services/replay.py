@@ -449,7 +449,7 @@ def settle(conn: Connection, exception_id: int, *, now: datetime, error: str | N
 
 
 def progress(counts: dict[str, int], error: str | None = None) -> str:
-    """"29 of 32 delivered, 3 failed: <error>" — how far the exception's replays got."""
+    """ "29 of 32 delivered, 3 failed: <error>" — how far the exception's replays got."""
     text = f"{counts['delivered']} of {counts['total']} delivered"
     if counts.get("failed"):
         text += f", {counts['failed']} failed"
@@ -614,8 +614,12 @@ def replay(
                           "four_eyes": True}  # fmt: skip
                 append_actions(conn, [_audit(exception_id, "replay_request", actor, now, state, state,
                                              str(ReplayStatus.PENDING_APPROVAL), detail)])  # fmt: skip
-                return ReplayOutcome(exception_id, ReplayStatus.PENDING_APPROVAL, total=len(messages),
-                                     summary=f"{len(sendable)} messages await a second operator's approval")
+                return ReplayOutcome(
+                    exception_id,
+                    ReplayStatus.PENDING_APPROVAL,
+                    total=len(messages),
+                    summary=f"{len(sendable)} messages await a second operator's approval",
+                )
             claims = claim_all(conn, sendable, now=now, actor=actor, edits=edits)
         outcomes, resolved = send(ctx, sendable, claims, actor=actor, base_url=base_url)
         return _result(ctx, exception_id, outcomes, resolved)

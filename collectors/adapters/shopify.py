@@ -92,9 +92,7 @@ class ShopifyAdapter:
         if event_id is None:
             raise AdapterError(f"shopify: missing {WEBHOOK_ID_HEADER} header")
         fields = mapper(load_object(body, f"shopify {topic}"), f"shopify {topic}")
-        return [
-            make_event(event_id=event_id, source=SOURCE, channel=SOURCE, received_at=received_at, **fields)
-        ]
+        return [make_event(event_id=event_id, source=SOURCE, channel=SOURCE, received_at=received_at, **fields)]
 
 
 def _order_created(order: dict[str, Any], where: str) -> dict[str, Any]:
@@ -169,9 +167,7 @@ def _refund_created(refund: dict[str, Any], where: str) -> dict[str, Any]:
     if isinstance(order_id, bool) or not isinstance(order_id, int | str) or not str(order_id).strip():
         raise AdapterError(f"{where}: 'order_id' must be Shopify's numeric order id")
     transactions = [
-        t
-        for t in refund.get("transactions") or []
-        if t.get("kind") == "refund" and t.get("status") == "success"
+        t for t in refund.get("transactions") or [] if t.get("kind") == "refund" and t.get("status") == "success"
     ]
     return {
         "event_type": "refund.issued",

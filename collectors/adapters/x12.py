@@ -212,6 +212,4 @@ def _check_trailer(trailer: Segment, count: int, control_number: str, header_fie
         raise trailer.error(f"{trailer.id}01 says {counted or 'nothing'} but {count} were counted")
     given = trailer.get(2)
     if given != control_number:
-        raise trailer.error(
-            f"{trailer.id}02 control number '{given}' does not match {header_field} '{control_number}'"
-        )
+        raise trailer.error(f"{trailer.id}02 control number '{given}' does not match {header_field} '{control_number}'")

@@ -37,7 +37,6 @@ class RabbitMqPoller(PollerBase):
         return value
 
 
-
 def poll(config: RabbitMqPoller, now: datetime) -> list[QueueSample]:
     """Depth (ready messages) and consumers of each configured queue, at ``now``."""
     params = pika.URLParameters(config.url.get_secret_value())

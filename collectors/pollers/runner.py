@@ -54,9 +54,7 @@ class PollerRunner:
     def add(self, config: PollerConfig) -> None:
         """Track ``config`` (never polled yet)."""
         with self._lock:
-            self._status[config.name] = PollerStatus(
-                config.name, config.kind, config.broker, config.interval_seconds
-            )
+            self._status[config.name] = PollerStatus(config.name, config.kind, config.broker, config.interval_seconds)
 
     def statuses(self) -> list[PollerStatus]:
         """A snapshot of every poller's status, by name."""

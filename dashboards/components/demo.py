@@ -50,18 +50,33 @@ def systems_table(systems: Sequence[Mapping[str, Any]], state: Sequence[Mapping[
 
 
 STORY = (
-    ("Break a partner", "Switch NorthStar Logistics (3PL) to Down. The live traffic's releases to it fail and wait "
-     "in release.3pl_north; its shipment confirmations are dead-lettered into shipments.3pl_north.dlq."),
-    ("See it", "Within one detection interval the workbench shows a dead-letter exception on the NorthStar → "
-     "Dynamics 365 shipment confirmation flow and a failing-release exception on Dynamics 365 → NorthStar, "
-     "each counting its orders and messages; nothing opens on flows that do not touch NorthStar."),
-    ("Fix it", "Switch NorthStar back to OK. Waiting releases are retried and get through: the release queue "
-     "drains. Dead letters stay in the DLQ until someone replays them."),
-    ("Replay", "In the workbench, select the dead-letter exception and Replay: the plan counts messages "
-     "(e.g. \"1 exception, 23 messages, ~2.3 s at 10/s\"); the run delivers each one under its own key."),
-    ("Resolved", "Each exception resolves when its last message is delivered; the orders show the replay on "
-     "their timeline and move on to dispatched, then invoiced. The failing-release exception resolves by itself "
-     "after the hold-down (10 minutes clear)."),
+    (
+        "Break a partner",
+        "Switch NorthStar Logistics (3PL) to Down. The live traffic's releases to it fail and wait "
+        "in release.3pl_north; its shipment confirmations are dead-lettered into shipments.3pl_north.dlq.",
+    ),
+    (
+        "See it",
+        "Within one detection interval the workbench shows a dead-letter exception on the NorthStar → "
+        "Dynamics 365 shipment confirmation flow and a failing-release exception on Dynamics 365 → NorthStar, "
+        "each counting its orders and messages; nothing opens on flows that do not touch NorthStar.",
+    ),
+    (
+        "Fix it",
+        "Switch NorthStar back to OK. Waiting releases are retried and get through: the release queue "
+        "drains. Dead letters stay in the DLQ until someone replays them.",
+    ),
+    (
+        "Replay",
+        "In the workbench, select the dead-letter exception and Replay: the plan counts messages "
+        '(e.g. "1 exception, 23 messages, ~2.3 s at 10/s"); the run delivers each one under its own key.',
+    ),
+    (
+        "Resolved",
+        "Each exception resolves when its last message is delivered; the orders show the replay on "
+        "their timeline and move on to dispatched, then invoiced. The failing-release exception resolves by itself "
+        "after the hold-down (10 minutes clear).",
+    ),
 )
 
 

@@ -162,8 +162,9 @@ def cause_section(cause: Mapping[str, Any] | None) -> html.Div:
     """The technical signal that moved first, or that none did."""
     if not cause:
         return html.Div(NO_CAUSE, className="fl-cause is-none")
-    return html.Div(className="fl-cause", children=[html.Span("Likely cause", className="fl-cause-label"),
-                                                    cause["text"]])
+    return html.Div(
+        className="fl-cause", children=[html.Span("Likely cause", className="fl-cause-label"), cause["text"]]
+    )
 
 
 def orders_section(detail: Mapping[str, Any], *, limit: int = ORDER_LINKS) -> html.Div:
@@ -231,7 +232,7 @@ def messages_section(detail: Mapping[str, Any]) -> html.Div:
 
 
 def message_progress(counts: Mapping[str, Any]) -> str:
-    """"29 of 32 delivered · 3 failed" — what a replay of the exception would still send."""
+    """ "29 of 32 delivered · 3 failed" — what a replay of the exception would still send."""
     total, delivered = int(counts.get("total") or 0), int(counts.get("delivered") or 0)
     parts = [f"{fmt_int(delivered)} of {fmt_int(total)} delivered"]
     for key, word in (("failed", "failed on replay"), ("pending", "not replayed yet")):
@@ -366,8 +367,11 @@ def detail_body(detail: Mapping[str, Any], cause: Mapping[str, Any] | None) -> l
         section("What failed", error_section(detail)),
         section("Likely cause", cause_section(cause)),
         section(f"Affected orders ({fmt_int(orders_total)})", orders_section(detail)),
-        section(f"Failed messages ({fmt_int(int((detail.get('message_counts') or {}).get('total') or 0))})",
-                messages_section(detail), section_id="ex-messages"),
+        section(
+            f"Failed messages ({fmt_int(int((detail.get('message_counts') or {}).get('total') or 0))})",
+            messages_section(detail),
+            section_id="ex-messages",
+        ),
         section(f"Replays ({len(detail.get('replays') or [])})", replays_section(detail), section_id="ex-replays"),
         section("History", history_section(detail.get("actions") or []), section_id="ex-history"),
         section("Failed message", payload_section(detail)),

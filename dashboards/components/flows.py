@@ -157,8 +157,15 @@ def flow_facts(health: Mapping[str, Any], signals: pd.DataFrame) -> list[Tile]:
         return facts
     stuck, dlq = _last(signals["orders_stuck"]), _last(signals["dlq_depth"])
     if stuck is not None:
-        facts.append(Tile("stuck", "Orders past SLA", fmt_int(stuck),
-                          f"peak {fmt_int(signals['orders_stuck'].max())} in the range", "breach" if stuck else "ok"))
+        facts.append(
+            Tile(
+                "stuck",
+                "Orders past SLA",
+                fmt_int(stuck),
+                f"peak {fmt_int(signals['orders_stuck'].max())} in the range",
+                "breach" if stuck else "ok",
+            )
+        )
     facts.append(Tile("dlq", "Dead-lettered now", "—" if dlq is None else fmt_int(dlq),
                       f"peak {fmt_int(signals['dlq_depth'].max())} in the range" if dlq is not None
                       else "no dead-letter queue sampled", "warning" if dlq else "ok"))  # fmt: skip
@@ -185,11 +192,15 @@ def facts_component(facts: Sequence[Tile]) -> html.Div:
     return html.Div(
         className="fl-facts",
         children=[
-            html.Div(className=f"fl-fact tone-{f.tone}", **{"data-fact": f.key}, children=[
-                html.Div(f.label, className="tile-label"),
-                html.Div(f.value, className="fl-fact-value"),
-                html.Div(f.detail, className="tile-detail"),
-            ])
+            html.Div(
+                className=f"fl-fact tone-{f.tone}",
+                **{"data-fact": f.key},
+                children=[
+                    html.Div(f.label, className="tile-label"),
+                    html.Div(f.value, className="fl-fact-value"),
+                    html.Div(f.detail, className="tile-detail"),
+                ],
+            )
             for f in facts
         ],
     )
@@ -304,19 +315,25 @@ def exception_list(
                 className="fl-exception",
                 **{"data-exception": str(x.exception_id)},
                 children=[
-                    html.Div(className="fl-exception-head", children=[
-                        badge(x.severity, x.severity),
-                        html.Span(x.title, className="fl-exception-title", title=x.title),
-                    ]),
+                    html.Div(
+                        className="fl-exception-head",
+                        children=[
+                            badge(x.severity, x.severity),
+                            html.Span(x.title, className="fl-exception-title", title=x.title),
+                        ],
+                    ),
                     html.Div(
                         f"#{x.exception_id} · {x.status} · first seen {fmt_duration(x.age_seconds)} ago · "
                         f"{fmt_int(x.occurrences)} occurrence{'s' if x.occurrences != 1 else ''}",
                         className="fl-exception-meta",
                     ),
                     html.Div(_joined(orders), className="fl-exception-orders") if orders else None,
-                    html.Div(className="fl-cause", children=[html.Span("Likely cause", className="fl-cause-label"),
-                                                             cause["text"]])
-                    if cause else html.Div(NO_CAUSE, className="fl-cause is-none"),
+                    html.Div(
+                        className="fl-cause",
+                        children=[html.Span("Likely cause", className="fl-cause-label"), cause["text"]],
+                    )
+                    if cause
+                    else html.Div(NO_CAUSE, className="fl-cause is-none"),
                 ],
             )
         )

@@ -132,17 +132,22 @@ def poller_table(statuses: Sequence[Any], *, now: datetime) -> html.Div | html.T
                 ],
             )
         )
-    head = [("Poller", ""), ("Kind · broker", ""), ("State", ""), ("Last success", "num"),
-            ("Failures", "num"), ("Last error", ""), ("Next attempt", "num")]
+    head = [
+        ("Poller", ""),
+        ("Kind · broker", ""),
+        ("State", ""),
+        ("Last success", "num"),
+        ("Failures", "num"),
+        ("Last error", ""),
+        ("Next attempt", "num"),
+    ]
     return html.Table(
         className="data-table",
         children=[html.Thead(html.Tr([html.Th(t, className=c) for t, c in head])), html.Tbody(rows)],
     )
 
 
-def poller_health(
-    consecutive_failures: int, last_ok_at: datetime | None, last_error_at: datetime | None = None
-) -> str:
+def poller_health(consecutive_failures: int, last_ok_at: datetime | None, last_error_at: datetime | None = None) -> str:
     """breach while failing, warning when its last poll found only some of its queues, ok once it has
     succeeded, idle before its first poll."""
     if consecutive_failures:
@@ -167,9 +172,18 @@ def received_figure(received: pd.DataFrame, *, x_range: tuple[datetime, datetime
     for i, (source, part) in enumerate(received.groupby("source", sort=True)):
         fig.add_bar(x=part["bucket"], y=part["events"], name=str(source), marker_color=SERIES_COLORS[i % 10])
     failed = received.groupby("bucket", as_index=False)["failed"].sum()
-    fig.add_scatter(x=failed["bucket"], y=failed["failed"], name="failed deliveries", mode="lines",
-                    line={"color": "#d93a3a", "width": 2})
-    fig.update_layout(barmode="stack", xaxis={"range": list(x_range), "title": "Received (UTC)"},
-                      yaxis={"title": "Events"}, legend={"orientation": "h", "y": 1.18},
-                      margin={"l": 56, "r": 16, "t": 36, "b": 48})
+    fig.add_scatter(
+        x=failed["bucket"],
+        y=failed["failed"],
+        name="failed deliveries",
+        mode="lines",
+        line={"color": "#d93a3a", "width": 2},
+    )
+    fig.update_layout(
+        barmode="stack",
+        xaxis={"range": list(x_range), "title": "Received (UTC)"},
+        yaxis={"title": "Events"},
+        legend={"orientation": "h", "y": 1.18},
+        margin={"l": 56, "r": 16, "t": 36, "b": 48},
+    )
     return fig

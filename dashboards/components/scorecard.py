@@ -108,8 +108,11 @@ def _fmt(unit: str, value: Any, *, signed: float | None = None) -> str:
 def change_component(c: Change, *, suffix: str = "") -> html.Span:
     """The change as a coloured arrow and text (``data-tone`` good/bad/flat/none for tests and CSS)."""
     return html.Span(
-        [html.Span(c.arrow, className="sc-arrow") if c.arrow else None, c.text,
-         html.Span(suffix, className="sc-vs") if suffix else None],
+        [
+            html.Span(c.arrow, className="sc-arrow") if c.arrow else None,
+            c.text,
+            html.Span(suffix, className="sc-vs") if suffix else None,
+        ],
         className=f"sc-delta sc-{c.tone}",
         **{"data-tone": c.tone, "data-arrow": c.arrow},
     )

@@ -41,8 +41,10 @@ def flow_rows(lag: pd.DataFrame) -> pd.DataFrame:
         ratio=lag["p95_seconds"].astype(float) / lag["sla_seconds"].astype(float),
     )
     return out.sort_values(
-        ["health", "ratio", "name"], key=lambda c: c.map(_HEALTH_RANK) if c.name == "health" else c,
-        ascending=[True, False, True], na_position="last",
+        ["health", "ratio", "name"],
+        key=lambda c: c.map(_HEALTH_RANK) if c.name == "health" else c,
+        ascending=[True, False, True],
+        na_position="last",
     ).reset_index(drop=True)
 
 
@@ -65,8 +67,15 @@ def flow_table(lag: pd.DataFrame) -> html.Div | html.Table:
         )
         for r in flow_rows(lag).itertuples()
     ]
-    head = [("Flow", ""), ("Steps", "num"), ("p50", "num"), ("p95", "num"), ("SLA", "num"),
-            ("Over SLA", "num"), ("Health", "")]
+    head = [
+        ("Flow", ""),
+        ("Steps", "num"),
+        ("p50", "num"),
+        ("p95", "num"),
+        ("SLA", "num"),
+        ("Over SLA", "num"),
+        ("Health", ""),
+    ]
     return _table(head, rows, class_name="flow-table")
 
 
@@ -103,8 +112,9 @@ def queue_table(queues: pd.DataFrame, *, limit: int = 8) -> html.Div:
         notes.append(f"{idle} queues empty")
     head = [("Queue", ""), ("Depth", "num"), ("Consumers", "num"), ("Oldest message", "num")]
     children: list[Any] = [
-        _table(head, rows, class_name="queue-table") if rows else html.Div("All queues are empty",
-                                                                          className="empty-state")
+        _table(head, rows, class_name="queue-table")
+        if rows
+        else html.Div("All queues are empty", className="empty-state")
     ]
     if notes:
         children.append(html.Div(" · ".join(notes), className="table-note"))
@@ -113,8 +123,14 @@ def queue_table(queues: pd.DataFrame, *, limit: int = 8) -> html.Div:
 
 #: Column definitions of the needs-attention grid (dash_ag_grid).
 ATTENTION_COLUMNS: list[dict[str, Any]] = [
-    {"field": "title", "headerName": "Exception", "flex": 3, "minWidth": 260, "tooltipField": "title",
-     "cellRenderer": "ExceptionLink"},
+    {
+        "field": "title",
+        "headerName": "Exception",
+        "flex": 3,
+        "minWidth": 260,
+        "tooltipField": "title",
+        "cellRenderer": "ExceptionLink",
+    },
     {"field": "flow", "headerName": "Flow", "flex": 2, "minWidth": 180, "tooltipField": "flow"},
     {"field": "severity", "headerName": "Severity", "width": 116, "cellRenderer": "SeverityBadge"},
     {

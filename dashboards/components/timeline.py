@@ -159,8 +159,11 @@ def lifecycle_strip(stages: Sequence[Stage], legs: Sequence[Leg]) -> html.Div:
                 html.Div(
                     className=f"or-leg tone-{leg.tone}",
                     **{"data-leg": f"{leg.start}>{leg.end}", "data-tone": leg.tone},
-                    children=[html.Div(leg.text, className="or-leg-text"), html.Div(className="or-leg-line"),
-                              html.Div(leg.detail, className="or-leg-detail")],
+                    children=[
+                        html.Div(leg.text, className="or-leg-text"),
+                        html.Div(className="or-leg-line"),
+                        html.Div(leg.detail, className="or-leg-detail"),
+                    ],
                 )
             )
     return html.Div(children, className="or-strip")
@@ -235,13 +238,17 @@ def exception_items(timeline: Mapping[str, Any]) -> html.Div:
             html.Li(
                 **{"data-exception": str(x["exception_id"])},
                 children=[
-                    html.Div([badge(x["severity"], x["severity"]), html.Span(x["title"], className="or-x-title")],
-                             className="or-x-head"),
                     html.Div(
-                        [badge(x["status"], "warning" if x["status"] in ACTIVE_STATUSES else "idle"),
-                         f" #{x['exception_id']} · first seen {fmt_at(x['first_seen'])}"
-                         + (f" · resolved {fmt_at(x['resolved_at'])}" if x["resolved_at"] else "")
-                         + (f" · {fmt_int(x['affected_orders'])} orders hit" if x["affected_orders"] > 1 else "")],
+                        [badge(x["severity"], x["severity"]), html.Span(x["title"], className="or-x-title")],
+                        className="or-x-head",
+                    ),
+                    html.Div(
+                        [
+                            badge(x["status"], "warning" if x["status"] in ACTIVE_STATUSES else "idle"),
+                            f" #{x['exception_id']} · first seen {fmt_at(x['first_seen'])}"
+                            + (f" · resolved {fmt_at(x['resolved_at'])}" if x["resolved_at"] else "")
+                            + (f" · {fmt_int(x['affected_orders'])} orders hit" if x["affected_orders"] > 1 else ""),
+                        ],
                         className="or-x-meta",
                     ),
                 ],
@@ -299,8 +306,11 @@ def events_table(timeline: Mapping[str, Any]) -> html.Table:
                 **({"data-event-id": event["event_id"]} if event else {}),
                 children=[
                     html.Td(fmt_at(row["at"]), className="or-when"),
-                    html.Td(_event_cell(event, names) if event else html.Span("Spans without a business event",
-                                                                              className="muted")),
+                    html.Td(
+                        _event_cell(event, names)
+                        if event
+                        else html.Span("Spans without a business event", className="muted")
+                    ),
                     html.Td(_spans_cell(row["spans"])),
                     html.Td(_queues_cell(event["queues"] if event else [])),
                 ],
@@ -341,8 +351,9 @@ def _spans_cell(spans: Sequence[Mapping[str, Any]]) -> html.Div | html.Span:
                 children=[
                     html.Span(s["service_name"] or "—", className="or-span-service"),
                     html.Span(s["name"], className="or-span-name"),
-                    html.Span(f"{s['duration_ms']:,.0f} ms" if s["duration_ms"] is not None else "—",
-                              className="or-span-ms"),
+                    html.Span(
+                        f"{s['duration_ms']:,.0f} ms" if s["duration_ms"] is not None else "—", className="or-span-ms"
+                    ),
                 ],
             )
             for s in spans
@@ -358,8 +369,10 @@ def _queues_cell(queues: Sequence[Mapping[str, Any]]) -> html.Div | html.Span:
         children=[
             html.Div(
                 className="or-queue is-dlq" if q["is_dlq"] and q["depth"] else "or-queue",
-                children=[html.Span(q["queue"], className="or-queue-name"),
-                          html.Span(fmt_int(q["depth"]), className="or-queue-depth")],
+                children=[
+                    html.Span(q["queue"], className="or-queue-name"),
+                    html.Span(fmt_int(q["depth"]), className="or-queue-depth"),
+                ],
             )
             for q in queues
         ],

@@ -307,8 +307,10 @@ def toast(message: str, tone: str = "ok") -> html.Div:
     return html.Div(
         className=f"ex-toast-body tone-{tone}",
         role="status",
-        children=[html.Span(message, className="ex-toast-text"),
-                  html.Button("×", id="ex-toast-close", className="ex-toast-close", title="Dismiss")],
+        children=[
+            html.Span(message, className="ex-toast-text"),
+            html.Button("×", id="ex-toast-close", className="ex-toast-close", title="Dismiss"),
+        ],
     )
 
 
@@ -415,8 +417,17 @@ def plan_view(plan: Mapping[str, Any], flow_names: Mapping[str, str]) -> html.Di
         ])
         for r in plan_breakdown(items, flow_names)
     ]  # fmt: skip
-    head = html.Thead(html.Tr([html.Th("Flow"), html.Th("Replay target"), html.Th("Messages", className="num"),
-                               html.Th("Duplicate risk", className="num"), html.Th("Skipped", className="num")]))
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th("Flow"),
+                html.Th("Replay target"),
+                html.Th("Messages", className="num"),
+                html.Th("Duplicate risk", className="num"),
+                html.Th("Skipped", className="num"),
+            ]
+        )
+    )
     children: list[Any] = [
         html.Div(plan.get("text") or "", className="ex-plan-headline"),
         html.Div(facts, className="ex-facts-row"),
@@ -442,8 +453,10 @@ def _eta(seconds: float) -> str:
 
 
 def _fact(label: str, value: str, tone: str = "neutral") -> html.Div:
-    return html.Div(className=f"ex-fact tone-{tone}", children=[html.Div(label, className="tile-label"),
-                                                                html.Div(value, className="ex-fact-value")])
+    return html.Div(
+        className=f"ex-fact tone-{tone}",
+        children=[html.Div(label, className="tile-label"), html.Div(value, className="ex-fact-value")],
+    )
 
 
 def default_canary(runnable: int) -> int:
@@ -491,8 +504,10 @@ def run_progress(report: Mapping[str, Any]) -> html.Div:
         numbers.append(f"{report['rate_per_second']:g}/s")
     if report.get("canary"):
         numbers.append(f"canary {fmt_int(report['canary'])}")
-    head = [badge(label, tone), html.Span(f"Bulk replay #{report['run_id']} by {report['actor']}",
-                                          className="ex-run-title")]
+    head = [
+        badge(label, tone),
+        html.Span(f"Bulk replay #{report['run_id']} by {report['actor']}", className="ex-run-title"),
+    ]
     children: list[Any] = [
         html.Div(head, className="ex-run-head"),
         html.Div(segments, className="ex-bar", role="progressbar",
@@ -523,8 +538,9 @@ def run_items_table(items: Sequence[Mapping[str, Any]], *, limit: int = 200) -> 
         ])
         for i in items[:limit]
     ]  # fmt: skip
-    head = html.Thead(html.Tr([html.Th("Exception"), html.Th("Title"), html.Th("Result"), html.Th("Error"),
-                               html.Th("Now")]))
+    head = html.Thead(
+        html.Tr([html.Th("Exception"), html.Th("Title"), html.Th("Result"), html.Th("Error"), html.Th("Now")])
+    )
     children: list[Any] = [html.Table([head, html.Tbody(rows)], className="data-table ex-items-table")]
     if len(items) > limit:
         children.append(html.Div(f"First {limit} of {fmt_int(len(items))} items", className="table-note"))

@@ -25,8 +25,9 @@ BUTTON_LABELS = {
 
 def _picker(name: str, placeholder: str, options: list[Any], value: Any, *, grow: float = 1) -> html.Div:
     return html.Div(
-        dcc.Dropdown(id=f"ex-f-{name}", options=options, value=value, multi=True, placeholder=placeholder,
-                     className="ex-picker"),
+        dcc.Dropdown(
+            id=f"ex-f-{name}", options=options, value=value, multi=True, placeholder=placeholder, className="ex-picker"
+        ),
         className="ex-facet",
         style={"flexGrow": grow},
     )
@@ -42,8 +43,11 @@ def filters_bar(values: dict[str, Any]) -> html.Div:
     """Search on top, one picker per facet below; every value goes into the URL."""
     status_options = [{"label": s.capitalize(), "value": s} for s in ExceptionStatus]
     kinds = [{"label": label, "value": k} for k, label in wb.KIND_LABELS.items()]
-    snoozed = [{"label": "Hide snoozed", "value": "hide"}, {"label": "With snoozed", "value": "include"},
-               {"label": "Only snoozed", "value": "only"}]
+    snoozed = [
+        {"label": "Hide snoozed", "value": "hide"},
+        {"label": "With snoozed", "value": "include"},
+        {"label": "Only snoozed", "value": "only"},
+    ]
     return html.Div(
         className="ex-filters",
         children=[
@@ -130,8 +134,10 @@ def _act(name: str, cls: str = "button-quiet") -> html.Span:
 
 def _form(label: str, control: Any, button: str) -> html.Div:
     """A labelled control with the button that applies it."""
-    return html.Div([html.Div(label, className="ex-label"), html.Div([control, _act(button)], className="ex-form-row")],
-                    className="ex-form")
+    return html.Div(
+        [html.Div(label, className="ex-label"), html.Div([control, _act(button)], className="ex-form-row")],
+        className="ex-form",
+    )
 
 
 def drawer() -> html.Aside:

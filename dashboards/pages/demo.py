@@ -34,8 +34,12 @@ def layout(**_query: str) -> html.Div:
             html.Div(
                 className="grid",
                 children=[
-                    card("Simulated systems", "How each answers the live traffic and replays right now",
-                         html.Div(id="demo-systems", className="table-wrap", children="loading…"), span=8),
+                    card(
+                        "Simulated systems",
+                        "How each answers the live traffic and replays right now",
+                        html.Div(id="demo-systems", className="table-wrap", children="loading…"),
+                        span=8,
+                    ),
                     card("The incident story", "What you will see at each step", story(), span=4),
                 ],
             ),

@@ -75,9 +75,15 @@ def layout(**query: str) -> html.Div:
                 "Triage, replay and resolve what the integrations could not deliver",
                 [
                     html.Span(id="ex-updated", className="updated", children="loading…"),
-                    html.Label(["Acting as", dcc.Input(id="ex-actor", value=DEFAULT_ACTOR, debounce=True,
-                                                       className="ex-input ex-input-sm")],
-                               className="ex-actor"),
+                    html.Label(
+                        [
+                            "Acting as",
+                            dcc.Input(
+                                id="ex-actor", value=DEFAULT_ACTOR, debounce=True, className="ex-input ex-input-sm"
+                            ),
+                        ],
+                        className="ex-actor",
+                    ),
                 ],
             ),
             html.Div(id="ex-tiles", className="tiles ex-tiles"),
@@ -483,14 +489,27 @@ def _bulk_apply(_confirmed: Any, _assign: Any, pending: str | None, rows: list[d
             with ctx.engine.connect() as conn:
                 plan = bulk.plan_bulk_replay(selection, conn=conn, now=ctx.now(), settings=ctx.settings,
                                              base_url=_base_url(ctx))  # fmt: skip
-            run_id = bulk.start_run(plan, ctx=ctx, actor=actor, canary=int(canary or 0),
-                                    rate_per_second=float(rate) if rate else None,
-                                    include_duplicate_risk="include" in (dupes or []), base_url=_base_url(ctx))
+            run_id = bulk.start_run(
+                plan,
+                ctx=ctx,
+                actor=actor,
+                canary=int(canary or 0),
+                rate_per_second=float(rate) if rate else None,
+                include_duplicate_risk="include" in (dupes or []),
+                base_url=_base_url(ctx),
+            )
             return wb.toast(f"Bulk replay #{run_id} started", "ok"), keep, keep, keep, run_id, True
         with ctx.writer.transaction() as conn:
             text = f"resolved in bulk from the workbench by {actor}" if action == "resolve" else None
-            run_id = bulk.apply_bulk(bulk.BulkAction(action), _selection_of(rows, scope, query), conn=conn,
-                                     actor=actor, now=ctx.now(), assignee=assignee, text=text)
+            run_id = bulk.apply_bulk(
+                bulk.BulkAction(action),
+                _selection_of(rows, scope, query),
+                conn=conn,
+                actor=actor,
+                now=ctx.now(),
+                assignee=assignee,
+                text=text,
+            )
             report = bulk.run_report(run_id, conn=conn)
     except (ServiceError, ValueError) as exc:
         return wb.toast(str(exc), "breach"), keep, keep, keep, keep, keep

@@ -52,8 +52,9 @@ def layout(**query: str) -> html.Div:
                 "Every integration step with its health over the last hour; open one to see why",
                 [
                     html.Span(id="fl-updated", className="updated", children="loading…"),
-                    dcc.RadioItems(id="fl-range", options=list(RANGES), value=range_, inline=True,
-                                   className="segmented"),
+                    dcc.RadioItems(
+                        id="fl-range", options=list(RANGES), value=range_, inline=True, className="segmented"
+                    ),
                 ],
             ),
             html.Div(id="fl-tiles", className="tiles"),
@@ -73,19 +74,33 @@ def layout(**query: str) -> html.Div:
                                 ],
                             ),
                             dcc.Loading(
-                                dcc.Graph(id="fl-signals", figure=empty_figure("Loading…"), config=GRAPH_CONFIG,
-                                          style={"height": "680px"}),
-                                type="dot", color=ACCENT, delay_show=500,
+                                dcc.Graph(
+                                    id="fl-signals",
+                                    figure=empty_figure("Loading…"),
+                                    config=GRAPH_CONFIG,
+                                    style={"height": "680px"},
+                                ),
+                                type="dot",
+                                color=ACCENT,
+                                delay_show=500,
                             ),
                         ],
                     ),
                     html.Div(
                         className="span-4 fl-side",
                         children=[
-                            card("At a glance", "Last hour, and now from the signals over the range",
-                                 html.Div(id="fl-facts"), span=12),
-                            card("Open exceptions", "What this flow's problems hurt, and the signal that moved first",
-                                 html.Div(id="fl-exceptions"), span=12),
+                            card(
+                                "At a glance",
+                                "Last hour, and now from the signals over the range",
+                                html.Div(id="fl-facts"),
+                                span=12,
+                            ),
+                            card(
+                                "Open exceptions",
+                                "What this flow's problems hurt, and the signal that moved first",
+                                html.Div(id="fl-exceptions"),
+                                span=12,
+                            ),
                         ],
                     ),
                 ],

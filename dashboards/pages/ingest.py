@@ -35,19 +35,28 @@ def layout(**query: str) -> html.Div:
                 "Traces, business events, webhooks and queue samples arriving at Flowwatch",
                 [
                     html.Span(id="in-updated", className="updated", children="loading…"),
-                    dcc.RadioItems(id="in-range", options=list(RANGES), value=range_, inline=True,
-                                   className="segmented"),
+                    dcc.RadioItems(
+                        id="in-range", options=list(RANGES), value=range_, inline=True, className="segmented"
+                    ),
                 ],
             ),
             html.Div(id="in-tiles", className="tiles"),
             html.Div(
                 className="grid",
                 children=[
-                    card("Events received", "Per source system; failed deliveries in red",
-                         graph("in-received-chart", 320), span=8),
+                    card(
+                        "Events received",
+                        "Per source system; failed deliveries in red",
+                        graph("in-received-chart", 320),
+                        span=8,
+                    ),
                     card("By ingest edge", "Since this server started", html.Div(id="in-sources"), span=4),
-                    card("Queue pollers", "Brokers and /metrics endpoints polled on a schedule",
-                         html.Div(id="in-pollers", className="table-wrap"), span=12),
+                    card(
+                        "Queue pollers",
+                        "Brokers and /metrics endpoints polled on a schedule",
+                        html.Div(id="in-pollers", className="table-wrap"),
+                        span=12,
+                    ),
                 ],
             ),
         ],

@@ -53,9 +53,16 @@ def layout(**query: str) -> html.Div:
                     html.Div(
                         className="or-search",
                         children=[
-                            dcc.Input(id="or-search", type="search", value=text, debounce=True, autoFocus=not key,
-                                      placeholder="Order, PO, trace or message id", autoComplete="off",
-                                      className="or-search-input"),
+                            dcc.Input(
+                                id="or-search",
+                                type="search",
+                                value=text,
+                                debounce=True,
+                                autoFocus=not key,
+                                placeholder="Order, PO, trace or message id",
+                                autoComplete="off",
+                                className="or-search-input",
+                            ),
                             html.Button("Find", id="or-find", className="button-primary"),
                         ],
                     ),
@@ -65,8 +72,9 @@ def layout(**query: str) -> html.Div:
                 id="or-results-card",
                 className="grid or-block",
                 hidden=True,
-                children=[card("Search results", "Click a key to open its timeline", html.Div(id="or-results"),
-                               span=12)],
+                children=[
+                    card("Search results", "Click a key to open its timeline", html.Div(id="or-results"), span=12)
+                ],
             ),
             html.Div(id="or-empty", className="grid or-block", hidden=bool(key)),
             html.Div(
@@ -87,11 +95,19 @@ def layout(**query: str) -> html.Div:
                                     html.Div(id="or-strip"),
                                 ],
                             ),
-                            card("Exceptions", "Raised on this key, open ones first", html.Div(id="or-exceptions"),
-                                 span=4),
-                            card("Events and spans", "Business events in time order; beside each, the spans of its "
-                                 "trace and the depth of its flow's queues at that moment",
-                                 html.Div(id="or-events", className="table-wrap"), span=12),
+                            card(
+                                "Exceptions",
+                                "Raised on this key, open ones first",
+                                html.Div(id="or-exceptions"),
+                                span=4,
+                            ),
+                            card(
+                                "Events and spans",
+                                "Business events in time order; beside each, the spans of its "
+                                "trace and the depth of its flow's queues at that moment",
+                                html.Div(id="or-events", className="table-wrap"),
+                                span=12,
+                            ),
                         ],
                     ),
                 ],

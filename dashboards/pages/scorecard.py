@@ -82,8 +82,10 @@ def layout(**query: str) -> html.Div:
                         span=8,
                         controls=dcc.Dropdown(
                             id="sc-group",
-                            options=[{"label": f"By {noun}" if key != "total" else "All (total)", "value": key}
-                                     for key, noun in GROUPS.items()],
+                            options=[
+                                {"label": f"By {noun}" if key != "total" else "All (total)", "value": key}
+                                for key, noun in GROUPS.items()
+                            ],
                             value=group,
                             clearable=False,
                             searchable=False,
@@ -93,17 +95,33 @@ def layout(**query: str) -> html.Div:
                     html.Div(
                         className="span-4 sc-side",
                         children=[
-                            card("Exception aging", "Open and acknowledged now, by time since first seen",
-                                 graph("sc-aging-chart", 300), span=12),
+                            card(
+                                "Exception aging",
+                                "Open and acknowledged now, by time since first seen",
+                                graph("sc-aging-chart", 300),
+                                span=12,
+                            ),
                             card("Reading the numbers", "What is compared with what", READING, span=12),
                         ],
                     ),
-                    card("3PL scorecard", "Shipment confirmations of released orders",
-                         html.Div(id="sc-3pl", className="table-wrap"), span=6),
-                    card("Supplier scorecard", "Acknowledgements (855) and advance ship notices (856) of POs",
-                         html.Div(id="sc-suppliers", className="table-wrap"), span=6),
-                    card("Flows against their SLA", "Each flow's SLA is its target; furthest from it first",
-                         html.Div(id="sc-flows", className="table-wrap"), span=12),
+                    card(
+                        "3PL scorecard",
+                        "Shipment confirmations of released orders",
+                        html.Div(id="sc-3pl", className="table-wrap"),
+                        span=6,
+                    ),
+                    card(
+                        "Supplier scorecard",
+                        "Acknowledgements (855) and advance ship notices (856) of POs",
+                        html.Div(id="sc-suppliers", className="table-wrap"),
+                        span=6,
+                    ),
+                    card(
+                        "Flows against their SLA",
+                        "Each flow's SLA is its target; furthest from it first",
+                        html.Div(id="sc-flows", className="table-wrap"),
+                        span=12,
+                    ),
                 ],
             ),
         ],

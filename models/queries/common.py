@@ -56,9 +56,7 @@ class Window:
 
 def aging_band_sql(seconds_expr: str) -> str:
     """A CASE expression mapping an age in seconds to its band label."""
-    whens = " ".join(
-        f"WHEN {seconds_expr} < {int(bound)} THEN '{label}'" for label, bound in AGING_BANDS[:-1]
-    )
+    whens = " ".join(f"WHEN {seconds_expr} < {int(bound)} THEN '{label}'" for label, bound in AGING_BANDS[:-1])
     return f"CASE {whens} ELSE '{AGING_BANDS[-1][0]}' END"
 
 

@@ -280,7 +280,11 @@ def _system_and_service(conn: Connection, system: str, around: datetime) -> tupl
             GROUP BY service_name ORDER BY count(*) DESC LIMIT 1
             """
         ),
-        {"since": around - timedelta(minutes=30), "until": around + timedelta(minutes=30), "system": system,
-         "mention": _mention(system)},
+        {
+            "since": around - timedelta(minutes=30),
+            "until": around + timedelta(minutes=30),
+            "system": system,
+            "mention": _mention(system),
+        },
     ).scalar()
     return (name or system).split(" (")[0], service or "unknown service"

@@ -228,8 +228,7 @@ def perfect_order_rate(conn: Connection, window: Window, group: str | None) -> p
         for s in steps
     )
     on_time = " AND ".join(
-        f"(s.{s.key}_sla IS NULL OR {seconds_between(conn, f'o.{s.start_col}', f'o.{s.end_col}')}"
-        f" <= s.{s.key}_sla)"
+        f"(s.{s.key}_sla IS NULL OR {seconds_between(conn, f'o.{s.start_col}', f'o.{s.end_col}')} <= s.{s.key}_sla)"
         for s in steps
     )
     deadline = " + ".join(f"coalesce(s.{s.key}_sla, 0)" for s in steps)

@@ -125,9 +125,7 @@ def latest_failure(conn: Connection, exception_id: int) -> str | None:
     ).scalar_one_or_none()
 
 
-def list_messages(
-    conn: Connection, exception_id: int, *, offset: int = 0, limit: int = 200
-) -> list[dict[str, Any]]:
+def list_messages(conn: Connection, exception_id: int, *, offset: int = 0, limit: int = 200) -> list[dict[str, Any]]:
     """One exception's messages for its detail panel: undelivered first, then by first failure."""
     return [
         dict(r)

@@ -116,9 +116,10 @@ def exception_aging(conn: Connection, *, now: datetime) -> pd.DataFrame:
 def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
     """Open exceptions by severity, with the oldest and mean age in hours."""
     age = seconds_between(conn, "first_seen", ":now")
-    row = conn.execute(
-        sa.text(
-            f"""
+    row = (
+        conn.execute(
+            sa.text(
+                f"""
         SELECT count(*) AS open_total,
                {", ".join(f"count(*) FILTER (WHERE severity = '{s}') AS {s}" for s in SEVERITIES)},
                max({age}) / 3600.0 AS oldest_hours,
@@ -126,9 +127,12 @@ def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
         FROM exceptions
         WHERE status IN {ACTIVE_SQL}
         """
-        ),
-        {"now": now},
-    ).mappings().one()  # a mapping keeps counts as ints (a pandas row would make them floats)
+            ),
+            {"now": now},
+        )
+        .mappings()
+        .one()
+    )  # a mapping keeps counts as ints (a pandas row would make them floats)
     return {k: json_number(v) for k, v in row.items()}
 
 
@@ -210,8 +214,7 @@ def overview(conn: Connection, *, now: datetime, window: Window) -> dict[str, An
         "exceptions": {
             **exception_totals(conn, now=now),
             "aging": [
-                {"band": r.band, "severity": r.severity, "exceptions": int(r.exceptions)}
-                for r in aging.itertuples()
+                {"band": r.band, "severity": r.severity, "exceptions": int(r.exceptions)} for r in aging.itertuples()
             ],
         },
         "queues": [
@@ -228,4 +231,3 @@ def overview(conn: Connection, *, now: datetime, window: Window) -> dict[str, An
             for r in queues.itertuples()
         ],
     }
-

@@ -34,14 +34,32 @@ class OrderStep:
 #: The order lifecycle's steps. A flow serves an order's step when its events match and its
 #: source/target systems are the order's (channel, ERP, fulfiller) columns named here.
 ORDER_STEPS: tuple[OrderStep, ...] = (
-    OrderStep("acceptance", "order.created", "order.accepted", "created_at", "accepted_at", "channel", "erp",
-              "accepted_flow"),
-    OrderStep("release", "order.accepted", "order.released", "accepted_at", "released_at", "erp", "fulfiller",
-              "released_flow"),
-    OrderStep("shipment", "order.released", "shipment.dispatched", "released_at", "dispatched_at", "fulfiller",
-              "erp", "dispatched_flow"),
-    OrderStep("invoice", "shipment.dispatched", "invoice.posted", "dispatched_at", "invoiced_at", "erp", "erp",
-              "invoiced_flow"),
+    OrderStep(
+        "acceptance", "order.created", "order.accepted", "created_at", "accepted_at", "channel", "erp", "accepted_flow"
+    ),
+    OrderStep(
+        "release", "order.accepted", "order.released", "accepted_at", "released_at", "erp", "fulfiller", "released_flow"
+    ),
+    OrderStep(
+        "shipment",
+        "order.released",
+        "shipment.dispatched",
+        "released_at",
+        "dispatched_at",
+        "fulfiller",
+        "erp",
+        "dispatched_flow",
+    ),
+    OrderStep(
+        "invoice",
+        "shipment.dispatched",
+        "invoice.posted",
+        "dispatched_at",
+        "invoiced_at",
+        "erp",
+        "erp",
+        "invoiced_flow",
+    ),
 )
 ORDER_STEP_BY_KEY = {s.key: s for s in ORDER_STEPS}
 #: A predicate over flows ``f``: the flow is one of the order steps (order_facts serves it).
@@ -158,9 +176,7 @@ def step_lag_percentiles(
     """Percentiles of the step lags ending in the window (divided by ``scale``), per
     ``group_sql`` (an expression over ``lags`` and its flow ``f``); columns ``grp, n, q50…``.
     ``params`` binds whatever ``flow_filter`` names."""
-    cols = ", ".join(
-        f"{percentile(conn, 'lags.lag_seconds', q)} / {scale} AS q{round(q * 100)}" for q in quantiles
-    )
+    cols = ", ".join(f"{percentile(conn, 'lags.lag_seconds', q)} / {scale} AS q{round(q * 100)}" for q in quantiles)
     return read_frame(
         conn,
         f"""

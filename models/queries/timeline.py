@@ -293,16 +293,20 @@ def find_orders(conn: Connection, *, query: str, limit: int = 20) -> list[dict[s
         {"keys": keys},
     ).set_index("correlation_id")
     span_only = [k for k in keys if k not in summary.index]
-    spans = read_frame(  # keys known only from spans (or bare trace ids): when their spans ran
-        conn,
-        f"""
+    spans = (
+        read_frame(  # keys known only from spans (or bare trace ids): when their spans ran
+            conn,
+            f"""
         SELECT coalesce(correlation_id, trace_id) AS key, count(*) AS spans, min(start_time) AS first_seen,
                max(end_time) AS last_seen
         FROM spans WHERE {in_list(conn, "correlation_id", "keys")} OR {in_list(conn, "trace_id", "keys")}
         GROUP BY ALL
         """,
-        {"keys": span_only},
-    ).set_index("key") if span_only else None
+            {"keys": span_only},
+        ).set_index("key")
+        if span_only
+        else None
+    )
     results = []
     for key in keys:
         match, matched_on = found[key]

@@ -154,7 +154,8 @@ def test_the_incident_story_step_by_step(
         with live.ctx.engine.connect() as conn:
             shipped = conn.exec_driver_sql(
                 "SELECT count(*) FROM order_facts WHERE dispatched_at IS NOT NULL AND correlation_id IN ("
-                + ", ".join(f"'{o}'" for o in orders) + ")"
+                + ", ".join(f"'{o}'" for o in orders)
+                + ")"
             ).scalar_one()
         if shipped == len(orders):
             break

@@ -16,12 +16,22 @@ pytestmark = pytest.mark.browser
 
 def test_ingest_panel_counts_what_arrived(live_server: LiveServer, watched_page: WatchedPage, artifacts: Path) -> None:
     events = [
-        {"event_id": f"panel-{i}", "correlation_id": f"SHP-88{i:05d}", "event_type": "order.created",
-         "source": "shopify", "occurred_at": "2026-03-04T14:58:00Z"}
+        {
+            "event_id": f"panel-{i}",
+            "correlation_id": f"SHP-88{i:05d}",
+            "event_type": "order.created",
+            "source": "shopify",
+            "occurred_at": "2026-03-04T14:58:00Z",
+        }
         for i in range(7)
     ]
-    bad = {"event_id": "panel-bad", "correlation_id": "SHP-1", "event_type": "order.created",
-           "source": "shopify", "occurred_at": "not a time"}
+    bad = {
+        "event_id": "panel-bad",
+        "correlation_id": "SHP-1",
+        "event_type": "order.created",
+        "source": "shopify",
+        "occurred_at": "not a time",
+    }
     r = httpx.post(f"{live_server.url}/api/v1/events", json=[*events, bad])
     assert r.json()["accepted"] == 7
     accepted = live_server.ctx.counters.snapshot()["events"]["accepted"]

@@ -33,9 +33,7 @@ def test_search_then_open_an_order_hit_by_the_outage(
     with live_server.ctx.engine.connect() as conn:
         outage = flow_exceptions(conn, flow_id="3pl_north-d365-shipment", now=live_server.ctx.now())
     # An order whose shipment confirmation is still dead-lettered, the outage's open wound.
-    key, timeline = next(
-        (k, t) for k in outage.iloc[0]["orders"] if not _shipped(t := _timeline(live_server, k))
-    )
+    key, timeline = next((k, t) for k in outage.iloc[0]["orders"] if not _shipped(t := _timeline(live_server, k)))
     events = [e for e in timeline["entries"] if e["type"] == "event"]
     prefix = key[:-2]
     with live_server.ctx.engine.connect() as conn:

@@ -71,9 +71,7 @@ def test_overview_shows_the_query_layers_numbers(
     page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
 
 
-def test_range_selector_writes_the_url_and_refreshes_tiles(
-    live_server: LiveServer, watched_page: WatchedPage
-) -> None:
+def test_range_selector_writes_the_url_and_refreshes_tiles(live_server: LiveServer, watched_page: WatchedPage) -> None:
     page = watched_page.page
     page.goto(f"{live_server.url}/")
     _tile_value(page, "orders_today")

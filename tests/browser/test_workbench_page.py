@@ -173,8 +173,10 @@ def test_replaying_a_dead_letter_from_the_detail_panel_delivers_and_resolves_it(
     _button(page, "Replay").click()
 
     expect(page.locator("#ex-toast")).to_have_text(
-        re.compile(rf"Replayed #{exception_id}: {waiting} messages delivered to /sim/erp/d365/shipments — "
-                   "exception resolved")
+        re.compile(
+            rf"Replayed #{exception_id}: {waiting} messages delivered to /sim/erp/d365/shipments — "
+            "exception resolved"
+        )
     )
     expect(page.locator("#ex-detail-body .ex-message-progress")).to_have_text(
         f"{counts['total']} of {counts['total']} delivered"

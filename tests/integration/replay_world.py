@@ -183,8 +183,10 @@ def _grouped_exception(
         ).scalar_one()  # fmt: skip
         conn.execute(
             exception_orders.insert(),
-            [{"exception_id": exception_id, "correlation_id": c} for c in dict.fromkeys(r["correlation_id"]
-                                                                                        for r in rows)],
+            [
+                {"exception_id": exception_id, "correlation_id": c}
+                for c in dict.fromkeys(r["correlation_id"] for r in rows)
+            ],
         )
         record_failures(conn, exception_id, [_message(r) for r in rows])
     return int(exception_id)

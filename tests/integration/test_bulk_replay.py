@@ -96,8 +96,12 @@ def test_500_against_a_target_failing_every_tenth(live: LiveServer, receiver: Re
     assert audit == {eid: ["delivered" if status == "delivered" else "failed"] for eid, status in expected.items()}
     assert scalar(live.ctx, "SELECT count(*) FROM exceptions WHERE status = 'resolved'") == 450
     assert (
-        scalar(live.ctx, "SELECT count(*) FROM exceptions WHERE status = 'open' "
-               "AND last_error LIKE '0 of 1 delivered, 1 failed: HTTP-500%'") == 50
+        scalar(
+            live.ctx,
+            "SELECT count(*) FROM exceptions WHERE status = 'open' "
+            "AND last_error LIKE '0 of 1 delivered, 1 failed: HTTP-500%'",
+        )
+        == 50
     )
     assert (
         scalar(live.ctx, "SELECT count(*) FROM exception_actions WHERE action = 'resolve' AND actor = 'replay'") == 450

@@ -14,8 +14,13 @@ import httpx
 from tests.live_server import free_port
 
 EVENTS = [
-    {"event_id": f"crash-{i}", "correlation_id": f"SHP-{7000 + i}", "event_type": "order.created",
-     "source": "shopify", "occurred_at": "2026-05-01T10:00:00Z"}
+    {
+        "event_id": f"crash-{i}",
+        "correlation_id": f"SHP-{7000 + i}",
+        "event_type": "order.created",
+        "source": "shopify",
+        "occurred_at": "2026-05-01T10:00:00Z",
+    }
     for i in range(25)
 ]
 
@@ -24,7 +29,9 @@ def _start(db: Path, port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, FLOWWATCH_INGEST_MAX_DELAY_SECONDS="60", FLOWWATCH_INGEST_BATCH_ROWS="1000000")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--db", str(db), "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -18,9 +18,15 @@ FINGERPRINT = "dead_letter:3pl_north-d365-shipment:3PL-503"
 def _dead_letter(server: LiveServer) -> dict[str, object]:
     occurred = server.ctx.now().replace(microsecond=0) - timedelta(minutes=5)
     return {
-        "event_id": "dl-1", "correlation_id": "SHP-5550001", "event_type": "shipment.dispatched",
-        "source": "3pl_north", "target": "d365", "flow_id": "3pl_north-d365-shipment", "status": "dead_lettered",
-        "error_code": "3PL-503", "error_message": "Upstream 503 Service Unavailable from NorthStar WMS API",
+        "event_id": "dl-1",
+        "correlation_id": "SHP-5550001",
+        "event_type": "shipment.dispatched",
+        "source": "3pl_north",
+        "target": "d365",
+        "flow_id": "3pl_north-d365-shipment",
+        "status": "dead_lettered",
+        "error_code": "3PL-503",
+        "error_message": "Upstream 503 Service Unavailable from NorthStar WMS API",
         "occurred_at": occurred.isoformat() + "Z",
     }
 

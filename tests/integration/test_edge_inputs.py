@@ -73,8 +73,12 @@ def test_a_database_url_this_build_cannot_serve_is_refused_and_creates_nothing(t
 
 def _edi(live: LiveServer, body: bytes) -> httpx.Response:
     signature = "sha256=" + hmac.new(b"edi-secret", body, hashlib.sha256).hexdigest()
-    return httpx.post(f"{live.url}/api/v1/webhooks/edi", content=body, timeout=10,
-                      headers={"content-type": "application/edi-x12", "x-flowwatch-signature": signature})
+    return httpx.post(
+        f"{live.url}/api/v1/webhooks/edi",
+        content=body,
+        timeout=10,
+        headers={"content-type": "application/edi-x12", "x-flowwatch-signature": signature},
+    )
 
 
 def test_trading_partners_are_configuration(tmp_path: Path) -> None:

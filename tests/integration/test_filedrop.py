@@ -105,8 +105,11 @@ def test_mixed_ndjson_stores_the_good_and_reports_the_bad(app: AppContext) -> No
     assert report["errors"] == [
         {"index": 1, "line": 3, "error": "occurred_at: invalid datetime 'yesterday'"},
         {"index": 2, "line": 4, "error": "attempt: expected an integer, got string '2'"},
-        {"index": 3, "line": 5, "error": "invalid JSON at line 5 column 2: "
-                                         "unexpected character, expected a string key"},
+        {
+            "index": 3,
+            "line": 5,
+            "error": "invalid JSON at line 5 column 2: unexpected character, expected a string key",
+        },
     ]
     _wait(lambda: len(_rows(app, "SELECT 1 FROM business_events")) == 2, "the two valid events")
     assert _rows(app, "SELECT event_id, correlation_id FROM business_events ORDER BY 1") == [
@@ -123,8 +126,11 @@ def test_csv_with_bad_rows_names_their_lines(app: AppContext) -> None:
     assert (report["records"], report["accepted"], report["rejected"]) == (4, 2, 2)
     assert report["errors"] == [
         {"index": 2, "line": 4, "error": "expected 10 columns, got 2"},
-        {"index": 3, "line": 5, "error": "status: must be one of ok, failed, retrying, dead_lettered; "
-                                         "got string 'lost'"},
+        {
+            "index": 3,
+            "line": 5,
+            "error": "status: must be one of ok, failed, retrying, dead_lettered; got string 'lost'",
+        },
     ]
     _wait(lambda: len(_rows(app, "SELECT 1 FROM business_events")) == 2, "the two valid events")
 

@@ -144,11 +144,15 @@ def test_otlp_json_gzip_and_partial_success(server: LiveServer) -> None:
     assert r.status_code == 200
     assert r.json()["partialSuccess"]["rejectedSpans"] == "1"
     assert _wait_rows(server, "SELECT count(*) FROM spans WHERE correlation_id = 'ADB-2000001'", 1) == 1
-    r = httpx.post(f"{server.url}/v1/traces", content=b"not protobuf \xff",
-                   headers={"content-type": "application/x-protobuf"})
+    r = httpx.post(
+        f"{server.url}/v1/traces", content=b"not protobuf \xff", headers={"content-type": "application/x-protobuf"}
+    )
     assert r.status_code == 400
-    r = httpx.post(f"{server.url}/v1/traces", content=b"\x1f\x8bbroken",
-                   headers={"content-type": "application/x-protobuf", "content-encoding": "gzip"})
+    r = httpx.post(
+        f"{server.url}/v1/traces",
+        content=b"\x1f\x8bbroken",
+        headers={"content-type": "application/x-protobuf", "content-encoding": "gzip"},
+    )
     assert r.status_code == 400
     r = httpx.post(f"{server.url}/v1/traces", content=b"", headers={"content-type": "application/x-protobuf"})
     assert r.status_code == 200
@@ -156,8 +160,11 @@ def test_otlp_json_gzip_and_partial_success(server: LiveServer) -> None:
 
 
 def _shopify(body: bytes, *, webhook_id: str, secret: str | None = SHOPIFY_SECRET) -> dict[str, str]:
-    headers = {"content-type": "application/json", "x-shopify-topic": "orders/create",
-               "x-shopify-webhook-id": webhook_id}
+    headers = {
+        "content-type": "application/json",
+        "x-shopify-topic": "orders/create",
+        "x-shopify-webhook-id": webhook_id,
+    }
     if secret is not None:
         digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
         headers["x-shopify-hmac-sha256"] = base64.b64encode(digest).decode()
@@ -165,7 +172,10 @@ def _shopify(body: bytes, *, webhook_id: str, secret: str | None = SHOPIFY_SECRE
 
 
 SHOPIFY_ORDER = {
-    "id": 5870001, "name": "#1001", "created_at": "2026-05-01T09:15:00-04:00", "currency": "USD",
+    "id": 5870001,
+    "name": "#1001",
+    "created_at": "2026-05-01T09:15:00-04:00",
+    "currency": "USD",
     "total_price": "120.00",
     "line_items": [{"sku": "JAN-1001", "quantity": 2, "price": "60.00"}],
     "shipping_address": {"city": "Albany", "province_code": "NY", "country_code": "US", "zip": "12207"},
@@ -214,9 +224,25 @@ def test_backpressure_answers_503_with_retry_after(server: LiveServer, path: str
     server.ctx.buffer._max_pending = 0
     try:
         if path == "/v1/traces":
-            req = {"resourceSpans": [{"scopeSpans": [{"spans": [{
-                "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "x",
-                "startTimeUnixNano": "1", "endTimeUnixNano": "2"}]}]}]}
+            req = {
+                "resourceSpans": [
+                    {
+                        "scopeSpans": [
+                            {
+                                "spans": [
+                                    {
+                                        "traceId": "5b8efff798038103d269b633813fc60c",
+                                        "spanId": "eee19b7ec3c1b174",
+                                        "name": "x",
+                                        "startTimeUnixNano": "1",
+                                        "endTimeUnixNano": "2",
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                ]
+            }
             r = httpx.post(f"{server.url}{path}", json=req)
         else:
             r = httpx.post(f"{server.url}{path}", json=_event(7))

@@ -51,8 +51,10 @@ def test_northstar_down_live_then_fixed_and_replayed(tmp_path: Path) -> None:
         ))  # fmt: skip
         simulator.start()
         try:
-            _until("orders shipping through NorthStar", lambda: _rows(
-                live, f"SELECT 1 FROM business_events WHERE flow_id = '{SHIPMENTS}' AND status = 'ok'"))
+            _until(
+                "orders shipping through NorthStar",
+                lambda: _rows(live, f"SELECT 1 FROM business_events WHERE flow_id = '{SHIPMENTS}' AND status = 'ok'"),
+            )
             faults = f"{live.url}/api/v1/demo/faults"
             assert httpx.post(faults, json={"system": "3pl_north", "mode": "error"}, timeout=10).status_code == 200
 
@@ -84,16 +86,26 @@ def test_northstar_down_live_then_fixed_and_replayed(tmp_path: Path) -> None:
                 "action": "replay", "actor": "dana.okafor", "dry_run": True,
                 "ids": [x["exception_id"] for x in dead]}).json()  # fmt: skip
             assert plan["messages"] >= 1 and plan["runnable"] == plan["messages"]
-            run = httpx.post(f"{live.url}/api/v1/exceptions/bulk", timeout=30, json={
-                "action": "replay", "actor": "dana.okafor", "ids": [x["exception_id"] for x in dead]}).json()
-            report = _until("the bulk replay finished", lambda: (lambda r: r if r["status"] == "completed" else None)(
-                httpx.get(f"{live.url}/api/v1/bulk-runs/{run['run_id']}", params={"limit": 0}, timeout=10).json()))
+            run = httpx.post(
+                f"{live.url}/api/v1/exceptions/bulk",
+                timeout=30,
+                json={"action": "replay", "actor": "dana.okafor", "ids": [x["exception_id"] for x in dead]},
+            ).json()
+            report = _until(
+                "the bulk replay finished",
+                lambda: (lambda r: r if r["status"] == "completed" else None)(
+                    httpx.get(f"{live.url}/api/v1/bulk-runs/{run['run_id']}", params={"limit": 0}, timeout=10).json()
+                ),
+            )
             assert report["counts"].get("delivered") == plan["messages"] and not report["counts"].get("failed")
             for x in dead:
                 detail = httpx.get(f"{live.url}/api/v1/exceptions/{x['exception_id']}", timeout=10).json()
                 assert detail["status"] == "resolved" and detail["resolution"].startswith("replayed:")
-            orders = {m["correlation_id"] for x in dead for m in httpx.get(
-                f"{live.url}/api/v1/exceptions/{x['exception_id']}", timeout=10).json()["messages"]}
+            orders = {
+                m["correlation_id"]
+                for x in dead
+                for m in httpx.get(f"{live.url}/api/v1/exceptions/{x['exception_id']}", timeout=10).json()["messages"]
+            }
             _until("every replayed order dispatched", lambda: len(_rows(
                 live, "SELECT correlation_id FROM order_facts WHERE dispatched_at IS NOT NULL AND correlation_id IN ("
                       + ", ".join(f"'{o}'" for o in orders) + ")")) == len(orders))  # fmt: skip

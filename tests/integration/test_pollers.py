@@ -73,9 +73,7 @@ def queue_pair(rabbitmq: str) -> Iterator[QueuePair]:
     connection = pika.BlockingConnection(pika.URLParameters(rabbitmq))
     channel = connection.channel()
     channel.queue_declare(f"{name}.dlq")
-    channel.queue_declare(
-        name, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{name}.dlq"}
-    )
+    channel.queue_declare(name, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": f"{name}.dlq"})
     try:
         yield QueuePair(name, f"{name}.dlq", channel)
     finally:

@@ -93,9 +93,7 @@ def test_32_messages_over_32_orders_are_32_deliveries_with_32_keys(live: LiveSer
     assert f"{KEYS[7]}:replay:1" in ids and not any(i.startswith(KEYS[6]) for i in ids)
 
 
-def test_three_failures_keep_it_open_and_the_next_replay_sends_only_those(
-    live: LiveServer, receiver: Receiver
-) -> None:
+def test_three_failures_keep_it_open_and_the_next_replay_sends_only_those(live: LiveServer, receiver: Receiver) -> None:
     add_flow(live.ctx, FLOW, target=f"{receiver.url}/erp/d365/shipments")
     (eid,) = add_failures(live.ctx, FLOW, 32, grouped=True)
     failing = {KEYS[4], KEYS[17], KEYS[30]}

@@ -40,8 +40,11 @@ def test_probes(demo: LiveServer) -> None:
     assert httpx.get(f"{demo.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{demo.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "schema_version": SCHEMA_VERSION,
-                            "expected_schema_version": SCHEMA_VERSION}
+    assert ready.json() == {
+        "status": "ready",
+        "schema_version": SCHEMA_VERSION,
+        "expected_schema_version": SCHEMA_VERSION,
+    }
 
 
 @pytest.mark.parametrize("range_", ["6h", "24h", "7d"])
@@ -70,8 +73,9 @@ def test_readyz_reports_an_outdated_schema(tmp_path: Path) -> None:
 
 
 def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
@@ -100,13 +104,22 @@ def test_unwritable_database_path(tmp_path: Path) -> None:
 def test_database_held_by_another_process(tmp_path: Path) -> None:
     db = tmp_path / "fw.duckdb"
     with duckdb.connect(str(db)):
-        holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
-                                   "print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(60)",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         err = _one_line_error(_cli("seed", "--db", str(db), "--days", "1"))
-        assert err == f"flowwatch: error: {db} is in use by another Flowwatch process (DuckDB allows one); " \
-                      "stop it or use its API"
+        assert (
+            err == f"flowwatch: error: {db} is in use by another Flowwatch process (DuckDB allows one); "
+            "stop it or use its API"
+        )
     finally:
         holder.kill()
         holder.wait()
@@ -117,8 +130,10 @@ def test_database_held_by_another_process(tmp_path: Path) -> None:
     [
         (("serve", "--port", "70000"), "invalid settings: port: Input should be less than or equal to 65535"),
         (("demo", "--days", "0"), "invalid settings: days: Input should be greater than or equal to 1"),
-        (("seed", "--orders-per-day", "-3"),
-         "invalid settings: orders_per_day: Input should be greater than or equal to 1"),
+        (
+            ("seed", "--orders-per-day", "-3"),
+            "invalid settings: orders_per_day: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_option_values(args: tuple[str, ...], message: str) -> None:

@@ -79,8 +79,11 @@ def test_live_traffic_arrives_through_the_real_ingest_paths(server: LiveServer) 
         """,
     )
     assert unjoined == [(0,)]
-    assert _rows(server, "SELECT count(*) FROM spans s WHERE NOT EXISTS ("
-                         "SELECT 1 FROM business_events e WHERE e.correlation_id = s.correlation_id)") == [(0,)]
+    assert _rows(
+        server,
+        "SELECT count(*) FROM spans s WHERE NOT EXISTS ("
+        "SELECT 1 FROM business_events e WHERE e.correlation_id = s.correlation_id)",
+    ) == [(0,)]
     failed_spans = _rows(server, "SELECT count(*) FROM spans WHERE status_code = 'error'")[0][0]
     failed_events = _rows(server, "SELECT count(*) FROM business_events WHERE status <> 'ok'")[0][0]
     assert failed_spans == failed_events  # each failed delivery ends in one error span

@@ -46,7 +46,9 @@ def test_default_is_the_demo_distributor() -> None:
     assert len(config.systems) == 12 and len(config.flows) == 19
     shipment = next(f for f in config.flows if f.flow_id == "3pl_north-d365-shipment")
     assert (shipment.start_event, shipment.end_event, shipment.sla_seconds) == (
-        "order.released", "shipment.dispatched", 24 * 3600
+        "order.released",
+        "shipment.dispatched",
+        24 * 3600,
     )
 
 
@@ -78,10 +80,14 @@ def test_sync_updates_in_place_and_is_idempotent(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: t.replace('target_system = "erp"', 'target_system = "wms"'),
-         "flows[0] (shop-erp-orders).target_system: unknown system 'wms'"),
-        (lambda t: t.replace("sla_seconds = 600", "sla_seconds = -5"),
-         "flows.0.sla_seconds: Input should be greater than 0"),
+        (
+            lambda t: t.replace('target_system = "erp"', 'target_system = "wms"'),
+            "flows[0] (shop-erp-orders).target_system: unknown system 'wms'",
+        ),
+        (
+            lambda t: t.replace("sla_seconds = 600", "sla_seconds = -5"),
+            "flows.0.sla_seconds: Input should be greater than 0",
+        ),
         (lambda t: t.replace('end_event = "order.accepted"', 'end_event = "Order Accepted"'), "flows.0.end_event"),
         (lambda t: t.replace('kind = "erp"', 'kind = "mainframe"'), "systems.1.kind"),
         (lambda t: t + "\nsla = 5\n", "sla: Extra inputs are not permitted"),
@@ -104,7 +110,10 @@ def test_cli_reports_a_bad_flow_file_in_one_line(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "app", "seed", "--db", str(tmp_path / "fw.duckdb"), "--days", "1"],
         env={"FLOWWATCH_FLOWS_FILE": str(bad), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
     )
     assert done.returncode == 1
     assert done.stderr.startswith(f"flowwatch: error: flow file {bad}")

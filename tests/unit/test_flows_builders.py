@@ -27,8 +27,18 @@ from tests.dash_tree import having, props, text, with_class
 T0 = datetime(2026, 3, 4, 12, 0)
 
 
-def _health(flow_id: str, health: str, *, p95: float | None = 600.0, sla: int = 900, steps: int = 10,
-            deliveries: int = 10, failures: int = 0, exceptions: int = 0, worst: str | None = None) -> dict[str, Any]:
+def _health(
+    flow_id: str,
+    health: str,
+    *,
+    p95: float | None = 600.0,
+    sla: int = 900,
+    steps: int = 10,
+    deliveries: int = 10,
+    failures: int = 0,
+    exceptions: int = 0,
+    worst: str | None = None,
+) -> dict[str, Any]:
     """One row as flows_health returns it."""
     return {
         "flow_id": flow_id, "name": flow_id.replace("-", " → "), "category": "orders", "start_event": "order.created",
@@ -184,4 +194,3 @@ def test_exceptions_show_their_orders_and_likely_cause() -> None:
     assert text(exception_list(frame.iloc[0:0], {})) == "No open exceptions on this flow"
     assert "The 2 most severe and oldest of 9 open" in text(exception_list(frame, {}, total=9))
     assert "most severe" not in text(exception_list(frame, {}, total=2))
-

@@ -97,8 +97,16 @@ def test_background_flusher_commits_by_age(tmp_path) -> None:  # type: ignore[no
 def _samples(n: int) -> pa.Table:
     return pa.Table.from_pylist(
         [
-            {"broker": "b", "queue": f"q{i}", "sampled_at": T0, "depth": i, "consumers": 1,
-             "oldest_age_seconds": 0.0, "is_dlq": False, "flow_id": None}
+            {
+                "broker": "b",
+                "queue": f"q{i}",
+                "sampled_at": T0,
+                "depth": i,
+                "consumers": 1,
+                "oldest_age_seconds": 0.0,
+                "is_dlq": False,
+                "flow_id": None,
+            }
             for i in range(n)
         ]
     )

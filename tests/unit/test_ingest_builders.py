@@ -18,7 +18,10 @@ COUNTS = {
 
 def _poller(name: str, failures: int, ok_minutes_ago: float | None) -> PollerStatus:
     return PollerStatus(
-        name, "prometheus", "rabbit", 30.0,
+        name,
+        "prometheus",
+        "rabbit",
+        30.0,
         last_ok_at=NOW - timedelta(minutes=ok_minutes_ago) if ok_minutes_ago is not None else None,
         consecutive_failures=failures,
         last_error="connection refused" if failures else None,
@@ -27,10 +30,16 @@ def _poller(name: str, failures: int, ok_minutes_ago: float | None) -> PollerSta
 
 
 def test_tiles_sum_sources_and_flag_rejections() -> None:
-    tiles = {t.key: t for t in ingest_tiles(
-        COUNTS, pending_rows=1234, lag=(300.0, 100), last_flush_seconds=0.042,
-        pollers=[_poller("a", 0, 1), _poller("b", 3, 20)],
-    )}
+    tiles = {
+        t.key: t
+        for t in ingest_tiles(
+            COUNTS,
+            pending_rows=1234,
+            lag=(300.0, 100),
+            last_flush_seconds=0.042,
+            pollers=[_poller("a", 0, 1), _poller("b", 3, 20)],
+        )
+    }
     assert tiles["accepted"].value == "1,000"
     assert tiles["rejected"].value == "60"
     assert tiles["rejected"].detail == "5.5% of records received"  # 60 / 1100
@@ -73,8 +82,12 @@ def test_poller_health_and_table() -> None:
 def test_received_figure_stacks_sources_and_draws_failures() -> None:
     t0 = datetime(2026, 5, 1, 11, 0)
     df = pd.DataFrame(
-        {"bucket": [t0, t0, t0 + timedelta(minutes=5)], "source": ["shopify", "d365", "shopify"],
-         "events": [10, 4, 7], "failed": [1, 0, 2]}
+        {
+            "bucket": [t0, t0, t0 + timedelta(minutes=5)],
+            "source": ["shopify", "d365", "shopify"],
+            "events": [10, 4, 7],
+            "failed": [1, 0, 2],
+        }
     )
     fig = received_figure(df, x_range=(t0, NOW))
     bars = {t.name: list(t.y) for t in fig.data if t.type == "bar"}

@@ -73,6 +73,7 @@ def rows() -> list[dict[str, object]]:
         published = adjusted + timedelta(seconds=lag)
         r.append(event(key, "inventory.published", published, flow_id=STOCK, source="wms", target="shop",
                        channel="shop", received_at=published + timedelta(seconds=delivery)))  # fmt: skip
+
     # Supply: PO1 acked after 3 h (ASN 5 h later), PO2 after 14 h (sent in P), PO3 never.
     def po(pid: str, etype: str, at: datetime, flow: str, source: str, target: str) -> None:
         r.append(event(pid, etype, at, flow_id=flow, source=source, target=target, channel=None))

@@ -341,7 +341,6 @@ def test_queue_depth_empty_range() -> None:
     assert fig.layout.annotations[0].text == NO_DATA
 
 
-
 def test_sync_lag_all_flows_colours_at_most_the_worst_six() -> None:
     ids = [f"f{i}" for i in range(8)]
     flows = pd.DataFrame(

@@ -72,23 +72,63 @@ def db(tmp_path):  # type: ignore[no-untyped-def]
         for i, (age, sev, status, affected) in enumerate(ages):
             conn.execute(
                 exceptions.insert().values(
-                    fingerprint=f"fp{i}", kind="k", title=f"x{i}", severity=sev, status=status,
-                    first_seen=NOW - age, last_seen=NOW, occurrences=1, affected_orders=affected,
-                    updated_at=NOW, flow_id=F1,
+                    fingerprint=f"fp{i}",
+                    kind="k",
+                    title=f"x{i}",
+                    severity=sev,
+                    status=status,
+                    first_seen=NOW - age,
+                    last_seen=NOW,
+                    occurrences=1,
+                    affected_orders=affected,
+                    updated_at=NOW,
+                    flow_id=F1,
                 )
             )
     writer.append(
         "queue_samples",
         pa.Table.from_pylist(
             [
-                {"broker": "b", "queue": "q1", "sampled_at": NOW - 10 * M, "depth": 5, "consumers": 2,
-                 "oldest_age_seconds": 30.0, "is_dlq": False, "flow_id": F1},
-                {"broker": "b", "queue": "q1", "sampled_at": NOW - 2 * M, "depth": 7, "consumers": 2,
-                 "oldest_age_seconds": 12.0, "is_dlq": False, "flow_id": F1},
-                {"broker": "b", "queue": "q1.dlq", "sampled_at": NOW - 3 * M, "depth": 2, "consumers": 0,
-                 "oldest_age_seconds": 600.0, "is_dlq": True, "flow_id": F1},
-                {"broker": "b", "queue": "stale", "sampled_at": NOW - 2 * H, "depth": 100, "consumers": 1,
-                 "oldest_age_seconds": 1.0, "is_dlq": False, "flow_id": None},
+                {
+                    "broker": "b",
+                    "queue": "q1",
+                    "sampled_at": NOW - 10 * M,
+                    "depth": 5,
+                    "consumers": 2,
+                    "oldest_age_seconds": 30.0,
+                    "is_dlq": False,
+                    "flow_id": F1,
+                },
+                {
+                    "broker": "b",
+                    "queue": "q1",
+                    "sampled_at": NOW - 2 * M,
+                    "depth": 7,
+                    "consumers": 2,
+                    "oldest_age_seconds": 12.0,
+                    "is_dlq": False,
+                    "flow_id": F1,
+                },
+                {
+                    "broker": "b",
+                    "queue": "q1.dlq",
+                    "sampled_at": NOW - 3 * M,
+                    "depth": 2,
+                    "consumers": 0,
+                    "oldest_age_seconds": 600.0,
+                    "is_dlq": True,
+                    "flow_id": F1,
+                },
+                {
+                    "broker": "b",
+                    "queue": "stale",
+                    "sampled_at": NOW - 2 * H,
+                    "depth": 100,
+                    "consumers": 1,
+                    "oldest_age_seconds": 1.0,
+                    "is_dlq": False,
+                    "flow_id": None,
+                },
             ]
         ),
     )

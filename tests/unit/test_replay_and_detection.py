@@ -26,13 +26,29 @@ def _claim(attempt: int) -> Claim:
 def test_failed_replay_updates_the_same_exception_and_a_delivered_one_clears_it(tmp_path: Path) -> None:
     engine, writer = fresh_db(tmp_path)
     with engine.begin() as conn:
-        conn.execute(flows.insert().values(
-            flow_id=FLOW.flow_id, name=FLOW.name, source_system=FLOW.source_system, target_system=FLOW.target_system,
-            start_event=FLOW.start_event, end_event=FLOW.end_event, sla_seconds=FLOW.sla_seconds,
-            lag_threshold_seconds=FLOW.lag_threshold_seconds, category=FLOW.category, queue=FLOW.queue,
-        ))
-    original = event("SHP-1", "shipment.dispatched", NOW - timedelta(minutes=30), flow_id=FLOW.flow_id,
-                     status="dead_lettered", source="3pl_north", event_id="x1")
+        conn.execute(
+            flows.insert().values(
+                flow_id=FLOW.flow_id,
+                name=FLOW.name,
+                source_system=FLOW.source_system,
+                target_system=FLOW.target_system,
+                start_event=FLOW.start_event,
+                end_event=FLOW.end_event,
+                sla_seconds=FLOW.sla_seconds,
+                lag_threshold_seconds=FLOW.lag_threshold_seconds,
+                category=FLOW.category,
+                queue=FLOW.queue,
+            )
+        )
+    original = event(
+        "SHP-1",
+        "shipment.dispatched",
+        NOW - timedelta(minutes=30),
+        flow_id=FLOW.flow_id,
+        status="dead_lettered",
+        source="3pl_north",
+        event_id="x1",
+    )
     original["error_code"] = "3PL-503"
     writer.append("business_events", events_table([original]))
     with engine.begin() as conn:

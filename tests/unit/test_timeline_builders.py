@@ -30,8 +30,17 @@ def _at(minutes: float) -> str:
     return (T0 + timedelta(minutes=minutes)).isoformat()
 
 
-def _event(event_type: str, minutes: float, *, status: str = "ok", attempt: int = 1, trace: str | None = None,
-           source: str = "shopify", target: str = "d365", error: tuple[str, str] | None = None) -> dict[str, Any]:
+def _event(
+    event_type: str,
+    minutes: float,
+    *,
+    status: str = "ok",
+    attempt: int = 1,
+    trace: str | None = None,
+    source: str = "shopify",
+    target: str = "d365",
+    error: tuple[str, str] | None = None,
+) -> dict[str, Any]:
     """One event entry as order_timeline returns it."""
     return {
         "at": _at(minutes), "type": "event", "event_id": f"ev-{event_type}-{attempt}-{status}",
@@ -81,8 +90,14 @@ def _dead_lettered() -> dict[str, Any]:
             _event("order.accepted", 1, trace="t2"),
             _event("order.released", 181, source="d365", target="3pl", trace="t3"),
             _exception(600),
-            _event("shipment.dispatched", 601, status="dead_lettered", source="3pl", trace="t4",
-                   error=("3PL-503", "Upstream 503 Service Unavailable")),
+            _event(
+                "shipment.dispatched",
+                601,
+                status="dead_lettered",
+                source="3pl",
+                trace="t4",
+                error=("3PL-503", "Upstream 503 Service Unavailable"),
+            ),
             _span(601.5, "t4", "GET /v2/shipments/{id}", error=True),
             _span(700, "orphan", "retry sweep"),
         ],
@@ -94,7 +109,10 @@ def test_a_breached_step_is_coloured_breach_and_a_failed_one_red() -> None:
     stages, legs = lifecycle(_dead_lettered(), now=NOW)
     assert [s.state for s in stages] == ["done", "done", "done", "failed", "pending"]
     assert [(g.text, g.tone) for g in legs] == [
-        ("60 s", "ok"), ("3.0 h", "breach"), ("failed", "breach"), ("blocked", "breach"),
+        ("60 s", "ok"),
+        ("3.0 h", "breach"),
+        ("failed", "breach"),
+        ("blocked", "breach"),
     ]
     assert legs[0].detail == "SLA 15 min" and legs[1].detail == "over its 2.0 h SLA"
     assert stages[3].at == T0 + timedelta(minutes=601), "a failed stage shows when it was attempted"
@@ -103,8 +121,10 @@ def test_a_breached_step_is_coloured_breach_and_a_failed_one_red() -> None:
 def test_a_skipped_stage_is_missing_and_a_waiting_one_idle() -> None:
     timeline = _timeline(
         [_event("order.created", 0), _event("order.accepted", 5), _event("shipment.dispatched", 300, source="3pl")],
-        [_step("order.created", "order.accepted", 0, 5, 900),
-         _step("order.accepted", "shipment.dispatched", 5, 300, 86400)],
+        [
+            _step("order.created", "order.accepted", 0, 5, 900),
+            _step("order.accepted", "shipment.dispatched", 5, 300, 86400),
+        ],
     )
     stages, legs = lifecycle(timeline, now=NOW)
     assert [s.state for s in stages] == ["done", "done", "missing", "done", "pending"]
@@ -135,7 +155,11 @@ def test_strip_marks_each_stage_and_leg_for_css_and_tests() -> None:
     stages, legs = lifecycle(_dead_lettered(), now=NOW)
     strip = lifecycle_strip(stages, legs)
     assert [props(n)["data-state"] for n in having(strip, "data-state")] == [
-        "done", "done", "done", "failed", "pending",
+        "done",
+        "done",
+        "done",
+        "failed",
+        "pending",
     ]
     breached = having(strip, "data-leg", "order.accepted>order.released")[0]
     assert props(breached)["className"] == "or-leg tone-breach"
@@ -149,7 +173,9 @@ def test_tiles_say_where_the_order_is_and_what_went_wrong() -> None:
     stages, legs = lifecycle(timeline, now=NOW)
     tiles = {t.key: t for t in timeline_tiles(timeline, stages, legs)}
     assert (tiles["stage"].value, tiles["stage"].detail, tiles["stage"].tone) == (
-        "Released", "Dispatched: not delivered", "breach",
+        "Released",
+        "Dispatched: not delivered",
+        "breach",
     )
     assert (tiles["elapsed"].value, tiles["elapsed"].tone) == ("3.0 h", "breach")
     assert (tiles["events"].value, tiles["events"].detail) == ("4", "1 not delivered")

@@ -158,8 +158,11 @@ def test_tiles_tone_by_what_is_active() -> None:
     tiles = {t.key: t for t in wb.workbench_tiles(
         {"open_total": 21, "critical": 1, "high": 2, "oldest_hours": 139.2, "mean_age_hours": 37.3})}  # fmt: skip
     assert (tiles["active"].value, tiles["critical"].tone, tiles["high"].detail) == ("21", "breach", "18 medium or low")
-    assert (tiles["oldest"].value, tiles["oldest"].detail, tiles["oldest"].tone) == ("5.8 d", "mean age 37.3 h",
-                                                                                       "breach")
+    assert (tiles["oldest"].value, tiles["oldest"].detail, tiles["oldest"].tone) == (
+        "5.8 d",
+        "mean age 37.3 h",
+        "breach",
+    )
     calm = {t.key: t for t in wb.workbench_tiles({"open_total": 0, "oldest_hours": None, "mean_age_hours": None})}
     assert (calm["active"].tone, calm["critical"].tone, calm["oldest"].value, calm["oldest"].tone) == (
         "ok", "ok", "—", "idle",
@@ -180,8 +183,9 @@ def test_replay_outcomes_in_one_line() -> None:
     mixed = _sent(29, ReplayStatus.DELIVERED, "POST http://h/sim/erp/d365/sales-orders") + _sent(
         3, ReplayStatus.FAILED, "POST http://h/sim/erp/d365/sales-orders", error_code="HTTP-500",
         error="d365 answered 500", http_status=500)  # fmt: skip
-    failed = ReplayOutcome(9, ReplayStatus.FAILED, mixed, 32, 29, 3, False,
-                           "29 of 32 delivered, 3 failed: HTTP-500: d365 answered 500")
+    failed = ReplayOutcome(
+        9, ReplayStatus.FAILED, mixed, 32, 29, 3, False, "29 of 32 delivered, 3 failed: HTTP-500: d365 answered 500"
+    )
     assert failed.sent == 32
     assert wb.outcome_message(failed) == (
         "Replay of #9: 29 of 32 delivered, 3 failed: HTTP-500: d365 answered 500 — it stays open", "breach",
@@ -192,14 +196,21 @@ def test_replay_outcomes_in_one_line() -> None:
 
 
 def test_bulk_toast_says_how_many_changed_and_why_the_rest_did_not() -> None:
-    report = {"counts": {"done": 2, "skipped": 1},
-              "items": [{"status": "done", "error": None}, {"status": "done", "error": None},
-                        {"status": "skipped", "error": "cannot resolve a resolved exception; reopen it first"}]}
+    report = {
+        "counts": {"done": 2, "skipped": 1},
+        "items": [
+            {"status": "done", "error": None},
+            {"status": "done", "error": None},
+            {"status": "skipped", "error": "cannot resolve a resolved exception; reopen it first"},
+        ],
+    }
     assert wb.bulk_message("resolve", report) == (
         "Resolved 2 exceptions; 1 skipped (cannot resolve a resolved exception; reopen it first)", "ok",
     )  # fmt: skip
-    assert wb.bulk_message("assign", {"counts": {"done": 1}, "items": []}, "sam") == ("Assigned 1 exception to sam",
-                                                                                     "ok")
+    assert wb.bulk_message("assign", {"counts": {"done": 1}, "items": []}, "sam") == (
+        "Assigned 1 exception to sam",
+        "ok",
+    )
     assert wb.bulk_message("ignore", {"counts": {"skipped": 1}, "items": []})[1] == "warning"
 
 
@@ -260,8 +271,17 @@ def test_default_canary_is_small_and_never_more_than_the_run() -> None:
 
 def _report(status: str, **counts: int) -> dict[str, Any]:
     total = sum(counts.values())
-    return {"run_id": 7, "actor": "ops.manager", "status": status, "total": total, "canary": 5,
-            "rate_per_second": 10.0, "counts": counts, "processed": total - counts.get("pending", 0), "detail": None}
+    return {
+        "run_id": 7,
+        "actor": "ops.manager",
+        "status": status,
+        "total": total,
+        "canary": 5,
+        "rate_per_second": 10.0,
+        "counts": counts,
+        "processed": total - counts.get("pending", 0),
+        "detail": None,
+    }
 
 
 def test_run_progress_draws_delivered_failed_and_skipped_shares() -> None:
@@ -278,8 +298,10 @@ def test_run_progress_draws_delivered_failed_and_skipped_shares() -> None:
 
 def test_a_finished_run_reports_its_outcome_and_items() -> None:
     canary = {**_report("canary_failed", failed=1, skipped=9), "detail": "canary failed on exception 3: HTTP-500: x"}
-    assert wb.run_finished_message(canary) == ("Bulk replay #7 canary failed: 0 delivered, 1 failed, 9 skipped",
-                                               "breach")
+    assert wb.run_finished_message(canary) == (
+        "Bulk replay #7 canary failed: 0 delivered, 1 failed, 9 skipped",
+        "breach",
+    )
     assert "canary failed on exception 3" in text(wb.run_progress(canary))
     assert wb.run_finished_message(_report("completed", delivered=3)) == (
         "Bulk replay #7 completed: 3 delivered, 0 failed, 0 skipped", "ok",
@@ -463,14 +485,30 @@ def test_replays_newest_first_with_the_diff_of_an_edited_one() -> None:
 
 
 def _action(action: str, actor: str = "ops.manager", outcome: str = "done", **parts: Any) -> dict[str, Any]:
-    return {"action": action, "actor": actor, "acted_at": NOW, "outcome": outcome, "detail": parts.get("detail"),
-            "before_state": parts.get("before", {}), "after_state": parts.get("after", {})}
+    return {
+        "action": action,
+        "actor": actor,
+        "acted_at": NOW,
+        "outcome": outcome,
+        "detail": parts.get("detail"),
+        "before_state": parts.get("before", {}),
+        "after_state": parts.get("after", {}),
+    }
 
 
 def test_each_audit_row_is_described_in_a_line() -> None:
-    replayed = _action("replay", outcome="failed", detail={"target": "POST http://h/sim/erp/d365/sales-orders",
-                                                           "http_status": 500, "error_code": "HTTP-500",
-                                                           "error": "down", "edited": True, "reason": "unmapped_sku"})
+    replayed = _action(
+        "replay",
+        outcome="failed",
+        detail={
+            "target": "POST http://h/sim/erp/d365/sales-orders",
+            "http_status": 500,
+            "error_code": "HTTP-500",
+            "error": "down",
+            "edited": True,
+            "reason": "unmapped_sku",
+        },
+    )
     assert xd.describe_action(replayed) == "to /sim/erp/d365/sales-orders · HTTP-500: down · edited (unmapped_sku)"
     delivered = _action("replay", outcome="delivered", detail={"target": "POST http://h/sim/x", "http_status": 201})
     assert xd.describe_action(delivered) == "to /sim/x · HTTP 201"

@@ -93,9 +93,7 @@ def test_855_maps_to_po_acknowledged_on_the_po_flow() -> None:
         "2026-05-13",
         "SO-77120",
     )
-    assert [
-        (line["sku"], line["quantity"], line["status"], line["ack_quantity"]) for line in payload["lines"]
-    ] == [
+    assert [(line["sku"], line["quantity"], line["status"], line["ack_quantity"]) for line in payload["lines"]] == [
         ("NW-10021", 120, "IA", 120),
         ("NW-10455", 40, "IQ", 30),
     ]
@@ -124,27 +122,43 @@ def test_856_maps_to_asn_received_with_shipment_and_lines() -> None:
         "shipped_at": "2026-05-16T15:00:00",
         "po_number": "PO-4500123",
         "lines": [
-            {"line": "1", "sku": "NW-10021", "vendor_part": "ACM-GLV-NIT-L",
-             "item_ids": [["BP", "NW-10021"], ["VP", "ACM-GLV-NIT-L"]], "quantity": 120, "uom": "EA"},
-            {"line": "2", "sku": "NW-10455", "vendor_part": "ACM-TWL-C24",
-             "item_ids": [["BP", "NW-10455"], ["VP", "ACM-TWL-C24"]], "quantity": 30, "uom": "CA"},
+            {
+                "line": "1",
+                "sku": "NW-10021",
+                "vendor_part": "ACM-GLV-NIT-L",
+                "item_ids": [["BP", "NW-10021"], ["VP", "ACM-GLV-NIT-L"]],
+                "quantity": 120,
+                "uom": "EA",
+            },
+            {
+                "line": "2",
+                "sku": "NW-10455",
+                "vendor_part": "ACM-TWL-C24",
+                "item_ids": [["BP", "NW-10455"], ["VP", "ACM-TWL-C24"]],
+                "quantity": 30,
+                "uom": "CA",
+            },
         ],
         "envelope": {"isa13": "000000402", "gs06": "402", "st02": "4021"},
     }
 
 
 def test_856_covering_two_pos_gives_one_event_per_po() -> None:
-    second_order = (
-        "HL*5*1*O~\nPRF*PO-4500124~\nHL*6*5*I~\nLIN*1*BP*NW-20310~\nSN1**6*EA~\nCTT*6~\nSE*25*4021~"
-    )
+    second_order = "HL*5*1*O~\nPRF*PO-4500124~\nHL*6*5*I~\nLIN*1*BP*NW-20310~\nSN1**6*EA~\nCTT*6~\nSE*25*4021~"
     text = sample("edi_856_asn.x12").replace("CTT*4~\nSE*20*4021~", second_order)
 
     first, second = events(text)
 
     assert (first["correlation_id"], second["correlation_id"]) == ("PO-4500123", "PO-4500124")
     assert second["payload"]["lines"] == [
-        {"line": "1", "sku": "NW-20310", "vendor_part": None, "item_ids": [["BP", "NW-20310"]], "quantity": 6,
-         "uom": "EA"}
+        {
+            "line": "1",
+            "sku": "NW-20310",
+            "vendor_part": None,
+            "item_ids": [["BP", "NW-20310"]],
+            "quantity": 6,
+            "uom": "EA",
+        }
     ]
     assert first["event_id"] != second["event_id"]
 

@@ -96,9 +96,7 @@ def test_each_status_maps_to_its_event_and_flow(
 
 
 def test_invoice_number_is_kept_in_the_payload() -> None:
-    event = map_one(
-        {**sample("erp_status_released.json"), "status": "invoiced", "invoice_number": "INV-88123"}
-    )
+    event = map_one({**sample("erp_status_released.json"), "status": "invoiced", "invoice_number": "INV-88123"})
 
     assert event["payload"]["invoice_number"] == "INV-88123"
 

@@ -55,9 +55,7 @@ def test_hmac_header_name_is_case_insensitive() -> None:
     ],
     ids=["wrong-secret", "garbage", "missing-header", "no-secret", "empty-secret"],
 )
-def test_unproven_requests_are_refused(
-    request_headers: dict[str, str], secrets: dict[str, str], reason: str
-) -> None:
+def test_unproven_requests_are_refused(request_headers: dict[str, str], secrets: dict[str, str], reason: str) -> None:
     with pytest.raises(AdapterAuthError, match=reason):
         shopify.verify(request_headers, b"{}", secrets)
 
@@ -70,9 +68,7 @@ def test_hmac_covers_the_raw_body() -> None:
 
 
 def test_orders_create_maps_to_order_created() -> None:
-    events = shopify.to_events(
-        headers("orders/create"), sample("shopify_orders_create.json"), received_at=RECEIVED
-    )
+    events = shopify.to_events(headers("orders/create"), sample("shopify_orders_create.json"), received_at=RECEIVED)
 
     assert events == [
         {
@@ -108,9 +104,7 @@ def test_orders_create_maps_to_order_created() -> None:
 
 
 def test_order_payload_keeps_no_personal_data() -> None:
-    [event] = shopify.to_events(
-        headers("orders/create"), sample("shopify_orders_create.json"), received_at=RECEIVED
-    )
+    [event] = shopify.to_events(headers("orders/create"), sample("shopify_orders_create.json"), received_at=RECEIVED)
 
     text = json.dumps(event["payload"])
     for personal in ("Whitfield", "Harbor", "purchasing@", "614-555"):
@@ -156,17 +150,13 @@ def test_failed_fulfillment_is_a_failed_dispatch() -> None:
     doc = json.loads(sample("shopify_fulfillments_create.json"))
     doc["status"] = "failure"
 
-    [event] = shopify.to_events(
-        headers("fulfillments/create"), json.dumps(doc).encode(), received_at=RECEIVED
-    )
+    [event] = shopify.to_events(headers("fulfillments/create"), json.dumps(doc).encode(), received_at=RECEIVED)
 
     assert (event["status"], event["error_code"]) == ("failed", "fulfillment_failure")
 
 
 def test_refunds_create_maps_to_refund_issued() -> None:
-    [event] = shopify.to_events(
-        headers("refunds/create"), sample("shopify_refunds_create.json"), received_at=RECEIVED
-    )
+    [event] = shopify.to_events(headers("refunds/create"), sample("shopify_refunds_create.json"), received_at=RECEIVED)
 
     assert event["event_type"] == "refund.issued"
     # The refund payload has no order name, only the numeric order id.
@@ -224,9 +214,7 @@ def test_missing_webhook_id_is_refused() -> None:
         "bad-lines",
     ],
 )
-def test_unmappable_webhooks_say_what_and_where(
-    request_headers: dict[str, str], body: bytes, message: str
-) -> None:
+def test_unmappable_webhooks_say_what_and_where(request_headers: dict[str, str], body: bytes, message: str) -> None:
     with pytest.raises(AdapterError, match=message):
         shopify.to_events(request_headers, body, received_at=RECEIVED)
 

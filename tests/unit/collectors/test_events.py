@@ -63,8 +63,7 @@ def test_mixed_ndjson_keeps_the_good_lines_and_reports_the_bad() -> None:
         {"index": 5, "error": "invalid JSON at line 7 column 50: unexpected end of data"},
         {
             "index": 6,
-            "error": "event_id: expected a string, got number 7; "
-            "attempt: expected an integer, got string '2'",
+            "error": "event_id: expected a string, got number 7; attempt: expected an integer, got string '2'",
         },
     ]
     first, second, fourth, eighth = parsed.table.to_pylist()
@@ -199,8 +198,7 @@ def test_record_errors_are_human_readable(overrides: dict[str, Any], error: str)
 
 def test_missing_fields_are_all_listed() -> None:
     assert only_error({"payload": {}}) == (
-        "event_id: required; correlation_id: required; event_type: required; "
-        "source: required; occurred_at: required"
+        "event_id: required; correlation_id: required; event_type: required; source: required; occurred_at: required"
     )
 
 

@@ -74,17 +74,13 @@ def request(*spans_: Span, resource: list[KeyValue] | None = None) -> ExportTrac
         resource_spans=[
             ResourceSpans(
                 resource=Resource(attributes=attributes),
-                scope_spans=[
-                    ScopeSpans(scope=InstrumentationScope(name="shop.checkout", version="2.1"), spans=spans_)
-                ],
+                scope_spans=[ScopeSpans(scope=InstrumentationScope(name="shop.checkout", version="2.1"), spans=spans_)],
             )
         ]
     )
 
 
-def decode(
-    body: bytes, content_type: str = PROTOBUF, encoding: str | None = None, **kw: object
-) -> DecodedSpans:
+def decode(body: bytes, content_type: str = PROTOBUF, encoding: str | None = None, **kw: object) -> DecodedSpans:
     return decode_traces(body, content_type=content_type, content_encoding=encoding, max_bytes=LIMIT, **kw)
 
 
@@ -199,9 +195,7 @@ def test_otlp_json_with_hex_ids_and_string_int64() -> None:
     decoded = decode(body, "application/json; charset=utf-8")
 
     assert decoded.rejected == 1
-    assert decoded.errors == [
-        "span 'base64 ids': invalid traceId 'W47/95gDgQPSabYzgT/GDA==' (want 32 hex characters)"
-    ]
+    assert decoded.errors == ["span 'base64 ids': invalid traceId 'W47/95gDgQPSabYzgT/GDA==' (want 32 hex characters)"]
     rows = decoded.table.to_pylist()
     assert [r["name"] for r in rows] == ["POST /api/orders", "publish order.created"]
     server, producer = rows
@@ -240,9 +234,7 @@ def test_json_and_protobuf_decode_to_the_same_rows() -> None:
     as_json = {
         "resourceSpans": [
             {
-                "resource": {
-                    "attributes": [{"key": "service.name", "value": {"stringValue": "order-router"}}]
-                },
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "order-router"}}]},
                 "scopeSpans": [
                     {
                         "scope": {"name": "shop.checkout", "version": "2.1"},

@@ -100,9 +100,7 @@ def test_label_filter_selects_the_other_vhost() -> None:
 
 def test_queue_name_in_two_series_needs_a_filter() -> None:
     mapping = PrometheusMapping(broker="rabbitmq-prod")
-    with pytest.raises(
-        QueueParseError, match=r"queue 'orders.erp' matches two series.*vhost=\"b2b\".*label_filters"
-    ):
+    with pytest.raises(QueueParseError, match=r"queue 'orders.erp' matches two series.*vhost=\"b2b\".*label_filters"):
         parse_prometheus(exporter_text(), mapping, SAMPLED_AT)
 
 
@@ -167,12 +165,8 @@ def test_json_path_errors_say_where() -> None:
     with pytest.raises(QueueParseError, match=r"mw: path 'data.queues\[\*\]' matches nothing"):
         parse_json_samples({"data": {"topics": []}}, mapping, SAMPLED_AT)
     assert parse_json_samples({"data": {"queues": []}}, mapping, SAMPLED_AT) == []
-    with pytest.raises(
-        QueueParseError, match=r"mw data.queues\[\*\] #1: field 'queue' must be a non-empty string"
-    ):
-        parse_json_samples(
-            {"data": {"queues": [{"queue": "a", "depth": 1}, {"depth": 2}]}}, mapping, SAMPLED_AT
-        )
+    with pytest.raises(QueueParseError, match=r"mw data.queues\[\*\] #1: field 'queue' must be a non-empty string"):
+        parse_json_samples({"data": {"queues": [{"queue": "a", "depth": 1}, {"depth": 2}]}}, mapping, SAMPLED_AT)
     with pytest.raises(QueueParseError, match="mw queue 'a': field 'depth' must be a number, got '12'"):
         parse_json_samples({"data": {"queues": [{"queue": "a", "depth": "12"}]}}, mapping, SAMPLED_AT)
 
