@@ -21,7 +21,7 @@ from app.context import AppContext
 from app.deps import Conn, Ctx
 from app.services import bulk, lifecycle, replay
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
-from models.queries.exceptions import ExceptionFilter, SortKey, get_exception, get_state, list_exceptions
+from models.queries.exceptions import ExceptionFilter, SortKey, get_exception, list_exceptions
 
 router = APIRouter(tags=["exceptions"])
 
@@ -139,11 +139,10 @@ class ReplayIn(ActorIn):
     )
 
 
-def _act(ctx: AppContext, exception_id: int, run: Any) -> dict[str, Any]:
-    """Run one lifecycle action in a write transaction; answer the audit states and the new row."""
-    with _refusals(), ctx.writer.transaction() as conn:
-        result: lifecycle.ActionResult = run(conn, ctx.now())
-        row = get_state(conn, exception_id)
+def _act(ctx: AppContext, exception_id: int, action: lifecycle.Action, actor: str, **change: Any) -> dict[str, Any]:
+    """Run one lifecycle action through the action layer; answer the audit states and the new row."""
+    with _refusals():
+        result, row = lifecycle.perform(ctx, action, exception_id, actor=actor, change=lifecycle.Change(**change))
     return {
         "exception_id": exception_id,
         "action": str(result.action),
@@ -155,74 +154,42 @@ def _act(ctx: AppContext, exception_id: int, run: Any) -> dict[str, Any]:
 
 @router.post("/exceptions/{exception_id}/ack", summary="Acknowledge (open → acknowledged)")
 def ack(exception_id: int, body: ActorIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(ctx, exception_id, lambda conn, now: lifecycle.ack(exception_id, conn=conn, actor=body.actor, now=now))
+    return _act(ctx, exception_id, lifecycle.Action.ACK, body.actor)
 
 
 @router.post("/exceptions/{exception_id}/assign", summary="Assign to a person")
 def assign(exception_id: int, body: AssignIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(
-        ctx,
-        exception_id,
-        lambda conn, now: lifecycle.assign(exception_id, conn=conn, actor=body.actor, assignee=body.assignee, now=now),
-    )
+    return _act(ctx, exception_id, lifecycle.Action.ASSIGN, body.actor, assignee=body.assignee)
 
 
 @router.post("/exceptions/{exception_id}/note", summary="Add a note to the audit trail")
 def note(exception_id: int, body: NoteIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(
-        ctx,
-        exception_id,
-        lambda conn, now: lifecycle.note(exception_id, conn=conn, actor=body.actor, text=body.text, now=now),
-    )
+    return _act(ctx, exception_id, lifecycle.Action.NOTE, body.actor, text=body.text)
 
 
 @router.post("/exceptions/{exception_id}/resolve", summary="Resolve (open/acknowledged → resolved)")
 def resolve(exception_id: int, body: ResolveIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(
-        ctx,
-        exception_id,
-        lambda conn, now: lifecycle.resolve(
-            exception_id, conn=conn, actor=body.actor, now=now, resolution=body.resolution
-        ),
-    )
+    return _act(ctx, exception_id, lifecycle.Action.RESOLVE, body.actor, text=body.resolution)
 
 
 @router.post("/exceptions/{exception_id}/ignore", summary="Ignore (open/acknowledged → ignored)")
 def ignore(exception_id: int, body: ReasonIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(
-        ctx,
-        exception_id,
-        lambda conn, now: lifecycle.ignore(exception_id, conn=conn, actor=body.actor, now=now, reason=body.reason),
-    )
+    return _act(ctx, exception_id, lifecycle.Action.IGNORE, body.actor, text=body.reason)
 
 
 @router.post("/exceptions/{exception_id}/reopen", summary="Reopen (resolved/ignored → open)")
 def reopen(exception_id: int, body: ReasonIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(
-        ctx,
-        exception_id,
-        lambda conn, now: lifecycle.reopen(exception_id, conn=conn, actor=body.actor, now=now, reason=body.reason),
-    )
+    return _act(ctx, exception_id, lifecycle.Action.REOPEN, body.actor, text=body.reason)
 
 
 @router.post("/exceptions/{exception_id}/snooze", summary="Hide from the default view until a time")
 def snooze(exception_id: int, body: SnoozeIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(
-        ctx,
-        exception_id,
-        lambda conn, now: lifecycle.snooze(exception_id, conn=conn, actor=body.actor, until=body.until, now=now),
-    )
+    return _act(ctx, exception_id, lifecycle.Action.SNOOZE, body.actor, until=body.until)
 
 
 @router.post("/exceptions/{exception_id}/severity", summary="Change the severity")
 def severity(exception_id: int, body: SeverityIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(
-        ctx,
-        exception_id,
-        lambda conn, now: lifecycle.set_severity(
-            exception_id, conn=conn, actor=body.actor, severity=body.severity, now=now
-        ),
-    )
+    return _act(ctx, exception_id, lifecycle.Action.SET_SEVERITY, body.actor, severity=body.severity)
 
 
 # -- replay ----------------------------------------------------------------------------------

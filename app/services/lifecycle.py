@@ -9,10 +9,10 @@ Functions take a keyword-only ``conn`` and never commit (the edge owns the trans
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
@@ -21,6 +21,9 @@ from models.enums import Action, ExceptionStatus
 from models.queries.common import SEVERITIES
 from models.queries.exceptions import append_actions, get_states, update_exceptions
 from models.queries.messages import message_counts
+
+if TYPE_CHECKING:
+    from app.context import AppContext
 
 S = ExceptionStatus
 
@@ -312,3 +315,44 @@ def set_severity(exception_id: int, *, conn: Connection, actor: str, severity: s
     if severity not in SEVERITIES:
         raise InvalidRequest(f"unknown severity {severity!r}; expected one of {', '.join(SEVERITIES)}")
     return _one(Action.SET_SEVERITY, exception_id, conn=conn, actor=actor, now=now, changes={"severity": severity})
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an action takes besides the exception and the actor (each action reads its own field)."""
+
+    assignee: str | None = None  # assign
+    text: str | None = None  # note text; resolve's resolution; ignore's and reopen's reason
+    until: datetime | None = None  # snooze
+    severity: str | None = None  # set_severity
+
+
+def _given(value: datetime | None, name: str) -> datetime:
+    if value is None:
+        raise InvalidRequest(f"{name} is required")
+    return value
+
+
+#: Each lifecycle action and how it reads its :class:`Change`.
+_PERFORM: dict[Action, Callable[..., ActionResult]] = {
+    Action.ACK: lambda i, c, **kw: ack(i, **kw),
+    Action.ASSIGN: lambda i, c, **kw: assign(i, assignee=c.assignee or "", **kw),
+    Action.NOTE: lambda i, c, **kw: note(i, text=c.text or "", **kw),
+    Action.RESOLVE: lambda i, c, **kw: resolve(i, resolution=c.text, **kw),
+    Action.IGNORE: lambda i, c, **kw: ignore(i, reason=c.text, **kw),
+    Action.REOPEN: lambda i, c, **kw: reopen(i, reason=c.text, **kw),
+    Action.SNOOZE: lambda i, c, **kw: snooze(i, until=_given(c.until, "until"), **kw),
+    Action.SET_SEVERITY: lambda i, c, **kw: set_severity(i, severity=c.severity or "", **kw),
+}
+
+
+def perform(
+    ctx: AppContext, action: Action, exception_id: int, *, actor: str, change: Change | None = None
+) -> tuple[ActionResult, dict[str, Any] | None]:
+    """One lifecycle action in its own write transaction — the one entry the API and the pages share;
+    returns the audited result and the exception's row after it."""
+    if action not in _PERFORM:
+        raise InvalidRequest(f"{action} is not a lifecycle action here; replays go through app.services.replay")
+    with ctx.writer.transaction() as conn:
+        result = _PERFORM[action](exception_id, change or Change(), conn=conn, actor=actor, now=ctx.now())
+        return result, get_states(conn, [exception_id]).get(exception_id)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import dash
@@ -29,6 +28,7 @@ from dashboards.components import workbench as wb
 from dashboards.components import workbench_layout as wl
 from dashboards.components.layout import page_header
 from dashboards.components.tiles import tile_component
+from models.enums import Action
 from models.queries.correlation import likely_cause
 from models.queries.exceptions import get_exception, get_state, list_exceptions, shown_message
 from models.queries.flows import flow_definitions
@@ -304,31 +304,34 @@ def _act_once(name: str, exception_id: int, actor: str, form: dict[str, Any]) ->
         else:
             outcome = replay.replay(exception_id, ctx=ctx, actor=actor, base_url=base_url)
         return wb.outcome_message(outcome)
-    now = ctx.now()
-    runs: dict[str, Callable[[Any], Any]] = {
-        "ack": lambda conn: lifecycle.ack(exception_id, conn=conn, actor=actor, now=now),
-        "assign": lambda conn: lifecycle.assign(exception_id, conn=conn, actor=actor,
-                                                assignee=form["assignee"] or "", now=now),
-        "note": lambda conn: lifecycle.note(exception_id, conn=conn, actor=actor, text=form["note"] or "", now=now),
-        "snooze": lambda conn: lifecycle.snooze(exception_id, conn=conn, actor=actor, now=now,
-                                                until=now + wb.SNOOZE_CHOICES[form["snooze"] or "4 hours"]),
-        "severity": lambda conn: lifecycle.set_severity(exception_id, conn=conn, actor=actor,
-                                                        severity=form["severity"] or "", now=now),
-        "resolve": lambda conn: lifecycle.resolve(exception_id, conn=conn, actor=actor, now=now,
-                                                  resolution=f"resolved from the workbench by {actor}"),
-        "ignore": lambda conn: lifecycle.ignore(exception_id, conn=conn, actor=actor, now=now),
-        "reopen": lambda conn: lifecycle.reopen(exception_id, conn=conn, actor=actor, now=now),
-        "reject": lambda conn: replay.reject_replay(exception_id, conn=conn, actor=actor, now=now),
-    }  # fmt: skip
-    with ctx.writer.transaction() as conn:
-        result = runs[name](conn)
     if name == "reject":
+        with ctx.writer.transaction() as conn:
+            replay.reject_replay(exception_id, conn=conn, actor=actor, now=ctx.now())
         return f"Replay request of #{exception_id} rejected; nothing was sent", "ok"
+    action, change = _PANEL[name], lifecycle.Change(
+        assignee=form["assignee"], text=_panel_text(name, form, actor), severity=form["severity"],
+        until=ctx.now() + wb.SNOOZE_CHOICES[form["snooze"] or "4 hours"] if name == "snooze" else None,
+    )  # fmt: skip
+    result, _ = lifecycle.perform(ctx, action, exception_id, actor=actor, change=change)
     verb = xd.ACTION_LABELS[str(result.action)]
     said = {"text": form["note"]} if name == "note" else {}
-    change = xd.describe_action({"action": str(result.action), "before_state": result.before,
-                                 "after_state": result.after, "detail": said})  # fmt: skip
-    return f"{verb} #{exception_id}" + (f": {change}" if change else ""), "ok"
+    described = xd.describe_action({"action": str(result.action), "before_state": result.before,
+                                    "after_state": result.after, "detail": said})  # fmt: skip
+    return f"{verb} #{exception_id}" + (f": {described}" if described else ""), "ok"
+
+
+#: Panel buttons that are lifecycle actions.
+_PANEL = {
+    "ack": Action.ACK, "assign": Action.ASSIGN, "note": Action.NOTE, "snooze": Action.SNOOZE,
+    "severity": Action.SET_SEVERITY, "resolve": Action.RESOLVE, "ignore": Action.IGNORE, "reopen": Action.REOPEN,
+}  # fmt: skip
+
+
+def _panel_text(name: str, form: dict[str, Any], actor: str) -> str | None:
+    """The text an action carries from the panel: the note, or the reason a resolve from here states."""
+    if name == "note":
+        return form["note"] or ""
+    return f"resolved from the workbench by {actor}" if name == "resolve" else None
 
 
 def _edited_payload(text: str | None) -> Any:

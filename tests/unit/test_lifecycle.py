@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from app.context import open_context
 from app.main import create_app
 from app.services import lifecycle
 from app.services.errors import IllegalTransition, InvalidRequest, NotFound
@@ -266,3 +267,23 @@ def test_the_api_answers_409_with_the_reason_404_and_422(tmp_path: Path) -> None
         assert [(a["action"], a["actor"], a["after_state"]["status"]) for a in history] == [
             ("ack", "dana", "acknowledged")
         ]
+
+
+def test_perform_is_the_one_entry_with_its_own_transaction(tmp_path: Path) -> None:
+    ctx = open_context(load_settings(db=tmp_path / "fw.duckdb"))
+    ctx.clock = lambda: NOW
+    try:
+        eid = _exception(ctx.engine, "open")
+        result, row = lifecycle.perform(ctx, Action.ASSIGN, eid, actor="dana", change=lifecycle.Change(assignee="sam"))
+        assert (result.action, result.after["assignee"], row["assignee"], row["status"]) == (
+            Action.ASSIGN, "sam", "sam", "open"
+        )  # fmt: skip
+        with pytest.raises(InvalidRequest, match="until is required"):
+            lifecycle.perform(ctx, Action.SNOOZE, eid, actor="dana")
+        with pytest.raises(InvalidRequest, match=r"replays go through app\.services\.replay"):
+            lifecycle.perform(ctx, Action.REPLAY, eid, actor="dana")
+        with pytest.raises(NotFound):
+            lifecycle.perform(ctx, Action.ACK, 999_999, actor="dana")
+        assert [a["action"] for a in _trail(ctx.engine, eid)] == ["assign"]  # the refusals wrote nothing
+    finally:
+        ctx.close()
