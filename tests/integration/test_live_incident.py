@@ -72,7 +72,9 @@ def test_northstar_down_live_then_fixed_and_replayed(tmp_path: Path) -> None:
             # within one detection interval (2 s here; 30 s by default) plus a flush and a pass
             assert (first_open - first_failure).total_seconds() < 2 * settings.detection_interval_seconds + 2
 
-            time.sleep(3)  # the outage goes on: confirmations pile up in the DLQ, releases wait
+            _until("the outage piling up: five NorthStar dead letters", lambda: _rows(  # releases wait meanwhile
+                live, "SELECT 1 FROM business_events WHERE status = 'dead_lettered' "
+                      "AND error_message LIKE '%NorthStar%' HAVING count(*) >= 5"))  # fmt: skip
             assert httpx.post(faults, json={"system": "3pl_north", "mode": "ok"}, timeout=10).status_code == 200
             _until("the release backlog drained", lambda: _rows(
                 live, "SELECT depth FROM queue_samples WHERE queue = 'release.3pl_north' "
