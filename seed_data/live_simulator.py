@@ -77,6 +77,8 @@ class SimulatorConfig:
     in_flight: tuple[InFlight, ...] = ()
     #: How often the demo's fault switches and the replays that got through are read back.
     control_seconds: float = 2.0
+    #: The everyday trickle of failures beside the ones the fault switches cause.
+    background_failures: bool = True
     ready_timeout_seconds: float = 120.0
 
 
@@ -163,6 +165,7 @@ class LiveSimulator:
             start=started,
             speed=self.config.speed,
             dlq_backlog=self.config.dlq_backlog,
+            background_failures=self.config.background_failures,
         )
         traffic.adopt(list(self.config.in_flight))
         next_sample = next_control = started

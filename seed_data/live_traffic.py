@@ -137,6 +137,7 @@ class LiveTraffic:
         start: float,
         speed: float = 1.0,
         dlq_backlog: Mapping[str, tuple[int, float | None]] | None = None,
+        background_failures: bool = True,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -144,6 +145,9 @@ class LiveTraffic:
         self.catalogue = Catalogue.build(seed)
         self.mean_gap = 60.0 / orders_per_minute
         self.speed = speed
+        #: The everyday trickle of failures (validation, throttling, a few dead letters); off, only the
+        #: demo's fault switches make deliveries fail (tests that follow one incident end to end).
+        self.background_failures = background_failures
         self.faults: dict[str, str] = {}
         self._dead: dict[str, tuple[LiveOrder, str]] = {}  # dead-lettered event id → (order, stage)
         self.start = start
@@ -354,6 +358,8 @@ class LiveTraffic:
         self, order: LiveOrder, stage: str, hop: Hop, u: float
     ) -> tuple[str, tuple[str, str, int] | None, float | None]:
         """(status, error, retry delay or None) of a first attempt."""
+        if not self.background_failures:
+            return "ok", None, None
         if stage == "created" and u < VALIDATION_SHARE:
             if u < VALIDATION_SHARE / 2:
                 sku = order.lines[0]["sku"]

@@ -39,7 +39,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
     with serve(settings, ctx=ctx) as live:
         simulator = LiveSimulator(SimulatorConfig(
             base_url=live.url, shopify_secret=SECRET, orders_per_minute=240, speed=3600.0, seed=11,
-            tick_seconds=0.2, sample_seconds=0.5, control_seconds=0.2, in_flight=orders_in_flight(ctx),
+            tick_seconds=0.2, sample_seconds=0.5, control_seconds=0.2, background_failures=False,
+            in_flight=orders_in_flight(ctx),
         ))  # fmt: skip
         simulator.start()
         try:

@@ -47,7 +47,7 @@ def test_northstar_down_live_then_fixed_and_replayed(tmp_path: Path) -> None:
     with serve(settings) as live:
         simulator = LiveSimulator(SimulatorConfig(
             base_url=live.url, shopify_secret=SHOPIFY_SECRET, orders_per_minute=240, speed=3600.0, seed=5,
-            tick_seconds=0.2, sample_seconds=0.5, control_seconds=0.2,
+            tick_seconds=0.2, sample_seconds=0.5, control_seconds=0.2, background_failures=False,
         ))  # fmt: skip
         simulator.start()
         try:
@@ -66,6 +66,7 @@ def test_northstar_down_live_then_fixed_and_replayed(tmp_path: Path) -> None:
                 else None)(_exceptions(live)))  # fmt: skip
             northstar = [x for x in opened if "NorthStar" in (x["first_error"] or "")]
             assert {x["flow_id"] for x in northstar} == NORTH_FLOWS  # flows touching the 3PL, and only those
+            assert {x["flow_id"] for x in opened} <= NORTH_FLOWS  # (no everyday failures here: nothing else opens)
             kinds = {x["kind"] for x in northstar}  # releases fail and are retried; confirmations dead-letter
             assert "dead_letter" in kinds and kinds <= {"dead_letter", "delivery_failed", "retries_exhausted"}
             first_open = min(x["opened"] for x in northstar)
