@@ -59,7 +59,7 @@ STORY = (
         "See it",
         "Within one detection interval the workbench shows a dead-letter exception on the NorthStar → "
         "Dynamics 365 shipment confirmation flow and a failing-release exception on Dynamics 365 → NorthStar, "
-        "each counting its orders and messages; nothing opens on flows that do not touch NorthStar.",
+        "each counting its orders and messages; the outage opens nothing on flows that do not touch NorthStar.",
     ),
     (
         "Fix it",
