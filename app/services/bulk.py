@@ -27,9 +27,8 @@ from sqlalchemy.engine import Connection
 from app.services import lifecycle, replay
 from app.services.delivery import Pacer
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
-from app.services.lifecycle import Action
 from app.services.replay import MessageOutcome
-from models.enums import BulkAction, ItemStatus, ReplayStatus, RunStatus
+from models.enums import Action, BulkAction, ItemStatus, ReplayStatus, RunStatus
 from models.queries.bulk_runs import create_run, get_run, pending_items, run_items, set_item, set_items, set_run
 from models.queries.exceptions import ExceptionFilter, existing_ids, filtered_ids, get_states
 from models.queries.replays import active_replays
