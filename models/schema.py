@@ -8,9 +8,9 @@ from sqlalchemy.engine import Connection, Engine
 from models.queries.messages import backfill_exception_messages
 from models.step_rollup import backfill_flow_steps
 from models.tables import metadata, schema_meta
-from models.writer import backfill_step_flows
+from models.writer import backfill_order_values, backfill_step_flows
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def create_schema(engine: Engine) -> None:
@@ -26,6 +26,9 @@ def create_schema(engine: Engine) -> None:
             backfill_flow_steps(conn)
         if current is not None and current < 6:
             backfill_exception_messages(conn)
+        # -- v7 (alerts): order_facts.order_value, and the alert tables (created above) --
+        if current is not None and current < 7:
+            backfill_order_values(conn)
         if current is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif current != SCHEMA_VERSION:

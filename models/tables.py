@@ -124,6 +124,9 @@ order_facts = sa.Table(
     sa.Column("released_flow", sa.String),
     sa.Column("dispatched_flow", sa.String),
     sa.Column("invoiced_flow", sa.String),
+    # The order's total from its order.created payload (``total``, or Shopify's ``total_price``):
+    # the value an alert says is at risk. Appended last: the writer's merge inserts by position.
+    sa.Column("order_value", sa.Numeric(18, 2)),
 )
 
 # Completed steps of flows that are not order steps (stock, supply), one row per end event

@@ -58,6 +58,12 @@ _MERGE_FLOWS = ",\n".join(
     for col, flow in STEP_FLOWS.items()
 )
 
+# The order's value: ``total`` of the seeded and live payloads, ``total_price`` of Shopify's; a payload
+# that is not JSON, or a total that is not a number, leaves it NULL (never fails the batch).
+_ORDER_VALUE = """max(CASE WHEN event_type = 'order.created' AND json_valid(payload) THEN TRY_CAST(coalesce(
+           json_extract_string(payload, '$.total'), json_extract_string(payload, '$.total_price')) AS DECIMAL(18, 2))
+       END)"""
+
 # Facts fold from the batch alone (O(batch), never a scan of all events): least() of
 # the stored and the new step time, failures summed. Only new (non-duplicate) rows count.
 _FACTS_MERGE = f"""
@@ -69,7 +75,8 @@ SELECT correlation_id,
        {_STEP_COLUMNS},
        count(*) FILTER (WHERE status IN ('failed', 'dead_lettered'))::INTEGER AS failures,
        max(occurred_at) AS last_event_at,
-       {_FLOW_COLUMNS}
+       {_FLOW_COLUMNS},
+       {_ORDER_VALUE} AS order_value
 FROM {{source}}
 WHERE event_type IN ({_ORDER_TYPES})
 GROUP BY correlation_id
@@ -80,7 +87,8 @@ ON CONFLICT (correlation_id) DO UPDATE SET
     {_MERGE_FLOWS},
     {_MERGE_COLUMNS},
     failures = order_facts.failures + excluded.failures,
-    last_event_at = greatest(order_facts.last_event_at, excluded.last_event_at)
+    last_event_at = greatest(order_facts.last_event_at, excluded.last_event_at),
+    order_value = coalesce(order_facts.order_value, excluded.order_value)
 """
 
 
@@ -96,6 +104,21 @@ def backfill_step_flows(conn: Connection) -> None:
             GROUP BY correlation_id
         ) s
         WHERE order_facts.correlation_id = s.correlation_id
+        """
+    )
+
+
+def backfill_order_values(conn: Connection) -> None:
+    """Fill ``order_value`` of orders stored before the writer kept it (schema v7)."""
+    conn.exec_driver_sql(
+        f"""
+        UPDATE order_facts SET order_value = s.order_value
+        FROM (
+            SELECT correlation_id, {_ORDER_VALUE} AS order_value
+            FROM business_events WHERE event_type = 'order.created'
+            GROUP BY correlation_id
+        ) s
+        WHERE order_facts.correlation_id = s.correlation_id AND order_facts.order_value IS NULL
         """
     )
 
