@@ -302,3 +302,115 @@ ingest_segments = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("applied_at", sa.DateTime, nullable=False),
 )
+
+
+# -- alerts (issue 12) ------------------------------------------------------------------------
+alert_notification_id_seq = sa.Sequence("alert_notification_id_seq", metadata=metadata)
+alert_silence_id_seq = sa.Sequence("alert_silence_id_seq", metadata=metadata)
+
+# Alert rules: those of the TOML file (origin 'config', refreshed on start unless an admin edited
+# them) and those made through the API or the page (origin 'api').
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("rule_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("definition", sa.String, nullable=False),  # JSON of alerts.config.RuleConfig
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("origin", sa.String, nullable=False),  # config, api
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_by", sa.String),  # null: as the file says
+)
+
+# How each rule's last evaluation went, apart from its alerts: ok, nodata or error (never silently ok).
+alert_rule_health = sa.Table(
+    "alert_rule_health",
+    metadata,
+    sa.Column("rule_id", sa.String, primary_key=True),
+    sa.Column("health", sa.String, nullable=False),  # ok, nodata, error
+    sa.Column("detail", sa.String),
+    sa.Column("evaluated_at", sa.DateTime, nullable=False),
+    sa.Column("duration_ms", sa.Float),
+)
+
+# One row per alert (a rule's series: one label set) that is pending, firing or resolved; the state
+# survives restarts. group_key names the aggregation group it is notified in.
+alert_states = sa.Table(
+    "alert_states",
+    metadata,
+    sa.Column("rule_id", sa.String, nullable=False),
+    sa.Column("series", sa.String, nullable=False),  # hash of the label set
+    sa.Column("labels", sa.String, nullable=False),  # JSON
+    sa.Column("state", sa.String, nullable=False),  # pending, firing, resolved
+    sa.Column("value", sa.Float),
+    sa.Column("threshold", sa.Float),
+    sa.Column("summary", sa.String),
+    sa.Column("active_since", sa.DateTime),  # condition true since (pending and firing)
+    sa.Column("firing_since", sa.DateTime),
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("evaluated_at", sa.DateTime, nullable=False),
+    sa.Column("group_key", sa.String),
+    sa.PrimaryKeyConstraint("rule_id", "series"),
+)
+
+# Aggregation groups (Alertmanager's dispatch): alerts sharing a route and its group_by labels.
+# An episode runs from the first firing alert to the group's resolve; its timers survive restarts.
+alert_groups = sa.Table(
+    "alert_groups",
+    metadata,
+    sa.Column("group_key", sa.String, primary_key=True),
+    sa.Column("route", sa.String, nullable=False),
+    sa.Column("labels", sa.String, nullable=False),  # JSON of the group_by labels
+    sa.Column("episode", sa.Integer, nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # active, closed
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("next_flush_at", sa.DateTime, nullable=False),
+    sa.Column("last_flush_at", sa.DateTime),
+    sa.Column("closed_at", sa.DateTime),
+)
+
+# The notification log: every notification (and every refusal to send one) with its channel, payload
+# and delivery result. Dedup reads it ("already sent?"), and it holds the Slack message (channel + ts)
+# or the mail Message-ID a later update or resolve of the same group episode belongs to.
+alert_notifications = sa.Table(
+    "alert_notifications",
+    metadata,
+    sa.Column("notification_id", sa.BigInteger, alert_notification_id_seq, primary_key=True),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),  # firing, update, repeat, resolved, test, digest
+    sa.Column("group_key", sa.String),
+    sa.Column("episode", sa.Integer),
+    sa.Column("sent_at", sa.DateTime, nullable=False),
+    sa.Column("result", sa.String, nullable=False),  # sent, failed, rate_limited
+    sa.Column("detail", sa.String),  # the error, or what was done (chat.update, thread reply)
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("message_ref", sa.String),  # JSON: {"channel", "ts"} (Slack) or {"message_id"} (mail)
+    sa.Column("content_hash", sa.String),  # what the firing set looked like (dedup)
+    sa.Column("payload", sa.String),  # what was sent (JSON)
+    sa.Index("ix_alert_notifications_group", "group_key"),
+)
+
+# Silences: label matchers muting alerts for a while; author, comment and end are required.
+alert_silences = sa.Table(
+    "alert_silences",
+    metadata,
+    sa.Column("silence_id", sa.BigInteger, alert_silence_id_seq, primary_key=True),
+    sa.Column("matchers", sa.String, nullable=False),  # JSON list of {name, op, value}
+    sa.Column("starts_at", sa.DateTime, nullable=False),
+    sa.Column("ends_at", sa.DateTime, nullable=False),
+    sa.Column("author", sa.String, nullable=False),
+    sa.Column("comment", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expired_by", sa.String),  # who ended it early
+)
+
+# Slack user id → Flowwatch user name, so an action taken in Slack is audited under a person
+# (the settings' [alerts.slack_users] add to these).
+alert_slack_users = sa.Table(
+    "alert_slack_users",
+    metadata,
+    sa.Column("slack_user_id", sa.String, primary_key=True),
+    sa.Column("user_name", sa.String, nullable=False),
+    sa.Column("linked_by", sa.String, nullable=False),
+    sa.Column("linked_at", sa.DateTime, nullable=False),
+)
