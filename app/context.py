@@ -9,6 +9,7 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
+from alerts.runtime import AlertRuntime
 from app.demo_targets import SimTargets
 from app.jobs import make_scheduler, register_jobs
 from app.metrics import IngestCounters
@@ -43,6 +44,7 @@ class AppContext:
     pollers: PollerRunner = field(default_factory=PollerRunner)
     filedrop: FileDrop | None = None  # set when the collector jobs are registered
     adapters: dict[str, Adapter] = field(default_factory=dict)  # vendor webhooks, by name
+    alerts: AlertRuntime | None = None  # alert rules, channels and their jobs (issue 12)
 
     def edi_partners(self) -> dict[str, str]:
         """The trading partners now: those added with `flowwatch partners add`, then the settings'."""
@@ -91,4 +93,14 @@ def open_context(settings: Settings) -> AppContext:
     )
     ctx = AppContext(settings=settings, engine=engine, writer=writer, buffer=buffer, flow_config=flow_config)
     ctx.adapters = build_adapters(ctx.edi_partners)
+    ctx.alerts = open_alerts(settings, engine, writer, ctx.now())
     return ctx
+
+
+def open_alerts(settings: Settings, engine: Engine, writer: IngestWriter, now: datetime) -> AlertRuntime:
+    """Alerting for this process: channels from the settings, the configured rules brought in."""
+    config = settings.alerts.model_copy(update={"channels": settings.alert_channels()})
+    base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    runtime = AlertRuntime(config, engine=engine, writer=writer, base_url=base_url)
+    runtime.sync_rules(now)
+    return runtime

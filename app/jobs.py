@@ -54,9 +54,10 @@ def add_interval_job(
 
 
 def register_jobs(ctx: AppContext) -> None:
-    """Every periodic job of the process: collectors, then exception detection."""
+    """Every periodic job of the process: collectors, then exception detection, then alerts."""
     register_collector_jobs(ctx)
     add_interval_job(ctx.scheduler, "detection", detect, ctx.settings.detection_interval_seconds, ctx=ctx)
+    register_alert_jobs(ctx)
 
 
 def detect(ctx: AppContext) -> DetectionReport:
@@ -93,3 +94,33 @@ def _poll(ctx: AppContext, config: PollerConfig) -> None:
 def _scan_drops(ctx: AppContext, drop: FileDrop) -> None:
     for outcome in drop.scan(ctx.buffer.submit, ctx.now()):
         ctx.counters.add("filedrop", accepted=outcome.accepted, rejected=outcome.rejected + bool(outcome.error))
+
+
+# -- alerts (issue 12) ---------------------------------------------------------------------------
+def register_alert_jobs(ctx: AppContext) -> None:
+    """Rule evaluation (``alerts:evaluate``), the notifier (``alerts:notify``, apart, so a slow or failing
+    channel never holds up evaluation) and shift digests (``alerts:digest``, checked every minute)."""
+    if ctx.alerts is None:
+        return
+    settings = ctx.settings
+    add_interval_job(
+        ctx.scheduler, "alerts:evaluate", _evaluate_alerts, settings.alert_evaluation_interval_seconds, ctx=ctx
+    )
+    add_interval_job(ctx.scheduler, "alerts:notify", _notify_alerts, settings.alert_notify_interval_seconds, ctx=ctx)
+    if settings.alerts.digests:
+        add_interval_job(ctx.scheduler, "alerts:digest", _send_digests, 60, ctx=ctx)
+
+
+def _evaluate_alerts(ctx: AppContext) -> None:
+    assert ctx.alerts is not None
+    ctx.alerts.evaluate(ctx.now())
+
+
+def _notify_alerts(ctx: AppContext) -> None:
+    assert ctx.alerts is not None
+    ctx.alerts.notify(ctx.now())
+
+
+def _send_digests(ctx: AppContext) -> None:
+    assert ctx.alerts is not None
+    ctx.alerts.send_digests(ctx.now())

@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from alerts.config import AlertsConfig, ChannelConfig, ChannelType
 from collectors.pollers import PollerConfig, check_unique_names
 
 
@@ -91,6 +93,84 @@ class Settings(BaseSettings):
         le=10_000,
         description="how much faster than the history the live demo's orders walk their steps (1: hours, as seeded)",
     )
+
+    # -- alerts (issue 12): the common channel settings also from the environment ------------------
+    alerts: AlertsConfig = Field(
+        default_factory=AlertsConfig, description="rules, channels, routes, silences' defaults: [alerts] in TOML"
+    )
+    alert_evaluation_interval_seconds: float = Field(30, ge=1, le=3600, description="how often alert rules run")
+    alert_notify_interval_seconds: float = Field(5, ge=1, le=600, description="how often due alert groups are sent")
+    slack_webhook_url: str | None = Field(None, description="Slack incoming webhook (channel 'slack-webhook')")
+    slack_bot_token: str | None = Field(None, description="Slack bot token xoxb-… (channel 'slack', Web API)")
+    slack_signing_secret: str | None = Field(None, description="verifies Slack's interactivity requests")
+    slack_channel: str | None = Field(None, description="Slack channel the bot posts to, e.g. C0123 or #ops-alerts")
+    slack_api_base_url: str = Field("https://slack.com/api", description="Slack Web API base URL")
+    smtp_host: str | None = Field(None, description="SMTP relay of alert mail (channel 'email')")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port")
+    smtp_user: str | None = Field(None, description="SMTP login (optional)")
+    smtp_password: str | None = Field(None, description="SMTP password")
+    smtp_starttls: bool = Field(True, description="upgrade the SMTP connection with STARTTLS")
+    smtp_ssl: bool = Field(False, description="implicit TLS (SMTPS, usually port 465) instead of STARTTLS")
+    alert_email_from: str | None = Field(None, description="From: of alert mail")
+    alert_email_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="recipients of alert mail (comma-separated in the environment)"
+    )
+
+    @field_validator("alert_email_to", mode="before")
+    @classmethod
+    def _addresses(cls, value: Any) -> Any:
+        return [a.strip() for a in value.split(",") if a.strip()] if isinstance(value, str) else value
+
+    def alert_channels(self) -> list[ChannelConfig]:
+        """The [[alerts.channels]] of the file, plus 'slack', 'slack-webhook' and 'email' from the common
+        settings when they are given (a file channel of the same name wins)."""
+        named = {c.name: c for c in self.alerts.channels}
+        if self.slack_bot_token and self.slack_channel:
+            named.setdefault(
+                "slack",
+                ChannelConfig(
+                    name="slack",
+                    type=ChannelType.SLACK,
+                    token=self.slack_bot_token,
+                    channel=self.slack_channel,
+                    api_base_url=self.slack_api_base_url,
+                ),
+            )
+        if self.slack_webhook_url:
+            named.setdefault(
+                "slack-webhook",
+                ChannelConfig(name="slack-webhook", type=ChannelType.SLACK_WEBHOOK, webhook_url=self.slack_webhook_url),
+            )
+        if self.smtp_host and self.alert_email_to:
+            named.setdefault("email", ChannelConfig(
+                name="email", type=ChannelType.EMAIL, smtp_host=self.smtp_host, smtp_port=self.smtp_port,
+                smtp_user=self.smtp_user, smtp_password=self.smtp_password, starttls=self.smtp_starttls and not
+                self.smtp_ssl, ssl=self.smtp_ssl, to=self.alert_email_to,
+                **{"from": self.alert_email_from or f"flowwatch@{self.host}"},
+            ))  # fmt: skip
+        return list(named.values())
+
+    @model_validator(mode="after")
+    def _alert_channels(self) -> Settings:
+        """Refuse a half-configured channel now rather than at the first alert."""
+        if bool(self.slack_bot_token) != bool(self.slack_channel):
+            raise ValueError(
+                "slack_bot_token and slack_channel go together (FLOWWATCH_SLACK_CHANNEL names the channel)"
+            )
+        if self.smtp_host and not self.alert_email_to:
+            raise ValueError("smtp_host is set but alert_email_to is empty: who should the alerts mail?")
+        routes = {r.name for r in self.alerts.routes}
+        channels = {c.name for c in self.alert_channels()}
+        for route in self.alerts.routes:
+            unknown = sorted(set(route.channels or []) - channels)
+            if unknown:
+                raise ValueError(f"alerts route {route.name!r} names unknown channel(s): {', '.join(unknown)}")
+        for rule in self.alerts.rules:
+            if rule.route and rule.route not in routes | {"default"}:
+                raise ValueError(f"alert rule {rule.id!r} names unknown route {rule.route!r}")
+        return self
+
+    # -- end of alerts settings ----------------------------------------------------------------------
 
     @field_validator("db", mode="before")
     @classmethod

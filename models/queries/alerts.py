@@ -120,9 +120,7 @@ def save_states(conn: Connection, upserts: Sequence[dict[str, Any]], deletes: It
     """Write the states an evaluation changed and drop the ones gone back to ok."""
     keys = [*deletes, *((s["rule_id"], s["series"]) for s in upserts)]
     for rule_id, series in keys:
-        conn.execute(
-            sa.delete(alert_states).where(alert_states.c.rule_id == rule_id, alert_states.c.series == series)
-        )
+        conn.execute(sa.delete(alert_states).where(alert_states.c.rule_id == rule_id, alert_states.c.series == series))
     if upserts:
         conn.execute(alert_states.insert(), [{**s, "labels": _dumps(s["labels"])} for s in upserts])
 
@@ -176,7 +174,7 @@ def sent_log(conn: Connection, group_key: str, episode: int, channel: str) -> li
     """What was delivered for one group episode through one channel, oldest first."""
     n = alert_notifications.c
     query = (
-        sa.select(n.notification_id, n.kind, n.sent_at, n.message_ref, n.content_hash, n.result)
+        sa.select(n.notification_id, n.kind, n.sent_at, n.message_ref, n.content_hash, n.result, n.payload)
         .where(n.group_key == group_key, n.episode == episode, n.channel == channel, n.result == "sent")
         .order_by(n.notification_id)
     )
