@@ -129,9 +129,9 @@ def rate_limited(sent_last_hour: int, per_hour: int) -> bool:
 
 
 def channel_retry_at(failures_in_a_row: int, last_failure_at: datetime | None) -> datetime | None:
-    """When a failing channel is tried again: after 3 failures in a row it rests 1 min, doubling up to
+    """When a failing channel is tried again: after 3 failures in a row it rests 2 min, doubling up to
     15 min, so it never slows the others down; None when it may be used now."""
     if failures_in_a_row < 3 or last_failure_at is None:
         return None
-    rest = min(60 * 2 ** (failures_in_a_row - 3), 900)
+    rest = min(120 * 2 ** (failures_in_a_row - 3), 900)
     return last_failure_at + timedelta(seconds=rest)
