@@ -1,0 +1,271 @@
+"""Alerts API: rules with their state, alerts, groups, silences, the notification log, channels, test
+notifications, Slack account links, and Slack's interactivity endpoint.
+
+Routes validate, call ``app/services/alerts`` and answer; service errors become 404/409/422.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+import httpx
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from alerts import slack_signature
+from alerts.evaluate import stored_rules
+from app.api.exceptions import _refusals
+from app.context import AppContext
+from app.deps import Conn, Ctx
+from app.services import alerts as service
+from app.services.errors import Conflict, ServiceError
+from models.queries import alerts as store
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+
+def _runtime(ctx: AppContext) -> Any:
+    if ctx.alerts is None:
+        raise HTTPException(503, "alerting is not running in this process")
+    return ctx.alerts
+
+
+def overview(ctx: AppContext, conn: Any, *, notifications: int = 100) -> dict[str, Any]:
+    """Everything the Alerts page shows (the same as ``GET /api/v1/alerts``)."""
+    now = ctx.now()
+    runtime = _runtime(ctx)
+    health = store.rule_health(conn)
+    states = store.load_states(conn)
+    rules = []
+    for rule in stored_rules(conn):
+        mine = [s for s in states if s["rule_id"] == rule.id]
+        worst = next((st for st in ("firing", "pending", "resolved") if any(s["state"] == st for s in mine)), "ok")
+        h = health.get(rule.id, {})
+        state = (
+            "disabled" if not rule.enabled else (h.get("health") if h.get("health") in ("error", "nodata") else worst)
+        )
+        rules.append({**rule.definition(), "state": state, "health": h.get("health"), "health_detail": h.get("detail"),
+                      "evaluated_at": h.get("evaluated_at"), "alerts": len(mine)})  # fmt: skip
+    by_state: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "resolved": []}
+    for s in states:
+        by_state[s["state"]].append(s)
+    return jsonable_encoder(
+        {
+            "as_of": now,
+            "rules": rules,
+            "alerts": by_state,
+            "groups": store.list_groups(conn, active_only=True),
+            "silences": store.list_silences(conn, now=now),
+            "channels": runtime.channel_states(now),
+            "notifications": store.list_notifications(conn, limit=notifications),
+        }
+    )
+
+
+@router.get("", summary="Rules with their state, firing/pending/resolved alerts, silences, channels, notifications")
+def get_alerts(ctx: Ctx, conn: Conn, notifications: Annotated[int, Query(ge=0, le=1000)] = 100) -> dict[str, Any]:
+    return overview(ctx, conn, notifications=notifications)
+
+
+@router.post("/evaluate", summary="Evaluate every rule now and send what is due")
+async def evaluate_now(ctx: Ctx) -> dict[str, Any]:
+    runtime = _runtime(ctx)
+    report, outcomes = await run_in_threadpool(runtime.run, ctx.now())
+    return jsonable_encoder({"evaluation": report, "notifications": outcomes})
+
+
+# -- rules ---------------------------------------------------------------------------------------
+class RuleIn(BaseModel):
+    """A rule definition (see alerts/default_rules.toml) and who saves it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=200)
+    rule: dict[str, Any]
+
+
+class ActorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=200)
+
+
+@router.get("/rules", summary="Every rule (config and API) with its definition")
+def get_rules(conn: Conn) -> list[dict[str, Any]]:
+    return jsonable_encoder(store.list_rules(conn))
+
+
+@router.post("/rules", status_code=201, summary="Create a rule")
+def create_rule(body: RuleIn, ctx: Ctx) -> dict[str, Any]:
+    with _refusals():
+        return jsonable_encoder(service.save_rule(ctx, service.rule_from(body.rule), actor=body.actor))
+
+
+@router.put("/rules/{rule_id}", summary="Replace a rule's definition (kept over the file's from then on)")
+def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
+    with _refusals():
+        rule = service.rule_from({"id": rule_id, **body.rule})
+        return jsonable_encoder(service.save_rule(ctx, rule, actor=body.actor, rule_id=rule_id))
+
+
+@router.post("/rules/{rule_id}/{command}", summary="Disable or enable a rule")
+def toggle_rule(rule_id: str, command: str, body: ActorIn, ctx: Ctx) -> dict[str, Any]:
+    if command not in ("disable", "enable"):
+        raise HTTPException(404, f"unknown command {command!r}; use disable or enable")
+    with _refusals():
+        return jsonable_encoder(service.set_rule_enabled(ctx, rule_id, command == "enable", actor=body.actor))
+
+
+# -- silences --------------------------------------------------------------------------------------
+class SilenceIn(BaseModel):
+    """Label matchers (``flow="x"``, ``kind=~"a|b"`` or {name, op, value}); author, comment, end required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    matchers: list[Any] = Field(default_factory=list)
+    author: str | None = None
+    comment: str | None = None
+    ends_at: datetime | None = Field(None, description="ISO 8601; naive means UTC")
+    starts_at: datetime | None = None
+
+
+@router.get("/silences", summary="Silences, active and ended")
+def get_silences(ctx: Ctx, conn: Conn, active: bool = False) -> list[dict[str, Any]]:
+    return jsonable_encoder(store.list_silences(conn, now=ctx.now(), active_only=active))
+
+
+@router.post("/silences", status_code=201, summary="Silence the alerts the matchers select until ends_at")
+def create_silence(body: SilenceIn, ctx: Ctx) -> dict[str, Any]:
+    with _refusals():
+        silence = service.create_silence(
+            ctx,
+            matchers=body.matchers,
+            ends_at=body.ends_at,
+            author=body.author or "",
+            comment=body.comment or "",
+            starts_at=body.starts_at,
+        )
+    return jsonable_encoder(silence)
+
+
+@router.delete("/silences/{silence_id}", summary="End a silence now")
+def expire_silence(silence_id: int, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+    with _refusals():
+        return jsonable_encoder(service.expire_silence(ctx, silence_id, actor=actor))
+
+
+# -- notifications, channels, test -----------------------------------------------------------
+@router.get("/notifications", summary="The notification log: channel, time, payload, delivery result")
+def get_notifications(
+    conn: Conn, channel: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    return jsonable_encoder(store.list_notifications(conn, channel=channel, limit=limit))
+
+
+@router.post("/test", summary="Send a test notification to every channel (or ?channel=) and return each result")
+async def send_test(ctx: Ctx, channel: Annotated[list[str], Query()] = []) -> dict[str, Any]:  # noqa: B006
+    runtime = _runtime(ctx)
+    unknown = sorted(set(channel) - set(runtime.channels))
+    if unknown:
+        raise HTTPException(404, f"no channel named {', '.join(unknown)}; configured: {', '.join(runtime.channels)}")
+    if not runtime.channels:
+        raise HTTPException(
+            409, "no channel is configured (FLOWWATCH_SLACK_*, FLOWWATCH_SMTP_* or [[alerts.channels]])"
+        )
+    results = await run_in_threadpool(runtime.send_test, ctx.now(), channel or None)
+    return {"results": results, "ok": all(r["ok"] for r in results)}
+
+
+# -- Slack accounts ------------------------------------------------------------------------------
+class SlackUserIn(ActorIn):
+    user_name: str = Field(min_length=1, max_length=200)
+
+
+@router.get("/slack-users", summary="Slack user id → Flowwatch user")
+def get_slack_users(ctx: Ctx) -> dict[str, str]:
+    return service.slack_users(ctx)
+
+
+@router.put("/slack-users/{slack_user_id}", summary="Link a Slack user to a Flowwatch user")
+def put_slack_user(slack_user_id: str, body: SlackUserIn, ctx: Ctx) -> dict[str, str]:
+    with _refusals():
+        service.link_slack_user(ctx, slack_user_id, body.user_name, actor=body.actor)
+    return {"slack_user_id": slack_user_id, "user_name": body.user_name.strip()}
+
+
+@router.delete("/slack-users/{slack_user_id}", status_code=204, summary="Unlink a Slack user")
+def delete_slack_user(slack_user_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> None:
+    with _refusals():
+        service.unlink_slack_user(ctx, slack_user_id, actor=actor)
+
+
+# -- Slack interactivity -------------------------------------------------------------------------
+@router.post("/slack/interactivity", summary="Slack's interactivity requests (buttons of an alert message)")
+async def slack_interactivity(request: Request, ctx: Ctx, background: BackgroundTasks) -> JSONResponse:
+    """Verified (v0 signature, 5-minute window) and answered at once: the action runs after the answer
+    and its result comes back to the person through Slack's ``response_url``."""
+    secret = ctx.settings.slack_signing_secret
+    if not secret:
+        raise HTTPException(503, "Slack interactivity is not configured: set FLOWWATCH_SLACK_SIGNING_SECRET")
+    body = await request.body()
+    reason = slack_signature.refusal(
+        secret,
+        request.headers.get("X-Slack-Request-Timestamp"),
+        body,
+        request.headers.get("X-Slack-Signature"),
+        now=time.time(),
+    )
+    if reason is not None:
+        raise HTTPException(401, reason)
+    try:
+        payload = json.loads(parse_qs(body.decode())["payload"][0])
+        action = payload["actions"][0]
+        action_id, slack_user = str(action["action_id"]), str(payload["user"]["id"])
+    except (KeyError, IndexError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise HTTPException(
+            400, "expected a form field 'payload' with a block_actions JSON (actions[0], user.id)"
+        ) from exc
+    response_url = payload.get("response_url")
+    if action_id == "fw_open":  # a link button: Slack opened the URL already
+        return JSONResponse({})
+    if action_id not in service.SLACK_ACTIONS:
+        raise HTTPException(400, f"unknown action_id {action_id!r}")
+    user = service.slack_users(ctx).get(slack_user)
+    if user is None:
+        answer = {"response_type": "ephemeral", "replace_original": False,
+                  "text": service.LINK_HELP.format(slack_user=slack_user)}  # fmt: skip
+        if response_url:
+            background.add_task(_respond, response_url, answer)
+        return JSONResponse(answer)
+    background.add_task(_act, ctx, action_id, str(action.get("value") or ""), user, response_url)
+    return JSONResponse({})
+
+
+def _act(ctx: AppContext, action_id: str, value: str, user: str, response_url: str | None) -> None:
+    """Run a Slack button's action after the 200, then tell the person what it did."""
+    try:
+        result = service.act_from_slack(ctx, action_id, value, actor=user)
+        text = result.text
+    except (ServiceError, Conflict) as exc:
+        text = f"Flowwatch could not do that: {exc}"
+    except Exception:
+        log.exception("Slack action %s on %s failed", action_id, value)
+        text = "Flowwatch could not do that: an internal error was logged"
+    if response_url:
+        _respond(response_url, {"response_type": "ephemeral", "replace_original": False, "text": text})
+
+
+def _respond(url: str, body: dict[str, Any]) -> None:
+    try:
+        httpx.post(url, json=body, timeout=10)
+    except httpx.HTTPError:
+        log.warning("Slack response_url %s did not answer", url)

@@ -1,0 +1,242 @@
+"""Operator actions on alerting: rules, silences, Slack account links, and the buttons of a Slack alert.
+
+One function per action, shared by the API and the Alerts page. Acting from Slack goes through the
+exception lifecycle's own service functions (``ack``, ``apply_many``) with the Flowwatch user the Slack
+account is linked to as the actor, so the audit names a person and the lifecycle's rules stay in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from alerts.config import RuleConfig
+from alerts.labels import Matcher
+from alerts.state import Alert, State
+from app.services import lifecycle
+from app.services.errors import Conflict, IllegalTransition, InvalidRequest, NotFound
+from models.enums import Action
+from models.queries import alerts as store
+
+if TYPE_CHECKING:
+    from alerts.runtime import AlertRuntime
+    from app.context import AppContext
+
+#: What an unlinked Slack user is told (ephemeral: only they see it).
+LINK_HELP = (
+    "Your Slack account ({slack_user}) is not linked to a Flowwatch user, so Flowwatch cannot say who acted. "
+    "Ask a Flowwatch admin to link it: `PUT /api/v1/alerts/slack-users/{slack_user}` with "
+    '`{{"user_name": "<your Flowwatch user>", "actor": "<admin>"}}`, or the Alerts page, '
+    "or `[alerts.slack_users]` in flowwatch.toml."
+)
+
+
+def _runtime(ctx: AppContext) -> AlertRuntime:
+    if ctx.alerts is None:
+        raise Conflict("alerting is not running in this process")
+    return ctx.alerts
+
+
+def _actor(actor: str) -> str:
+    if not actor or not actor.strip():
+        raise InvalidRequest("actor is required: who does this")
+    return actor.strip()
+
+
+# -- rules -------------------------------------------------------------------------------------
+def save_rule(ctx: AppContext, rule: RuleConfig, *, actor: str, rule_id: str | None = None) -> dict[str, Any]:
+    """Create a rule (``rule_id`` None) or replace one; an edited rule keeps its edit over the file's."""
+    actor = _actor(actor)
+    with ctx.writer.transaction() as conn:
+        existing = store.get_rule(conn, rule_id or rule.id)
+        if rule_id is None and existing is not None:
+            raise Conflict(f"rule {rule.id!r} exists; edit it with PUT /api/v1/alerts/rules/{rule.id}")
+        if rule_id is not None:
+            if existing is None:
+                raise NotFound(f"rule {rule_id!r} does not exist")
+            if rule.id != rule_id:
+                raise InvalidRequest(
+                    f"the rule's id {rule.id!r} differs from {rule_id!r} in the path; ids do not change"
+                )
+        origin = existing["origin"] if existing else "api"
+        store.save_rule(conn, rule.id, definition=rule.definition(), origin=origin, now=ctx.now(), by=actor)
+        return store.get_rule(conn, rule.id) or {}
+
+
+def set_rule_enabled(ctx: AppContext, rule_id: str, enabled: bool, *, actor: str) -> dict[str, Any]:
+    """Disable (its firing alerts then resolve) or enable a rule."""
+    actor = _actor(actor)
+    with ctx.writer.transaction() as conn:
+        row = store.get_rule(conn, rule_id)
+        if row is None:
+            raise NotFound(f"rule {rule_id!r} does not exist")
+        definition = {**row["definition"], "enabled": enabled}
+        store.save_rule(conn, rule_id, definition=definition, origin=row["origin"], now=ctx.now(), by=actor)
+        return store.get_rule(conn, rule_id) or {}
+
+
+def rule_from(definition: dict[str, Any]) -> RuleConfig:
+    """A rule definition validated, its errors as one :class:`InvalidRequest` naming each field."""
+    try:
+        return RuleConfig.model_validate(definition)
+    except ValidationError as exc:
+        raise InvalidRequest(
+            "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg']}" for e in exc.errors())
+        ) from exc
+
+
+# -- silences ----------------------------------------------------------------------------------
+def create_silence(
+    ctx: AppContext,
+    *,
+    matchers: list[Any],
+    ends_at: datetime | None,
+    author: str,
+    comment: str,
+    starts_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Mute the alerts every matcher selects until ``ends_at``; author, comment and end are required."""
+    now = ctx.now()
+    problems = []
+    if not author or not author.strip():
+        problems.append("author is required: who silences")
+    if not comment or not comment.strip():
+        problems.append("comment is required: why it is silenced")
+    if ends_at is None:
+        problems.append("ends_at is required: a silence always ends")
+    parsed: list[Matcher] = []
+    try:
+        parsed = [Matcher.model_validate(m) for m in matchers]
+    except ValidationError as exc:
+        problems.append("matchers: " + "; ".join(e["msg"] for e in exc.errors()))
+    if not matchers:
+        problems.append('matchers: at least one, e.g. flow="shopify-d365-orders"')
+    if problems:
+        raise InvalidRequest("; ".join(problems))
+    assert ends_at is not None
+    start, end = _utc(starts_at) if starts_at else now, _utc(ends_at)
+    if end <= now or end <= start:
+        raise InvalidRequest(f"ends_at {end.isoformat()} must be in the future and after starts_at")
+    values = {
+        "matchers": [m.model_dump(mode="json") for m in parsed],
+        "starts_at": start,
+        "ends_at": end,
+        "author": author.strip(),
+        "comment": comment.strip(),
+        "created_at": now,
+    }
+    with ctx.writer.transaction() as conn:
+        silence_id = store.insert_silence(conn, **values)
+        return store.get_silence(conn, silence_id) or {}
+
+
+def expire_silence(ctx: AppContext, silence_id: int, *, actor: str) -> dict[str, Any]:
+    """End a silence now (its alerts notify again at their group's next flush)."""
+    actor = _actor(actor)
+    now = ctx.now()
+    with ctx.writer.transaction() as conn:
+        silence = store.get_silence(conn, silence_id)
+        if silence is None:
+            raise NotFound(f"silence {silence_id} does not exist")
+        if silence["ends_at"] <= now:
+            raise Conflict(f"silence {silence_id} already ended at {silence['ends_at'].isoformat()}")
+        store.end_silence(conn, silence_id, at=now, by=actor)
+        return store.get_silence(conn, silence_id) or {}
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+# -- Slack accounts --------------------------------------------------------------------------
+def link_slack_user(ctx: AppContext, slack_user_id: str, user_name: str, *, actor: str) -> None:
+    """Link a Slack user id (``U…``) to a Flowwatch user name."""
+    actor = _actor(actor)
+    if not slack_user_id.strip() or not user_name.strip():
+        raise InvalidRequest("slack_user_id and user_name are required")
+    with ctx.writer.transaction() as conn:
+        store.link_slack_user(conn, slack_user_id.strip(), user_name.strip(), by=actor, now=ctx.now())
+
+
+def unlink_slack_user(ctx: AppContext, slack_user_id: str, *, actor: str) -> None:
+    """Remove a link stored in the database (those of the settings stay)."""
+    _actor(actor)
+    with ctx.writer.transaction() as conn:
+        if not store.unlink_slack_user(conn, slack_user_id):
+            raise NotFound(f"Slack user {slack_user_id} is not linked in the database")
+
+
+def slack_users(ctx: AppContext) -> dict[str, str]:
+    """Slack user id → Flowwatch user: the settings' [alerts.slack_users], then the database's (which win)."""
+    with ctx.engine.connect() as conn:
+        stored = {k: v["user_name"] for k, v in store.slack_users(conn).items()}
+    return {**ctx.settings.alerts.slack_users, **stored}
+
+
+# -- the buttons of a Slack alert ------------------------------------------------------------
+SLACK_ACTIONS = {"fw_ack": "acknowledge", "fw_snooze": "snooze", "fw_assign": "assign"}
+
+
+@dataclass(frozen=True)
+class SlackResult:
+    """What a button did, in words for the person who pressed it."""
+
+    text: str
+    done: int = 0
+    skipped: int = 0
+
+
+def group_exceptions(ctx: AppContext, group_key: str) -> tuple[dict[str, Any], list[int]]:
+    """An alert group and the active exceptions its firing alerts are about."""
+    runtime = _runtime(ctx)
+    now = ctx.now()
+    with ctx.engine.connect() as conn:
+        group = store.get_group(conn, group_key)
+        if group is None:
+            raise NotFound(f"alert group {group_key} does not exist")
+        alerts = [Alert.from_row(r) for r in store.load_states(conn, group_key=group_key)]
+        firing = [a for a in alerts if a.state is State.FIRING]
+        ids, _orders = runtime.notifier.exception_ids(conn, firing, now)
+    return group, ids
+
+
+def act_from_slack(ctx: AppContext, action_id: str, value: str, *, actor: str) -> SlackResult:
+    """Acknowledge, Snooze or Assign to me on an alert group, as the linked Flowwatch user ``actor``."""
+    if action_id not in SLACK_ACTIONS:
+        raise InvalidRequest(f"unknown action {action_id!r}")
+    group_key, _, episode = value.partition(":")
+    group, ids = group_exceptions(ctx, group_key)
+    now = ctx.now()
+    if action_id == "fw_snooze":
+        snooze = _runtime(ctx).snooze_for()
+        matchers = [{"name": k, "op": "=", "value": v} for k, v in group["labels"].items() if v]
+        silence = create_silence(
+            ctx,
+            matchers=matchers or [{"name": "alertname", "op": "=~", "value": ".+"}],
+            ends_at=now + snooze,
+            author=actor,
+            comment=f"Snoozed from Slack (alert group episode {episode or group['episode']})",
+        )
+        return SlackResult(
+            f"Snoozed this alert until {silence['ends_at']:%H:%M} UTC (silence #{silence['silence_id']}).", 1
+        )
+    with ctx.writer.transaction() as conn:
+        if action_id == "fw_ack":
+            done = 0
+            for exception_id in ids:
+                try:
+                    lifecycle.ack(exception_id, conn=conn, actor=actor, now=now)
+                    done += 1
+                except (IllegalTransition, NotFound):
+                    continue  # already acknowledged, or gone: nothing to do for this one
+            verb = "Acknowledged"
+        else:
+            items = lifecycle.apply_many(Action.ASSIGN, ids, conn=conn, actor=actor, now=now, assignee=actor)
+            done = sum(i.done for i in items)
+            verb = f"Assigned to {actor}:"
+    skipped = len(ids) - done
+    tail = f" ({skipped} already acknowledged or closed)" if skipped and action_id == "fw_ack" else ""
+    return SlackResult(f"{verb} {done} exception{'s' * (done != 1)} as {actor}{tail}.", done, skipped)
