@@ -128,11 +128,12 @@ class Notifier:
             except Exception:  # the likely cause is a hint; its absence must not stop a notification
                 log.exception("likely cause of exception %s failed", held.top_exceptions[0]["exception_id"])
         severity = min((a.labels.get("severity", "low") for a in alerts), key=_rank, default="medium")
+        labels = {**_shared(alerts), **{k: v for k, v in group["labels"].items() if v}}
         return render.GroupView(
             group_key=group["group_key"],
             episode=int(group["episode"]),
             status=status,
-            title=self.title(conn, group["labels"], alerts, rules),
+            title=self.title(conn, labels, alerts, rules),
             severity=severity,
             alerts=[
                 render.AlertLine(
@@ -147,7 +148,7 @@ class Notifier:
             base_url=self.base_url,
             started_at=min((a.firing_since or now for a in alerts), default=group["started_at"]),
             now=now,
-            group_labels=group["labels"],
+            group_labels=labels,
             likely_cause=cause,
             resolved_at=max((a.resolved_at for a in alerts if a.resolved_at), default=None),
             muted=muted,
@@ -368,6 +369,17 @@ def _likely_cause(conn: Connection, exception_id: int) -> str | None:
     """The sentence of the query layer's likely cause of an exception."""
     found = likely_cause(conn, exception_id=exception_id)
     return str(found["text"]) if found and found.get("text") else None
+
+
+def _shared(alerts: list[Alert]) -> dict[str, str]:
+    """The flow, system, queue and kind every alert of a group has in common (a group keyed by flow
+    and kind still names the one system all its ingest-silence alerts are about)."""
+    out = {}
+    for name in ("flow", "system", "queue", "kind"):
+        values = {a.labels.get(name) for a in alerts}
+        if len(values) == 1 and (value := values.pop()):
+            out[name] = value
+    return out
 
 
 def _rank(severity: str) -> int:

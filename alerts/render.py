@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from alerts.config import RuleKind
 from models.queries.alert_signals import Impact
 
 MAX_BLOCKS = 50
@@ -58,7 +59,7 @@ def links(view: GroupView) -> dict[str, str]:
     labels = view.group_labels
     query = {k: labels[k] for k in ("flow", "system") if labels.get(k)}
     kind = labels.get("kind")
-    if kind and kind not in ("exceptions", "sync_lag", "queue_depth", "queue_age", "orders_at_risk", "cycle_time"):
+    if kind and kind not in {str(k) for k in RuleKind} | {"exceptions"}:  # an exception kind: filter on it
         query["kind"] = kind
     out = {"workbench": f"{base}/exceptions" + (f"?{urlencode(query)}" if query else "")}
     if labels.get("flow"):
