@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from alerts import slack_signature
-from alerts.evaluate import stored_rules
 from app.api.exceptions import _refusals
 from app.context import AppContext
 from app.deps import Conn, Ctx
@@ -39,41 +38,10 @@ def _runtime(ctx: AppContext) -> Any:
     return ctx.alerts
 
 
-def overview(ctx: AppContext, conn: Any, *, notifications: int = 100) -> dict[str, Any]:
-    """Everything the Alerts page shows (the same as ``GET /api/v1/alerts``)."""
-    now = ctx.now()
-    runtime = _runtime(ctx)
-    health = store.rule_health(conn)
-    states = store.load_states(conn)
-    rules = []
-    for rule in stored_rules(conn):
-        mine = [s for s in states if s["rule_id"] == rule.id]
-        worst = next((st for st in ("firing", "pending", "resolved") if any(s["state"] == st for s in mine)), "ok")
-        h = health.get(rule.id, {})
-        state = (
-            "disabled" if not rule.enabled else (h.get("health") if h.get("health") in ("error", "nodata") else worst)
-        )
-        rules.append({**rule.definition(), "state": state, "health": h.get("health"), "health_detail": h.get("detail"),
-                      "evaluated_at": h.get("evaluated_at"), "alerts": len(mine)})  # fmt: skip
-    by_state: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "resolved": []}
-    for s in states:
-        by_state[s["state"]].append(s)
-    return jsonable_encoder(
-        {
-            "as_of": now,
-            "rules": rules,
-            "alerts": by_state,
-            "groups": store.list_groups(conn, active_only=True),
-            "silences": store.list_silences(conn, now=now),
-            "channels": runtime.channel_states(now),
-            "notifications": store.list_notifications(conn, limit=notifications),
-        }
-    )
-
-
 @router.get("", summary="Rules with their state, firing/pending/resolved alerts, silences, channels, notifications")
 def get_alerts(ctx: Ctx, conn: Conn, notifications: Annotated[int, Query(ge=0, le=1000)] = 100) -> dict[str, Any]:
-    return overview(ctx, conn, notifications=notifications)
+    with _refusals():
+        return jsonable_encoder(service.overview(ctx, conn, notifications=notifications))
 
 
 @router.post("/evaluate", summary="Evaluate every rule now and send what is due")

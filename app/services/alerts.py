@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from sqlalchemy.engine import Connection
 
 from alerts.config import RuleConfig
+from alerts.evaluate import stored_rules
 from alerts.labels import Matcher
 from alerts.state import Alert, State
 from app.services import lifecycle
@@ -44,6 +46,37 @@ def _actor(actor: str) -> str:
     if not actor or not actor.strip():
         raise InvalidRequest("actor is required: who does this")
     return actor.strip()
+
+
+# -- what the Alerts page and GET /api/v1/alerts show -------------------------------------
+def overview(ctx: AppContext, conn: Connection, *, notifications: int = 100) -> dict[str, Any]:
+    """Everything the Alerts page shows (the same as ``GET /api/v1/alerts``)."""
+    now = ctx.now()
+    runtime = _runtime(ctx)
+    health = store.rule_health(conn)
+    states = store.load_states(conn)
+    rules = []
+    for rule in stored_rules(conn):
+        mine = [s for s in states if s["rule_id"] == rule.id]
+        worst = next((st for st in ("firing", "pending", "resolved") if any(s["state"] == st for s in mine)), "ok")
+        h = health.get(rule.id, {})
+        state = (
+            "disabled" if not rule.enabled else (h.get("health") if h.get("health") in ("error", "nodata") else worst)
+        )
+        rules.append({**rule.definition(), "state": state, "health": h.get("health"), "health_detail": h.get("detail"),
+                      "evaluated_at": h.get("evaluated_at"), "alerts": len(mine)})  # fmt: skip
+    by_state: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "resolved": []}
+    for s in states:
+        by_state[s["state"]].append(s)
+    return {
+        "as_of": now,
+        "rules": rules,
+        "alerts": by_state,
+        "groups": store.list_groups(conn, active_only=True),
+        "silences": store.list_silences(conn, now=now),
+        "channels": runtime.channel_states(now),
+        "notifications": store.list_notifications(conn, limit=notifications),
+    }
 
 
 # -- rules -------------------------------------------------------------------------------------
