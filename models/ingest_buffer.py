@@ -151,10 +151,13 @@ class IngestBuffer:
         return rows
 
     def flush(self) -> None:
-        """Commit everything pending now (shutdown, tests)."""
+        """Commit everything acknowledged so far (shutdown, tests), including a batch the
+        background flusher took just before: returning earlier would let a reader miss it."""
         with self._cond:
             batches, segment = self._swap()
         self._commit(segment, batches)
+        with self._cond:
+            self._cond.wait_for(lambda: not self._committing_ids, timeout=30)
         for path in list(self._retry):
             self._retry.remove(path)
             self._apply_segment(path, list(_read_segment(path)))
@@ -207,6 +210,7 @@ class IngestBuffer:
         finally:
             with self._cond:
                 self._committing_ids.pop(segment.name, None)
+                self._cond.notify_all()
 
     def _apply_segment(self, segment: Path, batches: list[tuple[str, pa.Table]]) -> int:
         """Append a segment's batches in one transaction, record it, then delete the file."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime
 
@@ -91,6 +92,40 @@ def test_background_flusher_commits_by_age(tmp_path) -> None:  # type: ignore[no
         assert _count(engine, "queue_samples") == 4
         assert buf.stats.flushed_rows["queue_samples"] == 4
     finally:
+        buf.stop()
+
+
+class _GatedWriter(IngestWriter):
+    """Holds the first commit open until the test lets it go: a flush caught mid-commit."""
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(engine)
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def append_in(self, conn, table, data):  # type: ignore[no-untyped-def]
+        self.entered.set()
+        assert self.gate.wait(timeout=30)
+        return super().append_in(conn, table, data)
+
+
+def test_flush_waits_for_the_batch_the_background_flusher_is_committing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine, _ = fresh_db(tmp_path)
+    writer = _GatedWriter(engine)
+    buf = IngestBuffer(writer, tmp_path / "wal", max_delay_seconds=0.01)
+    buf.start()
+    try:
+        buf.submit("queue_samples", _samples(3))
+        assert writer.entered.wait(timeout=10)  # the flusher took the batch and is inside its commit
+        flusher = threading.Thread(target=buf.flush)
+        flusher.start()
+        flusher.join(timeout=0.3)
+        returned_before_commit = not flusher.is_alive()
+        writer.gate.set()
+        flusher.join(timeout=30)
+        assert not returned_before_commit, "flush() returned while an acknowledged batch was still uncommitted"
+        assert _count(engine, "queue_samples") == 3
+    finally:
+        writer.gate.set()
         buf.stop()
 
 
