@@ -1,1 +1,2 @@
-"""Alert rules and channels (Slack, email): the package DESIGN.md reserves; no issue has asked for it yet."""
+"""Alerting: rules evaluated over the query layer, Alertmanager-style grouping, inhibition and silences,
+and notifications to Slack and email with their business impact (see ARCHITECTURE.md)."""

@@ -11,8 +11,8 @@ import typer
 from pydantic import ValidationError
 
 from app.settings import Settings, load_settings
-from models.db import DatabaseError
-from models.flow_config import FlowConfigError
+from models.store.db import DatabaseError
+from models.store.flow_config import FlowConfigError
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -79,7 +79,7 @@ def _seed_if_needed(settings: Settings, *, fresh: bool) -> None:
     """Seed the demo distributor into a new (or --fresh) database; keep an existing one."""
     from app.context import open_context
     from models.queries.common import utcnow
-    from models.schema import get_meta
+    from models.store.schema import get_meta
     from seed_data import seed_demo
 
     if fresh:

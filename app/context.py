@@ -18,13 +18,13 @@ from app.settings import Settings
 from collectors.adapters import Adapter, build_adapters
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerRunner
-from models.db import make_engine
-from models.flow_config import FlowConfig, load_flow_config, sync_flow_config
-from models.ingest_buffer import IngestBuffer
+from models.ingest.buffer import IngestBuffer
+from models.ingest.writer import IngestWriter
 from models.queries.common import utcnow
 from models.queries.partners import list_partners
-from models.schema import create_schema
-from models.writer import IngestWriter
+from models.store.db import make_engine
+from models.store.flow_config import FlowConfig, load_flow_config, sync_flow_config
+from models.store.schema import create_schema
 
 
 @dataclass

@@ -13,8 +13,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerConfig
-from models.detection import DetectionReport, run_detection_job
-from models.detection_rules import DetectionSettings
+from models.detection.passes import DetectionReport, run_detection_job
+from models.detection.rules import DetectionSettings
 
 if TYPE_CHECKING:
     from app.context import AppContext

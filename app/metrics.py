@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.registry import Collector
 
 from collectors.pollers import PollerRunner
-from models.ingest_buffer import IngestBuffer
+from models.ingest.buffer import IngestBuffer
 
 #: What the ingest edges count, per source kind (events, traces, webhook:<name>, queue_samples).
 OUTCOMES = ("accepted", "rejected", "duplicates", "ignored")

@@ -22,15 +22,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bench.synthetic import load
-from models.db import make_engine
-from models.detection import run_detection
+from models.detection.passes import run_detection
+from models.ingest.writer import IngestWriter
 from models.queries.common import Window
 from models.queries.correlation import flow_signals, likely_cause
 from models.queries.kpis import kpi_report
 from models.queries.overview import overview, sync_lag_by_flow
 from models.queries.timeline import find_orders, order_timeline
-from models.schema import create_schema
-from models.writer import IngestWriter
+from models.store.db import make_engine
+from models.store.schema import create_schema
 
 ANCHOR = datetime(2026, 3, 12, 14, 0)
 

@@ -12,9 +12,9 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from models.db import make_engine
-from models.schema import create_schema
-from models.writer import IngestWriter
+from models.ingest.writer import IngestWriter
+from models.store.db import make_engine
+from models.store.schema import create_schema
 from seed_data import seed_demo
 
 

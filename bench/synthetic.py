@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import Engine
 
-from models.flow_config import sync_flow_config
-from models.tables import business_events, spans
-from models.writer import IngestWriter
+from models.ingest.writer import IngestWriter
+from models.store.flow_config import sync_flow_config
+from models.store.tables import business_events, spans
 from seed_data.distributor import CHANNEL_ERP, FLOW_CONFIG, FULFILMENT, QUEUES
 from seed_data.ids import hex_ids
 

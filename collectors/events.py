@@ -30,7 +30,7 @@ from pydantic_core import ErrorDetails
 from collectors._arrow import arrow_schema, table_from_rows
 from collectors._time import parse_rfc3339, to_naive_utc
 from models.enums import EventStatus
-from models.tables import business_events
+from models.store.tables import business_events
 
 SCHEMA = arrow_schema(business_events)
 

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from collectors.events import EventIn, EventsDecodeError, parse_events, validate_events
-from models.ingest_buffer import Backpressure
+from models.ingest.buffer import Backpressure
 
 log = logging.getLogger(__name__)
 

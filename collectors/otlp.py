@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from collectors._arrow import arrow_schema, table_from_rows
-from models.tables import spans
+from models.store.tables import spans
 
 SCHEMA = arrow_schema(spans)
 

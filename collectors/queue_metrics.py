@@ -28,7 +28,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from collectors._arrow import arrow_schema, table_from_rows
 from collectors._time import to_naive_utc
-from models.tables import queue_samples
+from models.store.tables import queue_samples
 
 SCHEMA = arrow_schema(queue_samples)
 

@@ -3,13 +3,13 @@
 Northwind Supply Co. sells industrial and janitorial supplies through three channels,
 books orders in Dynamics 365 (NetSuite for the B2B/EDI business), ships from its own
 WMS and two regional 3PLs, and buys from three suppliers over EDI. Its systems and flows
-are the default flow file (``models/default_flows.toml``), which the server syncs at start;
+are the default flow file (``models/store/default_flows.toml``), which the server syncs at start;
 the seeder reads the same file, so the history and the running server agree.
 """
 
 from __future__ import annotations
 
-from models.flow_config import FlowDef, SystemDef, load_flow_config
+from models.store.flow_config import FlowDef, SystemDef, load_flow_config
 
 FLOW_CONFIG = load_flow_config()
 COMPANY = FLOW_CONFIG.company or "Northwind Supply Co."

@@ -19,11 +19,11 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from models.flow_config import sync_flow_config
+from models.ingest.writer import IngestWriter
 from models.queries.partners import add_partners
-from models.schema import set_meta
-from models.tables import business_events, metadata
-from models.writer import IngestWriter
+from models.store.flow_config import sync_flow_config
+from models.store.schema import set_meta
+from models.store.tables import business_events, metadata
 from seed_data.catalogue import Catalogue
 from seed_data.delivery import Findings, Sink
 from seed_data.distributor import EDI_PARTNERS, FLOW_CONFIG

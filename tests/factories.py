@@ -9,10 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 from sqlalchemy.engine import Engine
 
-from models.db import make_engine
-from models.schema import create_schema
-from models.tables import business_events, flows, systems
-from models.writer import IngestWriter
+from models.ingest.writer import IngestWriter
+from models.store.db import make_engine
+from models.store.schema import create_schema
+from models.store.tables import business_events, flows, systems
 
 _ids = itertools.count(1)
 

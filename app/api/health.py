@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.deps import Ctx
-from models.schema import SCHEMA_VERSION, is_current, schema_version
+from models.store.schema import SCHEMA_VERSION, is_current, schema_version
 
 router = APIRouter(tags=["health"])
 

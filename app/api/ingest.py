@@ -23,7 +23,7 @@ from collectors.adapters import AdapterAuthError, AdapterError
 from collectors.events import EventsDecodeError, parse_events, validate_events
 from collectors.otlp import OtlpDecodeError, decode_traces, encode_response
 from collectors.queue_metrics import QueueSample, samples_to_arrow
-from models.ingest_buffer import Backpressure
+from models.ingest.buffer import Backpressure
 from models.queries.ingest import stored_event_ids
 
 router = APIRouter(tags=["ingest"])

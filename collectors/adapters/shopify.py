@@ -5,7 +5,7 @@ keyed ``SHP-1001`` (``#`` dropped, ``SHP-`` prefixed), the form the ERP and 3PLs
 A fulfillment's name is the order's plus a sequence (``#1001.1``). A refund carries only
 the numeric ``order_id``: it is keyed by the reference ``@shopify:order:<order_id>``, which
 the writer resolves to the order's key through the alias the order's ``orders/create``
-registered (``models/key_aliases.py``), so refunds land on their order, never on a new key.
+registered (``models/ingest/key_aliases.py``), so refunds land on their order, never on a new key.
 
 Fulfillment statuses map faithfully: ``success`` is dispatched; ``pending`` and ``open`` are a
 fulfillment created but not yet shipped (``fulfillment.created``); ``cancelled``, ``error`` and
@@ -37,7 +37,7 @@ from collectors.adapters.base import (
     require,
     require_str,
 )
-from models.key_aliases import reference
+from models.ingest.key_aliases import reference
 
 TOPIC_HEADER = "X-Shopify-Topic"
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"

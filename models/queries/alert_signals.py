@@ -20,11 +20,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.dialect import in_list, seconds_between
 from models.enums import ACTIVE_SQL
 from models.queries.common import Window, json_number, read_frame
 from models.queries.overview import queue_current, sync_lag_by_flow
 from models.queries.steps import ORDER_STEP_BY_KEY, order_durations, step_flow_join
+from models.store.dialect import in_list, seconds_between
 
 #: The steps whose SLAs add up to an order's fulfilment SLA (creation to dispatch).
 FULFILMENT_STEPS = ("acceptance", "release", "shipment")

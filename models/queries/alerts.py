@@ -12,11 +12,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models.dialect import in_list, seconds_between
 from models.enums import ACTIVE_SQL
 from models.queries.alert_signals import impact
 from models.queries.common import read_frame
-from models.tables import (
+from models.store.dialect import in_list, seconds_between
+from models.store.tables import (
     alert_groups,
     alert_notifications,
     alert_rule_health,

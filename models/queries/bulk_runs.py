@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.queries.writes import set_clause
-from models.tables import bulk_run_items, bulk_runs, exceptions
+from models.store.tables import bulk_run_items, bulk_runs, exceptions
 
 _i = bulk_run_items.c
 

@@ -18,9 +18,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models.dialect import json_text, percentile, seconds_between, time_axis, time_bucket
 from models.queries.common import Window, read_frame
 from models.queries.steps import ORDER_STEPS, step_flow_join, step_lag_percentiles
+from models.store.dialect import json_text, percentile, seconds_between, time_axis, time_bucket
 
 SIGNALS = (
     "target_calls", "target_errors", "target_error_rate", "target_p95_ms",

@@ -21,7 +21,7 @@ from models.enums import ExceptionStatus
 from models.queries.common import AGING_BANDS, SEVERITIES, severity_rank
 from models.queries.messages import list_messages, message_counts
 from models.queries.writes import insert_sql, set_clause
-from models.tables import business_events, exception_actions, exception_orders, exceptions, flows, replays
+from models.store.tables import business_events, exception_actions, exception_orders, exceptions, flows, replays
 
 BAND_LABELS = tuple(label for label, _ in AGING_BANDS)
 SortKey = Literal[

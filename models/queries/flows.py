@@ -8,10 +8,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.dialect import in_list, seconds_between
 from models.enums import ACTIVE_SQL
 from models.queries.common import SEVERITIES, Window, json_number, read_frame, severity_rank
 from models.queries.overview import sync_lag_by_flow
+from models.store.dialect import in_list, seconds_between
 
 HEALTH_WINDOW = timedelta(hours=1)
 

@@ -8,8 +8,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models.dialect import time_bucket
 from models.queries.common import Window, read_frame
+from models.store.dialect import time_bucket
 
 
 def stored_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:

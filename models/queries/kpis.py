@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.dialect import percentile, seconds_between
 from models.enums import DETECTOR
 from models.queries.common import Window, json_number, read_frame
 from models.queries.scorecard import partner_scorecard
@@ -32,6 +31,7 @@ from models.queries.steps import (
     step_lags_sql,
     step_params,
 )
+from models.store.dialect import percentile, seconds_between
 
 #: Dimensions a KPI may be grouped by (``fulfiller`` is the WMS or 3PL an order ships from).
 DIMENSIONS = ("channel", "flow", "erp", "fulfiller", "supplier")

@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models.dialect import in_list, zipped
 from models.enums import MessageState
 from models.queries.writes import set_clause
-from models.tables import exception_messages
+from models.store.dialect import in_list, zipped
+from models.store.tables import exception_messages
 
 #: The marker of a replayed message's own event ids: ``<original>:replay:<n>``.
 REPLAY_MARK = ":replay:"

@@ -14,10 +14,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models.dialect import percentile, seconds_between, time_bucket
 from models.enums import ACTIVE_SQL
 from models.queries.common import SEVERITIES, Window, aging_band_sql, json_number, read_frame, severity_rank
 from models.queries.steps import order_durations, step_lags_sql, step_params
+from models.store.dialect import percentile, seconds_between, time_bucket
 
 
 def order_counts(conn: Connection, *, now: datetime, window: Window) -> dict[str, int]:

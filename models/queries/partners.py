@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models.tables import edi_partners
+from models.store.tables import edi_partners
 
 
 def list_partners(conn: Connection) -> dict[str, str]:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.queries.writes import insert_sql, set_clause
-from models.tables import replays
+from models.store.tables import replays
 
 #: One row per failed message of the selected exceptions: the exception's state, its flow's replay
 #: settings, the message's own state and the original stored event (with payload).

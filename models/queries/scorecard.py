@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.dialect import seconds_between
 from models.queries.common import Window, json_number, read_frame
 from models.queries.steps import partner_expr, step_lag_percentiles
+from models.store.dialect import seconds_between
 
 #: The step each kind of partner confirms: (start event, confirmation event).
 CONFIRMS = {"3pl": ("order.released", "shipment.dispatched"), "supplier": ("po.sent", "po.acknowledged")}

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.dialect import percentile, seconds_between
 from models.queries.common import Window, read_frame
+from models.store.dialect import percentile, seconds_between
 
 
 @dataclass(frozen=True)

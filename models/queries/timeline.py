@@ -17,8 +17,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models.dialect import in_list, seconds_between
 from models.queries.common import json_number, read_frame
+from models.store.dialect import in_list, seconds_between
 
 #: Lifecycles whose consecutive steps the timeline measures.
 LIFECYCLES: dict[str, tuple[str, ...]] = {

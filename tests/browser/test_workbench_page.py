@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from dashboards.components.workbench import filter_from_query
-from models.detection import run_detection_job
+from models.detection.passes import run_detection_job
 from models.queries.exceptions import ExceptionFilter, action_history, get_state, list_exceptions
 from models.queries.messages import message_counts
 from tests.browser.conftest import LiveServer, WatchedPage

@@ -18,9 +18,9 @@ from alerts.channels.base import Channel, Pacer, RetryPolicy
 from alerts.config import AlertsConfig, ChannelConfig, RuleConfig
 from alerts.runtime import AlertRuntime
 from app.services import lifecycle
-from models.detection import run_detection
+from models.detection.passes import run_detection
 from models.enums import Action
-from models.writer import IngestWriter
+from models.ingest.writer import IngestWriter
 from tests.factories import add_flow, add_system, event, events_table, fresh_db
 from tests.slack_server import TOKEN, SlackServer
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from app.context import AppContext
 from app.settings import load_settings
 from models.queries.messages import record_failures
-from models.tables import exception_actions, exception_orders, exceptions, flows, replays
+from models.store.tables import exception_actions, exception_orders, exceptions, flows, replays
 from tests.factories import event, events_table
 from tests.live_server import LiveServer, serve
 

@@ -14,7 +14,7 @@ from alerts.config import AlertsConfig, RuleConfig
 from alerts.runtime import AlertRuntime
 from app.context import AppContext, open_context
 from app.settings import Settings, load_settings
-from models.detection import run_detection
+from models.detection.passes import run_detection
 from models.queries.alerts import load_states
 from seed_data import seed_demo
 from tests.factories import event, events_table, fresh_db

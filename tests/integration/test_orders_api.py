@@ -8,7 +8,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from models.tables import flows, systems
+from models.store.tables import flows, systems
 from tests.factories import event, events_table
 from tests.live_server import LiveServer
 

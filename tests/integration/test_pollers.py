@@ -27,7 +27,7 @@ from collectors.pollers.prometheus import PrometheusPoller
 from collectors.pollers.rabbitmq import RabbitMqPoller
 from collectors.pollers.rabbitmq_management import RabbitMqManagementPoller
 from dashboards.components.ingest import poller_health
-from models.ingest_buffer import Backpressure
+from models.ingest.buffer import Backpressure
 from tests.live_server import free_port
 
 SAMPLES = Path(__file__).parents[1] / "unit" / "collectors" / "samples"

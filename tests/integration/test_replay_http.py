@@ -12,7 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from models.tables import exceptions
+from models.store.tables import exceptions
 from tests.integration.replay_world import actions_of, add_failures, add_flow, events_settled, workbench_server
 from tests.live_server import LiveServer
 from tests.receiver import Receiver

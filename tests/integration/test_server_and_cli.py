@@ -17,7 +17,7 @@ from app.context import open_context
 from app.settings import load_settings
 from models.queries.common import Window
 from models.queries.overview import overview
-from models.schema import SCHEMA_VERSION
+from models.store.schema import SCHEMA_VERSION
 from seed_data import seed_demo
 from tests.live_server import LiveServer, serve
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from models.detection import run_detection
+from models.detection.passes import run_detection
 from models.queries.correlation import likely_cause
 from seed_data import seed_demo
 from tests.factories import fresh_db

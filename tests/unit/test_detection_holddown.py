@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from models.detection import DetectionReport, DetectionSettings, run_detection
+from models.detection.passes import DetectionReport, DetectionSettings, run_detection
 from tests.factories import add_flow, add_system, event, events_table, fresh_db
 
 NOW = datetime(2026, 3, 10, 12, 0)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from models.queries.exceptions import ExceptionFilter, filtered_ids, get_exception, list_exceptions
-from models.tables import exception_orders, exceptions, flows
+from models.store.tables import exception_orders, exceptions, flows
 from tests.factories import fresh_db
 
 NOW = datetime(2026, 11, 20, 12, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.fingerprint import RULES, error_class, fingerprint, normalise
+from models.detection.fingerprint import RULES, error_class, fingerprint, normalise
 
 CASES = [
     ("uuid", "Request 3f2b8c1e-9a4d-4f6b-8e2a-1c5d7e9f0a3b rejected", "Request <uuid> rejected"),

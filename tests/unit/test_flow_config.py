@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import models.store
 from app.context import open_context
 from app.settings import load_settings
-from models.flow_config import DEFAULT_FLOWS_FILE, FlowConfigError, load_flow_config, sync_flow_config
+from models.store.flow_config import DEFAULT_FLOWS_FILE, FlowConfigError, load_flow_config, sync_flow_config
 from tests.factories import fresh_db
 
 CUSTOM = """
@@ -121,4 +122,4 @@ def test_cli_reports_a_bad_flow_file_in_one_line(tmp_path: Path) -> None:
 
 
 def test_default_file_ships_with_the_package() -> None:
-    assert DEFAULT_FLOWS_FILE.is_file() and DEFAULT_FLOWS_FILE.parent.name == "models"
+    assert DEFAULT_FLOWS_FILE.is_file() and DEFAULT_FLOWS_FILE.parent == Path(models.store.__file__).parent

@@ -65,7 +65,7 @@ def test_models_import_no_web_layer_and_collectors_no_database_connection() -> N
         if name.startswith("models"):
             assert not {m for m in imported if m.split(".")[0] in ("fastapi", "dash", "app", "dashboards")}, name
         if name.startswith("collectors"):  # table definitions may shape Arrow schemas; connections are the writer's
-            assert not {m for m in imported if m.startswith(("models.db", "duckdb", "sqlalchemy.engine"))}, name
+            assert not {m for m in imported if m.startswith(("models.store.db", "duckdb", "sqlalchemy.engine"))}, name
 
 
 def test_the_checks_see_the_tree() -> None:

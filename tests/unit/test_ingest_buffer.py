@@ -9,8 +9,8 @@ from datetime import datetime
 import pyarrow as pa
 import pytest
 
-from models.ingest_buffer import Backpressure, IngestBuffer
-from models.writer import IngestWriter
+from models.ingest.buffer import Backpressure, IngestBuffer
+from models.ingest.writer import IngestWriter
 from tests.factories import event, events_table, fresh_db
 
 T0 = datetime(2026, 5, 1, 9, 0)

@@ -19,8 +19,8 @@ from app.services.errors import IllegalTransition, InvalidRequest, NotFound
 from app.services.lifecycle import TRANSITIONS, Action
 from app.settings import load_settings
 from models.enums import ExceptionStatus
-from models.tables import exception_actions, exceptions
-from models.writer import IngestWriter
+from models.ingest.writer import IngestWriter
+from models.store.tables import exception_actions, exceptions
 from tests.factories import fresh_db
 
 NOW = datetime(2026, 11, 20, 12, 0)

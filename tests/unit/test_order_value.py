@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from models.schema import create_schema, schema_version, set_meta
+from models.store.schema import create_schema, schema_version, set_meta
 from seed_data import seed_demo
 from tests.factories import event, events_table, fresh_db
 

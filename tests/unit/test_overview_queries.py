@@ -13,7 +13,7 @@ import pytest
 
 from models.queries import overview as q
 from models.queries.common import Window
-from models.tables import exceptions
+from models.store.tables import exceptions
 from tests.factories import add_flow, event, events_table, fresh_db
 
 NOW = datetime(2026, 3, 10, 12, 0)

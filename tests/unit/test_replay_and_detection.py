@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from app.services.delivery import Delivery
 from app.services.replay import Claim, replay_event
-from models.detection import run_detection
-from models.tables import flows
+from models.detection.passes import run_detection
+from models.store.tables import flows
 from seed_data.distributor import FLOW_BY_ID
 from tests.factories import event, events_table, fresh_db
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from models.db import make_engine
-from models.schema import create_schema, is_current
+from models.store.db import make_engine
+from models.store.schema import create_schema, is_current
 
 
 def test_missing_nullable_columns_are_added_and_rows_kept(tmp_path: Path) -> None:

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from models.db import make_engine
-from models.schema import create_schema, get_meta
-from models.tables import metadata
-from models.writer import IngestWriter
+from models.ingest.writer import IngestWriter
+from models.store.db import make_engine
+from models.store.schema import create_schema, get_meta
+from models.store.tables import metadata
 from seed_data import SeedReport, seed_demo
 from seed_data.distributor import QUEUES
 from seed_data.incidents import Window, plan_incidents

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from models.step_rollup import backfill_flow_steps
+from models.ingest.step_rollup import backfill_flow_steps
 from tests.factories import add_flow, event, events_table, fresh_db
 
 T = datetime(2026, 3, 10, 10, 0)

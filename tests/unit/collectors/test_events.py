@@ -21,7 +21,7 @@ from collectors.events import (
     parse_events,
     validate_events,
 )
-from models.tables import business_events
+from models.store.tables import business_events
 
 SAMPLES = Path(__file__).parent / "samples"
 RECEIVED = datetime(2024, 5, 1, 9, 0, 0)

@@ -40,7 +40,7 @@ from collectors.otlp import (
     decode_traces,
     encode_response,
 )
-from models.tables import spans
+from models.store.tables import spans
 
 SAMPLES = Path(__file__).parent / "samples"
 PROTOBUF = "application/x-protobuf"

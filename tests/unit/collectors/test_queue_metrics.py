@@ -19,7 +19,7 @@ from collectors.queue_metrics import (
     parse_prometheus,
     samples_to_arrow,
 )
-from models.tables import queue_samples
+from models.store.tables import queue_samples
 
 SAMPLES = Path(__file__).parent / "samples"
 # 2024-05-01T10:00:00Z; the exporter sample's head timestamps are 600 s and 3,600 s before it

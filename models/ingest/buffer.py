@@ -23,9 +23,9 @@ from pathlib import Path
 import pyarrow as pa
 import sqlalchemy as sa
 
+from models.ingest.writer import IngestWriter
 from models.queries.common import utcnow
-from models.tables import ingest_segments
-from models.writer import IngestWriter
+from models.store.tables import ingest_segments
 
 log = logging.getLogger(__name__)
 

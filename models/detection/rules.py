@@ -29,8 +29,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.dialect import percentile, seconds_between
-from models.fingerprint import error_class
+from models.detection.fingerprint import error_class
 from models.queries.common import Window, read_frame
 from models.queries.steps import (
     ORDER_STEP_BY_KEY,
@@ -40,6 +39,7 @@ from models.queries.steps import (
     step_lags_sql,
     step_params,
 )
+from models.store.dialect import percentile, seconds_between
 
 #: Columns of an occurrence frame.
 OCCURRENCE_COLUMNS = (

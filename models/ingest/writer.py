@@ -19,10 +19,10 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import Connection, Engine
 
-from models.key_aliases import fold_aliases
+from models.ingest.key_aliases import fold_aliases
+from models.ingest.step_rollup import fold_steps
 from models.queries.steps import ORDER_STEPS as ORDER_LIFECYCLE
-from models.step_rollup import fold_steps
-from models.tables import metadata
+from models.store.tables import metadata
 
 #: Event types whose first successful occurrence stamps a column of order_facts.
 ORDER_STEPS: dict[str, str] = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from models.ingest.step_rollup import backfill_flow_steps
+from models.ingest.writer import backfill_order_values, backfill_step_flows
 from models.queries.messages import backfill_exception_messages
-from models.step_rollup import backfill_flow_steps
-from models.tables import metadata, schema_meta
-from models.writer import backfill_order_values, backfill_step_flows
+from models.store.tables import metadata, schema_meta
 
 SCHEMA_VERSION = 7
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.engine import Connection
 
-from models.tables import flows, systems
+from models.store.tables import flows, systems
 
 DEFAULT_FLOWS_FILE = Path(__file__).with_name("default_flows.toml")
 

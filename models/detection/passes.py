@@ -1,6 +1,6 @@
 """Exception detection: run the rules, then open, update, auto-resolve or re-open exceptions.
 
-The rules (:mod:`models.detection_rules`) read the canonical tables; this module writes
+The rules (:mod:`models.detection.rules`) read the canonical tables; this module writes
 only ``exceptions``, ``exception_orders`` and ``exception_actions``. Everything an
 exception records is derived from the evidence, so a second run on the same data changes
 nothing: occurrences grow only by evidence newer than the stored ``last_seen``, affected
@@ -36,13 +36,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models.detection_rules import DATA_QUALITY_PREFIX, RULES, DetectionSettings, RuleResult
-from models.dialect import in_list
+from models.detection.fingerprint import fingerprint
+from models.detection.rules import DATA_QUALITY_PREFIX, RULES, DetectionSettings, RuleResult
 from models.enums import ACTIVE_SQL, ACTIVE_STATUSES, DETECTOR
-from models.fingerprint import fingerprint
 from models.queries.common import SEVERITIES, read_frame
 from models.queries.messages import mark_delivered_by_source, original_id, record_failures
-from models.tables import exception_actions, exceptions
+from models.store.dialect import in_list
+from models.store.tables import exception_actions, exceptions
 
 
 @dataclass(frozen=True)

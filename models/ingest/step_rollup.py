@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
-from models.dialect import latest_before_join
 from models.queries.steps import ORDER_STEP_FLOW
+from models.store.dialect import latest_before_join
 
 _RAW_FLOWS = f"SELECT * FROM flows f WHERE NOT ({ORDER_STEP_FLOW})"
 

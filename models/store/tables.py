@@ -285,7 +285,7 @@ edi_partners = sa.Table(
     sa.Column("added_at", sa.DateTime, nullable=False),
 )
 
-# A source system's own id of an order → the order's key (see models/key_aliases.py).
+# A source system's own id of an order → the order's key (see models/ingest/key_aliases.py).
 key_aliases = sa.Table(
     "key_aliases",
     metadata,

@@ -1,0 +1,1 @@
+"""Tables, schema creation and migration, the engine factory, and the dialect-specific SQL pieces."""
