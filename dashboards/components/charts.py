@@ -10,7 +10,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboards.components.format import duration_unit, fmt_duration
-from dashboards.components.health import flow_health
 from dashboards.theme import (
     CONTEXT_GREY,
     HEALTH_COLORS,
@@ -20,6 +19,7 @@ from dashboards.theme import (
     TEMPLATE,
 )
 from models.queries.common import AGING_BANDS, SEVERITIES
+from models.queries.flows import lag_status
 
 NO_DATA = "No data in this range"
 ALL_FLOWS = "all"
@@ -115,7 +115,7 @@ def _lag_pct_of_sla(data: pd.DataFrame, meta: pd.DataFrame, span: tuple[Any, Any
     """The worst flows in warning or breach get colours; the rest are grey context."""
     pct = data.assign(pct=data["p95_seconds"] / data["flow_id"].map(meta["sla_seconds"]) * 100)
     health = {
-        flow_id: flow_health(meta.at[flow_id, "p95_seconds"], meta.at[flow_id, "sla_seconds"])
+        flow_id: lag_status(meta.at[flow_id, "p95_seconds"], meta.at[flow_id, "sla_seconds"])
         for flow_id in pct["flow_id"].unique()
     }
     # Offenders last, so their lines are drawn over the grey ones; worst offender first in the legend.

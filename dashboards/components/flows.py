@@ -19,11 +19,11 @@ from plotly.subplots import make_subplots
 
 from dashboards.components.charts import DLQ_COLORS, empty_figure
 from dashboards.components.format import duration_unit, fmt_duration, fmt_int, is_missing
-from dashboards.components.health import flow_health
 from dashboards.components.tables import badge
 from dashboards.components.tiles import Tile
 from dashboards.theme import HEALTH_COLORS, MUTED, SERIES_COLORS, SEVERITY_COLORS, TEMPLATE
 from models.queries.common import SEVERITIES
+from models.queries.flows import lag_status
 
 #: The backend's flow health → the badge kind and words every page uses.
 STATUS: dict[str, tuple[str, str]] = {
@@ -85,7 +85,7 @@ def flow_grid_rows(flows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "status_kind": STATUS[status][0],
             "status_label": STATUS[status][1],
             "lag_p95": fmt_duration(p95),
-            "lag_health": flow_health(p95, sla),
+            "lag_health": lag_status(p95, sla),
             "lag_pct": None if ratio is None else round(ratio * 100, 1),
             "sla": fmt_duration(sla),
             "steps": int(f["steps_last_hour"]),
@@ -144,7 +144,7 @@ def flow_facts(health: Mapping[str, Any], signals: pd.DataFrame) -> list[Tile]:
     """The open flow in six numbers: the last hour's lag and deliveries (as the list shows them),
     and from its signals over the range what is stuck and dead-lettered now, and the worst API minute."""
     p95, sla = health["sync_lag_p95_seconds"], health["sla_seconds"]
-    lag_tone = flow_health(p95, sla)
+    lag_tone = lag_status(p95, sla)
     deliveries, failures = int(health["deliveries_last_hour"]), int(health["failures_last_hour"])
     facts = [
         Tile("lag", "Sync lag p95 · 1 h", fmt_duration(p95), f"SLA {fmt_duration(sla)}",

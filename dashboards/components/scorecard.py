@@ -15,8 +15,8 @@ import pandas as pd
 from dash import html
 
 from dashboards.components.format import fmt_duration, fmt_int, fmt_pct, is_missing
-from dashboards.components.health import flow_health
 from dashboards.components.tables import badge
+from models.queries.flows import lag_status
 from models.queries.kpis import KPI_BY_NAME
 from models.queries.scorecard import CONFIRMS
 
@@ -267,7 +267,7 @@ def flow_sla_table(by_flow: Mapping[str, Any], flows: pd.DataFrame) -> html.Div:
 
     body = []
     for f in sorted(flows.itertuples(), key=furthest_first):
-        health = flow_health(lag.get(f.flow_id, {}).get("value"), f.sla_seconds)
+        health = lag_status(lag.get(f.flow_id, {}).get("value"), f.sla_seconds)
         cells = [html.Td(f.name, className="cell-flow", title=f.flow_id),
                  html.Td(fmt_duration(f.sla_seconds), className="num")]  # fmt: skip
         for metric, source, unit in (("sync_lag_p95_seconds", lag, "seconds"), ("sla_adherence", adherence, "ratio"),
@@ -328,7 +328,7 @@ def partner_table(scorecard: Sequence[Mapping[str, Any]], kind: str, slas: Mappi
             extra = None
             if metric == "confirmation_lag_p95_hours" and p["partner"] in slas:
                 sla = slas[p["partner"]]
-                cls += f" cell-{flow_health(None if value is None else value * 3600, sla)}"
+                cls += f" cell-{lag_status(None if value is None else value * 3600, sla)}"
                 extra = html.Div(f"SLA {fmt_duration(sla)}", className="sc-sub")
             delta = change_component(change(metric, unit, value, m.get("previous")))
             cells.append(html.Td([html.Div(fmt_value(unit, value)), extra, delta], className=cls))

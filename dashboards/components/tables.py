@@ -8,7 +8,7 @@ import pandas as pd
 from dash import html
 
 from dashboards.components.format import fmt_duration, fmt_int, fmt_pct, is_missing
-from dashboards.components.health import flow_health
+from models.queries.flows import lag_status
 
 _HEALTH_RANK = {"breach": 0, "warning": 1, "ok": 2, "idle": 3}
 _HEALTH_TEXT = {"breach": "Breach", "warning": "Warning", "ok": "OK", "idle": "No traffic"}
@@ -36,7 +36,7 @@ def flow_rows(lag: pd.DataFrame) -> pd.DataFrame:
         return lag.assign(health=[], over_share=[], ratio=[])
     steps = lag["steps"].astype(float)
     out = lag.assign(
-        health=[flow_health(p, s) for p, s in zip(lag["p95_seconds"], lag["sla_seconds"], strict=True)],
+        health=[lag_status(p, s) for p, s in zip(lag["p95_seconds"], lag["sla_seconds"], strict=True)],
         over_share=(lag["over_sla"].astype(float) / steps.where(steps > 0)),
         ratio=lag["p95_seconds"].astype(float) / lag["sla_seconds"].astype(float),
     )

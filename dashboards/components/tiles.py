@@ -14,7 +14,7 @@ import pandas as pd
 from dash import html
 
 from dashboards.components.format import fmt_duration, fmt_hours, fmt_int, is_missing
-from dashboards.components.health import flow_health
+from models.queries.flows import lag_status
 
 #: Tile labels by key, in display order; the key is also the tile's ``data-kpi`` attribute.
 TILE_LABELS: dict[str, str] = {
@@ -108,7 +108,7 @@ def worst_lag_tile(lag: pd.DataFrame) -> Tile:
         TILE_LABELS["sync_lag"],
         fmt_duration(worst["p95_seconds"]),
         f"{_times(share)} its {fmt_duration(worst['sla_seconds'])} SLA · {worst['name']}",
-        flow_health(worst["p95_seconds"], worst["sla_seconds"]),
+        lag_status(worst["p95_seconds"], worst["sla_seconds"]),
     )
 
 

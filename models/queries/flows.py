@@ -15,13 +15,28 @@ from models.store.dialect import in_list, seconds_between
 
 HEALTH_WINDOW = timedelta(hours=1)
 
+#: p95 at or above this share of the SLA is a warning: the flow is about to breach.
+WARNING_SHARE = 0.8
 
-def health(p95: float | None, sla: int, threshold: int, failures: int, open_exceptions: int, worst: str | None) -> str:
-    """``failing`` when the lag p95 is over the SLA or a critical exception is open; ``degraded`` on
-    any failure, a lag over its threshold or any open exception; else ``healthy``."""
-    if (p95 is not None and p95 > sla) or worst == "critical":
+
+def lag_status(p95_seconds: Any, sla_seconds: Any) -> str:
+    """A lag against its SLA — the one rule tiles, tables, charts and :func:`health` share:
+    ``breach`` over the SLA, ``warning`` from 80 % of it, ``ok`` below, ``idle`` with no lag measured."""
+    if p95_seconds is None or p95_seconds != p95_seconds or not sla_seconds or sla_seconds != sla_seconds:
+        return "idle"
+    ratio = float(p95_seconds) / float(sla_seconds)
+    if ratio > 1:
+        return "breach"
+    return "warning" if ratio >= WARNING_SHARE else "ok"
+
+
+def health(p95: float | None, sla: int, failures: int, open_exceptions: int, worst: str | None) -> str:
+    """``failing`` when the lag breaches its SLA or a critical exception is open; ``degraded`` on
+    any failure, any open exception or a lag in warning; else ``healthy``."""
+    lag = lag_status(p95, sla)
+    if lag == "breach" or worst == "critical":
         return "failing"
-    if failures or open_exceptions or (p95 is not None and p95 > threshold):
+    if failures or open_exceptions or lag == "warning":
         return "degraded"
     return "healthy"
 
@@ -68,7 +83,7 @@ def flows_health(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
             "failures_last_hour": fails,
             "open_exceptions": opened,
             "worst_open_severity": worst,
-            "health": health(p95, int(f["sla_seconds"]), int(f["lag_threshold_seconds"]), fails, opened, worst),
+            "health": health(p95, int(f["sla_seconds"]), fails, opened, worst),
         })  # fmt: skip
     return rows
 

@@ -16,7 +16,6 @@ from dashboards.components.charts import (
     sync_lag_figure,
 )
 from dashboards.components.format import fmt_duration, fmt_hours, fmt_int, fmt_pct
-from dashboards.components.health import flow_health
 from dashboards.components.tables import attention_rows, flow_rows, flow_table, queue_table
 from dashboards.components.tiles import (
     cycle_time_tile,
@@ -28,6 +27,7 @@ from dashboards.components.tiles import (
     worst_lag_tile,
 )
 from dashboards.theme import CONTEXT_GREY, SEVERITY_COLORS
+from models.queries.flows import health, lag_status
 
 T0 = datetime(2026, 3, 2, 8, 0)
 
@@ -179,7 +179,25 @@ def test_tile_component_is_findable_by_kpi() -> None:
     ],
 )
 def test_flow_health_against_sla(p95: float | None, sla: int, expected: str) -> None:
-    assert flow_health(p95, sla) == expected
+    assert lag_status(p95, sla) == expected
+
+
+@pytest.mark.parametrize(
+    ("p95", "failures", "open_exceptions", "worst", "expected"),
+    [
+        (100, 0, 0, None, "healthy"),
+        (None, 0, 0, None, "healthy"),  # nothing carried: the page calls it idle, the flow is not sick
+        (720, 0, 0, None, "degraded"),  # 80 % of the 900 s SLA: warning
+        (100, 1, 0, None, "degraded"),
+        (100, 0, 2, "high", "degraded"),
+        (901, 0, 0, None, "failing"),
+        (100, 0, 1, "critical", "failing"),
+    ],
+)
+def test_flow_health_composes_lag_failures_and_exceptions(
+    p95: float | None, failures: int, open_exceptions: int, worst: str | None, expected: str
+) -> None:
+    assert health(p95, 900, failures, open_exceptions, worst) == expected
 
 
 def test_flow_rows_put_offenders_first_with_share_over_sla() -> None:
