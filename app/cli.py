@@ -136,8 +136,7 @@ def _live_simulator(settings: Settings, ctx: AppContext) -> LiveSimulator:
     from app.demo_state import dlq_backlog, orders_in_flight
     from seed_data.live_simulator import LiveSimulator, SimulatorConfig
 
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
-    base_url = f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+    base_url = settings.own_url()
     typer.echo(
         f"Live demo traffic: ~{settings.live_orders_per_minute:g} new orders a minute through the ingest APIs "
         "(--no-live turns it off)"

@@ -100,7 +100,6 @@ def open_context(settings: Settings) -> AppContext:
 def open_alerts(settings: Settings, engine: Engine, writer: IngestWriter, now: datetime) -> AlertRuntime:
     """Alerting for this process: channels from the settings, the configured rules brought in."""
     config = settings.alerts.model_copy(update={"channels": settings.alert_channels()})
-    base_url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
-    runtime = AlertRuntime(config, engine=engine, writer=writer, base_url=base_url)
+    runtime = AlertRuntime(config, engine=engine, writer=writer, base_url=settings.base_url())
     runtime.sync_rules(now)
     return runtime

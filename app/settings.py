@@ -121,6 +121,17 @@ class Settings(BaseSettings):
     def _addresses(cls, value: Any) -> Any:
         return [a.strip() for a in value.split(",") if a.strip()] if isinstance(value, str) else value
 
+    def own_url(self) -> str:
+        """This server's own bind address (a wildcard bind answers on loopback): what a process on
+        this machine, such as the live demo traffic, talks to."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    def base_url(self) -> str:
+        """Where people and systems reach this server: ``public_base_url`` when set, else :meth:`own_url`
+        (links in alerts, relative replay targets)."""
+        return self.public_base_url.rstrip("/") if self.public_base_url else self.own_url()
+
     def alert_channels(self) -> list[ChannelConfig]:
         """The [[alerts.channels]] of the file, plus 'slack', 'slack-webhook' and 'email' from the common
         settings when they are given (a file channel of the same name wins)."""

@@ -79,12 +79,9 @@ class InFlight:
 def replay_base_url(settings: Settings, request_url: str | None = None) -> str:
     """Where relative (``/sim/...``) replay targets resolve: the configured public URL, else the URL the
     request came in on (API or page), else this server's own address."""
-    if settings.public_base_url:
-        return settings.public_base_url.rstrip("/")
-    if request_url:
+    if request_url and not settings.public_base_url:
         return request_url.rstrip("/")
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    return f"http://{host}:{settings.port}"
+    return settings.base_url()
 
 
 def route_for(subject: dict[str, Any], settings: Settings, base_url: str | None = None) -> Route:
