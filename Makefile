@@ -19,14 +19,14 @@ install: $(STAMP)
 demo: install
 	$(BIN)/flowwatch demo $(ARGS)
 
-test: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# mypy is strict on models/ and app/services/ (pyproject's [tool.mypy])
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python -m bench $(ARGS)

@@ -18,6 +18,7 @@ import logging
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -94,7 +95,7 @@ class BulkPlan:
         """Counts for the confirmation: how many exceptions and messages run, how many risk duplicates, how long."""
         runnable = [i for i in self.items if i.runnable and (include_duplicate_risk or not i.duplicate_risk)]
         seconds = round(len(runnable) / self.rate_per_second, 1) if self.rate_per_second else 0.0
-        out = {
+        out: dict[str, Any] = {
             "action": str(self.action),
             "selected": len({i.exception_id for i in self.items}),
             "runnable": len(runnable),
@@ -378,7 +379,7 @@ class BulkRunner:
                 control.cond.notify_all()
         for control in controls:
             with control.cond:
-                control.cond.wait_for(lambda c=control: c.parked or not _alive(c), timeout=timeout)
+                control.cond.wait_for(partial(_settled, control), timeout=timeout)
 
     def _status(self, run_id: int, ctx: AppContext) -> str:
         with ctx.engine.connect() as conn:
@@ -406,6 +407,11 @@ class BulkRunner:
 
 def _alive(control: _Control) -> bool:
     return control.thread is not None and control.thread.is_alive()
+
+
+def _settled(control: _Control) -> bool:
+    """A run's thread has parked at its pause point, or is gone."""
+    return control.parked or not _alive(control)
 
 
 def _item_bound(ctx: AppContext) -> float:

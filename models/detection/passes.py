@@ -30,7 +30,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 import sqlalchemy as sa
@@ -63,7 +63,7 @@ class Finding:
     times: tuple[datetime, ...]
     orders: tuple[str, ...]
     #: Failed messages (event_id, correlation_id, first_at, last_at, error), for rules that find messages.
-    messages: tuple[dict[str, object], ...] | None = None
+    messages: tuple[dict[str, Any], ...] | None = None
 
 
 #: Severity by rule, first match wins: (why, predicate over (finding, flow category), severity).
@@ -135,10 +135,10 @@ def _findings(results: list[RuleResult]) -> dict[str, Finding]:
     return found
 
 
-def _messages(rows: pd.DataFrame) -> tuple[dict[str, object], ...]:
+def _messages(rows: pd.DataFrame) -> tuple[dict[str, Any], ...]:
     """One entry per original message among failure occurrences (sorted by time): a failed replay
     of a message (``<id>:replay:<n>``) is the same message failing again."""
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for event_id, key, at, message in zip(rows["event_id"], rows["correlation_id"], rows["at"], rows["message"],
                                           strict=True):  # fmt: skip
         if event_id is None or pd.isna(event_id):
@@ -210,7 +210,7 @@ def run_detection(conn: Connection, *, now: datetime, settings: DetectionSetting
     return report
 
 
-def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, object]]:
+def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, Any]]:
     """Exceptions the pass may touch: every active one, and any with a current fingerprint;
     with their linked orders and who resolved them last."""
     frame = read_frame(
@@ -232,14 +232,14 @@ def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, ob
         {"ids": [int(i) for i in frame["exception_id"]]},
     )
     linked = links.groupby("exception_id")["correlation_id"].agg(lambda s: tuple(sorted(set(s))))
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for raw in frame.to_dict("records"):
         record = {k: None if pd.isna(v) else v for k, v in raw.items()}  # pandas' NaN/NaT → NULL
         record["orders"] = linked.get(record["exception_id"], ())
         for column in ("last_seen", "resolved_at", "clear_since"):
             if record[column] is not None:
                 record[column] = pd.Timestamp(record[column]).to_pydatetime()
-        rows[record["fingerprint"]] = record
+        rows[str(record["fingerprint"])] = record
     return rows
 
 
@@ -264,7 +264,7 @@ class _Writer:
         self._messages(exception_id, f)
         self._audit(exception_id, "open", None, "open", f.first_error)
 
-    def update(self, row: dict[str, object], f: Finding, sev: str) -> bool:
+    def update(self, row: dict[str, Any], f: Finding, sev: str) -> bool:
         """Refresh an active (or ignored) exception; False when nothing changed."""
         values = self._refreshed(row, f, sev)
         changed = {k: v for k, v in values.items() if row.get(k) != v}
@@ -276,23 +276,23 @@ class _Writer:
             self._link(row["exception_id"], f.orders, replace=True)
         return True
 
-    def reopen(self, row: dict[str, object], f: Finding, sev: str) -> None:
+    def reopen(self, row: dict[str, Any], f: Finding, sev: str) -> None:
         values = self._refreshed(row, f, sev)
         self._set(row, {**values, "status": "open", "resolved_at": None, "resolution": None, "updated_at": self.now})
         self._link(row["exception_id"], f.orders, replace=True)
         self._messages(row["exception_id"], f)
         self._audit(row["exception_id"], "reopen", "resolved", "open", f"condition returned: {f.first_error}")
 
-    def archive(self, row: dict[str, object]) -> None:
+    def archive(self, row: dict[str, Any]) -> None:
         """Free the fingerprint of an exception resolved long ago, so a recurrence opens a new one."""
         archived = f"{row['fingerprint']}#{row['exception_id']}"
         self._set(row, {"fingerprint": archived})
 
-    def clear(self, row: dict[str, object], reason: str, settings: DetectionSettings) -> bool:
+    def clear(self, row: dict[str, Any], reason: str, settings: DetectionSettings) -> bool:
         """One more pass with the condition clear: resolve once the hold-down is over (True), else count it."""
         since = row["clear_since"] or self.now
-        passes = int(row["clear_passes"] or 0) + 1  # type: ignore[call-overload]
-        if passes >= settings.resolve_after_passes and self.now - since >= settings.resolve_after:  # type: ignore[operator]
+        passes = int(row["clear_passes"] or 0) + 1
+        if passes >= settings.resolve_after_passes and self.now - since >= settings.resolve_after:
             self._set(row, {"status": "resolved", "resolved_at": self.now, "resolution": reason,
                             "updated_at": self.now, "clear_since": None, "clear_passes": None})  # fmt: skip
             self._audit(row["exception_id"], "resolve", str(row["status"]), "resolved", reason)
@@ -300,21 +300,21 @@ class _Writer:
         self._set(row, {"clear_since": since, "clear_passes": passes})
         return False
 
-    def _messages(self, exception_id: object, f: Finding) -> None:
+    def _messages(self, exception_id: int, f: Finding) -> None:
         """Keep every failed message of the finding; those no longer failing were delivered by their source."""
         if f.messages is None:
             return
-        record_failures(self.conn, int(exception_id), list(f.messages))  # type: ignore[call-overload]
+        record_failures(self.conn, int(exception_id), list(f.messages))
         failing = [str(m["event_id"]) for m in f.messages]
-        mark_delivered_by_source(self.conn, int(exception_id), failing, since=self.since, now=self.now)  # type: ignore[call-overload]
+        mark_delivered_by_source(self.conn, int(exception_id), failing, since=self.since, now=self.now)
 
     @staticmethod
-    def _refreshed(row: dict[str, object], f: Finding, sev: str) -> dict[str, object]:
+    def _refreshed(row: dict[str, Any], f: Finding, sev: str) -> dict[str, Any]:
         last_seen = row["last_seen"]
-        new = sum(1 for t in f.times if t > last_seen)  # type: ignore[operator]
+        new = sum(1 for t in f.times if t > last_seen)
         return {
-            "last_seen": max(last_seen, f.last_at),  # type: ignore[type-var]
-            "occurrences": int(row["occurrences"]) + new,  # type: ignore[call-overload]
+            "last_seen": max(last_seen, f.last_at),
+            "occurrences": int(row["occurrences"]) + new,
             "affected_orders": len(f.orders),
             "event_id": f.event_id or row["event_id"],
             "severity": _more_severe(str(row["severity"]), sev),
@@ -322,7 +322,7 @@ class _Writer:
             "clear_passes": None,
         }
 
-    def _set(self, row: dict[str, object], values: dict[str, object]) -> None:
+    def _set(self, row: dict[str, Any], values: dict[str, Any]) -> None:
         self.conn.execute(exceptions.update().where(exceptions.c.exception_id == row["exception_id"]).values(**values))
 
     def _link(self, exception_id: object, orders: tuple[str, ...], *, replace: bool = False) -> None:

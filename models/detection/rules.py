@@ -146,7 +146,7 @@ def failures(conn: Connection, *, now: datetime, settings: DetectionSettings) ->
         return str(row["error_class"] or "").startswith(DATA_QUALITY_PREFIX)
 
     def recent(row: dict[str, Any]) -> bool:  # older evidence is beyond the look-back: left as it is
-        return row["last_seen"] > since
+        return bool(row["last_seen"] > since)
 
     quality_rows = latest[quality]
     per_order = _frame(quality_rows.assign(kind="delivery_failed", key=quality_rows["correlation_id"]))

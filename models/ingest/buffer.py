@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from io import BufferedWriter
 from pathlib import Path
 
 import pyarrow as pa
@@ -237,7 +238,7 @@ class IngestBuffer:
         self.stats.last_flush_seconds = time.monotonic() - started
         return rows
 
-    def _open_segment(self):  # type: ignore[no-untyped-def]
+    def _open_segment(self) -> BufferedWriter:
         self._seq += 1
         name = f"{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}.wal"
         return open(self._dir / name, "ab")
@@ -252,7 +253,7 @@ def _encode(table: str, data: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, data.schema) as stream:
         stream.write_table(data)
-    body = sink.getvalue().to_pybytes()
+    body: bytes = sink.getvalue().to_pybytes()
     name = table.encode()
     return _HEADER.pack(len(name), len(body)) + name + body
 

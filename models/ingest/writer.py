@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -165,7 +166,7 @@ class IngestWriter:
         ]
         if missing:
             raise ValueError(f"batch for {table} lacks required columns: {', '.join(missing)}")
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection  # the DuckDB connection: Arrow registration
         name = f"_batch_{next(self._names)}"
         raw.register(name, arrow.select(columns))
         try:

@@ -77,7 +77,7 @@ def get_run(conn: Connection, run_id: int) -> dict[str, Any] | None:
     row = conn.execute(sa.select(bulk_runs).where(bulk_runs.c.run_id == run_id)).mappings().first()
     if row is None:
         return None
-    counts = dict(
+    counts: dict[Any, Any] = dict(
         conn.execute(sa.select(_i.status, sa.func.count()).where(_i.run_id == run_id).group_by(_i.status)).all()
     )
     run = dict(row)

@@ -78,4 +78,5 @@ def json_number(value: Any) -> float | int | None:
     """A JSON-safe number: NaN/NULL become None, numpy scalars become Python ones."""
     if value is None or (isinstance(value, float) and value != value) or pd.isna(value):
         return None
-    return value.item() if hasattr(value, "item") else value
+    plain: float | int = value.item() if hasattr(value, "item") else value
+    return plain

@@ -137,7 +137,7 @@ def replay(
                 edits[target["event_id"]] = (body, diff, reason if diff else None)
             if needs_four_eyes(sendable[0]):
                 claim_all(conn, sendable, now=now, actor=actor, edits=edits, status=ReplayStatus.PENDING_APPROVAL)
-                detail = {"messages": len(sendable), "edited": target["event_id"] if edits else None,
+                detail = {"messages": len(sendable), "edited": next(iter(edits), None),
                           "reason": reason, "diff": next(iter(edits.values()))[1] if edits else None,
                           "four_eyes": True}  # fmt: skip
                 append_actions(conn, [audit_row(exception_id, "replay_request", actor, now, state, state,
