@@ -16,6 +16,7 @@ from dash import Input, Output, State
 from app.services import bulk
 from app.services.errors import ServiceError
 from dashboards.app import current_ctx
+from dashboards.components import bulk as bulk_panel
 from dashboards.components import workbench as wb
 from dashboards.workbench_common import DEFAULT_ACTOR, replay_url
 from models.queries.flows import flow_definitions
@@ -119,7 +120,7 @@ def _bulk_apply(_confirmed: Any, _assign: Any, pending: str | None, rows: list[d
             report = bulk.run_report(run_id, conn=conn)
     except (ServiceError, ValueError) as exc:
         return wb.toast(str(exc), "breach"), keep, keep, keep, keep, keep
-    message, tone = wb.bulk_message(str(action), report, assignee)
+    message, tone = bulk_panel.bulk_message(str(action), report, assignee)
     return wb.toast(message, tone), time.time(), True, "rows", keep, keep
 
 
@@ -151,8 +152,8 @@ def _bulk_plan(_plan: Any, _close: Any, rows: list[dict[str, Any]] | None, scope
                                      base_url=replay_url(ctx)).as_dict()  # fmt: skip
         names = dict(flow_definitions(conn)[["flow_id", "name"]].itertuples(index=False))
     runnable = sum(1 for i in plan["items"] if not i["skip_reason"])
-    return (False, wb.plan_view(plan, names), selection.model_dump(mode="json", exclude_none=True),
-            wb.default_canary(runnable), plan["rate_per_second"], False, runnable == 0, None)  # fmt: skip
+    return (False, bulk_panel.plan_view(plan, names), selection.model_dump(mode="json", exclude_none=True),
+            bulk_panel.default_canary(runnable), plan["rate_per_second"], False, runnable == 0, None)  # fmt: skip
 
 
 @dash.callback(
@@ -177,13 +178,13 @@ def _run_view(run_id: int | None, _tick: Any) -> tuple[Any, ...]:
         return True, None, None, True, True, True, True, keep, keep, keep
     with current_ctx().engine.connect() as conn:
         report = bulk.run_report(run_id, conn=conn, limit=0)
-        active = report["status"] in wb.ACTIVE_RUN
-        items = None if active else wb.run_items_table(bulk.run_report(run_id, conn=conn, limit=500)["items"])
-    buttons = wb.run_controls(str(report["status"]))
-    progress = wb.run_progress(report)
+        active = report["status"] in bulk_panel.ACTIVE_RUN
+        items = None if active else bulk_panel.run_items_table(bulk.run_report(run_id, conn=conn, limit=500)["items"])
+    buttons = bulk_panel.run_controls(str(report["status"]))
+    progress = bulk_panel.run_progress(report)
     if active:
         return False, progress, None, buttons["pause"], buttons["resume"], buttons["abort"], False, keep, keep, keep
-    message, tone = wb.run_finished_message(report)
+    message, tone = bulk_panel.run_finished_message(report)
     return (False, progress, items, True, True, True, True, wb.toast(message, tone), time.time(), True)
 
 

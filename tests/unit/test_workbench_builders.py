@@ -9,6 +9,7 @@ import pytest
 
 from app.services import replay
 from app.services.replay import MessageOutcome, ReplayOutcome
+from dashboards.components import bulk as bulk_panel
 from dashboards.components import exception_detail as xd
 from dashboards.components import workbench as wb
 from models.enums import ReplayStatus
@@ -204,14 +205,14 @@ def test_bulk_toast_says_how_many_changed_and_why_the_rest_did_not() -> None:
             {"status": "skipped", "error": "cannot resolve a resolved exception; reopen it first"},
         ],
     }
-    assert wb.bulk_message("resolve", report) == (
+    assert bulk_panel.bulk_message("resolve", report) == (
         "Resolved 2 exceptions; 1 skipped (cannot resolve a resolved exception; reopen it first)", "ok",
     )  # fmt: skip
-    assert wb.bulk_message("assign", {"counts": {"done": 1}, "items": []}, "sam") == (
+    assert bulk_panel.bulk_message("assign", {"counts": {"done": 1}, "items": []}, "sam") == (
         "Assigned 1 exception to sam",
         "ok",
     )
-    assert wb.bulk_message("ignore", {"counts": {"skipped": 1}, "items": []})[1] == "warning"
+    assert bulk_panel.bulk_message("ignore", {"counts": {"skipped": 1}, "items": []})[1] == "warning"
 
 
 def test_a_toast_that_failed_carries_the_breach_tone() -> None:
@@ -243,7 +244,7 @@ PLAN: dict[str, Any] = {
 
 def test_plan_breakdown_per_flow() -> None:
     names = {f["flow_id"]: f["name"] for f in FLOWS}
-    assert wb.plan_breakdown(PLAN["items"], names) == [
+    assert bulk_panel.plan_breakdown(PLAN["items"], names) == [
         {"flow_id": "shopify-d365-orders", "flow": "Shopify storefront → Dynamics 365 orders", "selected": 2,
          "runnable": 2, "duplicate_risk": 1, "skipped": 0, "target": "/sim/erp/d365/sales-orders"},
         {"flow_id": "3pl_north-d365-shipment", "flow": "NorthStar Logistics → Dynamics 365 shipment confirmation",
@@ -252,7 +253,7 @@ def test_plan_breakdown_per_flow() -> None:
 
 
 def test_plan_view_shows_counts_duplicate_risk_and_grouped_skip_reasons() -> None:
-    view = wb.plan_view(PLAN, {f["flow_id"]: f["name"] for f in FLOWS})
+    view = bulk_panel.plan_view(PLAN, {f["flow_id"]: f["name"] for f in FLOWS})
     facts = [text(f) for f in with_class(view, "ex-fact")]
     assert facts == ["Exceptions selected 4", "Messages to replay 3", "Of exceptions 2", "Duplicate risk 1",
                      "Skipped 2", "Paced at 5/s", "Takes about under 1 s"]  # fmt: skip
@@ -266,7 +267,7 @@ def test_plan_view_shows_counts_duplicate_risk_and_grouped_skip_reasons() -> Non
 
 
 def test_default_canary_is_small_and_never_more_than_the_run() -> None:
-    assert [wb.default_canary(n) for n in (0, 3, 40, 200, 5000)] == [0, 3, 5, 20, 50]
+    assert [bulk_panel.default_canary(n) for n in (0, 3, 40, 200, 5000)] == [0, 3, 5, 20, 50]
 
 
 def _report(status: str, **counts: int) -> dict[str, Any]:
@@ -285,28 +286,28 @@ def _report(status: str, **counts: int) -> dict[str, Any]:
 
 
 def test_run_progress_draws_delivered_failed_and_skipped_shares() -> None:
-    view = wb.run_progress(_report("running", delivered=5, failed=2, skipped=1, pending=2))
+    view = bulk_panel.run_progress(_report("running", delivered=5, failed=2, skipped=1, pending=2))
     widths = [props(s)["style"]["width"] for s in with_class(view, "ex-bar")[0].children]
     assert widths == ["50.00%", "20.00%", "10.00%"]
     assert text(with_class(view, "ex-run-counts")) == \
         "8 of 10 processed · 5 delivered · 2 failed · 1 skipped · 10/s · canary 5"  # fmt: skip
     assert props(view)["data-status"] == "running"
-    assert wb.run_controls("running") == {"pause": False, "resume": True, "abort": False}
-    assert wb.run_controls("paused") == {"pause": True, "resume": False, "abort": False}
-    assert wb.run_controls("completed") == {"pause": True, "resume": True, "abort": True}
+    assert bulk_panel.run_controls("running") == {"pause": False, "resume": True, "abort": False}
+    assert bulk_panel.run_controls("paused") == {"pause": True, "resume": False, "abort": False}
+    assert bulk_panel.run_controls("completed") == {"pause": True, "resume": True, "abort": True}
 
 
 def test_a_finished_run_reports_its_outcome_and_items() -> None:
     canary = {**_report("canary_failed", failed=1, skipped=9), "detail": "canary failed on exception 3: HTTP-500: x"}
-    assert wb.run_finished_message(canary) == (
+    assert bulk_panel.run_finished_message(canary) == (
         "Bulk replay #7 canary failed: 0 delivered, 1 failed, 9 skipped",
         "breach",
     )
-    assert "canary failed on exception 3" in text(wb.run_progress(canary))
-    assert wb.run_finished_message(_report("completed", delivered=3)) == (
+    assert "canary failed on exception 3" in text(bulk_panel.run_progress(canary))
+    assert bulk_panel.run_finished_message(_report("completed", delivered=3)) == (
         "Bulk replay #7 completed: 3 delivered, 0 failed, 0 skipped", "ok",
     )  # fmt: skip
-    table = wb.run_items_table([
+    table = bulk_panel.run_items_table([
         {"exception_id": 3, "title": "Order SHP-1 rejected", "status": "failed", "error": "HTTP-500: down",
          "exception_status": "open"},
         {"exception_id": 4, "title": "Order SHP-2 rejected", "status": "delivered", "error": None,
