@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.api.schemas import ActionResult, BulkPlanOut, BulkRun, ExceptionDetail, ExceptionPage, ReplayResult
 from app.context import AppContext
 from app.deps import Conn, Ctx
 from app.services import bulk, lifecycle, replay
@@ -48,7 +49,9 @@ def _split(values: list[str]) -> list[str]:
 
 
 # -- the grid and the detail panel ---------------------------------------------------------
-@router.get("/exceptions", summary="Exceptions with filters, sorting and server-side paging")
+@router.get(
+    "/exceptions", response_model=ExceptionPage, summary="Exceptions with filters, sorting and server-side paging"
+)
 def get_exceptions(
     ctx: Ctx,
     conn: Conn,
@@ -89,7 +92,11 @@ def get_exceptions(
     return {"items": page.items, "total": page.total, "offset": page.offset, "limit": page.limit}
 
 
-@router.get("/exceptions/{exception_id}", summary="One exception: history, payload, affected orders, replays")
+@router.get(
+    "/exceptions/{exception_id}",
+    response_model=ExceptionDetail,
+    summary="One exception: history, payload, affected orders, replays",
+)
 def get_exception_detail(exception_id: int, ctx: Ctx, conn: Conn) -> dict[str, Any]:
     """Everything the detail panel shows."""
     detail = get_exception(conn, exception_id, now=ctx.now())
@@ -152,42 +159,50 @@ def _act(ctx: AppContext, exception_id: int, action: lifecycle.Action, actor: st
     }
 
 
-@router.post("/exceptions/{exception_id}/ack", summary="Acknowledge (open → acknowledged)")
+@router.post("/exceptions/{exception_id}/ack", response_model=ActionResult, summary="Acknowledge (open → acknowledged)")
 def ack(exception_id: int, body: ActorIn, ctx: Ctx) -> dict[str, Any]:
     return _act(ctx, exception_id, lifecycle.Action.ACK, body.actor)
 
 
-@router.post("/exceptions/{exception_id}/assign", summary="Assign to a person")
+@router.post("/exceptions/{exception_id}/assign", response_model=ActionResult, summary="Assign to a person")
 def assign(exception_id: int, body: AssignIn, ctx: Ctx) -> dict[str, Any]:
     return _act(ctx, exception_id, lifecycle.Action.ASSIGN, body.actor, assignee=body.assignee)
 
 
-@router.post("/exceptions/{exception_id}/note", summary="Add a note to the audit trail")
+@router.post("/exceptions/{exception_id}/note", response_model=ActionResult, summary="Add a note to the audit trail")
 def note(exception_id: int, body: NoteIn, ctx: Ctx) -> dict[str, Any]:
     return _act(ctx, exception_id, lifecycle.Action.NOTE, body.actor, text=body.text)
 
 
-@router.post("/exceptions/{exception_id}/resolve", summary="Resolve (open/acknowledged → resolved)")
+@router.post(
+    "/exceptions/{exception_id}/resolve", response_model=ActionResult, summary="Resolve (open/acknowledged → resolved)"
+)
 def resolve(exception_id: int, body: ResolveIn, ctx: Ctx) -> dict[str, Any]:
     return _act(ctx, exception_id, lifecycle.Action.RESOLVE, body.actor, text=body.resolution)
 
 
-@router.post("/exceptions/{exception_id}/ignore", summary="Ignore (open/acknowledged → ignored)")
+@router.post(
+    "/exceptions/{exception_id}/ignore", response_model=ActionResult, summary="Ignore (open/acknowledged → ignored)"
+)
 def ignore(exception_id: int, body: ReasonIn, ctx: Ctx) -> dict[str, Any]:
     return _act(ctx, exception_id, lifecycle.Action.IGNORE, body.actor, text=body.reason)
 
 
-@router.post("/exceptions/{exception_id}/reopen", summary="Reopen (resolved/ignored → open)")
+@router.post(
+    "/exceptions/{exception_id}/reopen", response_model=ActionResult, summary="Reopen (resolved/ignored → open)"
+)
 def reopen(exception_id: int, body: ReasonIn, ctx: Ctx) -> dict[str, Any]:
     return _act(ctx, exception_id, lifecycle.Action.REOPEN, body.actor, text=body.reason)
 
 
-@router.post("/exceptions/{exception_id}/snooze", summary="Hide from the default view until a time")
+@router.post(
+    "/exceptions/{exception_id}/snooze", response_model=ActionResult, summary="Hide from the default view until a time"
+)
 def snooze(exception_id: int, body: SnoozeIn, ctx: Ctx) -> dict[str, Any]:
     return _act(ctx, exception_id, lifecycle.Action.SNOOZE, body.actor, until=body.until)
 
 
-@router.post("/exceptions/{exception_id}/severity", summary="Change the severity")
+@router.post("/exceptions/{exception_id}/severity", response_model=ActionResult, summary="Change the severity")
 def severity(exception_id: int, body: SeverityIn, ctx: Ctx) -> dict[str, Any]:
     return _act(ctx, exception_id, lifecycle.Action.SET_SEVERITY, body.actor, severity=body.severity)
 
@@ -201,7 +216,9 @@ def _outcome(outcome: replay.ReplayOutcome) -> JSONResponse:
 
 
 @router.post(
-    "/exceptions/{exception_id}/replay", summary="Replay every undelivered failed message (one optionally edited)"
+    "/exceptions/{exception_id}/replay",
+    response_model=ReplayResult,
+    summary="Replay every undelivered failed message (one optionally edited)",
 )
 def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Request) -> JSONResponse:
     """Each undelivered message is re-sent at the flow's pace with its own result; the exception resolves
@@ -219,14 +236,22 @@ def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Reque
     return _outcome(outcome)
 
 
-@router.post("/exceptions/{exception_id}/approve-replay", summary="Approve a four-eyes replay (another operator)")
+@router.post(
+    "/exceptions/{exception_id}/approve-replay",
+    response_model=ReplayResult,
+    summary="Approve a four-eyes replay (another operator)",
+)
 def approve_replay(exception_id: int, body: ActorIn, ctx: Ctx, request: Request) -> JSONResponse:
     with _refusals():
         outcome = replay.approve_replay(exception_id, ctx=ctx, approver=body.actor, base_url=_base_url(ctx, request))
     return _outcome(outcome)
 
 
-@router.post("/exceptions/{exception_id}/reject-replay", summary="Reject (or withdraw) a four-eyes replay")
+@router.post(
+    "/exceptions/{exception_id}/reject-replay",
+    response_model=ReplayResult,
+    summary="Reject (or withdraw) a four-eyes replay",
+)
 def reject_replay(exception_id: int, body: ReasonIn, ctx: Ctx) -> JSONResponse:
     with _refusals(), ctx.writer.transaction() as conn:
         outcome = replay.reject_replay(exception_id, conn=conn, actor=body.actor, now=ctx.now(), reason=body.reason)
@@ -247,7 +272,11 @@ class BulkIn(bulk.Selection):
     text: str | None = Field(None, max_length=2_000, description="resolution or ignore reason")
 
 
-@router.post("/exceptions/bulk", summary="Bulk replay, resolve, ignore or assign (dry run first)")
+@router.post(
+    "/exceptions/bulk",
+    response_model=BulkPlanOut | BulkRun,
+    summary="Bulk replay, resolve, ignore or assign (dry run first)",
+)
 def bulk_action(body: BulkIn, ctx: Ctx, request: Request) -> JSONResponse:
     """Dry run: the plan. Replay: starts a paced background run (202). Others: done at once (200)."""
     selection = bulk.Selection(filter=body.filter, ids=body.ids)
@@ -289,7 +318,7 @@ def bulk_action(body: BulkIn, ctx: Ctx, request: Request) -> JSONResponse:
     return JSONResponse(jsonable_encoder(report))
 
 
-@router.get("/bulk-runs/{run_id}", summary="A bulk run: status, progress and per-item results")
+@router.get("/bulk-runs/{run_id}", response_model=BulkRun, summary="A bulk run: status, progress and per-item results")
 def get_bulk_run(
     run_id: int,
     conn: Conn,
@@ -301,7 +330,7 @@ def get_bulk_run(
         return bulk.run_report(run_id, conn=conn, item_status=item_status, offset=offset, limit=limit)
 
 
-@router.post("/bulk-runs/{run_id}/{command}", summary="Pause, resume or abort a bulk run")
+@router.post("/bulk-runs/{run_id}/{command}", response_model=BulkRun, summary="Pause, resume or abort a bulk run")
 def control_bulk_run(run_id: int, command: str, body: ActorIn, ctx: Ctx, request: Request) -> dict[str, Any]:
     """Pause and abort take effect after the item in progress; the answer is the run's state then."""
     runner = ctx.actions.bulk

@@ -5,19 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from app.api.schemas import Healthz, Readyz
 from app.deps import Ctx
 from models.store.schema import SCHEMA_VERSION, is_current, schema_version
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Healthz)
 def healthz() -> dict[str, str]:
     """The process answers: it is alive."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readyz)
 def readyz(ctx: Ctx) -> JSONResponse:
     """Ready when the database opens and its schema is this code's version."""
     try:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from app.api.schemas import KpiReport, Overview
 from app.deps import Conn, Ctx
 from models.queries import overview as q
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
@@ -19,7 +20,7 @@ DEFAULT_SPAN = timedelta(days=7)
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
 
-@router.get("/overview")
+@router.get("/overview", response_model=Overview)
 def kpi_overview(
     ctx: Ctx,
     conn: Conn,
@@ -33,7 +34,7 @@ def kpi_overview(
     return q.overview(conn, now=window.until, window=window)
 
 
-@router.get("")
+@router.get("", response_model=KpiReport)
 def kpis(
     ctx: Ctx,
     conn: Conn,

@@ -1,0 +1,444 @@
+"""What every route answers, as models: ``/api/openapi.json`` documents each response from these.
+
+Rows that carry a table's columns declare them all; ``extra="allow"`` only keeps a column added to
+a table from being silently dropped before its model learns it (``tests/integration/test_openapi.py``
+fails when an answer holds a key its model does not declare).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.enums import ReplayStatus
+
+
+class Out(BaseModel):
+    """Base of the response models."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+# -- health ---------------------------------------------------------------------------------
+class Healthz(Out):
+    status: str = Field(examples=["ok"])
+
+
+class Readyz(Out):
+    status: str = Field(description="ready, schema_outdated or unavailable")
+    schema_version: int | None = None
+    expected_schema_version: int | None = None
+    error: str | None = None
+
+
+# -- KPIs -----------------------------------------------------------------------------------
+class Span(Out):
+    since: datetime
+    until: datetime
+
+
+class OrderCounts(Out):
+    orders_today: int
+    orders_in_range: int
+    in_flight: int
+
+
+class CycleTime(Out):
+    shipped: int
+    p50_hours: float | None
+    p90_hours: float | None
+    p95_hours: float | None
+
+
+class FlowLag(Out):
+    flow_id: str
+    name: str
+    sla_seconds: int
+    steps: int
+    p50_seconds: float | None
+    p95_seconds: float | None
+    over_sla: int
+
+
+class AgingCell(Out):
+    band: str
+    severity: str
+    exceptions: int
+
+
+class ExceptionCounts(Out):
+    open_total: int
+    critical: int
+    high: int
+    medium: int
+    low: int
+    oldest_hours: float | None
+    mean_age_hours: float | None
+    aging: list[AgingCell]
+
+
+class QueueNow(Out):
+    broker: str
+    queue: str
+    flow_id: str | None
+    is_dlq: bool
+    depth: int
+    consumers: int | None
+    oldest_age_seconds: float | None
+    sampled_at: datetime
+
+
+class Overview(Out):
+    """The overview page's numbers for one range."""
+
+    as_of: datetime
+    window: Span
+    orders: OrderCounts
+    cycle_time: CycleTime
+    sync_lag: list[FlowLag]
+    exceptions: ExceptionCounts
+    queues: list[QueueNow]
+
+
+class Period(Out):
+    from_: datetime = Field(alias="from", serialization_alias="from")
+    to: datetime
+
+
+class KpiSeries(Out):
+    kpi: str
+    label: str
+    unit: str
+    group_by: str | None
+    rows: list[dict[str, Any]] = Field(description="one row per group: value, previous value, count")
+
+
+class PartnerScore(Out):
+    partner: str
+    name: str
+    kind: str
+    metrics: dict[str, dict[str, Any]] = Field(description="per measure: value, previous, count")
+
+
+class KpiReport(Out):
+    """Every KPI over a period and the one before it."""
+
+    period: Period
+    previous_period: Period
+    group_by: str | None
+    percentiles: str
+    kpis: list[KpiSeries]
+    not_applicable: list[str] = Field(description="KPIs that cannot be grouped by the requested dimension")
+    scorecard: list[PartnerScore]
+
+
+# -- orders ---------------------------------------------------------------------------------
+class OrderMatch(Out):
+    correlation_id: str
+    match: str = Field(description="exact or prefix")
+    matched_on: str
+    events: int
+    failed_attempts: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+class OrderSearch(Out):
+    query: str
+    results: list[OrderMatch]
+
+
+class TimelineSystem(Out):
+    system_id: str
+    name: str | None
+    kind: str | None
+
+
+class TimelineStep(Out):
+    from_: str = Field(alias="from", serialization_alias="from")
+    to: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    seconds: float | None
+    flow_id: str | None
+    sla_seconds: int | None
+    within_sla: bool | None
+
+
+class TimelineCounts(Out):
+    events: int
+    spans: int
+    exceptions: int
+
+
+class OrderTimeline(Out):
+    """One business key's events, spans and exceptions in time order."""
+
+    correlation_id: str
+    kind: str = Field(description="order, purchase_order, stock or other")
+    order: dict[str, Any] | None = Field(description="the order's facts: channel, ERP, fulfiller, step times")
+    systems: list[TimelineSystem]
+    services: list[str]
+    steps: list[TimelineStep]
+    counts: TimelineCounts
+    entries: list[dict[str, Any]] = Field(description="events, spans and exceptions; ``type`` says which")
+
+
+# -- flows ----------------------------------------------------------------------------------
+class FlowDefinition(Out):
+    flow_id: str
+    name: str
+    source_system: str
+    target_system: str
+    start_event: str
+    end_event: str
+    sla_seconds: int
+    lag_threshold_seconds: int
+    queue: str | None
+    replay_kind: str | None
+    replay_target: str | None
+    category: str
+    replay_rate_per_second: float | None
+    replay_four_eyes: bool | None
+
+
+class FlowHealth(FlowDefinition):
+    sync_lag_p95_seconds: float | None
+    steps_last_hour: int
+    deliveries_last_hour: int
+    failures_last_hour: int
+    open_exceptions: int
+    worst_open_severity: str | None
+    health: str = Field(description="healthy, degraded or failing")
+
+
+class FlowList(Out):
+    as_of: datetime
+    window_seconds: int
+    flows: list[FlowHealth]
+
+
+class SignalWindow(Span):
+    bucket_seconds: int
+
+
+class FlowSignals(Out):
+    """A flow's technical and business series on one time axis."""
+
+    flow_id: str
+    window: SignalWindow
+    axis: list[datetime]
+    series: dict[str, list[float | None]]
+
+
+class LikelyCause(Out):
+    exception_id: int
+    likely_cause: dict[str, Any] | None
+
+
+# -- exceptions -----------------------------------------------------------------------------
+class ExceptionRecord(Out):
+    """An exception as stored."""
+
+    exception_id: int
+    title: str | None
+    kind: str
+    flow_id: str | None
+    system_id: str | None
+    business_key: str | None
+    severity: str
+    status: str
+    assignee: str | None
+    first_seen: datetime
+    last_seen: datetime
+    occurrences: int
+    affected_orders: int
+    error_class: str | None
+    first_error: str | None
+    last_error: str | None
+    event_id: str | None
+    snoozed_until: datetime | None
+    resolved_at: datetime | None
+    resolution: str | None
+    updated_at: datetime | None
+
+
+class ExceptionRow(ExceptionRecord):
+    """An exception as the grid lists it: with its age and whether it is snoozed now."""
+
+    age_seconds: float | None
+    age_band: str | None
+    snoozed: bool
+    flow_name: str | None = None
+
+
+class ExceptionPage(Out):
+    items: list[ExceptionRow]
+    total: int
+    offset: int
+    limit: int
+
+
+class MessageCounts(Out):
+    total: int
+    delivered: int
+    failed: int
+    pending: int
+
+
+class ExceptionDetail(ExceptionRow):
+    """One exception with what an operator needs to act on it."""
+
+    flow: FlowDefinition | None
+    event: dict[str, Any] | None = Field(description="the latest failed message with its payload")
+    orders: list[str]
+    orders_total: int
+    replays: list[dict[str, Any]]
+    messages: list[dict[str, Any]] = Field(description="every failed message: state, replays, last error")
+    message_counts: MessageCounts
+    actions: list[dict[str, Any]] = Field(description="the audit trail")
+
+
+class ActionResult(Out):
+    """A lifecycle action: the audit's before and after states, and the exception as it is now."""
+
+    exception_id: int
+    action: str
+    before: dict[str, Any] = Field(description="status, severity, assignee, snoozed_until before the action")
+    after: dict[str, Any]
+    exception: ExceptionRecord
+
+
+class MessageResult(Out):
+    event_id: str
+    correlation_id: str | None
+    replay_id: int
+    status: ReplayStatus
+    replay_event_id: str | None = None
+    target: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+    http_status: int | None = None
+
+
+class ReplayResult(Out):
+    """A replay: each message's result and the exception's counts after it."""
+
+    exception_id: int
+    status: ReplayStatus
+    messages: list[MessageResult]
+    total: int
+    delivered: int
+    failed: int
+    resolved: bool
+    summary: str
+
+
+class BulkPlanItem(Out):
+    exception_id: int
+    title: str | None
+    flow_id: str | None
+    event_id: str | None = None
+    correlation_id: str | None = None
+    target: str | None = None
+    duplicate_risk: bool = False
+    skip_reason: str | None = None
+
+
+class BulkPlanOut(Out):
+    """A dry run: what the action would do to every selected item."""
+
+    action: str
+    selected: int
+    runnable: int
+    exceptions: int
+    duplicate_risk: int
+    skipped: int
+    rate_per_second: float | None
+    expected_seconds: float
+    messages: int | None = None
+    text: str | None = None
+    items: list[BulkPlanItem]
+
+
+class BulkItem(Out):
+    run_id: int
+    position: int
+    exception_id: int
+    event_id: str | None
+    status: str
+    duplicate_risk: bool
+    replay_id: int | None
+    error: str | None
+    finished_at: datetime | None
+    title: str | None
+    exception_status: str | None
+
+
+class BulkRun(Out):
+    """A bulk run's state, counts per item status and (a page of) its items."""
+
+    run_id: int
+    action: str
+    actor: str
+    status: str
+    selection: dict[str, Any] | None
+    total: int
+    canary: int
+    rate_per_second: float | None
+    created_at: datetime
+    finished_at: datetime | None
+    detail: str | None
+    counts: dict[str, int]
+    items: list[BulkItem]
+
+
+class DetectionRun(Out):
+    """What one detection pass changed (fingerprints)."""
+
+    opened: list[str]
+    updated: list[str]
+    resolved: list[str]
+    reopened: list[str]
+    clearing: list[str]
+    findings: int
+    elapsed_seconds: float
+
+
+# -- ingest ---------------------------------------------------------------------------------
+class Rejection(Out):
+    index: int | None = Field(None, description="the record's position in the request")
+    error: str
+
+
+class IngestResult(Out):
+    """Per-record outcome of an ingest request (accepted means durably queued)."""
+
+    accepted: int
+    duplicates: int = 0
+    rejected: list[Rejection] = Field(default_factory=list)
+    ignored: int | None = None
+
+
+class ErrorOut(Out):
+    detail: Any = Field(description="what was wrong and where")
+
+
+# -- demo -----------------------------------------------------------------------------------
+class SimReply(Out):
+    """A simulated system took the message (201), or had it already under that key (200)."""
+
+    system: str
+    resource: str
+    idempotency_key: str | None
+    duplicate: bool
+
+
+class Faults(Out):
+    systems: list[dict[str, Any]] = Field(description="mode, error rate, received, delivered, duplicates, failed")
+
+
+class Deliveries(Out):
+    keys: list[str]
