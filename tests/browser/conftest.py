@@ -99,6 +99,20 @@ def watched_page(browser: Browser) -> Iterator[WatchedPage]:
     assert watched.errors == [], "the page logged errors"
 
 
+def settle(page: Page) -> None:
+    """Wait until Dash has no callback in flight, no CSS transition or animation is running (a
+    drawer sliding in) and the browser has painted twice since: the page a person would see, ready
+    for a screenshot or a count (instead of a fixed pause)."""
+    page.wait_for_function(
+        """() => document.querySelectorAll('[data-dash-is-loading="true"]').length === 0
+                 && !document.querySelector('._dash-loading')
+                 && document.getAnimations().every(
+                     a => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity)""",
+        timeout=TIMEOUT_MS,
+    )
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """Where screenshots go (repo-root test-artifacts/, git-ignored)."""

@@ -12,7 +12,7 @@ from dashboards.components.format import fmt_duration
 from models.queries.common import Window
 from models.queries.correlation import flow_signals
 from models.queries.flows import flow_exceptions, flows_health
-from tests.browser.conftest import LiveServer, WatchedPage
+from tests.browser.conftest import LiveServer, WatchedPage, settle
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +79,7 @@ def test_a_flow_opened_from_the_url_shows_its_signals_on_one_axis(
     link = first.locator("a.order-link").first
     expect(link).to_have_attribute("href", f"/orders?id={exceptions.iloc[0]['orders'][0]}")
 
-    page.wait_for_timeout(500)
+    settle(page)
     page.screenshot(path=str(artifacts / "flows.png"), full_page=True)
 
 

@@ -19,7 +19,7 @@ from app.settings import load_settings
 from models.queries.common import utcnow
 from seed_data import seed_demo
 from seed_data.live_simulator import LiveSimulator, SimulatorConfig
-from tests.browser.conftest import WatchedPage
+from tests.browser.conftest import WatchedPage, settle
 from tests.live_server import LiveServer, serve, settled
 
 SECRET = "story-shopify-secret"
@@ -63,7 +63,7 @@ def _rows_appear(page: Page, url: str, timeout: float = 60.0) -> int:
     while time.monotonic() < deadline:
         page.goto(url)
         page.wait_for_selector("#ex-selection")
-        page.wait_for_timeout(800)
+        settle(page)
         count = page.locator(ROWS).count()
         if count:
             return count

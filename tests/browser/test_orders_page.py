@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from models.queries.flows import flow_exceptions
 from models.queries.timeline import find_orders, order_timeline
-from tests.browser.conftest import LiveServer, WatchedPage
+from tests.browser.conftest import LiveServer, WatchedPage, settle
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,7 @@ def test_search_then_open_an_order_hit_by_the_outage(
     expect(page.locator("#or-exceptions")).to_contain_text(outage.iloc[0]["title"])
     assert page.evaluate("window.sameDocument === true"), "the page reloaded"
 
-    page.wait_for_timeout(300)
+    settle(page)
     page.screenshot(path=str(artifacts / "order.png"), full_page=True)
 
 

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from models.queries.common import Window
 from models.queries.overview import needs_attention, order_counts
-from tests.browser.conftest import LiveServer, WatchedPage
+from tests.browser.conftest import LiveServer, WatchedPage, settle
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +67,7 @@ def test_overview_shows_the_query_layers_numbers(
     expect(first_row).to_have_text(worst.iloc[0]["title"])
     expect(page.locator("#ov-flow-table tbody tr")).not_to_have_count(0)
 
-    page.wait_for_timeout(500)  # let the last chart transitions settle before the picture
+    settle(page)
     page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
 
 

@@ -19,7 +19,7 @@ from dashboards.components.format import fmt_duration, fmt_pct
 from models.queries.common import Window
 from models.queries.kpis import kpi_breakdown, previous_window
 from models.queries.scorecard import partner_scorecard
-from tests.browser.conftest import ANCHOR, WatchedPage
+from tests.browser.conftest import ANCHOR, WatchedPage, settle
 from tests.live_server import LiveServer, serve
 
 pytestmark = pytest.mark.browser
@@ -90,7 +90,7 @@ def test_headline_kpis_match_the_query_layer_with_arrows_the_right_way(
         "() => { const p = document.querySelector('#sc-aging-chart .js-plotly-plot');"
         " return p && (p.data || []).length > 0; }"
     )
-    page.wait_for_timeout(300)
+    settle(page)
     page.screenshot(path=str(artifacts / "scorecard.png"), full_page=True)
 
 

@@ -19,7 +19,7 @@ from dashboards.components.workbench import filter_from_query
 from models.detection.passes import run_detection_job
 from models.queries.exceptions import ExceptionFilter, action_history, get_state, list_exceptions
 from models.queries.messages import message_counts
-from tests.browser.conftest import LiveServer, WatchedPage
+from tests.browser.conftest import LiveServer, WatchedPage, settle
 
 pytestmark = pytest.mark.browser
 
@@ -85,7 +85,7 @@ def test_filtering_by_flow_shows_the_query_layers_count_and_writes_the_url(
     expect(page.locator("[data-kpi=active] .tile-value")).to_have_text(
         str(_total(live_server, ExceptionFilter(status=["open", "acknowledged"])))
     )
-    page.wait_for_timeout(500)
+    settle(page)
     page.screenshot(path=str(artifacts / "workbench.png"), full_page=True)
     page.evaluate("window.sameDocument = true")
 
@@ -205,7 +205,7 @@ def test_replaying_a_dead_letter_from_the_detail_panel_delivers_and_resolves_it(
     assert sims["d365"]["delivered"] >= 1
 
     page.locator("#ex-drawer").evaluate("drawer => drawer.scrollTo(0, 0)")
-    page.wait_for_timeout(300)  # the drawer's slide-in has settled
+    settle(page)
     page.screenshot(path=str(artifacts / "workbench-detail.png"))
 
 

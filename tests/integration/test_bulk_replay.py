@@ -21,7 +21,7 @@ from tests.integration.replay_world import (
     wait_for_run,
     workbench_server,
 )
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, settled
 from tests.receiver import Receiver
 
 FLOW = "3pl_north-d365-shipment"
@@ -172,7 +172,7 @@ def test_pause_then_resume_completes(live: LiveServer, receiver: Receiver) -> No
     done_at_pause = paused.json()["processed"]
     assert 10 <= done_at_pause < 60
     assert scalar(live.ctx, "SELECT count(*) FROM replays WHERE status = 'running'") == 0  # nothing half-done
-    time.sleep(0.5)
+    assert settled(lambda: len(receiver.posts), times=3, every=0.2) == done_at_pause  # nothing more goes out
     assert len(receiver.posts) == done_at_pause == wait_for_run(live, run_id, until=lambda r: True)["processed"]
     again = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/pause", json={"actor": "dana.okafor"}, timeout=30)
     assert (

@@ -162,9 +162,11 @@ def test_files_being_written_are_left_alone(app: AppContext) -> None:
     partial.write_text(GOOD_CSV)
     hidden = drop.incoming / ".big-export.csv"
     hidden.write_text(GOOD_CSV)
-    time.sleep(2)  # four scans
+    sentinel = drop.incoming / "sentinel.csv"
+    sentinel.write_text(GOOD_CSV.replace("erp-", "sentinel-"))
+    _wait(lambda: (drop.processed / "sentinel.csv").exists(), "a scan that saw the files being written")
     assert sorted(p.name for p in drop.incoming.iterdir()) == [".big-export.csv", "big-export.csv.part"]
-    assert list(drop.processed.iterdir()) == [] and list(drop.rejected.iterdir()) == []
+    assert [p.name for p in drop.processed.iterdir()] == ["sentinel.csv"] and list(drop.rejected.iterdir()) == []
     partial.rename(drop.incoming / "big-export.csv")
     _wait(lambda: (drop.processed / "big-export.csv").exists(), "the completed file")
 
