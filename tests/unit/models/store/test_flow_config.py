@@ -114,7 +114,7 @@ def test_cli_reports_a_bad_flow_file_in_one_line(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=Path(__file__).parents[2],
+        cwd=Path(__file__).parents[4],
     )
     assert done.returncode == 1
     assert done.stderr.startswith(f"flowwatch: error: flow file {bad}")
