@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from alerts.config import RuleConfig
-from alerts.evaluate import stored_rules
+from alerts.evaluate import routes, stored_rules
 from alerts.labels import Matcher
 from alerts.state import Alert, State
 from app.services import lifecycle
@@ -56,15 +56,18 @@ def overview(ctx: AppContext, conn: Connection, *, notifications: int = 100) -> 
     health = store.rule_health(conn)
     states = store.load_states(conn)
     rules = []
+    rows = {r["rule_id"]: r for r in store.list_rules(conn)}
     for rule in stored_rules(conn):
-        mine = [s for s in states if s["rule_id"] == rule.id]
+        row = rows[rule.id]
+        mine = [s for s in states if s["rule_id"] == rule.id and not s["labels"].get("rule_health")]
         worst = next((st for st in ("firing", "pending", "resolved") if any(s["state"] == st for s in mine)), "ok")
         h = health.get(rule.id, {})
         state = (
             "disabled" if not rule.enabled else (h.get("health") if h.get("health") in ("error", "nodata") else worst)
         )
         rules.append({**rule.definition(), "state": state, "health": h.get("health"), "health_detail": h.get("detail"),
-                      "evaluated_at": h.get("evaluated_at"), "alerts": len(mine)})  # fmt: skip
+                      "evaluated_at": h.get("evaluated_at"), "alerts": len(mine), "source": rule_source(row),
+                      "updated_by": row["updated_by"], "updated_at": row["updated_at"]})  # fmt: skip
     by_state: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "resolved": []}
     for s in states:
         by_state[s["state"]].append(s)
@@ -80,9 +83,45 @@ def overview(ctx: AppContext, conn: Connection, *, notifications: int = 100) -> 
 
 
 # -- rules -------------------------------------------------------------------------------------
+# One source of truth per rule, the ``alert_rules`` row, and where it comes from says who may change it:
+#   file    (origin config, never edited): the TOML is the truth; each start refreshes the row from it
+#   edited  (origin config, edited from the API or the page): the row is the truth, the file's later
+#           changes to that rule are ignored until an admin reverts it (DELETE → the file's version again)
+#   api     (created from the API or the page): only the row exists; DELETE removes it
+# Evaluation reads the rows each time, so an edit applies on the next evaluation.
+def rule_source(row: dict[str, Any]) -> str:
+    """``file``, ``edited`` or ``api``: which definition of a rule is the truth (see above)."""
+    if row.get("origin") != "config":
+        return "api"
+    return "edited" if row.get("updated_by") else "file"
+
+
+def rule_from(definition: dict[str, Any]) -> RuleConfig:
+    """A rule definition validated; its errors as one :class:`InvalidRequest` naming each field."""
+    try:
+        return RuleConfig.model_validate(definition)
+    except ValidationError as exc:
+        raise InvalidRequest("; ".join(_field_error(e) for e in exc.errors())) from exc
+
+
+def _field_error(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _check_route(ctx: AppContext, rule: RuleConfig) -> None:
+    if rule.route is None or ctx.alerts is None:
+        return
+    known = routes(ctx.alerts.config)
+    if rule.route not in known:
+        raise InvalidRequest(f"route: no route named {rule.route!r}; configured: {', '.join(sorted(known))}")
+
+
 def save_rule(ctx: AppContext, rule: RuleConfig, *, actor: str, rule_id: str | None = None) -> dict[str, Any]:
-    """Create a rule (``rule_id`` None) or replace one; an edited rule keeps its edit over the file's."""
+    """Create a rule (``rule_id`` None) or replace one; an edited file rule keeps its edit over the file's."""
     actor = _actor(actor)
+    _check_route(ctx, rule)
     with ctx.writer.transaction() as conn:
         existing = store.get_rule(conn, rule_id or rule.id)
         if rule_id is None and existing is not None:
@@ -91,34 +130,57 @@ def save_rule(ctx: AppContext, rule: RuleConfig, *, actor: str, rule_id: str | N
             if existing is None:
                 raise NotFound(f"rule {rule_id!r} does not exist")
             if rule.id != rule_id:
-                raise InvalidRequest(
-                    f"the rule's id {rule.id!r} differs from {rule_id!r} in the path; ids do not change"
-                )
+                raise InvalidRequest(f"id: {rule.id!r} differs from {rule_id!r} in the path; ids do not change")
         origin = existing["origin"] if existing else "api"
         store.save_rule(conn, rule.id, definition=rule.definition(), origin=origin, now=ctx.now(), by=actor)
-        return store.get_rule(conn, rule.id) or {}
+        return _with_source(store.get_rule(conn, rule.id))
+
+
+def patch_rule(ctx: AppContext, rule_id: str, changes: dict[str, Any], *, actor: str) -> dict[str, Any]:
+    """Change some fields of a rule (``{"threshold": 10}``, ``{"enabled": false}``); the rest stays."""
+    actor = _actor(actor)
+    if not changes:
+        raise InvalidRequest("nothing to change: give at least one field of the rule")
+    if "id" in changes and changes["id"] != rule_id:
+        raise InvalidRequest(f"id: {changes['id']!r} differs from {rule_id!r} in the path; ids do not change")
+    with ctx.engine.connect() as conn:
+        row = store.get_rule(conn, rule_id)
+    if row is None:
+        raise NotFound(f"rule {rule_id!r} does not exist")
+    rule = rule_from({**row["definition"], **changes, "id": rule_id})
+    return save_rule(ctx, rule, actor=actor, rule_id=rule_id)
 
 
 def set_rule_enabled(ctx: AppContext, rule_id: str, enabled: bool, *, actor: str) -> dict[str, Any]:
     """Disable (its firing alerts then resolve) or enable a rule."""
+    return patch_rule(ctx, rule_id, {"enabled": enabled}, actor=actor)
+
+
+def delete_rule(ctx: AppContext, rule_id: str, *, actor: str) -> dict[str, Any]:
+    """Remove a rule made from the API or the page, or take an edited file rule back to the file's version.
+    A rule still exactly as the file says is refused: change the file, or disable it."""
     actor = _actor(actor)
+    runtime = _runtime(ctx)
     with ctx.writer.transaction() as conn:
         row = store.get_rule(conn, rule_id)
         if row is None:
             raise NotFound(f"rule {rule_id!r} does not exist")
-        definition = {**row["definition"], "enabled": enabled}
-        store.save_rule(conn, rule_id, definition=definition, origin=row["origin"], now=ctx.now(), by=actor)
-        return store.get_rule(conn, rule_id) or {}
+        source = rule_source(row)
+        if source == "api":
+            store.delete_rule(conn, rule_id)
+            return {**_with_source(row), "deleted": True, "deleted_by": actor}
+        from_file = {r.id: r for r in runtime.configured_rules()}.get(rule_id)
+        if source == "file":
+            raise Conflict(f"rule {rule_id!r} is defined in the rules file and not edited; disable it instead")
+        if from_file is None:  # edited, and gone from the file since: the edit was all that was left
+            store.delete_rule(conn, rule_id)
+            return {**_with_source(row), "deleted": True, "deleted_by": actor}
+        store.save_rule(conn, rule_id, definition=from_file.definition(), origin="config", now=ctx.now(), by=None)
+        return {**_with_source(store.get_rule(conn, rule_id)), "reverted_by": actor}
 
 
-def rule_from(definition: dict[str, Any]) -> RuleConfig:
-    """A rule definition validated, its errors as one :class:`InvalidRequest` naming each field."""
-    try:
-        return RuleConfig.model_validate(definition)
-    except ValidationError as exc:
-        raise InvalidRequest(
-            "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg']}" for e in exc.errors())
-        ) from exc
+def _with_source(row: dict[str, Any] | None) -> dict[str, Any]:
+    return {**row, "source": rule_source(row)} if row else {}
 
 
 # -- silences ----------------------------------------------------------------------------------

@@ -72,6 +72,11 @@ def save_rule(
     )
 
 
+def delete_rule(conn: Connection, rule_id: str) -> None:
+    """Remove one rule (its alerts resolve at the next evaluation, as those of any rule gone)."""
+    conn.execute(sa.delete(alert_rules).where(alert_rules.c.rule_id == rule_id))
+
+
 def sync_config_rules(conn: Connection, definitions: Sequence[dict[str, Any]], *, now: datetime) -> dict[str, int]:
     """Bring the rules of the configuration in: new ones added, unedited ones refreshed, those gone from
     the file removed; a rule an admin edited (``updated_by`` set) keeps the admin's version."""
