@@ -179,6 +179,20 @@ def delete_rule(ctx: AppContext, rule_id: str, *, actor: str) -> dict[str, Any]:
         return {**_with_source(store.get_rule(conn, rule_id)), "reverted_by": actor}
 
 
+def rule_definition(ctx: AppContext, rule_id: str) -> dict[str, Any]:
+    """A rule's stored definition (what the page's editor starts from)."""
+    with ctx.engine.connect() as conn:
+        row = store.get_rule(conn, rule_id)
+    if row is None:
+        raise NotFound(f"rule {rule_id!r} does not exist")
+    return {**row["definition"], "enabled": row["enabled"]}
+
+
+def route_names(ctx: AppContext) -> list[str]:
+    """The routes a rule may name."""
+    return sorted(routes(ctx.alerts.config)) if ctx.alerts is not None else []
+
+
 def _with_source(row: dict[str, Any] | None) -> dict[str, Any]:
     return {**row, "source": rule_source(row)} if row else {}
 
