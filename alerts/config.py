@@ -90,6 +90,9 @@ class RuleConfig(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict, description="added to every alert of the rule")
     route: str | None = Field(None, description="the route (channels, grouping) its alerts take; default: matching")
     enabled: bool = True
+    on_nodata: Literal["notify", "ignore"] = Field(
+        "notify", description="no data for the signal: notify (like a query error), or only show it on the rule"
+    )
     description: str | None = Field(None, max_length=2000)
     # what the signal is narrowed to (each kind reads the ones it knows)
     flow: list[str] = Field(default_factory=list, description="flow ids (sync_lag, exceptions)")

@@ -83,7 +83,13 @@ def alert_rows(alerts: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
     rows = []
     for state in ("firing", "pending", "resolved"):
         for a in alerts.get(state, []):
-            where = a["labels"].get("flow") or a["labels"].get("system") or a["labels"].get("queue") or ""
+            labels = a["labels"]
+            health = labels.get("rule_health")  # the rule itself: its query fails or it has no data
+            where = (
+                f"the rule ({health})"
+                if health
+                else labels.get("flow") or labels.get("system") or labels.get("queue") or ""
+            )
             since = a.get("resolved_at") if state == "resolved" else a.get("firing_since") or a.get("active_since")
             rows.append([badge(state, STATE_BADGE[state]), a["rule_id"], where, a.get("summary") or "", _when(since)])
     return rows
