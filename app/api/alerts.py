@@ -143,6 +143,13 @@ def expire_silence(silence_id: int, ctx: Ctx, actor: Annotated[str, Query(min_le
         return jsonable_encoder(service.expire_silence(ctx, silence_id, actor=actor))
 
 
+@router.get("/changes", summary="The audit trail of admin changes to rules, silences and Slack links")
+def get_changes(
+    conn: Conn, target: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    return jsonable_encoder(store.list_changes(conn, target=target, limit=limit))
+
+
 # -- notifications, channels, test -----------------------------------------------------------
 @router.get("/notifications", summary="The notification log: channel, time, payload, delivery result")
 def get_notifications(

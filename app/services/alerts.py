@@ -20,7 +20,7 @@ from alerts.labels import Matcher
 from alerts.state import Alert, State
 from app.services import lifecycle
 from app.services.errors import Conflict, IllegalTransition, InvalidRequest, NotFound
-from models.enums import Action
+from models.enums import Action, AlertChange
 from models.queries import alerts as store
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def overview(ctx: AppContext, conn: Connection, *, notifications: int = 100) -> 
         "silences": store.list_silences(conn, now=now),
         "channels": runtime.channel_states(now),
         "notifications": store.list_notifications(conn, limit=notifications),
+        "changes": store.list_changes(conn, limit=20),
     }
 
 
@@ -131,9 +132,23 @@ def save_rule(ctx: AppContext, rule: RuleConfig, *, actor: str, rule_id: str | N
                 raise NotFound(f"rule {rule_id!r} does not exist")
             if rule.id != rule_id:
                 raise InvalidRequest(f"id: {rule.id!r} differs from {rule_id!r} in the path; ids do not change")
+        after = rule.definition()
+        if existing is not None and existing["definition"] == after:
+            return _with_source(existing)  # nothing changes (a file rule stays the file's)
         origin = existing["origin"] if existing else "api"
-        store.save_rule(conn, rule.id, definition=rule.definition(), origin=origin, now=ctx.now(), by=actor)
+        store.save_rule(conn, rule.id, definition=after, origin=origin, now=ctx.now(), by=actor)
+        before = existing["definition"] if existing else None
+        store.record_change(conn, at=ctx.now(), actor=actor, action=_rule_change(before, after), target=rule.id,
+                            before=before, after=after)  # fmt: skip
         return _with_source(store.get_rule(conn, rule.id))
+
+
+def _rule_change(before: dict[str, Any] | None, after: dict[str, Any]) -> AlertChange:
+    if before is None:
+        return AlertChange.RULE_CREATED
+    if {**before, "enabled": after["enabled"]} == after and before.get("enabled") != after["enabled"]:
+        return AlertChange.RULE_ENABLED if after["enabled"] else AlertChange.RULE_DISABLED
+    return AlertChange.RULE_EDITED
 
 
 def patch_rule(ctx: AppContext, rule_id: str, changes: dict[str, Any], *, actor: str) -> dict[str, Any]:
@@ -166,16 +181,18 @@ def delete_rule(ctx: AppContext, rule_id: str, *, actor: str) -> dict[str, Any]:
         if row is None:
             raise NotFound(f"rule {rule_id!r} does not exist")
         source = rule_source(row)
-        if source == "api":
-            store.delete_rule(conn, rule_id)
-            return {**_with_source(row), "deleted": True, "deleted_by": actor}
         from_file = {r.id: r for r in runtime.configured_rules()}.get(rule_id)
         if source == "file":
             raise Conflict(f"rule {rule_id!r} is defined in the rules file and not edited; disable it instead")
-        if from_file is None:  # edited, and gone from the file since: the edit was all that was left
+        if source == "api" or from_file is None:  # (an edited rule gone from the file: the edit was all left)
             store.delete_rule(conn, rule_id)
+            store.record_change(conn, at=ctx.now(), actor=actor, action=AlertChange.RULE_DELETED, target=rule_id,
+                                before=row["definition"], after=None)  # fmt: skip
             return {**_with_source(row), "deleted": True, "deleted_by": actor}
-        store.save_rule(conn, rule_id, definition=from_file.definition(), origin="config", now=ctx.now(), by=None)
+        after = from_file.definition()
+        store.save_rule(conn, rule_id, definition=after, origin="config", now=ctx.now(), by=None)
+        store.record_change(conn, at=ctx.now(), actor=actor, action=AlertChange.RULE_REVERTED, target=rule_id,
+                            before=row["definition"], after=after)  # fmt: skip
         return {**_with_source(store.get_rule(conn, rule_id)), "reverted_by": actor}
 
 
@@ -239,7 +256,10 @@ def create_silence(
     }
     with ctx.writer.transaction() as conn:
         silence_id = store.insert_silence(conn, **values)
-        return store.get_silence(conn, silence_id) or {}
+        made = store.get_silence(conn, silence_id) or {}
+        store.record_change(conn, at=now, actor=values["author"], action=AlertChange.SILENCE_CREATED,
+                            target=f"silence #{silence_id}", before=None, after=_silence_audit(made))  # fmt: skip
+        return made
 
 
 def expire_silence(ctx: AppContext, silence_id: int, *, actor: str) -> dict[str, Any]:
@@ -253,7 +273,16 @@ def expire_silence(ctx: AppContext, silence_id: int, *, actor: str) -> dict[str,
         if silence["ends_at"] <= now:
             raise Conflict(f"silence {silence_id} already ended at {silence['ends_at'].isoformat()}")
         store.end_silence(conn, silence_id, at=now, by=actor)
-        return store.get_silence(conn, silence_id) or {}
+        ended = store.get_silence(conn, silence_id) or {}
+        store.record_change(conn, at=now, actor=actor, action=AlertChange.SILENCE_EXPIRED,
+                            target=f"silence #{silence_id}", before=_silence_audit(silence),
+                            after=_silence_audit(ended))  # fmt: skip
+        return ended
+
+
+def _silence_audit(silence: dict[str, Any]) -> dict[str, Any]:
+    keep = ("matchers", "starts_at", "ends_at", "comment", "expired_by")
+    return {k: silence[k].isoformat() if isinstance(silence.get(k), datetime) else silence.get(k) for k in keep}
 
 
 def _utc(value: datetime) -> datetime:
@@ -267,15 +296,22 @@ def link_slack_user(ctx: AppContext, slack_user_id: str, user_name: str, *, acto
     if not slack_user_id.strip() or not user_name.strip():
         raise InvalidRequest("slack_user_id and user_name are required")
     with ctx.writer.transaction() as conn:
+        before = store.slack_users(conn).get(slack_user_id.strip())
         store.link_slack_user(conn, slack_user_id.strip(), user_name.strip(), by=actor, now=ctx.now())
+        store.record_change(conn, at=ctx.now(), actor=actor, action=AlertChange.SLACK_USER_LINKED,
+                            target=slack_user_id.strip(), before={"user_name": before["user_name"]} if before else None,
+                            after={"user_name": user_name.strip()})  # fmt: skip
 
 
 def unlink_slack_user(ctx: AppContext, slack_user_id: str, *, actor: str) -> None:
     """Remove a link stored in the database (those of the settings stay)."""
-    _actor(actor)
+    actor = _actor(actor)
     with ctx.writer.transaction() as conn:
-        if not store.unlink_slack_user(conn, slack_user_id):
+        before = store.slack_users(conn).get(slack_user_id)
+        if before is None or not store.unlink_slack_user(conn, slack_user_id):
             raise NotFound(f"Slack user {slack_user_id} is not linked in the database")
+        store.record_change(conn, at=ctx.now(), actor=actor, action=AlertChange.SLACK_USER_UNLINKED,
+                            target=slack_user_id, before={"user_name": before["user_name"]}, after=None)  # fmt: skip
 
 
 def slack_users(ctx: AppContext) -> dict[str, str]:

@@ -291,3 +291,59 @@ def matchers_from_text(text: str | None) -> list[str]:
 def result_text(ok: bool, text: str) -> html.Span:
     """An action's outcome: green when done, red with the service's reason when refused."""
     return html.Span(text, className="al-ok" if ok else "al-error", **{"data-ok": "true" if ok else "false"})
+
+
+# -- the audit trail -----------------------------------------------------------------------------
+def _short(value: Any) -> str:
+    if value is None or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ", ".join(_short(v) if not isinstance(v, dict) else _matcher(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        return _when(value)
+    return str(value)
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _matcher(m: dict[str, Any]) -> str:
+    return f'{m.get("name")}{m.get("op")}"{m.get("value")}"'
+
+
+def _what(state: dict[str, Any]) -> str:
+    """One line about a rule, a silence or a Slack link as it was or became."""
+    if "kind" in state and "threshold" in state:
+        return f"{state['kind']} ≥ {_short(state['threshold'])} for {state.get('for')}"
+    if "matchers" in state:
+        return f"{_short(state['matchers'])} until {_when(state.get('ends_at'))}: {state.get('comment')}"
+    return _short(state)
+
+
+def change_summary(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """What a change changed: the fields that differ (``threshold: 1 → 5``), or what was made or removed."""
+    if before is not None and after is not None:
+        keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+        return "; ".join(f"{k}: {_short(before.get(k))} → {_short(after.get(k))}" for k in keys) or "no change"
+    if after is not None:
+        return _what(after)
+    return "was " + _what(before or {})
+
+
+def change_rows(changes: list[dict[str, Any]]) -> list[list[Any]]:
+    """The admin audit trail, newest first: when, who, what, on which, and the change itself."""
+    return [
+        [_when(c["changed_at"]), c["actor"], c["action"].replace("_", " "), c["target"],
+         change_summary(c.get("before"), c.get("after"))]
+        for c in changes
+    ]  # fmt: skip
+
+
+def changes_table(changes: list[dict[str, Any]]) -> html.Div | html.Table:
+    return _table(["Time", "Who", "Change", "Of", "What changed"], change_rows(changes), "No admin changes yet")

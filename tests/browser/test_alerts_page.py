@@ -174,6 +174,12 @@ def test_a_rule_is_created_edited_and_disabled_from_the_page(
     expect(page.locator("#al-rules-result .al-ok")).to_have_text("Rule dead-letters disabled by ops.manager")
     expect(dead.locator(".badge")).to_have_text("disabled")
     expect(dead.get_by_role("button", name="Enable")).to_be_visible()
+    changes = page.locator("#al-changes tbody tr").filter(has_text="dead-letters")
+    expect(changes.nth(0)).to_have_text(re.compile(r"ops\.manager\s*rule disabled\s*dead-letters\s*enabled: yes → no"))
+    expect(changes.nth(1)).to_contain_text("threshold: 1 → 5")
+    created = page.locator("#al-changes tbody tr").filter(has_text="coastal-failing")
+    expect(created).to_contain_text("rule created")
+    expect(created).to_contain_text("exceptions ≥ 3 for 2m")
     with alerting.ctx.engine.connect() as conn:
         rules = {r["id"]: r for r in overview(alerting.ctx, conn)["rules"]}
     assert rules["dead-letters"]["threshold"] == 5 and rules["dead-letters"]["enabled"] is False
@@ -182,7 +188,7 @@ def test_a_rule_is_created_edited_and_disabled_from_the_page(
 
 
 def test_send_test_shows_the_delivery_result(
-    alerting: LiveServer, watched_page: WatchedPage, slack: SlackServer
+    alerting: LiveServer, watched_page: WatchedPage, slack: SlackServer, artifacts: Path
 ) -> None:
     page = watched_page.page
     page.goto(f"{alerting.url}/alerts")
@@ -194,3 +200,4 @@ def test_send_test_shows_the_delivery_result(
     assert re.search(
         r"Test notification from Flowwatch to channel slack", slack.of("/api/chat.postMessage")[-1].body["text"]
     )
+    page.screenshot(path=str(artifacts / "alerts-page-after-actions.png"), full_page=True)

@@ -200,6 +200,12 @@ def test_silences_need_author_comment_and_end_suppress_and_expire(
 
     ended = httpx.delete(f"{url}/{made.json()['silence_id']}", params={"actor": "dana"})
     assert ended.status_code == 200 and ended.json()["expired_by"] == "dana"
+    trail = httpx.get(f"{server.url}/api/v1/alerts/changes").json()
+    assert [(c["action"], c["target"], c["actor"]) for c in trail] == [
+        ("silence_expired", f"silence #{made.json()['silence_id']}", "dana"),
+        ("silence_created", f"silence #{made.json()['silence_id']}", "dana"),
+    ]
+    assert trail[1]["after"]["comment"] == "ERP upgrade" and trail[0]["after"]["expired_by"] == "dana"
     again = httpx.delete(f"{url}/{made.json()['silence_id']}", params={"actor": "dana"})
     assert again.status_code == 409
     world.runtime.evaluate(now + timedelta(minutes=1))
@@ -224,6 +230,8 @@ def test_rules_api_validates_and_the_overview_and_test_send_answer(
     assert edited.status_code == 200 and edited.json()["definition"]["threshold"] == 10
     assert httpx.put(f"{base}/rules/nope", json={"actor": "sam", "rule": rule}).status_code == 404
     assert httpx.post(f"{base}/rules/failing/disable", json={"actor": "sam"}).json()["enabled"] is False
+    (disabled,) = httpx.get(f"{base}/changes", params={"target": "failing"}).json()
+    assert (disabled["action"], disabled["actor"]) == ("rule_disabled", "sam")
     assert httpx.post(f"{base}/rules/failing/explode", json={"actor": "sam"}).status_code == 404
 
     tested = httpx.post(f"{base}/test", timeout=30)
@@ -312,3 +320,21 @@ def test_rule_admin_names_the_bad_field_and_an_edit_applies_on_the_next_evaluati
     gone = httpx.delete(f"{base}/dlq", params={"actor": "admin"})
     assert gone.status_code == 200 and gone.json()["deleted"] is True
     assert [r["rule_id"] for r in httpx.get(base).json()] == ["failing"]
+
+    # Every change is in the audit trail, with who and what it was before and after.
+    trail = httpx.get(f"{server.url}/api/v1/alerts/changes").json()
+    assert [(c["action"], c["target"], c["actor"]) for c in reversed(trail)] == [
+        ("rule_edited", "failing", "sam"),
+        ("rule_edited", "failing", "sam"),
+        ("rule_reverted", "failing", "sam"),
+        ("rule_created", "dlq", "admin"),
+        ("rule_deleted", "dlq", "admin"),
+    ]
+    first_edit = trail[-1]
+    assert (first_edit["before"]["threshold"], first_edit["after"]["threshold"]) == (1, 10)
+    assert (trail[2]["before"]["threshold"], trail[2]["after"]["threshold"]) == (5, 3)  # back to the file's
+    assert trail[0]["after"] is None and trail[0]["before"]["kind"] == "queue_depth"
+    unchanged = httpx.put(f"{base}/failing", json={"actor": "eve", "rule": {k: v for k, v in trail[2]["after"].items()
+                                                                           if k != "id"}})  # fmt: skip
+    assert unchanged.status_code == 200 and unchanged.json()["source"] == "file"  # the same: still the file's
+    assert len(httpx.get(f"{server.url}/api/v1/alerts/changes").json()) == 5

@@ -9,6 +9,8 @@ import pytest
 from dashboards.components.alerts import (
     RULE_FORM_FIELDS,
     alert_rows,
+    change_rows,
+    change_summary,
     channel_cards,
     labels_from_text,
     matchers_from_text,
@@ -86,3 +88,20 @@ def test_the_rule_form_round_trips_a_definition_and_names_a_bad_label() -> None:
     assert labels_from_text('team=erp, tier="1"') == {"team": "erp", "tier": "1"}
     with pytest.raises(ValueError, match="labels: 'tier' is not name=value"):
         labels_from_text("team=erp, tier")
+
+
+def test_a_change_says_what_it_changed() -> None:
+    rule = {"id": "dlq", "kind": "queue_depth", "threshold": 1.0, "for": "2m", "enabled": True, "flow": []}
+    assert change_summary(rule, {**rule, "threshold": 10.0, "flow": ["a", "b"]}) == "threshold: 1 → 10; flow: — → a, b"
+    assert change_summary(rule, {**rule, "enabled": False}) == "enabled: yes → no"
+    assert change_summary(None, rule) == "queue_depth ≥ 1 for 2m"
+    assert change_summary(rule, None) == "was queue_depth ≥ 1 for 2m"
+    silence = {"matchers": [{"name": "flow", "op": "=", "value": "f"}], "ends_at": "2026-03-04T14:00:00",
+               "comment": "ERP upgrade", "expired_by": None}  # fmt: skip
+    assert change_summary(None, silence) == 'flow="f" until Mar 4 14:00:00: ERP upgrade'
+    ended = {**silence, "ends_at": "2026-03-04T12:30:00", "expired_by": "sam"}
+    assert change_summary(silence, ended) == "ends_at: Mar 4 14:00:00 → Mar 4 12:30:00; expired_by: — → sam"
+    assert change_summary({"user_name": "a"}, {"user_name": "b"}) == "user_name: a → b"
+    row = {"changed_at": NOW, "actor": "sam", "action": "rule_edited", "target": "dlq", "before": rule,
+           "after": {**rule, "for": "5m"}}  # fmt: skip
+    assert change_rows([row])[0] == ["Mar 4 12:00:00", "sam", "rule edited", "dlq", "for: 2m → 5m"]
