@@ -11,12 +11,26 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alerts.labels import Matcher
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("default_rules.toml")
 SEVERITIES = ("critical", "high", "medium", "low")
+#: Labels every alert gets from Flowwatch; a rule's own labels may not override them.
+RESERVED_LABELS = ("alertname", "severity", "kind", "rule_health")
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+#: The longest ``for`` a rule may hold its condition before firing.
+MAX_FOR = timedelta(days=1)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -76,6 +90,9 @@ class RuleConfig(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict, description="added to every alert of the rule")
     route: str | None = Field(None, description="the route (channels, grouping) its alerts take; default: matching")
     enabled: bool = True
+    on_nodata: Literal["notify", "ignore"] = Field(
+        "notify", description="no data for the signal: notify (like a query error), or only show it on the rule"
+    )
     description: str | None = Field(None, max_length=2000)
     # what the signal is narrowed to (each kind reads the ones it knows)
     flow: list[str] = Field(default_factory=list, description="flow ids (sync_lag, exceptions)")
@@ -92,14 +109,29 @@ class RuleConfig(BaseModel):
     horizon: Duration = Field(timedelta(hours=4), description="orders_at_risk: ship-by this close (or past)")
     lookback: Duration = Field(timedelta(hours=24), description="ingest_silence: sources heard from this recently")
 
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        for name, value in labels.items():
+            if not _LABEL_NAME.fullmatch(name):
+                raise ValueError(f"label name {name!r} must be letters, digits and _ (not starting with a digit)")
+            if name in RESERVED_LABELS:
+                raise ValueError(f"label {name!r} is set by Flowwatch (reserved: {', '.join(RESERVED_LABELS)})")
+            if len(value) > 200:
+                raise ValueError(f"label {name!r}: value longer than 200 characters")
+        return labels
+
     @model_validator(mode="after")
     def _kind_fits(self) -> RuleConfig:
+        # messages start with the field they are about: the API's 422 and the page name it
         if self.kind is RuleKind.SYNC_LAG and self.threshold <= 0:
-            raise ValueError("sync_lag threshold is a multiple of the flow's SLA and must be above 0 (1 = at the SLA)")
+            raise ValueError("threshold: for sync_lag it is a multiple of the flow's SLA, above 0 (1 = at the SLA)")
         if self.kind is RuleKind.INGEST_SILENCE and self.threshold <= 0:
-            raise ValueError("ingest_silence threshold is minutes without events and must be above 0")
+            raise ValueError("threshold: for ingest_silence it is minutes without events, above 0")
         if self.kind is RuleKind.ORDERS_AT_RISK and self.threshold < 1:
-            raise ValueError("orders_at_risk threshold is a number of orders, at least 1")
+            raise ValueError("threshold: for orders_at_risk it is a number of orders, at least 1")
+        if self.for_ > MAX_FOR:
+            raise ValueError(f"for: at most {format_duration(MAX_FOR)} (a condition held longer is already news)")
         return self
 
     def definition(self) -> dict[str, Any]:

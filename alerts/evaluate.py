@@ -68,6 +68,17 @@ def group_of(labels: dict[str, str], route: RouteConfig, config: AlertsConfig) -
     return labels_key({"route": route.name, **group_labels}), group_labels
 
 
+#: The label that marks a rule's own alert about its health (``error`` or ``nodata``), beside its series.
+HEALTH_LABEL = "rule_health"
+_HEALTH_SAYS = {Health.ERROR: "cannot be evaluated", Health.NODATA: "has no data"}
+
+
+def health_observation(rule: RuleConfig, health: Health, detail: str | None) -> rule_kinds.Observation:
+    """A rule that cannot be read, as an observation of its own (Grafana's DatasourceError / NoData alert)."""
+    summary = f"Rule {rule.name!r} {_HEALTH_SAYS[health]}: {detail or health}"
+    return rule_kinds.Observation({"kind": HEALTH_LABEL, HEALTH_LABEL: str(health)}, 1.0, 1.0, summary[:500])
+
+
 def stored_rules(conn: Connection) -> list[RuleConfig]:
     """Every rule in the database, enabled or not."""
     return [RuleConfig.model_validate(r["definition"] | {"enabled": r["enabled"]}) for r in store.list_rules(conn)]
@@ -89,6 +100,7 @@ def evaluate(conn: Connection, config: AlertsConfig, *, now: datetime) -> tuple[
     for rule in all_rules:
         mine = {series: a for (rule_id, series), a in previous.items() if rule_id == rule.id}
         observed: dict[str, Alert] = {}
+        unreadable = False
         if rule.enabled:
             report.rules += 1
             started = time.perf_counter()
@@ -104,11 +116,15 @@ def evaluate(conn: Connection, config: AlertsConfig, *, now: datetime) -> tuple[
             )
             if reading.health is Health.ERROR:
                 report.errors[rule.id] = reading.detail or "error"
-                continue  # its alerts stay as they were: an unreadable signal is not a clear one
-            if reading.health is Health.NODATA:
+            elif reading.health is Health.NODATA:
                 report.nodata[rule.id] = reading.detail or "no data"
-                continue
-            for ob in reading.observations:
+            # an unreadable signal is not a clear one: the rule's alerts stay as they were, and the
+            # rule itself becomes an alert (notified once, resolved when it reads again)
+            unreadable = reading.health is not Health.OK
+            observations = reading.observations
+            if unreadable and (reading.health is Health.ERROR or rule.on_nodata == "notify"):
+                observations = [health_observation(rule, reading.health, reading.detail)]
+            for ob in observations:
                 labels = {"alertname": rule.id, "severity": rule.severity, **rule.labels, **ob.labels}
                 route = route_for(labels, rule, table)
                 key, glabels = group_of(labels, route, config)
@@ -119,6 +135,8 @@ def evaluate(conn: Connection, config: AlertsConfig, *, now: datetime) -> tuple[
                     None, None, None, now, key, ob.count,
                 )  # fmt: skip
         for series in sorted(set(mine) | set(observed)):
+            if unreadable and series not in observed and not mine[series].labels.get(HEALTH_LABEL):
+                continue  # kept as it was
             new = step(
                 mine.get(series), observed.get(series), now=now, hold=rule.for_, retention=config.resolved_retention
             )

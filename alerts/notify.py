@@ -22,7 +22,7 @@ from alerts import render
 from alerts import rules as rule_kinds
 from alerts.channels.base import Channel, Message
 from alerts.config import SEVERITIES, AlertsConfig, RuleConfig, RuleKind
-from alerts.evaluate import DEFAULT_ROUTE, routes, stored_rules
+from alerts.evaluate import DEFAULT_ROUTE, HEALTH_LABEL, routes, stored_rules
 from alerts.labels import Matcher
 from alerts.stages import (
     Kind,
@@ -127,6 +127,8 @@ class Notifier:
                 cause = self.cause(conn, int(held.top_exceptions[0]["exception_id"]))
             except Exception:  # the likely cause is a hint; its absence must not stop a notification
                 log.exception("likely cause of exception %s failed", held.top_exceptions[0]["exception_id"])
+        if cause is None:  # a rule that cannot be read: why is the cause
+            cause = next((a.summary for a in alerts if a.labels.get(HEALTH_LABEL)), None)
         severity = min((a.labels.get("severity", "low") for a in alerts), key=_rank, default="medium")
         labels = {**_shared(alerts), **{k: v for k, v in group["labels"].items() if v}}
         return render.GroupView(
@@ -157,7 +159,7 @@ class Notifier:
     @staticmethod
     def title(conn: Connection, labels: dict[str, str], alerts: list[Alert], rules: dict[str, RuleConfig]) -> str:
         """``<rule name(s)> · <flow or system name>``."""
-        names = sorted({rules[a.rule_id].name if a.rule_id in rules else a.rule_id for a in alerts})
+        names = sorted({_alert_name(a, rules) for a in alerts})
         what = names[0] if len(names) == 1 else f"{len(names)} alerts"
         where = labels.get("flow") or labels.get("system") or labels.get("queue")
         if labels.get("flow"):
@@ -363,6 +365,15 @@ def _counted(alert: Alert, kinds: dict[str, RuleKind]) -> Alert:
     if kinds.get(alert.rule_id) in COUNTED and alert.value is not None:
         return replace(alert, count=int(alert.value))
     return alert
+
+
+def _alert_name(alert: Alert, rules: dict[str, RuleConfig]) -> str:
+    """The rule's name; for a rule's own health alert, what is wrong with it."""
+    name = rules[alert.rule_id].name if alert.rule_id in rules else alert.rule_id
+    health = alert.labels.get(HEALTH_LABEL)
+    if health:
+        return f"Rule {name!r} " + ("cannot be evaluated" if health == "error" else "has no data")
+    return name
 
 
 def _likely_cause(conn: Connection, exception_id: int) -> str | None:

@@ -59,7 +59,10 @@ def links(view: GroupView) -> dict[str, str]:
     labels = view.group_labels
     query = {k: labels[k] for k in ("flow", "system") if labels.get(k)}
     kind = labels.get("kind")
-    if kind and kind not in {str(k) for k in RuleKind} | {"exceptions"}:  # an exception kind: filter on it
+    if kind and kind not in {str(k) for k in RuleKind} | {
+        "exceptions",
+        "rule_health",
+    }:  # an exception kind: filter on it
         query["kind"] = kind
     out = {"workbench": f"{base}/exceptions" + (f"?{urlencode(query)}" if query else "")}
     if labels.get("flow"):

@@ -205,6 +205,8 @@ def read(conn: Connection, rule: RuleConfig, now: datetime) -> Reading:
 def scope(conn: Connection, rule: RuleConfig | None, labels: dict[str, str], now: datetime) -> Scope:
     """The exceptions (and orders) an alert of ``rule`` with ``labels`` is about."""
     flow = (labels.get("flow"),) if labels.get("flow") else ()
+    if labels.get("rule_health"):
+        return Scope()  # the rule itself cannot be read: it is about no exception in particular
     if rule is None:
         return Scope(flows=flow)  # type: ignore[arg-type]
     if rule.kind is RuleKind.EXCEPTIONS:

@@ -119,3 +119,18 @@ class FaultMode(StrEnum):
     ERROR = "error"
     TIMEOUT = "timeout"
     SLOW = "slow"
+
+
+class AlertChange(StrEnum):
+    """An admin's change to alerting, as its audit trail (``alert_changes``) names it."""
+
+    RULE_CREATED = "rule_created"
+    RULE_EDITED = "rule_edited"
+    RULE_DISABLED = "rule_disabled"
+    RULE_ENABLED = "rule_enabled"
+    RULE_DELETED = "rule_deleted"
+    RULE_REVERTED = "rule_reverted"  # an edited file rule back to the file's definition
+    SILENCE_CREATED = "silence_created"
+    SILENCE_EXPIRED = "silence_expired"
+    SLACK_USER_LINKED = "slack_user_linked"
+    SLACK_USER_UNLINKED = "slack_user_unlinked"

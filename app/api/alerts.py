@@ -53,7 +53,7 @@ async def evaluate_now(ctx: Ctx) -> dict[str, Any]:
 
 # -- rules ---------------------------------------------------------------------------------------
 class RuleIn(BaseModel):
-    """A rule definition (see alerts/default_rules.toml) and who saves it."""
+    """A rule definition (see alerts/default_rules.toml; PATCH: only the fields to change) and who saves it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -67,9 +67,9 @@ class ActorIn(BaseModel):
     actor: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/rules", summary="Every rule (config and API) with its definition")
+@router.get("/rules", summary="Every rule with its definition and source (file, edited or api)")
 def get_rules(conn: Conn) -> list[dict[str, Any]]:
-    return jsonable_encoder(store.list_rules(conn))
+    return jsonable_encoder([{**r, "source": service.rule_source(r)} for r in store.list_rules(conn)])
 
 
 @router.post("/rules", status_code=201, summary="Create a rule")
@@ -83,6 +83,18 @@ def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
     with _refusals():
         rule = service.rule_from({"id": rule_id, **body.rule})
         return jsonable_encoder(service.save_rule(ctx, rule, actor=body.actor, rule_id=rule_id))
+
+
+@router.patch("/rules/{rule_id}", summary="Change some fields of a rule (e.g. threshold, for, enabled)")
+def patch_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
+    with _refusals():
+        return jsonable_encoder(service.patch_rule(ctx, rule_id, body.rule, actor=body.actor))
+
+
+@router.delete("/rules/{rule_id}", summary="Delete an API rule, or take an edited file rule back to the file's")
+def delete_rule(rule_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+    with _refusals():
+        return jsonable_encoder(service.delete_rule(ctx, rule_id, actor=actor))
 
 
 @router.post("/rules/{rule_id}/{command}", summary="Disable or enable a rule")
@@ -129,6 +141,13 @@ def create_silence(body: SilenceIn, ctx: Ctx) -> dict[str, Any]:
 def expire_silence(silence_id: int, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
     with _refusals():
         return jsonable_encoder(service.expire_silence(ctx, silence_id, actor=actor))
+
+
+@router.get("/changes", summary="The audit trail of admin changes to rules, silences and Slack links")
+def get_changes(
+    conn: Conn, target: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    return jsonable_encoder(store.list_changes(conn, target=target, limit=limit))
 
 
 # -- notifications, channels, test -----------------------------------------------------------

@@ -15,12 +15,12 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from alerts.config import RuleConfig
-from alerts.evaluate import stored_rules
+from alerts.evaluate import routes, stored_rules
 from alerts.labels import Matcher
 from alerts.state import Alert, State
 from app.services import lifecycle
 from app.services.errors import Conflict, IllegalTransition, InvalidRequest, NotFound
-from models.enums import Action
+from models.enums import Action, AlertChange
 from models.queries import alerts as store
 
 if TYPE_CHECKING:
@@ -56,15 +56,18 @@ def overview(ctx: AppContext, conn: Connection, *, notifications: int = 100) -> 
     health = store.rule_health(conn)
     states = store.load_states(conn)
     rules = []
+    rows = {r["rule_id"]: r for r in store.list_rules(conn)}
     for rule in stored_rules(conn):
-        mine = [s for s in states if s["rule_id"] == rule.id]
+        row = rows[rule.id]
+        mine = [s for s in states if s["rule_id"] == rule.id and not s["labels"].get("rule_health")]
         worst = next((st for st in ("firing", "pending", "resolved") if any(s["state"] == st for s in mine)), "ok")
         h = health.get(rule.id, {})
         state = (
             "disabled" if not rule.enabled else (h.get("health") if h.get("health") in ("error", "nodata") else worst)
         )
         rules.append({**rule.definition(), "state": state, "health": h.get("health"), "health_detail": h.get("detail"),
-                      "evaluated_at": h.get("evaluated_at"), "alerts": len(mine)})  # fmt: skip
+                      "evaluated_at": h.get("evaluated_at"), "alerts": len(mine), "source": rule_source(row),
+                      "updated_by": row["updated_by"], "updated_at": row["updated_at"]})  # fmt: skip
     by_state: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "resolved": []}
     for s in states:
         by_state[s["state"]].append(s)
@@ -76,13 +79,50 @@ def overview(ctx: AppContext, conn: Connection, *, notifications: int = 100) -> 
         "silences": store.list_silences(conn, now=now),
         "channels": runtime.channel_states(now),
         "notifications": store.list_notifications(conn, limit=notifications),
+        "changes": store.list_changes(conn, limit=20),
     }
 
 
 # -- rules -------------------------------------------------------------------------------------
+# One source of truth per rule, the ``alert_rules`` row, and where it comes from says who may change it:
+#   file    (origin config, never edited): the TOML is the truth; each start refreshes the row from it
+#   edited  (origin config, edited from the API or the page): the row is the truth, the file's later
+#           changes to that rule are ignored until an admin reverts it (DELETE → the file's version again)
+#   api     (created from the API or the page): only the row exists; DELETE removes it
+# Evaluation reads the rows each time, so an edit applies on the next evaluation.
+def rule_source(row: dict[str, Any]) -> str:
+    """``file``, ``edited`` or ``api``: which definition of a rule is the truth (see above)."""
+    if row.get("origin") != "config":
+        return "api"
+    return "edited" if row.get("updated_by") else "file"
+
+
+def rule_from(definition: dict[str, Any]) -> RuleConfig:
+    """A rule definition validated; its errors as one :class:`InvalidRequest` naming each field."""
+    try:
+        return RuleConfig.model_validate(definition)
+    except ValidationError as exc:
+        raise InvalidRequest("; ".join(_field_error(e) for e in exc.errors())) from exc
+
+
+def _field_error(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _check_route(ctx: AppContext, rule: RuleConfig) -> None:
+    if rule.route is None or ctx.alerts is None:
+        return
+    known = routes(ctx.alerts.config)
+    if rule.route not in known:
+        raise InvalidRequest(f"route: no route named {rule.route!r}; configured: {', '.join(sorted(known))}")
+
+
 def save_rule(ctx: AppContext, rule: RuleConfig, *, actor: str, rule_id: str | None = None) -> dict[str, Any]:
-    """Create a rule (``rule_id`` None) or replace one; an edited rule keeps its edit over the file's."""
+    """Create a rule (``rule_id`` None) or replace one; an edited file rule keeps its edit over the file's."""
     actor = _actor(actor)
+    _check_route(ctx, rule)
     with ctx.writer.transaction() as conn:
         existing = store.get_rule(conn, rule_id or rule.id)
         if rule_id is None and existing is not None:
@@ -91,34 +131,87 @@ def save_rule(ctx: AppContext, rule: RuleConfig, *, actor: str, rule_id: str | N
             if existing is None:
                 raise NotFound(f"rule {rule_id!r} does not exist")
             if rule.id != rule_id:
-                raise InvalidRequest(
-                    f"the rule's id {rule.id!r} differs from {rule_id!r} in the path; ids do not change"
-                )
+                raise InvalidRequest(f"id: {rule.id!r} differs from {rule_id!r} in the path; ids do not change")
+        after = rule.definition()
+        if existing is not None and existing["definition"] == after:
+            return _with_source(existing)  # nothing changes (a file rule stays the file's)
         origin = existing["origin"] if existing else "api"
-        store.save_rule(conn, rule.id, definition=rule.definition(), origin=origin, now=ctx.now(), by=actor)
-        return store.get_rule(conn, rule.id) or {}
+        store.save_rule(conn, rule.id, definition=after, origin=origin, now=ctx.now(), by=actor)
+        before = existing["definition"] if existing else None
+        store.record_change(conn, at=ctx.now(), actor=actor, action=_rule_change(before, after), target=rule.id,
+                            before=before, after=after)  # fmt: skip
+        return _with_source(store.get_rule(conn, rule.id))
+
+
+def _rule_change(before: dict[str, Any] | None, after: dict[str, Any]) -> AlertChange:
+    if before is None:
+        return AlertChange.RULE_CREATED
+    if {**before, "enabled": after["enabled"]} == after and before.get("enabled") != after["enabled"]:
+        return AlertChange.RULE_ENABLED if after["enabled"] else AlertChange.RULE_DISABLED
+    return AlertChange.RULE_EDITED
+
+
+def patch_rule(ctx: AppContext, rule_id: str, changes: dict[str, Any], *, actor: str) -> dict[str, Any]:
+    """Change some fields of a rule (``{"threshold": 10}``, ``{"enabled": false}``); the rest stays."""
+    actor = _actor(actor)
+    if not changes:
+        raise InvalidRequest("nothing to change: give at least one field of the rule")
+    if "id" in changes and changes["id"] != rule_id:
+        raise InvalidRequest(f"id: {changes['id']!r} differs from {rule_id!r} in the path; ids do not change")
+    with ctx.engine.connect() as conn:
+        row = store.get_rule(conn, rule_id)
+    if row is None:
+        raise NotFound(f"rule {rule_id!r} does not exist")
+    rule = rule_from({**row["definition"], **changes, "id": rule_id})
+    return save_rule(ctx, rule, actor=actor, rule_id=rule_id)
 
 
 def set_rule_enabled(ctx: AppContext, rule_id: str, enabled: bool, *, actor: str) -> dict[str, Any]:
     """Disable (its firing alerts then resolve) or enable a rule."""
+    return patch_rule(ctx, rule_id, {"enabled": enabled}, actor=actor)
+
+
+def delete_rule(ctx: AppContext, rule_id: str, *, actor: str) -> dict[str, Any]:
+    """Remove a rule made from the API or the page, or take an edited file rule back to the file's version.
+    A rule still exactly as the file says is refused: change the file, or disable it."""
     actor = _actor(actor)
+    runtime = _runtime(ctx)
     with ctx.writer.transaction() as conn:
         row = store.get_rule(conn, rule_id)
         if row is None:
             raise NotFound(f"rule {rule_id!r} does not exist")
-        definition = {**row["definition"], "enabled": enabled}
-        store.save_rule(conn, rule_id, definition=definition, origin=row["origin"], now=ctx.now(), by=actor)
-        return store.get_rule(conn, rule_id) or {}
+        source = rule_source(row)
+        from_file = {r.id: r for r in runtime.configured_rules()}.get(rule_id)
+        if source == "file":
+            raise Conflict(f"rule {rule_id!r} is defined in the rules file and not edited; disable it instead")
+        if source == "api" or from_file is None:  # (an edited rule gone from the file: the edit was all left)
+            store.delete_rule(conn, rule_id)
+            store.record_change(conn, at=ctx.now(), actor=actor, action=AlertChange.RULE_DELETED, target=rule_id,
+                                before=row["definition"], after=None)  # fmt: skip
+            return {**_with_source(row), "deleted": True, "deleted_by": actor}
+        after = from_file.definition()
+        store.save_rule(conn, rule_id, definition=after, origin="config", now=ctx.now(), by=None)
+        store.record_change(conn, at=ctx.now(), actor=actor, action=AlertChange.RULE_REVERTED, target=rule_id,
+                            before=row["definition"], after=after)  # fmt: skip
+        return {**_with_source(store.get_rule(conn, rule_id)), "reverted_by": actor}
 
 
-def rule_from(definition: dict[str, Any]) -> RuleConfig:
-    """A rule definition validated, its errors as one :class:`InvalidRequest` naming each field."""
-    try:
-        return RuleConfig.model_validate(definition)
-    except ValidationError as exc:
-        raise InvalidRequest(
-            "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg']}" for e in exc.errors())
-        ) from exc
+def rule_definition(ctx: AppContext, rule_id: str) -> dict[str, Any]:
+    """A rule's stored definition (what the page's editor starts from)."""
+    with ctx.engine.connect() as conn:
+        row = store.get_rule(conn, rule_id)
+    if row is None:
+        raise NotFound(f"rule {rule_id!r} does not exist")
+    return {**row["definition"], "enabled": row["enabled"]}
+
+
+def route_names(ctx: AppContext) -> list[str]:
+    """The routes a rule may name."""
+    return sorted(routes(ctx.alerts.config)) if ctx.alerts is not None else []
+
+
+def _with_source(row: dict[str, Any] | None) -> dict[str, Any]:
+    return {**row, "source": rule_source(row)} if row else {}
 
 
 # -- silences ----------------------------------------------------------------------------------
@@ -153,7 +246,7 @@ def create_silence(
     start, end = _utc(starts_at) if starts_at else now, _utc(ends_at)
     if end <= now or end <= start:
         raise InvalidRequest(f"ends_at {end.isoformat()} must be in the future and after starts_at")
-    values = {
+    values: dict[str, Any] = {
         "matchers": [m.model_dump(mode="json") for m in parsed],
         "starts_at": start,
         "ends_at": end,
@@ -163,7 +256,10 @@ def create_silence(
     }
     with ctx.writer.transaction() as conn:
         silence_id = store.insert_silence(conn, **values)
-        return store.get_silence(conn, silence_id) or {}
+        made = store.get_silence(conn, silence_id) or {}
+        store.record_change(conn, at=now, actor=values["author"], action=AlertChange.SILENCE_CREATED,
+                            target=f"silence #{silence_id}", before=None, after=_silence_audit(made))  # fmt: skip
+        return made
 
 
 def expire_silence(ctx: AppContext, silence_id: int, *, actor: str) -> dict[str, Any]:
@@ -177,7 +273,16 @@ def expire_silence(ctx: AppContext, silence_id: int, *, actor: str) -> dict[str,
         if silence["ends_at"] <= now:
             raise Conflict(f"silence {silence_id} already ended at {silence['ends_at'].isoformat()}")
         store.end_silence(conn, silence_id, at=now, by=actor)
-        return store.get_silence(conn, silence_id) or {}
+        ended = store.get_silence(conn, silence_id) or {}
+        store.record_change(conn, at=now, actor=actor, action=AlertChange.SILENCE_EXPIRED,
+                            target=f"silence #{silence_id}", before=_silence_audit(silence),
+                            after=_silence_audit(ended))  # fmt: skip
+        return ended
+
+
+def _silence_audit(silence: dict[str, Any]) -> dict[str, Any]:
+    keep = ("matchers", "starts_at", "ends_at", "comment", "expired_by")
+    return {k: silence[k].isoformat() if isinstance(silence.get(k), datetime) else silence.get(k) for k in keep}
 
 
 def _utc(value: datetime) -> datetime:
@@ -191,15 +296,22 @@ def link_slack_user(ctx: AppContext, slack_user_id: str, user_name: str, *, acto
     if not slack_user_id.strip() or not user_name.strip():
         raise InvalidRequest("slack_user_id and user_name are required")
     with ctx.writer.transaction() as conn:
+        before = store.slack_users(conn).get(slack_user_id.strip())
         store.link_slack_user(conn, slack_user_id.strip(), user_name.strip(), by=actor, now=ctx.now())
+        store.record_change(conn, at=ctx.now(), actor=actor, action=AlertChange.SLACK_USER_LINKED,
+                            target=slack_user_id.strip(), before={"user_name": before["user_name"]} if before else None,
+                            after={"user_name": user_name.strip()})  # fmt: skip
 
 
 def unlink_slack_user(ctx: AppContext, slack_user_id: str, *, actor: str) -> None:
     """Remove a link stored in the database (those of the settings stay)."""
-    _actor(actor)
+    actor = _actor(actor)
     with ctx.writer.transaction() as conn:
-        if not store.unlink_slack_user(conn, slack_user_id):
+        before = store.slack_users(conn).get(slack_user_id)
+        if before is None or not store.unlink_slack_user(conn, slack_user_id):
             raise NotFound(f"Slack user {slack_user_id} is not linked in the database")
+        store.record_change(conn, at=ctx.now(), actor=actor, action=AlertChange.SLACK_USER_UNLINKED,
+                            target=slack_user_id, before={"user_name": before["user_name"]}, after=None)  # fmt: skip
 
 
 def slack_users(ctx: AppContext) -> dict[str, str]:

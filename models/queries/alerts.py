@@ -17,6 +17,7 @@ from models.queries.alert_signals import impact
 from models.queries.common import read_frame
 from models.store.dialect import in_list, seconds_between
 from models.store.tables import (
+    alert_changes,
     alert_groups,
     alert_notifications,
     alert_rule_health,
@@ -26,7 +27,7 @@ from models.store.tables import (
     alert_states,
 )
 
-_JSON = ("definition", "labels", "matchers", "message_ref", "payload")
+_JSON = ("definition", "labels", "matchers", "message_ref", "payload", "before", "after")
 
 
 def _row(mapping: Any) -> dict[str, Any]:
@@ -70,6 +71,11 @@ def save_rule(
             updated_by=by,
         )
     )
+
+
+def delete_rule(conn: Connection, rule_id: str) -> None:
+    """Remove one rule (its alerts resolve at the next evaluation, as those of any rule gone)."""
+    conn.execute(sa.delete(alert_rules).where(alert_rules.c.rule_id == rule_id))
 
 
 def sync_config_rules(conn: Connection, definitions: Sequence[dict[str, Any]], *, now: datetime) -> dict[str, int]:
@@ -261,6 +267,38 @@ def list_silences(conn: Connection, *, now: datetime, active_only: bool = False)
     query = sa.select(alert_silences).order_by(s.ends_at.desc(), s.silence_id.desc())
     if active_only:
         query = query.where(s.starts_at <= now, s.ends_at > now)
+    return [_row(r) for r in conn.execute(query).mappings()]
+
+
+# -- the admin audit trail ------------------------------------------------------------------------
+def record_change(
+    conn: Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """Append one admin change, in the caller's transaction (the change and its audit row commit together)."""
+    conn.execute(
+        alert_changes.insert().values(
+            changed_at=at,
+            actor=actor,
+            action=action,
+            target=target,
+            before=None if before is None else _dumps(before),
+            after=None if after is None else _dumps(after),
+        )
+    )
+
+
+def list_changes(conn: Connection, *, target: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Admin changes, newest first (one rule's, silence's or Slack user's with ``target``)."""
+    query = sa.select(alert_changes).order_by(alert_changes.c.change_id.desc()).limit(limit)
+    if target is not None:
+        query = query.where(alert_changes.c.target == target)
     return [_row(r) for r in conn.execute(query).mappings()]
 
 

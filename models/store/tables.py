@@ -307,6 +307,7 @@ ingest_segments = sa.Table(
 # -- alerts (issue 12) ------------------------------------------------------------------------
 alert_notification_id_seq = sa.Sequence("alert_notification_id_seq", metadata=metadata)
 alert_silence_id_seq = sa.Sequence("alert_silence_id_seq", metadata=metadata)
+alert_change_id_seq = sa.Sequence("alert_change_id_seq", metadata=metadata)
 
 # Alert rules: those of the TOML file (origin 'config', refreshed on start unless an admin edited
 # them) and those made through the API or the page (origin 'api').
@@ -402,6 +403,21 @@ alert_silences = sa.Table(
     sa.Column("comment", sa.String, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("expired_by", sa.String),  # who ended it early
+)
+
+# The audit trail of alerting's admin actions (models.enums.AlertChange): who changed which rule,
+# silence or Slack link, when, and the definition before and after (JSON; null when there was none).
+alert_changes = sa.Table(
+    "alert_changes",
+    metadata,
+    sa.Column("change_id", sa.BigInteger, alert_change_id_seq, primary_key=True),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("target", sa.String, nullable=False),  # a rule id, "silence #3", a Slack user id
+    sa.Column("before", sa.String),
+    sa.Column("after", sa.String),
+    sa.Index("ix_alert_changes_target", "target"),
 )
 
 # Slack user id → Flowwatch user name, so an action taken in Slack is audited under a person

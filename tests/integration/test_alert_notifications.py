@@ -12,7 +12,7 @@ import pytest
 from alerts.channels import build_channel
 from alerts.channels.base import Pacer, RetryPolicy
 from alerts.config import ChannelConfig, RuleConfig
-from models.queries.alerts import list_groups, rule_health
+from models.queries.alerts import list_groups, load_states, rule_health
 from tests.integration.alert_world import PROMISE, T0, make_world, slack_channel, value_of
 from tests.slack_server import CHANNEL_ID, SlackServer, slack_server
 
@@ -198,3 +198,78 @@ def test_rules_are_not_silently_ok_when_their_query_fails(tmp_path: Path, slack:
     assert list(report.errors) == ["lag"] and "order_facts" in report.errors["lag"]
     with world.engine.connect() as conn:
         assert rule_health(conn)["lag"]["health"] == "error"
+
+
+def test_a_rule_whose_query_fails_notifies_once_and_its_resolve_updates_the_same_message(
+    tmp_path: Path, slack: SlackServer
+) -> None:
+    rule = RuleConfig.model_validate(
+        {"id": "lag", "name": "Lag", "kind": "sync_lag", "threshold": 1, "flow": ["shopify-d365-orders"],
+         "on_nodata": "ignore"}
+    )  # fmt: skip
+    world = make_world(tmp_path, [slack_channel(slack)], rules=[rule])
+    assert world.tick(T0) == [] and world.runtime.evaluate(T0).nodata  # no data, told to stay quiet about it
+    with world.engine.begin() as conn:  # break the rule's query
+        conn.exec_driver_sql("ALTER TABLE order_facts RENAME TO order_facts_gone")
+    for at in (60, 75):  # failing twice inside group_wait
+        assert world.tick(T0 + timedelta(seconds=at)) == []
+    outcomes = world.tick(T0 + timedelta(seconds=90))
+    assert [(o.kind, o.result) for o in outcomes] == [("firing", "sent")]
+    (post,) = _top_level(slack)
+    assert post.body["blocks"][0]["text"]["text"] == "🔴 FIRING · Rule 'Lag' cannot be evaluated"
+    assert post.body["blocks"][1]["text"]["text"] == (
+        "• *Lag*: Rule 'Lag' cannot be evaluated: ProgrammingError: (_duckdb.CatalogException) Catalog Error: "
+        "Table with name order_facts does not exist!"
+    )
+    with world.engine.connect() as conn:
+        (state,) = load_states(conn)
+    assert (state["state"], state["labels"]["rule_health"], state["labels"]["kind"]) == (
+        "firing",
+        "error",
+        "rule_health",
+    )
+
+    # still failing: nothing more (group_interval after the flush, and nothing changed)
+    assert [o.result for o in world.tick(T0 + timedelta(minutes=6, seconds=30))] == ["skipped"]
+    assert len(slack.calls) == 1
+
+    with world.engine.begin() as conn:  # the query reads again (no data, which this rule ignores)
+        conn.exec_driver_sql("ALTER TABLE order_facts_gone RENAME TO order_facts")
+    world.tick(T0 + timedelta(minutes=7))
+    outcomes = world.tick(T0 + timedelta(minutes=11, seconds=30))  # the group's next flush
+    assert [(o.kind, o.result) for o in outcomes] == [("resolved", "sent")]
+    (update,) = slack.of("/api/chat.update")
+    assert update.body["ts"] in slack.messages  # the first message, edited in place
+    assert slack.messages[update.body["ts"]]["blocks"][0]["text"]["text"].startswith("✅ RESOLVED · Rule 'Lag'")
+    assert len(_top_level(slack)) == 1  # never a second message
+
+
+def test_a_rule_without_data_notifies_once_unless_told_to_ignore_it(tmp_path: Path, slack: SlackServer) -> None:
+    rule = RuleConfig.model_validate(
+        {"id": "dlq", "name": "Dead letters waiting", "kind": "queue_depth", "dlq": True, "threshold": 1,
+         "for": "1m", "severity": "medium"}
+    )  # fmt: skip
+    world = make_world(tmp_path, [slack_channel(slack)], rules=[rule])
+    world.tick(T0)
+    assert world.tick(T0 + timedelta(seconds=30)) == []  # pending: it waits the rule's `for` like any condition
+    world.tick(T0 + timedelta(minutes=1))
+    outcomes = world.tick(T0 + timedelta(minutes=1, seconds=30))
+    assert [(o.kind, o.result) for o in outcomes] == [("firing", "sent")]
+    (post,) = _top_level(slack)
+    assert post.body["blocks"][0]["text"]["text"] == "🔴 FIRING · Rule 'Dead letters waiting' has no data"
+    assert "no matching queue was sampled in the last 10 minutes" in str(post.body["blocks"])
+    for minutes in (2, 3, 7):
+        world.tick(T0 + timedelta(minutes=minutes))
+    assert len(slack.calls) == 1  # once
+
+    with world.engine.connect() as conn:
+        overview_rule = rule_health(conn)["dlq"]
+    assert overview_rule["health"] == "nodata"
+    with world.writer.transaction() as conn:  # told to ignore no data: the alert resolves, the rule still says nodata
+        from models.queries.alerts import get_rule, save_rule
+
+        row = get_rule(conn, "dlq")
+        assert row is not None
+        save_rule(conn, "dlq", definition={**row["definition"], "on_nodata": "ignore"}, origin="api", now=T0, by="sam")
+    report = world.runtime.evaluate(T0 + timedelta(minutes=8))
+    assert report.nodata == {"dlq": "no matching queue was sampled in the last 10 minutes"} and report.resolved == 1

@@ -200,6 +200,12 @@ def test_silences_need_author_comment_and_end_suppress_and_expire(
 
     ended = httpx.delete(f"{url}/{made.json()['silence_id']}", params={"actor": "dana"})
     assert ended.status_code == 200 and ended.json()["expired_by"] == "dana"
+    trail = httpx.get(f"{server.url}/api/v1/alerts/changes").json()
+    assert [(c["action"], c["target"], c["actor"]) for c in trail] == [
+        ("silence_expired", f"silence #{made.json()['silence_id']}", "dana"),
+        ("silence_created", f"silence #{made.json()['silence_id']}", "dana"),
+    ]
+    assert trail[1]["after"]["comment"] == "ERP upgrade" and trail[0]["after"]["expired_by"] == "dana"
     again = httpx.delete(f"{url}/{made.json()['silence_id']}", params={"actor": "dana"})
     assert again.status_code == 409
     world.runtime.evaluate(now + timedelta(minutes=1))
@@ -224,6 +230,8 @@ def test_rules_api_validates_and_the_overview_and_test_send_answer(
     assert edited.status_code == 200 and edited.json()["definition"]["threshold"] == 10
     assert httpx.put(f"{base}/rules/nope", json={"actor": "sam", "rule": rule}).status_code == 404
     assert httpx.post(f"{base}/rules/failing/disable", json={"actor": "sam"}).json()["enabled"] is False
+    (disabled,) = httpx.get(f"{base}/changes", params={"target": "failing"}).json()
+    assert (disabled["action"], disabled["actor"]) == ("rule_disabled", "sam")
     assert httpx.post(f"{base}/rules/failing/explode", json={"actor": "sam"}).status_code == 404
 
     tested = httpx.post(f"{base}/test", timeout=30)
@@ -247,3 +255,86 @@ def test_rules_api_validates_and_the_overview_and_test_send_answer(
     assert states == {"dlq": "nodata", "failing": "disabled"}
     assert overview["channels"][0]["channel"] == "slack" and overview["channels"][0]["status"] == "ok"
     assert overview["notifications"][0]["kind"] == "test" and overview["notifications"][0]["result"] == "sent"
+
+
+def test_rule_admin_names_the_bad_field_and_an_edit_applies_on_the_next_evaluation(
+    live: tuple[LiveServer, World], tmp_path: Path
+) -> None:
+    server, world = live
+    base = f"{server.url}/api/v1/alerts/rules"
+    good = {"id": "dlq", "name": "DLQ", "kind": "queue_depth", "dlq": True, "threshold": 1, "for": "2m"}
+    cases = [
+        ({"threshold": -1}, "threshold: Input should be greater than or equal to 0"),
+        ({"for": "5 minutes"}, "for: '5 minutes' is not a duration like 30s, 5m, 4h or 1d"),
+        ({"for": "2d"}, "for: at most 1d (a condition held longer is already news)"),
+        ({"severity": "urgent"}, "severity: Input should be 'critical', 'high', 'medium' or 'low'"),
+        ({"labels": {"alertname": "x"}}, "labels: label 'alertname' is set by Flowwatch"),
+        ({"labels": {"team name": "ops"}}, "labels: label name 'team name' must be letters"),
+        ({"route": "pager"}, "route: no route named 'pager'; configured: default"),
+        ({"kind": "sync_lag", "threshold": 0}, "threshold: for sync_lag it is a multiple of the flow's SLA"),
+        ({"colour": "red"}, "colour: Extra inputs are not permitted"),
+    ]
+    for change, expected in cases:
+        answer = httpx.post(base, json={"actor": "admin", "rule": {**good, **change}})
+        assert answer.status_code == 422, change
+        assert answer.json()["detail"].startswith(expected), answer.json()["detail"]
+    assert httpx.post(base, json={"rule": good}).status_code == 422  # no actor
+    assert [r["rule_id"] for r in httpx.get(base).json()] == ["failing"]  # nothing half-made
+
+    # The file's rule fires at 1 exception; an edit to 10 applies on the next evaluation.
+    now = server.ctx.now()
+    world.fail_orders(5, now)
+    assert world.runtime.evaluate(now).firing == 1
+    patched = httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {"threshold": 10}})
+    assert patched.status_code == 200
+    assert (patched.json()["source"], patched.json()["updated_by"]) == ("edited", "sam")
+    assert patched.json()["definition"]["exception_kind"] == ["delivery_failed"]  # the rest kept
+    later = world.runtime.evaluate(now + timedelta(seconds=30))
+    assert (later.firing, later.resolved) == (0, 1)  # 5 < 10
+    assert httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {"threshold": 5}}).status_code == 200
+    assert world.runtime.evaluate(now + timedelta(seconds=60)).firing == 1  # 5 ≥ 5 again
+
+    refused = [
+        httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {}}),
+        httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {"id": "other"}}),
+        httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {"for": "soon"}}),
+        httpx.patch(f"{base}/nope", json={"actor": "sam", "rule": {"threshold": 2}}),
+    ]
+    assert [r.status_code for r in refused] == [422, 422, 422, 404]
+    assert refused[0].json()["detail"] == "nothing to change: give at least one field of the rule"
+    assert refused[1].json()["detail"].startswith("id: 'other' differs from 'failing'")
+
+    # One source of truth per rule: the edited row wins over a changed file until it is reverted.
+    rules_file = server.ctx.settings.alerts.rules_file
+    assert rules_file is not None
+    rules_file.write_text(RULES.replace("threshold = 1", "threshold = 3"))
+    world.runtime.sync_rules(now)
+    assert httpx.get(base).json()[0]["definition"]["threshold"] == 5
+    reverted = httpx.delete(f"{base}/failing", params={"actor": "sam"})
+    assert reverted.status_code == 200 and reverted.json()["source"] == "file"
+    assert reverted.json()["definition"]["threshold"] == 3 and reverted.json()["reverted_by"] == "sam"
+    again = httpx.delete(f"{base}/failing", params={"actor": "sam"})
+    assert again.status_code == 409 and "defined in the rules file" in again.json()["detail"]
+
+    assert httpx.post(base, json={"actor": "admin", "rule": good}).json()["source"] == "api"
+    gone = httpx.delete(f"{base}/dlq", params={"actor": "admin"})
+    assert gone.status_code == 200 and gone.json()["deleted"] is True
+    assert [r["rule_id"] for r in httpx.get(base).json()] == ["failing"]
+
+    # Every change is in the audit trail, with who and what it was before and after.
+    trail = httpx.get(f"{server.url}/api/v1/alerts/changes").json()
+    assert [(c["action"], c["target"], c["actor"]) for c in reversed(trail)] == [
+        ("rule_edited", "failing", "sam"),
+        ("rule_edited", "failing", "sam"),
+        ("rule_reverted", "failing", "sam"),
+        ("rule_created", "dlq", "admin"),
+        ("rule_deleted", "dlq", "admin"),
+    ]
+    first_edit = trail[-1]
+    assert (first_edit["before"]["threshold"], first_edit["after"]["threshold"]) == (1, 10)
+    assert (trail[2]["before"]["threshold"], trail[2]["after"]["threshold"]) == (5, 3)  # back to the file's
+    assert trail[0]["after"] is None and trail[0]["before"]["kind"] == "queue_depth"
+    unchanged = httpx.put(f"{base}/failing", json={"actor": "eve", "rule": {k: v for k, v in trail[2]["after"].items()
+                                                                           if k != "id"}})  # fmt: skip
+    assert unchanged.status_code == 200 and unchanged.json()["source"] == "file"  # the same: still the file's
+    assert len(httpx.get(f"{server.url}/api/v1/alerts/changes").json()) == 5
