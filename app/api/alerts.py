@@ -22,6 +22,17 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts import slack_signature
 from app.api.exceptions import _refusals
+from app.api.schemas import (
+    AlertChange,
+    AlertsOverview,
+    EvaluationRun,
+    Notification,
+    RuleRow,
+    Silence,
+    SlackAnswer,
+    SlackLink,
+    TestResults,
+)
 from app.context import AppContext
 from app.deps import Conn, Ctx
 from app.services import alerts as service
@@ -38,13 +49,17 @@ def _runtime(ctx: AppContext) -> Any:
     return ctx.alerts
 
 
-@router.get("", summary="Rules with their state, firing/pending/resolved alerts, silences, channels, notifications")
+@router.get(
+    "",
+    response_model=AlertsOverview,
+    summary="Rules with their state, firing/pending/resolved alerts, silences, channels, notifications",
+)
 def get_alerts(ctx: Ctx, conn: Conn, notifications: Annotated[int, Query(ge=0, le=1000)] = 100) -> dict[str, Any]:
     with _refusals():
         return jsonable_encoder(service.overview(ctx, conn, notifications=notifications))
 
 
-@router.post("/evaluate", summary="Evaluate every rule now and send what is due")
+@router.post("/evaluate", response_model=EvaluationRun, summary="Evaluate every rule now and send what is due")
 async def evaluate_now(ctx: Ctx) -> dict[str, Any]:
     runtime = _runtime(ctx)
     report, outcomes = await run_in_threadpool(runtime.run, ctx.now())
@@ -67,37 +82,49 @@ class ActorIn(BaseModel):
     actor: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/rules", summary="Every rule with its definition and source (file, edited or api)")
+@router.get(
+    "/rules", response_model=list[RuleRow], summary="Every rule with its definition and source (file, edited or api)"
+)
 def get_rules(conn: Conn) -> list[dict[str, Any]]:
-    return jsonable_encoder([{**r, "source": service.rule_source(r)} for r in store.list_rules(conn)])
+    return jsonable_encoder([{**r, "defined_in": service.rule_source(r)} for r in store.list_rules(conn)])
 
 
-@router.post("/rules", status_code=201, summary="Create a rule")
+@router.post("/rules", response_model=RuleRow, status_code=201, summary="Create a rule")
 def create_rule(body: RuleIn, ctx: Ctx) -> dict[str, Any]:
     with _refusals():
         return jsonable_encoder(service.save_rule(ctx, service.rule_from(body.rule), actor=body.actor))
 
 
-@router.put("/rules/{rule_id}", summary="Replace a rule's definition (kept over the file's from then on)")
+@router.put(
+    "/rules/{rule_id}",
+    response_model=RuleRow,
+    summary="Replace a rule's definition (kept over the file's from then on)",
+)
 def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
     with _refusals():
         rule = service.rule_from({"id": rule_id, **body.rule})
         return jsonable_encoder(service.save_rule(ctx, rule, actor=body.actor, rule_id=rule_id))
 
 
-@router.patch("/rules/{rule_id}", summary="Change some fields of a rule (e.g. threshold, for, enabled)")
+@router.patch(
+    "/rules/{rule_id}", response_model=RuleRow, summary="Change some fields of a rule (e.g. threshold, for, enabled)"
+)
 def patch_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
     with _refusals():
         return jsonable_encoder(service.patch_rule(ctx, rule_id, body.rule, actor=body.actor))
 
 
-@router.delete("/rules/{rule_id}", summary="Delete an API rule, or take an edited file rule back to the file's")
+@router.delete(
+    "/rules/{rule_id}",
+    response_model=RuleRow,
+    summary="Delete an API rule, or take an edited file rule back to the file's",
+)
 def delete_rule(rule_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
     with _refusals():
         return jsonable_encoder(service.delete_rule(ctx, rule_id, actor=actor))
 
 
-@router.post("/rules/{rule_id}/{command}", summary="Disable or enable a rule")
+@router.post("/rules/{rule_id}/{command}", response_model=RuleRow, summary="Disable or enable a rule")
 def toggle_rule(rule_id: str, command: str, body: ActorIn, ctx: Ctx) -> dict[str, Any]:
     if command not in ("disable", "enable"):
         raise HTTPException(404, f"unknown command {command!r}; use disable or enable")
@@ -118,12 +145,14 @@ class SilenceIn(BaseModel):
     starts_at: datetime | None = None
 
 
-@router.get("/silences", summary="Silences, active and ended")
+@router.get("/silences", response_model=list[Silence], summary="Silences, active and ended")
 def get_silences(ctx: Ctx, conn: Conn, active: bool = False) -> list[dict[str, Any]]:
     return jsonable_encoder(store.list_silences(conn, now=ctx.now(), active_only=active))
 
 
-@router.post("/silences", status_code=201, summary="Silence the alerts the matchers select until ends_at")
+@router.post(
+    "/silences", response_model=Silence, status_code=201, summary="Silence the alerts the matchers select until ends_at"
+)
 def create_silence(body: SilenceIn, ctx: Ctx) -> dict[str, Any]:
     with _refusals():
         silence = service.create_silence(
@@ -137,13 +166,17 @@ def create_silence(body: SilenceIn, ctx: Ctx) -> dict[str, Any]:
     return jsonable_encoder(silence)
 
 
-@router.delete("/silences/{silence_id}", summary="End a silence now")
+@router.delete("/silences/{silence_id}", response_model=Silence, summary="End a silence now")
 def expire_silence(silence_id: int, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
     with _refusals():
         return jsonable_encoder(service.expire_silence(ctx, silence_id, actor=actor))
 
 
-@router.get("/changes", summary="The audit trail of admin changes to rules, silences and Slack links")
+@router.get(
+    "/changes",
+    response_model=list[AlertChange],
+    summary="The audit trail of admin changes to rules, silences and Slack links",
+)
 def get_changes(
     conn: Conn, target: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
@@ -151,14 +184,22 @@ def get_changes(
 
 
 # -- notifications, channels, test -----------------------------------------------------------
-@router.get("/notifications", summary="The notification log: channel, time, payload, delivery result")
+@router.get(
+    "/notifications",
+    response_model=list[Notification],
+    summary="The notification log: channel, time, payload, delivery result",
+)
 def get_notifications(
     conn: Conn, channel: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     return jsonable_encoder(store.list_notifications(conn, channel=channel, limit=limit))
 
 
-@router.post("/test", summary="Send a test notification to every channel (or ?channel=) and return each result")
+@router.post(
+    "/test",
+    response_model=TestResults,
+    summary="Send a test notification to every channel (or ?channel=) and return each result",
+)
 async def send_test(ctx: Ctx, channel: Annotated[list[str], Query()] = []) -> dict[str, Any]:  # noqa: B006
     runtime = _runtime(ctx)
     unknown = sorted(set(channel) - set(runtime.channels))
@@ -177,12 +218,12 @@ class SlackUserIn(ActorIn):
     user_name: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/slack-users", summary="Slack user id → Flowwatch user")
+@router.get("/slack-users", response_model=dict[str, str], summary="Slack user id → Flowwatch user")
 def get_slack_users(ctx: Ctx) -> dict[str, str]:
     return service.slack_users(ctx)
 
 
-@router.put("/slack-users/{slack_user_id}", summary="Link a Slack user to a Flowwatch user")
+@router.put("/slack-users/{slack_user_id}", response_model=SlackLink, summary="Link a Slack user to a Flowwatch user")
 def put_slack_user(slack_user_id: str, body: SlackUserIn, ctx: Ctx) -> dict[str, str]:
     with _refusals():
         service.link_slack_user(ctx, slack_user_id, body.user_name, actor=body.actor)
@@ -196,7 +237,11 @@ def delete_slack_user(slack_user_id: str, ctx: Ctx, actor: Annotated[str, Query(
 
 
 # -- Slack interactivity -------------------------------------------------------------------------
-@router.post("/slack/interactivity", summary="Slack's interactivity requests (buttons of an alert message)")
+@router.post(
+    "/slack/interactivity",
+    response_model=SlackAnswer,
+    summary="Slack's interactivity requests (buttons of an alert message)",
+)
 async def slack_interactivity(request: Request, ctx: Ctx, background: BackgroundTasks) -> JSONResponse:
     """Verified (v0 signature, 5-minute window) and answered at once: the action runs after the answer
     and its result comes back to the person through Slack's ``response_url``."""

@@ -442,3 +442,190 @@ class Faults(Out):
 
 class Deliveries(Out):
     keys: list[str]
+
+
+# -- alerts ---------------------------------------------------------------------------------
+class RuleDefinition(Out):
+    """A rule as configured (TOML, API or page); which fields apply depends on ``kind``."""
+
+    id: str
+    name: str
+    kind: str
+    threshold: float | None
+    for_: str | None = Field(None, alias="for", serialization_alias="for", description="e.g. 5m")
+    severity: str
+    labels: dict[str, str]
+    route: str | None
+    enabled: bool
+    on_nodata: str | None = None
+    description: str | None
+    flow: list[str] = []
+    exception_kind: list[str] = []
+    system: list[str] = []
+    exception_severity: list[str] = []
+    by: list[str] = []
+    queue: str | None = None
+    dlq: bool | None = None
+    source: list[str] = Field([], description="ingest_silence: the sources watched")
+    window: str | None = None
+    horizon: str | None = None
+    lookback: str | None = None
+
+
+class RuleState(RuleDefinition):
+    """A rule with its state now: ok, pending, firing, resolved, nodata, error or disabled."""
+
+    state: str
+    health: str | None
+    health_detail: str | None
+    evaluated_at: datetime | None
+    alerts: int
+    defined_in: str = Field(description="file, edited or api: which definition of the rule is the truth")
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+class AlertRow(Out):
+    rule_id: str
+    series: str
+    labels: dict[str, str]
+    state: str
+    value: float | None
+    threshold: float | None
+    summary: str | None
+    active_since: datetime | None
+    firing_since: datetime | None
+    resolved_at: datetime | None
+    evaluated_at: datetime
+    group_key: str | None
+
+
+class AlertsByState(Out):
+    firing: list[AlertRow]
+    pending: list[AlertRow]
+    resolved: list[AlertRow]
+
+
+class AlertGroup(Out):
+    group_key: str
+    route: str
+    labels: dict[str, str]
+    episode: int
+    status: str
+    started_at: datetime
+    next_flush_at: datetime
+    last_flush_at: datetime | None
+    closed_at: datetime | None
+
+
+class Silence(Out):
+    silence_id: int
+    matchers: list[dict[str, Any]] = Field(description="label matchers: name, value, is_regex, is_equal")
+    starts_at: datetime
+    ends_at: datetime
+    author: str
+    comment: str
+    created_at: datetime
+    expired_by: str | None
+
+
+class ChannelState(Out):
+    channel: str
+    type: str
+    status: str = Field(description="ok, failing or unused")
+    failures_in_a_row: int
+    last_error: str | None
+    last_failure_at: datetime | None
+    last_success_at: datetime | None
+    next_try_at: datetime | None
+
+
+class Notification(Out):
+    notification_id: int
+    channel: str
+    kind: str
+    group_key: str | None
+    episode: int | None
+    sent_at: datetime
+    result: str
+    detail: str | None
+    attempts: int
+    message_ref: dict[str, Any] | None
+    content_hash: str | None
+    payload: Any
+
+
+class AlertChange(Out):
+    change_id: int
+    changed_at: datetime
+    actor: str
+    action: str
+    target: str
+    before: Any
+    after: Any
+
+
+class AlertsOverview(Out):
+    """Everything the Alerts page shows."""
+
+    as_of: datetime
+    rules: list[RuleState]
+    alerts: AlertsByState
+    groups: list[AlertGroup]
+    silences: list[Silence]
+    channels: list[ChannelState]
+    notifications: list[Notification]
+    changes: list[AlertChange]
+
+
+class RuleRow(Out):
+    """A rule's stored row: its definition and where that definition comes from."""
+
+    rule_id: str
+    name: str
+    definition: RuleDefinition
+    enabled: bool
+    origin: str
+    updated_at: datetime
+    updated_by: str | None
+    defined_in: str | None = None
+    deleted: bool | None = None
+    deleted_by: str | None = None
+    reverted_by: str | None = None
+
+
+class Evaluation(Out):
+    rules: int
+    firing: int
+    pending: int
+    resolved: int
+    errors: dict[str, str]
+    nodata: dict[str, str]
+    groups_started: list[str]
+    elapsed_seconds: float
+
+
+class EvaluationRun(Out):
+    """One evaluation and the notifications it sent."""
+
+    evaluation: Evaluation
+    notifications: list[dict[str, Any]]
+
+
+class TestResults(Out):
+    results: list[dict[str, Any]] = Field(description="per channel: channel, ok, detail")
+    ok: bool
+
+
+class SlackLink(Out):
+    slack_user_id: str
+    user_name: str
+
+
+class SlackAnswer(Out):
+    """The immediate answer to a Slack button: empty (the result follows through ``response_url``),
+    or an ephemeral message to a Slack user not linked to a Flowwatch user."""
+
+    response_type: str | None = None
+    replace_original: bool | None = None
+    text: str | None = None

@@ -66,7 +66,7 @@ def overview(ctx: AppContext, conn: Connection, *, notifications: int = 100) -> 
             "disabled" if not rule.enabled else (h.get("health") if h.get("health") in ("error", "nodata") else worst)
         )
         rules.append({**rule.definition(), "state": state, "health": h.get("health"), "health_detail": h.get("detail"),
-                      "evaluated_at": h.get("evaluated_at"), "alerts": len(mine), "source": rule_source(row),
+                      "evaluated_at": h.get("evaluated_at"), "alerts": len(mine), "defined_in": rule_source(row),
                       "updated_by": row["updated_by"], "updated_at": row["updated_at"]})  # fmt: skip
     by_state: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "resolved": []}
     for s in states:
@@ -211,7 +211,7 @@ def route_names(ctx: AppContext) -> list[str]:
 
 
 def _with_source(row: dict[str, Any] | None) -> dict[str, Any]:
-    return {**row, "source": rule_source(row)} if row else {}
+    return {**row, "defined_in": rule_source(row)} if row else {}
 
 
 # -- silences ----------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def rule_rows(rules: list[dict[str, Any]]) -> list[list[Any]]:
                 f"≥ {r['threshold']:g} for {r['for']}",
                 r["severity"],
                 badge(r["state"], STATE_BADGE.get(r["state"], "idle")),
-                html.Span(SOURCE_TEXT.get(r.get("source", ""), r.get("source") or ""), title=f"source{edited}"),
+                html.Span(SOURCE_TEXT.get(r.get("defined_in", ""), r.get("defined_in") or ""), title=f"source{edited}"),
                 r.get("health_detail") or "",
                 actions,
             ]

@@ -287,7 +287,7 @@ def test_rule_admin_names_the_bad_field_and_an_edit_applies_on_the_next_evaluati
     assert world.runtime.evaluate(now).firing == 1
     patched = httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {"threshold": 10}})
     assert patched.status_code == 200
-    assert (patched.json()["source"], patched.json()["updated_by"]) == ("edited", "sam")
+    assert (patched.json()["defined_in"], patched.json()["updated_by"]) == ("edited", "sam")
     assert patched.json()["definition"]["exception_kind"] == ["delivery_failed"]  # the rest kept
     later = world.runtime.evaluate(now + timedelta(seconds=30))
     assert (later.firing, later.resolved) == (0, 1)  # 5 < 10
@@ -311,12 +311,12 @@ def test_rule_admin_names_the_bad_field_and_an_edit_applies_on_the_next_evaluati
     world.runtime.sync_rules(now)
     assert httpx.get(base).json()[0]["definition"]["threshold"] == 5
     reverted = httpx.delete(f"{base}/failing", params={"actor": "sam"})
-    assert reverted.status_code == 200 and reverted.json()["source"] == "file"
+    assert reverted.status_code == 200 and reverted.json()["defined_in"] == "file"
     assert reverted.json()["definition"]["threshold"] == 3 and reverted.json()["reverted_by"] == "sam"
     again = httpx.delete(f"{base}/failing", params={"actor": "sam"})
     assert again.status_code == 409 and "defined in the rules file" in again.json()["detail"]
 
-    assert httpx.post(base, json={"actor": "admin", "rule": good}).json()["source"] == "api"
+    assert httpx.post(base, json={"actor": "admin", "rule": good}).json()["defined_in"] == "api"
     gone = httpx.delete(f"{base}/dlq", params={"actor": "admin"})
     assert gone.status_code == 200 and gone.json()["deleted"] is True
     assert [r["rule_id"] for r in httpx.get(base).json()] == ["failing"]
@@ -336,5 +336,5 @@ def test_rule_admin_names_the_bad_field_and_an_edit_applies_on_the_next_evaluati
     assert trail[0]["after"] is None and trail[0]["before"]["kind"] == "queue_depth"
     unchanged = httpx.put(f"{base}/failing", json={"actor": "eve", "rule": {k: v for k, v in trail[2]["after"].items()
                                                                            if k != "id"}})  # fmt: skip
-    assert unchanged.status_code == 200 and unchanged.json()["source"] == "file"  # the same: still the file's
+    assert unchanged.status_code == 200 and unchanged.json()["defined_in"] == "file"  # the same: still the file's
     assert len(httpx.get(f"{server.url}/api/v1/alerts/changes").json()) == 5

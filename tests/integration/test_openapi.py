@@ -45,8 +45,9 @@ def _ok_schema(operation: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def _names_a_model(schema: dict[str, Any]) -> bool:
-    """A declared model, a list of them, or a choice between them — not a bare ``object``/``{}``."""
-    if "$ref" in schema:
+    """A declared model, a list of them, a choice between them, or a map with typed values (Slack user
+    id → user name) — not a bare ``object``/``{}``."""
+    if "$ref" in schema or isinstance(schema.get("additionalProperties"), dict) and schema["additionalProperties"]:
         return True
     if "items" in schema:
         return _names_a_model(schema["items"])
@@ -94,6 +95,10 @@ def _undeclared(spec: dict[str, Any], schema: dict[str, Any], value: Any, where:
 
 def test_read_answers_carry_only_documented_keys(demo: LiveServer) -> None:
     spec, base = _spec(demo), f"{demo.url}/api/v1"
+    assert httpx.post(f"{base}/alerts/evaluate", timeout=60).status_code == 200  # alerts, groups, rule health
+    silence = {"author": "dana", "comment": "3PL maintenance", "ends_at": "2026-03-12T18:00:00",
+               "matchers": [{"name": "flow", "value": "d365-3pl_north-release"}]}  # fmt: skip
+    assert httpx.post(f"{base}/alerts/silences", json=silence, timeout=10).status_code == 201
     exception_id = httpx.get(f"{base}/exceptions?limit=1", timeout=10).json()["items"][0]["exception_id"]
     order = httpx.get(f"{base}/orders?q=SHP", timeout=10).json()["results"][0]["correlation_id"]
     flow = httpx.get(f"{base}/flows", timeout=10).json()["flows"][0]["flow_id"]
@@ -109,6 +114,11 @@ def test_read_answers_carry_only_documented_keys(demo: LiveServer) -> None:
         "/api/v1/exceptions": f"{base}/exceptions?limit=50",
         "/api/v1/exceptions/{exception_id}": f"{base}/exceptions/{exception_id}",
         "/api/v1/exceptions/{exception_id}/likely-cause": f"{base}/exceptions/{exception_id}/likely-cause",
+        "/api/v1/alerts": f"{base}/alerts",
+        "/api/v1/alerts/rules": f"{base}/alerts/rules",
+        "/api/v1/alerts/silences": f"{base}/alerts/silences",
+        "/api/v1/alerts/notifications": f"{base}/alerts/notifications",
+        "/api/v1/alerts/changes": f"{base}/alerts/changes",
     }
     found = []
     for path, url in reads.items():

@@ -27,7 +27,7 @@ NOW = datetime(2026, 3, 4, 12, 0)
 
 def test_rows_say_state_why_and_when() -> None:
     rules = [{"id": "lag", "name": "Sync lag", "kind": "sync_lag", "threshold": 1.0, "for": "5m", "severity": "high",
-              "state": "error", "health_detail": "CatalogException: order_facts", "source": "edited",
+              "state": "error", "health_detail": "CatalogException: order_facts", "defined_in": "edited",
               "updated_by": "sam", "enabled": True}]  # fmt: skip
     assert [text(c) for c in rule_rows(rules)[0]] == [
         "Sync lag",
@@ -39,7 +39,7 @@ def test_rows_say_state_why_and_when() -> None:
         "CatalogException: order_facts",
         "Edit Disable",
     ]
-    assert text(rule_rows([{**rules[0], "enabled": False, "source": "api"}])[0][7]) == "Edit Enable"
+    assert text(rule_rows([{**rules[0], "enabled": False, "defined_in": "api"}])[0][7]) == "Edit Enable"
     alerts = {"firing": [{"rule_id": "dlq", "labels": {"queue": "q.dlq"}, "summary": "q.dlq: 5 waiting",
                           "firing_since": NOW}], "pending": [], "resolved": []}  # fmt: skip
     assert [text(c) for c in alert_rows(alerts)[0]] == ["firing", "dlq", "q.dlq", "q.dlq: 5 waiting", "Mar 4 12:00:00"]
