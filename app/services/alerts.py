@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from alerts.config import RuleConfig
+from alerts.config import RuleConfig, field_error
 from alerts.evaluate import routes, stored_rules
 from alerts.labels import Matcher
 from alerts.state import Alert, State
@@ -102,13 +102,7 @@ def rule_from(definition: dict[str, Any]) -> RuleConfig:
     try:
         return RuleConfig.model_validate(definition)
     except ValidationError as exc:
-        raise InvalidRequest("; ".join(_field_error(e) for e in exc.errors())) from exc
-
-
-def _field_error(error: Any) -> str:
-    where = ".".join(str(p) for p in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+        raise InvalidRequest("; ".join(field_error(e) for e in exc.errors())) from exc
 
 
 def _check_route(ctx: AppContext, rule: RuleConfig) -> None:
