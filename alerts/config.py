@@ -304,6 +304,13 @@ class AlertsConfig(BaseModel):
         return self
 
 
+def field_error(error: Any) -> str:
+    """One pydantic error as ``field: message`` (a rule-wide check's message names its field itself)."""
+    where = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
 class RulesFileError(ValueError):
     """The rules file cannot be read; the message names the file and the rule."""
 
@@ -325,10 +332,8 @@ def load_rules_file(path: Path | None) -> list[RuleConfig]:
         try:
             rules.append(RuleConfig.model_validate(raw))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "rule"
             raise RulesFileError(
-                f"alert rules file {path}, rule {index + 1} ({raw.get('id')}): {where}: {first['msg']}"
+                f"alert rules file {path}, rule {index + 1} ({raw.get('id')}): {field_error(exc.errors()[0])}"
             ) from None
     ids = [r.id for r in rules]
     twice = sorted({i for i in ids if ids.count(i) > 1})

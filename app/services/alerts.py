@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from alerts.config import RuleConfig
+from alerts.config import RuleConfig, RulesFileError, field_error
 from alerts.evaluate import routes, stored_rules
 from alerts.labels import Matcher
 from alerts.state import Alert, State
@@ -102,13 +102,7 @@ def rule_from(definition: dict[str, Any]) -> RuleConfig:
     try:
         return RuleConfig.model_validate(definition)
     except ValidationError as exc:
-        raise InvalidRequest("; ".join(_field_error(e) for e in exc.errors())) from exc
-
-
-def _field_error(error: Any) -> str:
-    where = ".".join(str(p) for p in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+        raise InvalidRequest("; ".join(field_error(e) for e in exc.errors())) from exc
 
 
 def _check_route(ctx: AppContext, rule: RuleConfig) -> None:
@@ -181,9 +175,12 @@ def delete_rule(ctx: AppContext, rule_id: str, *, actor: str) -> dict[str, Any]:
         if row is None:
             raise NotFound(f"rule {rule_id!r} does not exist")
         source = rule_source(row)
-        from_file = {r.id: r for r in runtime.configured_rules()}.get(rule_id)
         if source == "file":
             raise Conflict(f"rule {rule_id!r} is defined in the rules file and not edited; disable it instead")
+        try:
+            from_file = {r.id: r for r in runtime.configured_rules()}.get(rule_id)
+        except RulesFileError as exc:
+            raise Conflict(f"cannot revert {rule_id!r} to the rules file: {exc}") from exc
         if source == "api" or from_file is None:  # (an edited rule gone from the file: the edit was all left)
             store.delete_rule(conn, rule_id)
             store.record_change(conn, at=ctx.now(), actor=actor, action=AlertChange.RULE_DELETED, target=rule_id,

@@ -91,12 +91,28 @@ def alert_rows(alerts: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
                 else labels.get("flow") or labels.get("system") or labels.get("queue") or ""
             )
             since = a.get("resolved_at") if state == "resolved" else a.get("firing_since") or a.get("active_since")
-            rows.append([badge(state, STATE_BADGE[state]), a["rule_id"], where, a.get("summary") or "", _when(since)])
+            mute = (
+                html.Button("Silence…", id={"type": "al-alert-silence", "matchers": silence_matchers_for(labels)},
+                            className="button-link", title="Fill the silence form with this alert's labels")
+                if state != "resolved" else ""
+            )  # fmt: skip
+            rows.append(
+                [badge(state, STATE_BADGE[state]), a["rule_id"], where, a.get("summary") or "", _when(since), mute]
+            )
     return rows
 
 
+#: The labels a silence made from an alert matches on (the rule, and where it fires), in this order.
+SILENCE_LABELS = ("alertname", "flow", "system", "queue", "kind", "rule_health")
+
+
+def silence_matchers_for(labels: dict[str, str]) -> str:
+    """The matchers that select this alert's series: its rule and where it fires."""
+    return ", ".join(f'{name}="{labels[name]}"' for name in SILENCE_LABELS if labels.get(name))
+
+
 def alerts_table(alerts: dict[str, list[dict[str, Any]]]) -> html.Div | html.Table:
-    return _table(["State", "Rule", "Where", "Summary", "Since"], alert_rows(alerts), "No alert is firing")
+    return _table(["State", "Rule", "Where", "Summary", "Since", ""], alert_rows(alerts), "No alert is firing")
 
 
 def silence_rows(silences: list[dict[str, Any]], now: datetime) -> list[list[Any]]:

@@ -338,3 +338,17 @@ def _expire_silence(_clicks: list[int | None], actor: str | None) -> tuple[Any, 
     except ServiceError as exc:
         return result_text(False, str(exc)), dash.no_update
     return result_text(True, f"Silence #{ended['silence_id']} expired by {ended['expired_by']}"), _changed()
+
+
+@dash.callback(
+    Output("al-sf-matchers", "value"),
+    Output("al-sf-result", "children", allow_duplicate=True),
+    Input({"type": "al-alert-silence", "matchers": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def _silence_from_alert(_clicks: list[int | None]) -> tuple[Any, Any]:
+    """An alert's Silence…: its matchers in the form, for the person to say why and for how long."""
+    pressed = _pressed()
+    if not isinstance(pressed, dict):
+        return dash.no_update, dash.no_update
+    return pressed["matchers"], result_text(True, "Matchers from the alert: add a comment, then Create silence")

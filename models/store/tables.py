@@ -309,8 +309,9 @@ alert_notification_id_seq = sa.Sequence("alert_notification_id_seq", metadata=me
 alert_silence_id_seq = sa.Sequence("alert_silence_id_seq", metadata=metadata)
 alert_change_id_seq = sa.Sequence("alert_change_id_seq", metadata=metadata)
 
-# Alert rules: those of the TOML file (origin 'config', refreshed on start unless an admin edited
-# them) and those made through the API or the page (origin 'api').
+# Alert rules, one row per rule and the only definition evaluation reads: those of the TOML file
+# (origin 'config', refreshed on start while updated_by is null; an admin's edit sets updated_by and
+# wins until DELETE reverts it to the file's) and those made through the API or the page (origin 'api').
 alert_rules = sa.Table(
     "alert_rules",
     metadata,

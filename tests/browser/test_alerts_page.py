@@ -109,6 +109,13 @@ def test_a_silence_is_refused_without_a_comment_and_made_from_the_form(
     page = watched_page.page
     page.goto(f"{alerting.url}/alerts")
     expect(page.locator("#al-silences")).to_contain_text("No silences")
+    north = (
+        page.locator("#al-alerts tbody tr").filter(has_text="3pl_north-d365-shipment").filter(has_text="dead-letters")
+    )
+    north.get_by_role("button", name="Silence…").click()  # the alert's own matchers fill the form
+    expect(page.locator("#al-sf-matchers")).to_have_value(
+        'alertname="dead-letters", flow="3pl_north-d365-shipment", kind="dead_letter"'
+    )
     page.fill("#al-sf-matchers", 'flow="3pl_north-d365-shipment", kind=~"dead_letter|queue_depth"')
     page.click("#al-sf-create")
     expect(page.locator("#al-sf-result .al-error")).to_have_text("comment is required: why it is silenced")

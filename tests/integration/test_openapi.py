@@ -47,7 +47,7 @@ def _ok_schema(operation: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def _names_a_model(schema: dict[str, Any]) -> bool:
     """A declared model, a list of them, a choice between them, or a map with typed values (Slack user
     id → user name) — not a bare ``object``/``{}``."""
-    if "$ref" in schema or isinstance(schema.get("additionalProperties"), dict) and schema["additionalProperties"]:
+    if "$ref" in schema or (isinstance(schema.get("additionalProperties"), dict) and schema["additionalProperties"]):
         return True
     if "items" in schema:
         return _names_a_model(schema["items"])

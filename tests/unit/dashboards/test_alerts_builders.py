@@ -18,6 +18,7 @@ from dashboards.components.alerts import (
     rule_form_values,
     rule_from_form,
     rule_rows,
+    silence_matchers_for,
     silence_rows,
 )
 from tests.dash_tree import text
@@ -42,7 +43,20 @@ def test_rows_say_state_why_and_when() -> None:
     assert text(rule_rows([{**rules[0], "enabled": False, "defined_in": "api"}])[0][7]) == "Edit Enable"
     alerts = {"firing": [{"rule_id": "dlq", "labels": {"queue": "q.dlq"}, "summary": "q.dlq: 5 waiting",
                           "firing_since": NOW}], "pending": [], "resolved": []}  # fmt: skip
-    assert [text(c) for c in alert_rows(alerts)[0]] == ["firing", "dlq", "q.dlq", "q.dlq: 5 waiting", "Mar 4 12:00:00"]
+    assert [text(c) for c in alert_rows(alerts)[0]] == [
+        "firing",
+        "dlq",
+        "q.dlq",
+        "q.dlq: 5 waiting",
+        "Mar 4 12:00:00",
+        "Silence…",
+    ]
+    labels = {"alertname": "dlq", "severity": "high", "queue": "q.dlq", "kind": "queue_depth", "flow": "f"}
+    assert silence_matchers_for(labels) == 'alertname="dlq", flow="f", queue="q.dlq", kind="queue_depth"'
+    health = {"firing": [{"rule_id": "lag", "labels": {"alertname": "lag", "kind": "rule_health",
+                                                       "rule_health": "error"}, "summary": "Rule 'Lag' cannot be "
+                          "evaluated: boom", "firing_since": NOW}]}  # fmt: skip
+    assert text(alert_rows(health)[0][2]) == "the rule (error)"
     silences = [{"silence_id": 3, "matchers": [{"name": "flow", "op": "=", "value": "f"}], "author": "dana",
                  "comment": "ERP upgrade", "ends_at": "2026-03-04T11:00:00"}]  # fmt: skip
     assert silence_rows(silences, NOW)[0] == ["#3", 'flow="f"', "dana", "ERP upgrade", "Mar 4 11:00:00", "ended", ""]
