@@ -17,7 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.api.schemas import ActionResult, BulkPlanOut, BulkRun, ExceptionDetail, ExceptionPage, ReplayResult
+from app.api.schemas import ActionResult, BulkPlanOut, BulkRun, ExceptionDetail, ExceptionPage
 from app.context import AppContext
 from app.deps import Conn, Ctx
 from app.services import bulk, lifecycle, replay
@@ -217,7 +217,7 @@ def _outcome(outcome: replay.ReplayOutcome) -> JSONResponse:
 
 @router.post(
     "/exceptions/{exception_id}/replay",
-    response_model=ReplayResult,
+    response_model=replay.ReplayOutcome,
     summary="Replay every undelivered failed message (one optionally edited)",
 )
 def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Request) -> JSONResponse:
@@ -238,7 +238,7 @@ def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Reque
 
 @router.post(
     "/exceptions/{exception_id}/approve-replay",
-    response_model=ReplayResult,
+    response_model=replay.ReplayOutcome,
     summary="Approve a four-eyes replay (another operator)",
 )
 def approve_replay(exception_id: int, body: ActorIn, ctx: Ctx, request: Request) -> JSONResponse:
@@ -249,7 +249,7 @@ def approve_replay(exception_id: int, body: ActorIn, ctx: Ctx, request: Request)
 
 @router.post(
     "/exceptions/{exception_id}/reject-replay",
-    response_model=ReplayResult,
+    response_model=replay.ReplayOutcome,
     summary="Reject (or withdraw) a four-eyes replay",
 )
 def reject_replay(exception_id: int, body: ReasonIn, ctx: Ctx) -> JSONResponse:

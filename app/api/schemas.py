@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.enums import ReplayStatus
+from app.services.bulk import PlanItem
 
 
 class Out(BaseModel):
@@ -311,42 +311,6 @@ class ActionResult(Out):
     exception: ExceptionRecord
 
 
-class MessageResult(Out):
-    event_id: str
-    correlation_id: str | None
-    replay_id: int
-    status: ReplayStatus
-    replay_event_id: str | None = None
-    target: str | None = None
-    error_code: str | None = None
-    error: str | None = None
-    http_status: int | None = None
-
-
-class ReplayResult(Out):
-    """A replay: each message's result and the exception's counts after it."""
-
-    exception_id: int
-    status: ReplayStatus
-    messages: list[MessageResult]
-    total: int
-    delivered: int
-    failed: int
-    resolved: bool
-    summary: str
-
-
-class BulkPlanItem(Out):
-    exception_id: int
-    title: str | None
-    flow_id: str | None
-    event_id: str | None = None
-    correlation_id: str | None = None
-    target: str | None = None
-    duplicate_risk: bool = False
-    skip_reason: str | None = None
-
-
 class BulkPlanOut(Out):
     """A dry run: what the action would do to every selected item."""
 
@@ -360,7 +324,7 @@ class BulkPlanOut(Out):
     expected_seconds: float
     messages: int | None = None
     text: str | None = None
-    items: list[BulkPlanItem]
+    items: list[PlanItem]
 
 
 class BulkItem(Out):

@@ -13,14 +13,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.context import open_context
-from app.settings import load_settings
 from dashboards.components.format import fmt_duration, fmt_pct
 from models.queries.common import Window
 from models.queries.kpis import kpi_breakdown, previous_window
 from models.queries.scorecard import partner_scorecard
 from tests.browser.conftest import ANCHOR, WatchedPage, settle
-from tests.live_server import LiveServer, serve
+from tests.live_server import LiveServer, serve_seeded
 
 pytestmark = pytest.mark.browser
 
@@ -28,13 +26,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def fortnight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Fourteen days of the demo (300 orders a day) served with the clock at ANCHOR."""
-    from seed_data import seed_demo
-
-    settings = load_settings(db=tmp_path_factory.mktemp("scorecard") / "flowwatch.duckdb")
-    ctx = open_context(settings)
-    ctx.clock = lambda: ANCHOR
-    seed_demo(ctx.engine, ctx.writer, days=14, orders_per_day=300, seed=7, anchor=ANCHOR)
-    with serve(settings, ctx=ctx) as live:
+    with serve_seeded(tmp_path_factory.mktemp("scorecard") / "flowwatch.duckdb", anchor=ANCHOR, days=14) as live:
         yield live
 
 
