@@ -16,6 +16,7 @@ from app.metrics import IngestCounters
 from app.services.runtime import ActionRuntime
 from app.settings import Settings
 from collectors.adapters import Adapter, build_adapters
+from collectors.brokers import BrokerConsumers
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerRunner
 from models.ingest.buffer import IngestBuffer
@@ -42,6 +43,7 @@ class AppContext:
     actions: ActionRuntime = field(default_factory=ActionRuntime)  # replays in flight, bulk runs
     sim: SimTargets = field(default_factory=SimTargets)  # the demo's simulated downstream systems
     pollers: PollerRunner = field(default_factory=PollerRunner)
+    brokers: BrokerConsumers = field(default_factory=BrokerConsumers)  # [[brokers]]: events from RabbitMQ, NATS
     filedrop: FileDrop | None = None  # set when the collector jobs are registered
     adapters: dict[str, Adapter] = field(default_factory=dict)  # vendor webhooks, by name
     alerts: AlertRuntime | None = None  # alert rules, channels and their jobs (issue 12)
@@ -59,12 +61,14 @@ class AppContext:
     def start(self) -> None:
         """Replay unflushed ingest, then start the flusher and the scheduled jobs."""
         self.buffer.start()
+        self.brokers.start(self.settings.brokers, self.buffer.submit, self.now)
         register_jobs(self)
         self.scheduler.start()
 
     def close(self) -> None:
         """Stop jobs and bulk runs, commit what was acknowledged, release the database file."""
         self.actions.close()
+        self.brokers.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.buffer.stop()

@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from alerts.config import AlertsConfig, ChannelConfig, ChannelType
+from collectors.brokers import BrokerConfig
 from collectors.pollers import PollerConfig, check_unique_names
 
 
@@ -77,6 +78,10 @@ class Settings(BaseSettings):
         10.0, gt=0, le=10_000, description="bulk replay pace for flows without their own setting"
     )
     amqp_url: str | None = Field(None, description="RabbitMQ whose DLQs AMQP flows replay from, amqp://user:pw@host/")
+    brokers: list[BrokerConfig] = Field(
+        default_factory=list,
+        description="canonical events consumed from RabbitMQ or NATS JetStream, [[brokers]] tables in the TOML file",
+    )
     pollers: list[PollerConfig] = Field(
         default_factory=list, description="queue-depth pollers, [[pollers]] tables in the TOML file"
     )
@@ -209,6 +214,14 @@ class Settings(BaseSettings):
     @classmethod
     def _unique_pollers(cls, value: list[PollerConfig]) -> list[PollerConfig]:
         check_unique_names(value)
+        return value
+
+    @field_validator("brokers")
+    @classmethod
+    def _unique_brokers(cls, value: list[Any]) -> list[Any]:
+        names = [b.name for b in value]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"two brokers are named {', '.join(map(repr, twice))}: names must be unique")
         return value
 
     @classmethod
