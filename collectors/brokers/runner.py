@@ -39,7 +39,8 @@ class ConsumerStatus:
 
     def failed(self, error: str) -> None:
         with self._lock:
-            self.is_connected, self.last_error, self.last_error_at = False, error, datetime.now(UTC)
+            self.is_connected, self.last_error = False, error
+            self.last_error_at = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, the stored convention
 
     def consumed(self, messages: int, accepted: int, refused: int) -> None:
         with self._lock:

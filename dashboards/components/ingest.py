@@ -147,6 +147,42 @@ def poller_table(statuses: Sequence[Any], *, now: datetime) -> html.Div | html.T
     )
 
 
+def broker_table(statuses: Sequence[Any], *, now: datetime) -> html.Div | html.Table:
+    """Each broker consumer: connected or not, messages acknowledged, records ingested and dead-lettered."""
+    if not statuses:
+        return html.Div(
+            "No broker consumers configured: add [[brokers]] (RabbitMQ or NATS JetStream) to flowwatch.toml",
+            className="empty-state",
+        )
+    rows = []
+    for s in statuses:
+        health = "ok" if s.is_connected else ("breach" if s.last_error else "idle")
+        rows.append(
+            html.Tr(
+                className=f"row-{health}",
+                children=[
+                    html.Td(s.name),
+                    html.Td(s.kind),
+                    html.Td(badge({"ok": "consuming", "breach": "reconnecting", "idle": "connecting"}[health], health)),
+                    html.Td(fmt_int(s.messages), className="num"),
+                    html.Td(fmt_int(s.accepted), className="num"),
+                    html.Td(fmt_int(s.refused), className="num"),
+                    html.Td(
+                        f"{s.last_error} ({_ago(s.last_error_at, now)})" if s.last_error else "—",
+                        title=s.last_error or "",
+                        className="cell-error",
+                    ),
+                ],
+            )
+        )
+    head = [("Consumer", ""), ("Broker", ""), ("State", ""), ("Messages", "num"), ("Records in", "num"),
+            ("Dead-lettered", "num"), ("Last error", "")]  # fmt: skip
+    return html.Table(
+        className="data-table",
+        children=[html.Thead(html.Tr([html.Th(t, className=c) for t, c in head])), html.Tbody(rows)],
+    )
+
+
 def poller_health(consecutive_failures: int, last_ok_at: datetime | None, last_error_at: datetime | None = None) -> str:
     """breach while failing, warning when its last poll found only some of its queues, ok once it has
     succeeded, idle before its first poll."""

@@ -12,7 +12,7 @@ import dash
 from dash import Input, Output, dcc, html
 
 from dashboards.app import current_ctx
-from dashboards.components.ingest import ingest_tiles, poller_table, received_figure, source_table
+from dashboards.components.ingest import broker_table, ingest_tiles, poller_table, received_figure, source_table
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.tiles import tile_component
 from models.queries.common import RANGES, Window
@@ -57,6 +57,12 @@ def layout(**query: str) -> html.Div:
                         html.Div(id="in-pollers", className="table-wrap"),
                         span=12,
                     ),
+                    card(
+                        "Broker consumers",
+                        "Canonical events consumed from RabbitMQ or NATS JetStream; bad messages go to their DLQ",
+                        html.Div(id="in-brokers", className="table-wrap"),
+                        span=12,
+                    ),
                 ],
             ),
         ],
@@ -67,6 +73,7 @@ def layout(**query: str) -> html.Div:
     Output("in-tiles", "children"),
     Output("in-sources", "children"),
     Output("in-pollers", "children"),
+    Output("in-brokers", "children"),
     Output("in-received-chart", "figure"),
     Output("in-updated", "children"),
     Input("in-range", "value"),
@@ -92,6 +99,7 @@ def _refresh(range_: str, _tick: int | None) -> tuple[Any, ...]:
         [tile_component(t) for t in tiles],
         source_table(counts),
         poller_table(pollers, now=now),
+        broker_table(ctx.brokers.statuses(), now=now),
         received_figure(received, x_range=(window.since, window.until)),
         f"Updated {now:%H:%M:%S} UTC",
     )

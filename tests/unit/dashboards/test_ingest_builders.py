@@ -6,8 +6,16 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from collectors.brokers import ConsumerStatus
 from collectors.pollers.runner import PollerStatus
-from dashboards.components.ingest import ingest_tiles, poller_health, poller_table, received_figure, source_table
+from dashboards.components.ingest import (
+    broker_table,
+    ingest_tiles,
+    poller_health,
+    poller_table,
+    received_figure,
+    source_table,
+)
 
 NOW = datetime(2026, 5, 1, 12, 0)
 COUNTS = {
@@ -95,3 +103,18 @@ def test_received_figure_stacks_sources_and_draws_failures() -> None:
     failed = next(t for t in fig.data if t.type == "scatter")
     assert list(failed.y) == [1, 2]
     assert "No events" in received_figure(df.iloc[0:0], x_range=(t0, NOW)).layout.annotations[0].text
+
+
+def test_broker_table_reads_each_consumer_state_and_counts() -> None:
+    consuming = ConsumerStatus("company", "rabbitmq", is_connected=True, messages=45, accepted=73, refused=2)
+    lost = ConsumerStatus("jet", "nats", messages=1200, accepted=1200,
+                          last_error="ConnectionClosedError: nats: connection closed",
+                          last_error_at=NOW - timedelta(minutes=3))  # fmt: skip
+    table = broker_table([consuming, lost, ConsumerStatus("new", "nats")], now=NOW)
+    rows = [[c.children for c in row.children] for row in table.children[1].children]
+    assert [r[0] for r in rows] == ["company", "jet", "new"]
+    assert [r[2].children for r in rows] == ["consuming", "reconnecting", "connecting"]
+    assert rows[0][3:6] == ["45", "73", "2"]
+    assert rows[1][6] == "ConnectionClosedError: nats: connection closed (3 min ago)"
+    assert rows[0][6] == "—"
+    assert broker_table([], now=NOW).className == "empty-state"
