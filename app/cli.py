@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from app.settings import Settings, load_settings
 from models.db import DatabaseError
 from models.flow_config import FlowConfigError
+from models.kpi_targets import TargetsFileError
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -273,6 +274,6 @@ def main() -> None:
     """Console-script entry: user errors are one line on stderr, never a traceback."""
     try:
         cli()
-    except (CliError, DatabaseError, FlowConfigError) as exc:
+    except (CliError, DatabaseError, FlowConfigError, TargetsFileError) as exc:
         typer.echo(f"flowwatch: error: {exc}", err=True)
         sys.exit(1)

@@ -21,7 +21,9 @@ from collectors.pollers import PollerRunner
 from models.db import make_engine
 from models.flow_config import FlowConfig, load_flow_config, sync_flow_config
 from models.ingest_buffer import IngestBuffer
+from models.kpi_targets import load_targets_file
 from models.queries.common import utcnow
+from models.queries.kpi_targets import sync_config_targets
 from models.queries.partners import list_partners
 from models.schema import create_schema
 from models.writer import IngestWriter
@@ -80,8 +82,10 @@ def open_context(settings: Settings) -> AppContext:
     )
     create_schema(engine)
     flow_config = load_flow_config(settings.flows_file)
+    targets = load_targets_file(settings.kpi_targets_file)
     with engine.begin() as conn:
         sync_flow_config(conn, flow_config)
+        sync_config_targets(conn, [t.model_dump() for t in targets], now=utcnow())
     writer = IngestWriter(engine)
     buffer = IngestBuffer(
         writer,

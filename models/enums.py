@@ -119,3 +119,19 @@ class FaultMode(StrEnum):
     ERROR = "error"
     TIMEOUT = "timeout"
     SLOW = "slow"
+
+
+class Direction(StrEnum):
+    """Which way a KPI gets better: a target is met at or above it (higher) or at or below it (lower)."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class Rag(StrEnum):
+    """A KPI against its target: green at or better, amber within the tolerance, red beyond; none without data."""
+
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+    NONE = "none"

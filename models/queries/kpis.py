@@ -320,6 +320,8 @@ KPIS: tuple[Kpi, ...] = (
         _pcts("supplier_ack_cycle_time", "hours", 50, 95), ("supplier", None)),
 )  # fmt: skip
 KPI_BY_NAME = {k.name: k for k in KPIS}
+#: Every reported metric by name, with the KPI it belongs to (what a target is set on).
+METRIC_BY_NAME: dict[str, tuple[Kpi, Metric]] = {m.name: (k, m) for k in KPIS for m in k.metrics}
 
 
 def previous_window(window: Window) -> Window:
