@@ -14,9 +14,9 @@ from app.deps import Conn, Ctx
 from app.services import kpi_targets as targets_service
 from models.enums import Direction
 from models.kpi_targets import TOLERANCE
-from models.queries.kpi_targets import list_targets
 from models.queries import overview as q
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
+from models.queries.kpi_targets import list_targets
 from models.queries.kpis import DIMENSIONS, kpi_report
 
 #: The longest period one KPI request may cover (and the default when none is given).
