@@ -27,7 +27,8 @@ LOWER_IS_BETTER = frozenset({
     "error_rate",
 })  # fmt: skip
 HIGHER_IS_BETTER = frozenset({
-    "first_pass_sync_success", "sla_adherence", "perfect_order_rate", "event_completeness", "asn_completeness",
+    "first_pass_sync_success", "sla_adherence", "perfect_order_rate", "otif", "on_time_shipment",
+    "event_completeness", "asn_completeness",
 })  # fmt: skip
 #: A change smaller than this is "flat": 0.05 percentage points of a share, 0.5% of anything else.
 FLAT_POINTS, FLAT_SHARE = 0.0005, 0.005
