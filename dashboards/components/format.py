@@ -60,3 +60,20 @@ def duration_unit(max_seconds: float) -> tuple[str, float]:
     if max_seconds <= 72 * 3600:
         return "hours", 3600.0
     return "days", 86400.0
+
+
+def fmt_unit(unit: str, value: Any) -> str:
+    """A KPI value in its metric's unit: ``hours`` and ``seconds`` as durations, ``ratio`` as a
+    percentage, ``orders`` as a count."""
+    if is_missing(value):
+        return DASH
+    v = float(value)
+    if unit == "hours":
+        return fmt_duration(v * 3600)
+    if unit == "seconds":
+        return fmt_duration(v)
+    if unit == "ratio":
+        return fmt_pct(v)
+    if unit == "orders":
+        return fmt_int(v)
+    return f"{v:,.2f}"

@@ -533,3 +533,22 @@ def kpi_breakdown(conn: Connection, *, window: Window, group_by: str | None = No
             for m in kpi.metrics
         ]  # fmt: skip
     return out
+
+
+def kpi_trend(conn: Connection, *, window: Window, points: int) -> dict[str, list[float | None]]:
+    """Every KPI metric that has a total, over ``points`` equal slices of ``window`` (oldest first):
+    the scorecard's sparklines, each slice computed by the KPI's own definition."""
+    if points < 2:
+        raise ValueError("a trend needs at least 2 points")
+    step = (window.until - window.since) / points
+    slices = [Window(window.since + step * i, window.since + step * (i + 1), window.bucket_seconds)
+              for i in range(points)]  # fmt: skip
+    trend: dict[str, list[float | None]] = {}
+    for kpi in KPIS:
+        if None not in kpi.dimensions:
+            continue
+        frames = [kpi.compute(conn, w, None) for w in slices]
+        for m in kpi.metrics:
+            zero = 0.0 if m.unit == "orders" else None  # a count with no rows counted nothing
+            trend[m.name] = [json_number(f[m.column].iloc[0]) if len(f) else zero for f in frames]
+    return trend

@@ -406,3 +406,12 @@ def test_manual_intervention_counts_what_operators_did(scor_db) -> None:  # type
     # request), O10 (Sam's replay, recorded in replays). Not: O10's resolve by the replay itself,
     # O2's by the detector, O6's ack/assign, O7's replay after the period, O1's rejected replay.
     assert (frame.loc[None, "n"], frame.loc[None, "share"]) == (10, pytest.approx(3 / 10))
+
+
+def test_trend_is_each_kpi_over_equal_slices(db) -> None:  # type: ignore[no-untyped-def]
+    with db.connect() as conn:
+        trend = k.kpi_trend(conn, window=W, points=2)
+    # W in halves [00:00, 12:00) and [12:00, 24:00): A1–A3 were created in the first (11, 14, 18 h)
+    assert trend["order_cycle_time_p50_hours"] == [pytest.approx(14.0), None]
+    assert trend["oversell_incidents"] == [1.0, 0.0]  # A7's STOCK failure at 09:00; none after: 0, not unknown
+    assert "sync_lag_p50_seconds" not in trend  # no total: each flow's SLA is its target
