@@ -156,7 +156,11 @@ def test_queue_tile_reports_deepest_live_queue_and_dlq_total() -> None:
         }
     )
     tile = queue_tile(queues)
-    assert (tile.value, tile.detail, tile.tone) == ("1,234 / 100", "deepest: orders.shopify", "warning")
+    assert (tile.label, tile.value) == ("Deepest queue now", "1,234 msgs")
+    assert (tile.detail, tile.tone) == ("waiting in orders.shopify · 100 dead-lettered (in DLQs)", "warning")
+    calm = queue_tile(queues.assign(depth=[5, 1, 0, 0]))
+    assert (calm.value, calm.detail, calm.tone) == ("5 msgs", "waiting in orders.shopify · no messages dead-lettered",
+                                                    "ok")  # fmt: skip
 
 
 def test_tile_component_is_findable_by_kpi() -> None:
