@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from dash import html
 
-from dashboards.components.format import duration_unit, fmt_int, fmt_unit, is_missing
+from dashboards.components.format import UNIT_SHORT, duration_unit, fmt_in_unit, fmt_int, fmt_unit, is_missing
 from dashboards.components.health import flow_health
 from dashboards.components.tables import badge
 from dashboards.components.targets import RAG_TONE, fmt_target, rag_badge, rag_of, sparkline
@@ -291,15 +291,6 @@ def system_names(flows: pd.DataFrame) -> dict[str, str]:
     return names
 
 
-def fmt_in_unit(seconds: Any, per: float) -> str:
-    """A duration as a plain number in one column's unit (``per`` seconds), so a column never mixes
-    minutes, hours and days: two decimals below 1, one below 100, none above."""
-    if is_missing(seconds):
-        return "—"
-    v = float(seconds) / per
-    return f"{v:,.2f}" if v < 1 else f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
-
-
 def flow_sla_table(by_flow: Mapping[str, Any], flows: pd.DataFrame) -> html.Div:
     """Per flow: p95 sync lag against its SLA (the one target there is), SLA adherence and
     first-pass success, each with its change; flows furthest from their SLA first."""
@@ -373,7 +364,7 @@ def partner_table(scorecard: Sequence[Mapping[str, Any]], kind: str, slas: Mappi
     lags = [p["metrics"].get("confirmation_lag_p95_hours", {}).get("value") for p in partners]
     lags += [slas[p["partner"]] / 3600 for p in partners if p["partner"] in slas]
     word, per = duration_unit(max([float(v) * 3600 for v in lags if not is_missing(v)], default=0.0))
-    short = {"minutes": "min", "hours": "h", "days": "d"}[word]
+    short = UNIT_SHORT[word]
     body = []
     for p in partners:
         cells: list[Any] = [html.Td(p["name"], className="sc-partner")]

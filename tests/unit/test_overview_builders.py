@@ -196,7 +196,9 @@ def test_flow_rows_put_offenders_first_with_share_over_sla() -> None:
 def test_flow_table_row_text() -> None:
     table = flow_table(_flows())
     first_row = table.children[1].children[0]
-    assert _text(first_row) == "Shopify → D365 orders 400 5 min 30 min 15 min 15.0% Breach"
+    # one unit for p50, p95 and SLA, by the largest (6 h SLA → hours): 5 min = 0.08 h, 30 min = 0.50 h
+    assert _text(first_row) == "Shopify → D365 orders 400 0.08 0.50 0.25 15.0% Breach"
+    assert "p50 (h) p95 (h) SLA (h)" in _text(table)
 
 
 def test_queue_table_marks_dlqs_and_counts_empty_queues() -> None:
@@ -211,8 +213,9 @@ def test_queue_table_marks_dlqs_and_counts_empty_queues() -> None:
     )
     out = queue_table(queues)
     text = _text(out)
-    assert "orders.shopify no consumer 250 0 10 min" in text
-    assert "orders.shopify.dlq DLQ 12 — 2.0 h" in text
+    assert "Oldest message (h)" in text  # the oldest is 2 h: the column is in hours
+    assert "orders.shopify no consumer 250 0 0.17" in text
+    assert "orders.shopify.dlq DLQ 12 — 2.0" in text
     assert "1 queues empty" in text
     assert "release.wms" not in text
 
@@ -236,7 +239,7 @@ def test_attention_rows_are_keyed_by_string_id() -> None:
             "flow": "3pl_north",
             "severity": "critical",
             "affected_orders": 312,
-            "age": "5.5 h",
+            "age": "5.5",  # the column says "Age (h)"
         }
     ]
 

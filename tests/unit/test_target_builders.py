@@ -12,7 +12,8 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pytest
 
-from dashboards.components.scorecard import change, fmt_in_unit, headline_tiles, kpi_table
+from dashboards.components.format import fmt_in_unit
+from dashboards.components.scorecard import change, headline_tiles, kpi_table
 from dashboards.components.targets import fmt_target, input_unit, sparkline, targets_admin_table
 from models.enums import Rag
 from models.queries.common import Window
