@@ -52,7 +52,9 @@
   }
 
   function cellText(node) {
-    const text = node.innerText.replace(/\s+/g, " ").trim();
+    // headers by their source text (innerText would carry CSS upper-casing), cells as laid out
+    const shown = node.tagName === "TH" ? node.textContent : node.innerText;
+    const text = shown.replace(/\s+/g, " ").trim();
     if (text) { return text; }
     const img = node.querySelector("img[alt]");
     return img ? img.getAttribute("alt") : "";

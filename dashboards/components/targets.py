@@ -18,12 +18,13 @@ from models.enums import Direction, Rag
 from models.kpi_targets import TOLERANCE, rag_status
 from models.queries.kpis import METRIC_BY_NAME
 
-#: How each status reads: (icon, words). Icons differ in shape so status never rests on colour.
-RAG_TEXT: dict[Rag, tuple[str, str]] = {
-    Rag.GREEN: ("✓", "On target"),
-    Rag.AMBER: ("!", "Near target"),
-    Rag.RED: ("✕", "Off target"),
-    Rag.NONE: ("–", "No data"),
+#: How each status reads. Each also has its own icon shape (✓ in a circle, ! in a diamond, ✕ in a
+#: square: drawn by scorecard.css), so status never rests on colour.
+RAG_TEXT: dict[Rag, str] = {
+    Rag.GREEN: "On target",
+    Rag.AMBER: "Near target",
+    Rag.RED: "Off target",
+    Rag.NONE: "No data",
 }
 #: Tile tone per status (the overview's tile colours).
 RAG_TONE = {Rag.GREEN: "ok", Rag.AMBER: "warning", Rag.RED: "breach", Rag.NONE: "idle"}
@@ -47,10 +48,10 @@ def rag_of(metric: str, value: Any, targets: Mapping[str, Mapping[str, Any]]) ->
 
 
 def rag_badge(rag: Rag, *, compact: bool = False) -> html.Span:
-    """The status as an icon and words (``data-rag`` for tests and print)."""
-    icon, words = RAG_TEXT[rag]
+    """The status as an icon (CSS) and words (``data-rag`` for tests and print)."""
+    words = RAG_TEXT[rag]
     return html.Span(
-        [html.Span(icon, className="rag-icon", **{"aria-hidden": "true"}), html.Span(words, className="rag-words")],
+        [html.Span(className="rag-icon", **{"aria-hidden": "true"}), html.Span(words, className="rag-words")],
         className=f"rag rag-{rag}{' rag-compact' if compact else ''}",
         title=f"{words}: green at or better than target, amber within {TOLERANCE:.0%}, red beyond",
         **{"data-rag": str(rag)},

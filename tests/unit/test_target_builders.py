@@ -54,13 +54,14 @@ def test_tiles_say_target_and_status_in_words_and_tone() -> None:
 def test_table_row_has_target_status_and_a_trend_listing_its_values() -> None:
     table = kpi_table(TOTALS, names={}, targets=TARGETS, trend=TREND)
     row = having(table, "data-metric", "perfect_order_rate")[0]
-    assert text(row) == "Perfect order rate rate 91.0% 88.0% ▲ +3.0 pp ≥ 95.0% ! Near target"
+    assert text(row) == "Perfect order rate rate 91.0% 88.0% ▲ +3.0 pp ≥ 95.0% Near target"
     img = next(n for n in having(row, "alt"))
     assert props(img)["alt"] == "Perfect order rate rate trend: 90.0%, 93.0%, 91.0%"
     svg = unquote(props(img)["src"].split(",", 1)[1])
     assert svg.count("<polyline") == 1 and 'points="3.0,23.0 48.0,3.0 93.0,16.3"' in svg
     cycle = having(table, "data-metric", "order_cycle_time_p50_hours")[0]
-    assert "≤ 8.0 h ✓ On target" in text(cycle)
+    assert "≤ 8.0 h On target" in text(cycle)
+    assert props(having(cycle, "data-rag")[0])["className"] == "rag rag-green"
     no_target = having(table, "data-metric", "sla_adherence")[0]
     assert text(no_target).endswith("— — —")
 
