@@ -45,7 +45,6 @@ def layout(**query: str) -> html.Div:
         className="page",
         children=[
             dcc.Store(id="or-key", data=key),
-            dcc.Store(id="or-loaded", data=None),  # the key the timeline on screen belongs to
             dcc.Store(id="or-submitted", data=text or None),
             page_header(
                 "Order timeline",
@@ -175,21 +174,23 @@ def _search(text: str | None, _find: int | None, clicks: list[int | None], key: 
     Output("or-strip", "children"),
     Output("or-exceptions", "children"),
     Output("or-events", "children"),
-    Output("or-loaded", "data"),
+    Output("or-view", "className", allow_duplicate=True),
+    Output("or-pending", "hidden", allow_duplicate=True),
     Input("or-key", "data"),
+    prevent_initial_call="initial_duplicate",
 )
 def _timeline(key: str | None) -> tuple[Any, ...]:
     """The key's events, spans, exceptions and queues, or why there is nothing to show."""
     if not key:
         hint = card("Find an order", "Every event, span and exception of one business key", html.P(HINT), span=12)
-        return True, False, hint, *([dash.no_update] * 6), None
+        return True, False, hint, *([dash.no_update] * 6), "", True
     ctx = current_ctx()
     with ctx.engine.connect() as conn:
         timeline = order_timeline(conn, correlation_id=key)
         flows = flow_definitions(conn)
     if timeline is None:
         empty = html.Section(no_match(key), className="card span-12")
-        return True, False, empty, *([dash.no_update] * 6), key
+        return True, False, empty, *([dash.no_update] * 6), "", True
     flow_steps = {f.flow_id: (f.start_event, f.end_event) for f in flows.itertuples()}
     stages, legs = lifecycle(timeline, now=ctx.now(), flow_steps=flow_steps)
     route = " → ".join(s["name"] for s in timeline["systems"])
@@ -203,24 +204,24 @@ def _timeline(key: str | None) -> tuple[Any, ...]:
         lifecycle_strip(stages, legs),
         exception_items(timeline),
         events_table(timeline),
-        key,
+        "",
+        True,
     )
 
 
 # While a key loads, the previous order's timeline is put away at once and a loading state
-# names the key being fetched (the server answers in its own time).
+# names the key being fetched; the timeline callback clears both when it answers. (On or-key
+# alone: a callback that also listened to the timeline's output would wait for it.)
 clientside_callback(
     """
-    function (key, loaded) {
-        const pending = Boolean(key) && key !== loaded;
-        return [pending ? "or-stale" : "", !pending, pending ? "Loading the timeline of " + key + "…" : ""];
+    function (key) {
+        return [key ? "or-stale" : "", !key, key ? "Loading the timeline of " + key + "…" : ""];
     }
     """,
     Output("or-view", "className"),
     Output("or-pending", "hidden"),
     Output("or-pending-text", "children"),
     Input("or-key", "data"),
-    Input("or-loaded", "data"),
 )
 
 

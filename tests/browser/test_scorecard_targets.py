@@ -204,12 +204,12 @@ def test_order_search_shows_loading_then_empty_state_never_the_previous_order(
     held: list[Route] = []
 
     def hold_timeline(route: Route) -> None:
-        if "or-loaded" in (route.request.post_data or ""):
+        if "or-events" in (route.request.post_data or ""):  # the timeline callback's request
             held.append(route)
         else:
             route.continue_()
 
-    page.route("**/_dash-update-component", hold_timeline)
+    page.route("**/_dash-update-component*", hold_timeline)
     page.locator("#or-search").fill(second)
     page.locator("#or-search").press("Enter")
     expect(page.locator("#or-pending-text")).to_have_text(f"Loading the timeline of {second}…")
@@ -219,9 +219,9 @@ def test_order_search_shows_loading_then_empty_state_never_the_previous_order(
     while not held and time.monotonic() < deadline:  # waiting pumps Playwright's events: the route arrives
         page.wait_for_timeout(50)
     assert held, "the timeline request was held"
-    page.unroute("**/_dash-update-component")
     for route in held:
         route.continue_()
+    page.unroute("**/_dash-update-component*")
     expect(page.locator("#or-title")).to_contain_text(second)
     expect(page.locator("#or-pending")).to_be_hidden()
 
