@@ -319,14 +319,14 @@ def flow_sla_table(by_flow: Mapping[str, Any], flows: pd.DataFrame) -> html.Div:
             cls = f"num sc-value cell-{health}" if lag_column else "num sc-value"
             delta = change_component(change(metric, unit, value, prev))
             shown = fmt_in_unit(value, 3600.0) if lag_column else fmt_value(unit, value)
-            cells += [html.Td(shown, className=cls), html.Td(delta, className="num sc-change")]
+            cells.append(html.Td([html.Div(shown), delta], className=cls))  # the change under its value
         cells.append(html.Td(badge({"breach": "Over SLA", "warning": "Near SLA", "ok": "Within SLA",
                                     "idle": "No steps"}[health], health)))  # fmt: skip
         body.append(html.Tr(cells, **{"data-flow": f.flow_id}))
     head = html.Thead(html.Tr([
         html.Th("Flow"), html.Th("SLA, target (h)", className="num"), html.Th("Sync lag p95 (h)", className="num"),
-        html.Th("", className="num"), html.Th("SLA adherence", className="num"), html.Th("", className="num"),
-        html.Th("First-pass success", className="num"), html.Th("", className="num"), html.Th("p95 vs SLA"),
+        html.Th("SLA adherence", className="num"), html.Th("First-pass success", className="num"),
+        html.Th("p95 vs SLA"),
     ]))  # fmt: skip
     return html.Div(html.Table([head, html.Tbody(body)], className="data-table sc-flows"))
 
