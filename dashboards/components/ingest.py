@@ -198,7 +198,7 @@ def received_figure(
         barmode="stack",
         xaxis={"range": list(x_range), "title": "Received (UTC)"},
         yaxis={"title": "Events"},
-        legend={"orientation": "h", "y": -0.22, "x": 0, "yanchor": "top"},
+        legend={"orientation": "h", "y": -0.3, "x": 0, "yanchor": "top"},
         margin={"l": 56, "r": 16, "t": 16, "b": 48},
     )
     return fig

@@ -48,7 +48,7 @@ def layout(**query: str) -> html.Div:
                 children=[
                     card(
                         "Events received",
-                        "Per source system; failed deliveries in red",
+                        "Per source system, each in its own colour; failed deliveries as a dashed line with × marks",
                         graph("in-received-chart", 320),
                         span=8,
                     ),

@@ -195,7 +195,6 @@ def test_an_admin_sets_a_target_and_the_status_follows(
     expect(page.locator("[data-kpi=perfect_order_rate] [data-rag]")).to_have_attribute("data-rag", str(rag))
     expect(page.locator("[data-kpi=perfect_order_rate]")).to_contain_text("Target ≥ 99.9%")
     expect(page.locator("#sc-targets [data-metric=perfect_order_rate]")).to_contain_text("dana.okafor")
-    page.locator("#sc-admin").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / f"scorecard-admin-{width}.png"), full_page=True)
     # put the shipped target back through the API, which the page and the API share
     put = httpx.put(f"{fortnight.url}/api/v1/kpis/targets/perfect_order_rate",
