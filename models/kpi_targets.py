@@ -43,6 +43,19 @@ def rag_status(value: float | None, target: float, direction: Direction | str) -
     return Rag.AMBER if value <= target + slack else Rag.RED
 
 
+def judged(report: dict[str, Any], targets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``report`` (``kpi_report``/``kpi_breakdown``) with each metric's ``target`` and ``direction``, and
+    each row's ``rag`` against it (``none`` without a target or a value); the report is not copied."""
+    for entry in report["kpis"]:
+        target = targets.get(entry["kpi"])
+        entry["target"] = None if target is None else target["target"]
+        entry["direction"] = None if target is None else str(target["direction"])
+        for row in entry["rows"]:
+            rag = Rag.NONE if target is None else rag_status(row["value"], target["target"], target["direction"])
+            row["rag"] = str(rag)
+    return report
+
+
 class KpiTarget(BaseModel):
     """One metric's target and which way is better."""
 

@@ -13,7 +13,7 @@ from app.api.exceptions import _refusals
 from app.deps import Conn, Ctx
 from app.services import kpi_targets as targets_service
 from models.enums import Direction
-from models.kpi_targets import TOLERANCE
+from models.kpi_targets import TOLERANCE, judged
 from models.queries import overview as q
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
 from models.queries.kpi_targets import list_targets
@@ -48,7 +48,8 @@ def kpis(
     to: Annotated[datetime | None, Query(description="ISO datetime; default: now")] = None,
     group_by: Annotated[str | None, Query(description=f"one of {', '.join(DIMENSIONS)}")] = None,
 ) -> dict[str, Any]:
-    """Every KPI for ``[from, to)`` and the previous period of the same length, per dimension."""
+    """Every KPI for ``[from, to)`` and the previous period of the same length, per dimension, each
+    with its target, direction and every row's RAG status."""
     until = _naive_utc(to) if to else ctx.now()
     since = _naive_utc(from_) if from_ else until - DEFAULT_SPAN
     if since >= until:
@@ -60,7 +61,8 @@ def kpis(
         raise HTTPException(
             status_code=422, detail=f"unknown group_by {group_by!r}; allowed values: {', '.join(DIMENSIONS)}"
         )
-    return kpi_report(conn, window=Window(since, until, 3600), group_by=group_by)
+    report = kpi_report(conn, window=Window(since, until, 3600), group_by=group_by)
+    return judged(report, list_targets(conn))
 
 
 class TargetIn(BaseModel):

@@ -29,6 +29,9 @@ def test_defaults_then_an_admin_edit_kept_over_the_file(settings) -> None:  # ty
                       json={"target": 0.975, "direction": "higher", "actor": "dana.okafor"})  # fmt: skip
         assert r.status_code == 200, r.text
         assert (r.json()["target"], r.json()["updated_by"], r.json()["origin"]) == (0.975, "dana.okafor", "config")
+        kpis = {k["kpi"]: k for k in httpx.get(f"{live.url}/api/v1/kpis").json()["kpis"]}
+        assert (kpis["perfect_order_rate"]["target"], kpis["perfect_order_rate"]["direction"]) == (0.975, "higher")
+        assert all(r["rag"] in ("green", "amber", "red", "none") for k in kpis.values() for r in k["rows"])
     with serve(settings) as live:  # a restart syncs the file again: Dana's edit stays
         targets = {t["kpi"]: t for t in httpx.get(f"{live.url}/api/v1/kpis/targets").json()["targets"]}
         assert targets["perfect_order_rate"]["target"] == 0.975

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from models.enums import Direction, Rag
-from models.kpi_targets import DEFAULT_TARGETS_FILE, TargetsFileError, load_targets_file, rag_status
+from models.kpi_targets import DEFAULT_TARGETS_FILE, TargetsFileError, judged, load_targets_file, rag_status
 from models.queries.kpi_targets import list_targets, save_target, sync_config_targets
 from models.queries.kpis import METRIC_BY_NAME
 from tests.factories import fresh_db
@@ -109,3 +109,19 @@ def test_sync_adds_refreshes_removes_but_keeps_an_admin_edit(tmp_path: Path) -> 
         "sla_adherence": (0.9, "dana"),
     }
     engine.dispose()
+
+
+def test_a_report_is_judged_row_by_row_against_its_targets() -> None:
+    report = {"kpis": [
+        {"kpi": "perfect_order_rate", "rows": [{"group": "shop", "value": 0.96}, {"group": "b2b", "value": 0.8}]},
+        {"kpi": "mttr_hours", "rows": [{"group": None, "value": 4.2}]},
+        {"kpi": "sla_adherence", "rows": [{"group": None, "value": 0.99}]},
+    ]}  # fmt: skip
+    targets = {"perfect_order_rate": {"target": 0.95, "direction": "higher"},
+               "mttr_hours": {"target": 4.0, "direction": Direction.LOWER}}  # fmt: skip
+    out = judged(report, targets)
+    perfect, mttr, sla = out["kpis"]
+    assert (perfect["target"], perfect["direction"]) == (0.95, "higher")
+    assert [r["rag"] for r in perfect["rows"]] == ["green", "red"]  # 80 % is below the 85.5 % amber edge
+    assert mttr["rows"][0]["rag"] == "amber" and mttr["direction"] == "lower"  # 4.2 h ≤ 4.4 h
+    assert (sla["target"], sla["rows"][0]["rag"]) == (None, "none")
