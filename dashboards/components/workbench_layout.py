@@ -12,6 +12,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashboards.components import workbench as wb
+from dashboards.components.layout import csv_button
 from models.enums import ExceptionStatus, FixReason
 from models.queries.common import SEVERITIES
 from models.queries.exceptions import BAND_LABELS
@@ -89,6 +90,7 @@ def bulk_bar() -> html.Div:
                 html.Button("Ignore", id="ex-bulk-ignore", className="button-quiet", disabled=True),
                 html.Button("Replay…", id="ex-bulk-replay", className="button-primary", disabled=True,
                             title="Plan a bulk replay: a dry run first"),
+                csv_button("ex-grid", "exceptions"),
             ]),
         ],
     )  # fmt: skip

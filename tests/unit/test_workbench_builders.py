@@ -133,7 +133,7 @@ def test_grid_rows_are_keyed_by_string_id_and_say_what_an_operator_reads() -> No
         "exception_id": "17", "severity": "critical",
         "title": "NorthStar Logistics → Dynamics 365 shipment confirmation: 12 dead-lettered", "kind": "Dead letter",
         "flow": "NorthStar Logistics → Dynamics 365 shipment confirmation", "system": "NorthStar Logistics",
-        "affected_orders": 312, "occurrences": 1440, "age": "2.0 d", "age_band": "1–3d", "age_level": 3,
+        "affected_orders": 312, "occurrences": 1440, "age": "49.0", "age_band": "1–3d", "age_level": 3,
         "status": "acknowledged", "snoozed": False, "assignee": "—", "last_seen": "02 Mar 16:55",
     }  # fmt: skip
     [bare] = wb.grid_rows([_item(flow_name=None, flow_id=None, system_id=None, kind="new_rule", snoozed=True)], {})
