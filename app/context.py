@@ -22,9 +22,11 @@ from collectors.pollers import PollerRunner
 from models.ingest.buffer import IngestBuffer
 from models.ingest.writer import IngestWriter
 from models.queries.common import utcnow
+from models.queries.kpi_targets import sync_config_targets
 from models.queries.partners import list_partners
 from models.store.db import make_engine
 from models.store.flow_config import FlowConfig, load_flow_config, sync_flow_config
+from models.store.kpi_targets import load_targets_file
 from models.store.schema import create_schema
 
 
@@ -84,8 +86,10 @@ def open_context(settings: Settings) -> AppContext:
     )
     create_schema(engine)
     flow_config = load_flow_config(settings.flows_file)
+    targets = load_targets_file(settings.kpi_targets_file)
     with engine.begin() as conn:
         sync_flow_config(conn, flow_config)
+        sync_config_targets(conn, [t.model_dump() for t in targets], now=utcnow())
     writer = IngestWriter(engine)
     buffer = IngestBuffer(
         writer,

@@ -112,7 +112,9 @@ class KpiSeries(Out):
     label: str
     unit: str
     group_by: str | None
-    rows: list[dict[str, Any]] = Field(description="one row per group: value, previous value, count")
+    rows: list[dict[str, Any]] = Field(description="one row per group: value, previous, change, n, rag")
+    target: float | None = Field(None, description="the metric's target, in its unit")
+    direction: str | None = Field(None, description="higher or lower: which way is better")
 
 
 class PartnerScore(Out):
@@ -132,6 +134,20 @@ class KpiReport(Out):
     kpis: list[KpiSeries]
     not_applicable: list[str] = Field(description="KPIs that cannot be grouped by the requested dimension")
     scorecard: list[PartnerScore]
+
+
+class KpiTarget(Out):
+    kpi: str
+    target: float
+    direction: str = Field(description="higher or lower: which way is better")
+    origin: str = Field(description="config (the targets file) or api (set by an admin)")
+    updated_at: datetime
+    updated_by: str | None
+
+
+class KpiTargets(Out):
+    rule: str = Field(description="the RAG rule the targets are judged by")
+    targets: list[KpiTarget]
 
 
 # -- orders ---------------------------------------------------------------------------------

@@ -200,26 +200,41 @@ def _ago(when: datetime | None, now: datetime, *, future: bool = False) -> str:
     return f"in {fmt_duration(max(seconds, 0))}" if future else f"{fmt_duration(max(seconds, 0))} ago"
 
 
-def received_figure(received: pd.DataFrame, *, x_range: tuple[datetime, datetime]) -> go.Figure:
-    """Events received per bucket, stacked by source system; failed deliveries as a red line."""
+def received_figure(
+    received: pd.DataFrame,
+    *,
+    x_range: tuple[datetime, datetime],
+    names: Mapping[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Events received per bucket, stacked by source system (its name, its own colour from
+    ``colors``); failed deliveries as a dashed line with × markers, so failure reads without red."""
     if received.empty:
         return empty_figure("No events received in this range")
+    names, colors = names or {}, colors or {}
     fig = go.Figure(layout={"template": TEMPLATE})
     for i, (source, part) in enumerate(received.groupby("source", sort=True)):
-        fig.add_bar(x=part["bucket"], y=part["events"], name=str(source), marker_color=SERIES_COLORS[i % 10])
+        fig.add_bar(
+            x=part["bucket"],
+            y=part["events"],
+            name=names.get(str(source), str(source)),
+            marker_color=colors.get(str(source), SERIES_COLORS[i % len(SERIES_COLORS)]),
+            hovertemplate="%{y:,} events<extra>%{fullData.name}</extra>",
+        )
     failed = received.groupby("bucket", as_index=False)["failed"].sum()
     fig.add_scatter(
         x=failed["bucket"],
         y=failed["failed"],
-        name="failed deliveries",
-        mode="lines",
-        line={"color": "#d93a3a", "width": 2},
+        name="Failed deliveries (×)",
+        mode="lines+markers",
+        line={"color": "#d93a3a", "width": 2, "dash": "dash"},
+        marker={"symbol": "x-thin", "size": 7, "line": {"width": 2, "color": "#d93a3a"}},
     )
     fig.update_layout(
         barmode="stack",
         xaxis={"range": list(x_range), "title": "Received (UTC)"},
         yaxis={"title": "Events"},
-        legend={"orientation": "h", "y": 1.18},
-        margin={"l": 56, "r": 16, "t": 36, "b": 48},
+        legend={"orientation": "h", "y": -0.3, "x": 0, "yanchor": "top"},
+        margin={"l": 56, "r": 16, "t": 16, "b": 48},
     )
     return fig

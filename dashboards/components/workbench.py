@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from dash import html
 
 from app.services.replay import ReplayOutcome
-from dashboards.components.format import fmt_duration, fmt_int, is_missing
+from dashboards.components.format import fmt_duration, fmt_in_unit, fmt_int, is_missing
 from dashboards.components.tiles import Tile
 from models.enums import ExceptionStatus, ReplayStatus
 from models.queries.common import SEVERITIES
@@ -211,8 +211,8 @@ GRID_COLUMNS: list[dict[str, Any]] = [
     {"field": "system", "headerName": "System", "width": 108, "tooltipField": "system"},
     {"field": "affected_orders", "headerName": "Orders", "width": 80, "headerTooltip": "Orders affected", **_NUMBER},
     {"field": "occurrences", "headerName": "Seen", "width": 70, "headerTooltip": "Occurrences", **_NUMBER},
-    {"field": "age", "headerName": "Age", "width": 116, "cellRenderer": "AgeBand",
-     "headerTooltip": "Time since first seen, with its aging band"},
+    {"field": "age", "headerName": "Age (h)", "width": 116, "cellRenderer": "AgeBand",
+     "headerTooltip": "Hours since first seen, with its aging band"},
     {"field": "status", "headerName": "Status", "width": 118, "cellRenderer": "ExceptionStatus"},
     {"field": "assignee", "headerName": "Assignee", "width": 104, "tooltipField": "assignee"},
     {"field": "last_seen", "headerName": "Last seen", "width": 100, "headerTooltip": "Last seen (UTC)"},
@@ -255,7 +255,7 @@ def grid_rows(items: Sequence[Mapping[str, Any]], systems: Mapping[str, str]) ->
             "system": systems.get(x["system_id"], x["system_id"]) if x.get("system_id") else "—",
             "affected_orders": int(x["affected_orders"] or 0),
             "occurrences": int(x["occurrences"] or 0),
-            "age": fmt_duration(x["age_seconds"]),
+            "age": fmt_in_unit(x["age_seconds"], 3600.0),  # hours, the column's one unit
             "age_band": x["age_band"],
             "age_level": _age_level(x["age_band"]),
             "status": x["status"],

@@ -106,6 +106,7 @@ def test_read_answers_carry_only_documented_keys(demo: LiveServer) -> None:
         "/api/v1/exceptions": f"{base}/exceptions?limit=50",
         "/api/v1/exceptions/{exception_id}": f"{base}/exceptions/{exception_id}",
         "/api/v1/exceptions/{exception_id}/likely-cause": f"{base}/exceptions/{exception_id}/likely-cause",
+        "/api/v1/kpis/targets": f"{base}/kpis/targets",
         "/api/v1/alerts": f"{base}/alerts",
         "/api/v1/alerts/rules": f"{base}/alerts/rules",
         "/api/v1/alerts/silences": f"{base}/alerts/silences",
