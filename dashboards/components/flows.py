@@ -97,8 +97,9 @@ def flow_grid_rows(flows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (_STATUS_RANK[r["status"]], -(r["lag_pct"] or 0), r["name"]))
 
 
-def flow_tiles(flows: Sequence[Mapping[str, Any]]) -> list[Tile]:
-    """Failing, degraded, healthy flows; failed deliveries; open exceptions; steps, over the last hour."""
+def flow_tiles(flows: Sequence[Mapping[str, Any]], *, period: str = "this hour") -> list[Tile]:
+    """Failing, degraded, healthy flows; failed deliveries; open exceptions; steps, over the
+    ``period`` the rows were read for (said as "this hour", "in the last 24 hours")."""
     rows = flow_grid_rows(flows)
     by_status: dict[str, list[dict[str, Any]]] = {s: [r for r in rows if r["status"] == s] for s in STATUS}
     failing, degraded = by_status["failing"], by_status["degraded"]
@@ -115,9 +116,9 @@ def flow_tiles(flows: Sequence[Mapping[str, Any]]) -> list[Tile]:
              f"worst: {degraded[0]['name']}" if degraded else "no failures or lag warnings",
              "warning" if degraded else "ok"),
         Tile("healthy", "Healthy", fmt_int(len(by_status["healthy"])),
-             f"{quiet} more carried nothing this hour" if quiet else f"of {len(rows)} flows", "ok"),
+             f"{quiet} more carried nothing {period}" if quiet else f"of {len(rows)} flows", "ok"),
         Tile("failures", "Failed deliveries", fmt_int(failures),
-             f"of {fmt_int(deliveries)} deliveries" if deliveries else "nothing delivered this hour",
+             f"of {fmt_int(deliveries)} deliveries" if deliveries else f"nothing delivered {period}",
              "breach" if failures else "neutral"),
         Tile("exceptions", "Open exceptions", fmt_int(exceptions),
              f"{len(critical)} flow{'s' if len(critical) != 1 else ''} with a critical one" if exceptions
@@ -140,16 +141,16 @@ def flow_heading(flow: Mapping[str, Any], status: str) -> tuple[list[Any], str]:
     return title, line
 
 
-def flow_facts(health: Mapping[str, Any], signals: pd.DataFrame) -> list[Tile]:
-    """The open flow in six numbers: the last hour's lag and deliveries (as the list shows them),
+def flow_facts(health: Mapping[str, Any], signals: pd.DataFrame, *, period: str = "1 h") -> list[Tile]:
+    """The open flow in six numbers: the ``period``'s lag and deliveries (as the list shows them),
     and from its signals over the range what is stuck and dead-lettered now, and the worst API minute."""
     p95, sla = health["sync_lag_p95_seconds"], health["sla_seconds"]
     lag_tone = flow_health(p95, sla)
     deliveries, failures = int(health["deliveries_last_hour"]), int(health["failures_last_hour"])
     facts = [
-        Tile("lag", "Sync lag p95 · 1 h", fmt_duration(p95), f"SLA {fmt_duration(sla)}",
+        Tile("lag", f"Sync lag p95 · {period}", fmt_duration(p95), f"SLA {fmt_duration(sla)}",
              "neutral" if lag_tone == "idle" else lag_tone),
-        Tile("deliveries", "Deliveries · 1 h", fmt_int(deliveries),
+        Tile("deliveries", f"Deliveries · {period}", fmt_int(deliveries),
              f"{fmt_int(failures)} failed" if deliveries else "nothing delivered",
              "breach" if failures else ("neutral" if deliveries else "idle")),
     ]  # fmt: skip

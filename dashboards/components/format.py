@@ -9,6 +9,8 @@ import math
 from typing import Any
 
 DASH = "—"
+#: The named ranges (models.queries.common.RANGES) as a sentence says them.
+RANGE_LABELS = {"6h": "6 hours", "24h": "24 hours", "7d": "7 days", "30d": "30 days"}
 
 
 def is_missing(value: Any) -> bool:
