@@ -26,9 +26,9 @@ from dashboards.components.partners import (
     period_of,
     updated_line,
 )
-from models.enums import ACTIVE_STATUSES
+from dashboards.components.workbench import filter_from_query
 from models.queries.common import Window
-from models.queries.exceptions import ExceptionFilter, list_exceptions
+from models.queries.exceptions import list_exceptions
 from models.queries.flows import flows_health
 from models.queries.partner_performance import partner_orders, partner_scorecards
 
@@ -138,7 +138,7 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
             )
             return "Unknown partner", "", [], message, None, None, updated_line(now), back
         flows = flows_health(conn, now=now, window=window)
-        flt = ExceptionFilter(system_id=[found["partner"]], status=list(ACTIVE_STATUSES))
+        flt = filter_from_query({"system": found["partner"]})  # the workbench's own view of the link
         page = list_exceptions(conn, flt, now=now, sort="severity", limit=MAX_EXCEPTIONS)
         orders = partner_orders(conn, partner=found["partner"], kind=found["kind"], window=window, now=now,
                                 limit=MAX_ORDERS)  # fmt: skip
