@@ -30,7 +30,7 @@ KIND_LABELS = {"storefront": "Storefront", "supplier": "Supplier", "erp": "ERP",
                "wms": "WMS", "3pl": "3PL"}  # fmt: skip
 #: Partners have a scorecard page.
 PARTNER_KINDS = ("3pl", "supplier")
-COLUMN_X = 330
+COLUMN_X = 280
 ROW_Y = 72
 #: Extra space between two kinds sharing a column.
 GROUP_GAP = 0.6
@@ -160,10 +160,10 @@ def map_stylesheet() -> list[dict[str, Any]]:
     """Nodes as quiet cards; edges coloured, styled and worded by status; the open flow outlined."""
     sheet: list[dict[str, Any]] = [
         {"selector": "node", "style": {
-            "shape": "round-rectangle", "width": 172, "height": 42, "background-color": "#ffffff",
+            "shape": "round-rectangle", "width": 152, "height": 42, "background-color": "#ffffff",
             "border-width": 1.5, "border-color": "#b8c4d6", "label": "data(label)", "color": INK,
             "font-size": 13, "font-weight": 600, "text-valign": "center", "text-halign": "center",
-            "text-wrap": "ellipsis", "text-max-width": 160, "font-family": "Liberation Sans, Arial, sans-serif"}},
+            "text-wrap": "ellipsis", "text-max-width": 140, "font-family": "Liberation Sans, Arial, sans-serif"}},
         {"selector": "node.kind-erp", "style": {"background-color": "#eef4ff", "border-color": "#7aa2e8",
                                                 "border-width": 2}},
         {"selector": "node.kind-3pl, node.kind-supplier", "style": {"border-style": "solid"}},

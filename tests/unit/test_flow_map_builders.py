@@ -56,7 +56,7 @@ def test_positions_put_sources_left_erps_middle_fulfilment_right_with_a_gap_betw
     # Left: s1 row 0, s2 row 1, then a 0.6 gap before the supplier: p1 row 2.6. Right: w1 0, t1 1.6.
     # e1 at the mean of its neighbours s1, s2, t1, p1: (0 + 1 + 1.6 + 2.6) / 4 = 1.3. Rows are 72 px.
     assert map_positions(nodes, edges) == {
-        "s1": (0, 0), "s2": (0, 72), "p1": (0, 187), "e1": (330, 94), "w1": (660, 0), "t1": (660, 115),
+        "s1": (0, 0), "s2": (0, 72), "p1": (0, 187), "e1": (280, 94), "w1": (560, 0), "t1": (560, 115),
     }  # fmt: skip
 
 
@@ -67,7 +67,7 @@ def test_positions_reorder_a_column_so_arrows_do_not_cross() -> None:
     # Then the storefronts follow their ERP: b (e1 at 1) above a and c (e2 at 2) → b 0, a 1, c 2;
     # the ERPs again: e1 at b = 0, e2 at (1 + 2) / 2 = 1.5 → 108 px.
     positions = map_positions(nodes, [("a", "e2"), ("b", "e1"), ("c", "e2")])
-    assert positions == {"b": (0, 0), "a": (0, 72), "c": (0, 144), "e1": (330, 0), "e2": (330, 108)}
+    assert positions == {"b": (0, 0), "a": (0, 72), "c": (0, 144), "e1": (280, 0), "e2": (280, 108)}
 
 
 FLOWS = [
