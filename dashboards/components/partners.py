@@ -36,7 +36,6 @@ LIST_MEASURES = (
     "asn_completeness",
     "ack_cycle_time_p50_hours",
     "orders_handled",
-    "exceptions_opened",
 )
 #: Short column heads of the list, and what each says in full (the head's tooltip).
 HEADS: dict[str, tuple[str, str]] = {
@@ -46,7 +45,6 @@ HEADS: dict[str, tuple[str, str]] = {
     "asn_completeness": ("ASN complete", "Acknowledged POs due an ASN that got one (suppliers)"),
     "ack_cycle_time_p50_hours": ("Ack time p50", "Median hours 850 → 855 (suppliers)"),
     "orders_handled": ("Orders · value", "Orders (3PL) or POs (supplier) handed over, and their value"),
-    "exceptions_opened": ("Exceptions", "Opened in the period; open now below"),
 }
 #: A change smaller than this is flat: 0.05 percentage points of a share, 0.5 % of anything else.
 FLAT_POINTS, FLAT_SHARE = 0.0005, 0.005
@@ -136,6 +134,34 @@ def _cell(card: Mapping[str, Any], name: str) -> html.Td:
     return html.Td(parts, className="num", **{"data-measure": name})
 
 
+def _exceptions_cell(card: Mapping[str, Any]) -> html.Td:
+    """Open now (worst severity, count; a link to them in the workbench) over the number opened in
+    the period with its change."""
+    pid, open_now = card["partner"], int(card["open_exceptions"])
+    opened = card["measures"]["exceptions_opened"]
+    now = (
+        [badge(card["worst_open_severity"], card["worst_open_severity"]), f" {open_now} open"]
+        if open_now
+        else "none open"
+    )
+    return html.Td(
+        [
+            dcc.Link(
+                now, href=exceptions_href(pid), className="pt-open", title="Open them in the exceptions workbench"
+            ),
+            html.Div(
+                [
+                    f"{fmt_int(opened['value'])} opened ",
+                    change_component(trend(MEASURE_BY_NAME["exceptions_opened"], opened["value"], opened["previous"])),
+                ],
+                className="pt-sub",
+            ),
+        ],
+        className="num",
+        **{"data-measure": "exceptions_opened"},
+    )
+
+
 def partner_list(cards: Sequence[Mapping[str, Any]], *, period: str) -> html.Div:
     """The ranked table: rank, partner (a link to its page), every measure with its change, and
     its open exceptions now (a link to them in the workbench)."""
@@ -143,7 +169,7 @@ def partner_list(cards: Sequence[Mapping[str, Any]], *, period: str) -> html.Div
         return html.Div("No 3PLs or suppliers in the estate", className="empty-state")
     head = [html.Th("#", className="num pt-rank"), html.Th("Partner")]
     head += [html.Th(HEADS[m][0], className="num", title=HEADS[m][1]) for m in LIST_MEASURES]
-    head.append(html.Th("Open now", className="num", title="Exceptions open or acknowledged now"))
+    head.append(html.Th("Exceptions", className="num", title="Open or acknowledged now; opened in the period"))
     body = []
     for i, card in enumerate(rank(cards), start=1):
         pid = card["partner"]
@@ -157,17 +183,8 @@ def partner_list(cards: Sequence[Mapping[str, Any]], *, period: str) -> html.Div
             ],
             className="pt-partner",
         )
-        opened = int(card["open_exceptions"])
-        now_cell = html.Td(
-            dcc.Link(
-                [badge(card["worst_open_severity"], card["worst_open_severity"]), f" {opened}"] if opened else "0",
-                href=exceptions_href(pid),
-                className="pt-open",
-                title="Open them in the exceptions workbench",
-            ),
-            className="num",
-        )
-        cells = [html.Td(str(i), className="num pt-rank"), who, *(_cell(card, m) for m in LIST_MEASURES), now_cell]
+        cells = [html.Td(str(i), className="num pt-rank"), who, *(_cell(card, m) for m in LIST_MEASURES)]
+        cells.append(_exceptions_cell(card))
         body.append(html.Tr(cells, **{"data-partner": pid}))
     table = html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="data-table pt-table")
     return html.Div(table, className="pt-scroll")

@@ -36,7 +36,8 @@ READING = (
     ("Error rate", "delivery attempts on the partner's flows, in either direction, that did not end ok"),
     ("ASN complete · Ack time", "suppliers only: acknowledged POs due an 856 that got one; median hours 850 → 855"),
     ("Orders · value", "orders first released to a 3PL (with their value), or POs first sent to a supplier"),
-    ("Exceptions · Open now", "exceptions first seen in the period; those open or acknowledged now, by severity"),
+    ("Exceptions", "open or acknowledged now, by worst severity (a link to them in the workbench); under them, "
+     "those first seen in the period"),
 )  # fmt: skip
 
 

@@ -110,7 +110,9 @@ def test_list_links_each_partner_and_its_exceptions_and_says_na_where_a_measure_
     lag = having(rows["bright"], "data-measure", "confirmation_lag_p95_hours")[0]
     assert text(lag) == "36.0 h ▲ +26.0 h"
     assert props(with_class(lag, "sc-delta")[0])["data-tone"] == "bad"
-    assert text(with_class(rows["bright"], "pt-open")[0]) == "medium  4"
+    assert text(with_class(rows["bright"], "pt-open")[0]) == "medium  4 open"
+    opened = having(rows["bright"], "data-measure", "exceptions_opened")[0]
+    assert text(opened) == "medium  4 open 4 opened  ▲ +3", "4 opened against 1 the period before"
     assert text(partner_list([], period="7d")) == "No 3PLs or suppliers in the estate"
 
 
