@@ -214,14 +214,18 @@ def _refresh_list(_tick: int | None, range_: str, flow_id: str | None) -> tuple[
     Output("fl-map-info", "children"),
     Input("fl-map", "mouseoverEdgeData"),
     Input("fl-map", "mouseoverNodeData"),
+    Input("fl-map", "tapNodeData"),
     State("fl-range", "value"),
     prevent_initial_call=True,
 )
-def _hover(edge: dict[str, Any] | None, node: dict[str, Any] | None, range_: str) -> Any:
-    """The flow or system under the pointer, in numbers (from the element's data: no query)."""
+def _hover(edge: dict[str, Any] | None, node: dict[str, Any] | None, tapped: dict[str, Any] | None, range_: str) -> Any:
+    """The flow or system under the pointer (or tapped, on a touch screen), in numbers from the
+    element's data: no query."""
     if dash.ctx.triggered_id is None:
         return dash.no_update
     prop = dash.ctx.triggered[0]["prop_id"]
+    if prop.endswith("tapNodeData"):
+        return node_info(tapped)
     if prop.endswith("mouseoverNodeData"):
         return node_info(node)
     return edge_info(edge, RANGE_LABELS.get(range_, range_))
