@@ -81,8 +81,10 @@ def layout(partner: str | None = None, **query: str) -> html.Div:
                 ],
             ),
             html.Div(id="pd-tiles", className="tiles pt-tiles"),
+            html.Div(id="pd-missing"),
             html.Div(
-                className="grid",
+                id="pd-body",
+                className="grid pd-body",
                 children=[
                     card(
                         "Open exceptions",
@@ -117,6 +119,8 @@ def layout(partner: str | None = None, **query: str) -> html.Div:
     Output("pd-orders", "children"),
     Output("pd-updated", "children"),
     Output("pd-back", "href"),
+    Output("pd-body", "hidden"),
+    Output("pd-missing", "children"),
     Input("pd-period", "value"),
     Input("pd-interval", "n_intervals"),
     State("pd-partner", "data"),
@@ -132,11 +136,14 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
         cards = {c["partner"]: c for c in partner_scorecards(conn, window=window)}
         found = cards.get(partner or "")
         if found is None:
-            message = html.Div(
-                [f"No 3PL or supplier has the id “{partner}”. ", dcc.Link("See every partner", href=back)],
-                className="empty-state",
+            message = html.Section(
+                html.Div(
+                    [f"No 3PL or supplier has the id “{partner}”. ", dcc.Link("See every partner", href=back)],
+                    className="empty-state",
+                ),
+                className="card",
             )
-            return "Unknown partner", "", [], message, None, None, updated_line(now), back
+            return "Unknown partner", "", [], None, None, None, updated_line(now), back, True, message
         flows = flows_health(conn, now=now, window=window)
         flt = filter_from_query({"system": found["partner"]})  # the workbench's own view of the link
         page = list_exceptions(conn, flt, now=now, sort="severity", limit=MAX_EXCEPTIONS)
@@ -153,6 +160,8 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
                                                                                   found["kind"])),
         updated_line(now),
         back,
+        False,
+        None,
     )  # fmt: skip
 
 

@@ -200,7 +200,8 @@ def test_an_unknown_partner_says_so(live_server: LiveServer, viewed: tuple[Watch
     page = watched.page
     page.goto(f"{live_server.url}/partners/nobody?period=30d")
     expect(page.locator("#pd-title")).to_have_text("Unknown partner")
-    expect(page.locator("#pd-exceptions")).to_contain_text("No 3PL or supplier has the id “nobody”")
-    page.locator("#pd-exceptions a", has_text="See every partner").click()
+    expect(page.locator("#pd-missing")).to_contain_text("No 3PL or supplier has the id “nobody”")
+    expect(page.locator("#pd-body")).to_be_hidden()
+    page.locator("#pd-missing a", has_text="See every partner").click()
     page.wait_for_url(re.compile(r"/partners\?period=30d$"))
     expect(page.locator(".pt-table tbody tr").first).to_be_visible()
