@@ -18,7 +18,7 @@ from urllib.parse import quote
 from dash import dcc, html
 
 from dashboards.components.flows import STATUS, flow_grid_rows, flow_status
-from dashboards.components.format import fmt_duration, fmt_int, fmt_pct, is_missing
+from dashboards.components.format import fmt_duration, fmt_int, fmt_pct, is_missing, short_name
 from dashboards.components.tables import badge
 from dashboards.theme import HEALTH_COLORS, INK
 
@@ -128,7 +128,7 @@ def map_elements(
         sid, kind = node["system_id"], node["kind"]
         x, y = positions[sid]
         elements.append({
-            "data": {"id": sid, "label": _short(node["name"]), "name": node["name"],
+            "data": {"id": sid, "label": short_name(node["name"]), "name": node["name"],
                      "kind": KIND_LABELS.get(kind or "", kind or "System"), "vendor": node.get("vendor"),
                      "open_exceptions": open_by_system[sid], "partner": kind in PARTNER_KINDS},
             "position": {"x": x, "y": y},
@@ -149,11 +149,6 @@ def map_elements(
             "classes": classes,
         })  # fmt: skip
     return elements
-
-
-def _short(name: str) -> str:
-    """'Dynamics 365 (main ERP)' → 'Dynamics 365': the node has room for the name only."""
-    return name.split(" (")[0]
 
 
 def map_stylesheet() -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 
 from dashboards.components.charts import DLQ_COLORS, empty_figure
-from dashboards.components.format import duration_unit, fmt_duration, fmt_int, is_missing
+from dashboards.components.format import duration_unit, fmt_duration, fmt_int, is_missing, short_name
 from dashboards.components.health import flow_health
 from dashboards.components.tables import badge
 from dashboards.components.tiles import Tile
@@ -236,10 +236,10 @@ def signals_figure(
         roles = roles[:1]
     for i, (role, name, dash) in enumerate(roles):
         colour = SERIES_COLORS[i]
-        fig.add_scatter(x=x, y=signals[f"{role}_p95_ms"], name=f"{_short(name)} ({role})", legendgroup=role,
+        fig.add_scatter(x=x, y=signals[f"{role}_p95_ms"], name=f"{short_name(name)} ({role})", legendgroup=role,
                         mode="lines", line={"color": colour, "width": 1.8, "dash": dash}, connectgaps=False,
                         hovertemplate="%{y:,.0f} ms", row=1, col=1)  # fmt: skip
-        fig.add_scatter(x=x, y=signals[f"{role}_error_rate"] * 100, name=f"{_short(name)} ({role})",
+        fig.add_scatter(x=x, y=signals[f"{role}_error_rate"] * 100, name=f"{short_name(name)} ({role})",
                         legendgroup=role, showlegend=False, mode="lines",
                         line={"color": colour, "width": 1.8, "dash": dash}, hovertemplate="%{y:.1f}%",
                         row=2, col=1)  # fmt: skip
@@ -270,11 +270,6 @@ def signals_figure(
     _mark_exceptions(fig, exceptions, x_range)
     fig.update_layout(bargap=0.1, legend={"y": 1.035, "yanchor": "bottom"})  # above the exception labels
     return fig
-
-
-def _short(system_name: str) -> str:
-    """'Dynamics 365 (main ERP)' → 'Dynamics 365': the legend has no room for qualifiers."""
-    return system_name.split(" (")[0]
 
 
 def _mark_exceptions(fig: go.Figure, exceptions: pd.DataFrame | None, x_range: tuple[datetime, datetime]) -> None:

@@ -62,3 +62,8 @@ def duration_unit(max_seconds: float) -> tuple[str, float]:
     if max_seconds <= 72 * 3600:
         return "hours", 3600.0
     return "days", 86400.0
+
+
+def short_name(system_name: str) -> str:
+    """'Dynamics 365 (main ERP)' → 'Dynamics 365': where a legend or a node has no room for qualifiers."""
+    return system_name.split(" (")[0]
