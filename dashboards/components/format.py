@@ -9,6 +9,8 @@ import math
 from typing import Any
 
 DASH = "—"
+#: The named ranges (models.queries.common.RANGES) as a sentence says them.
+RANGE_LABELS = {"6h": "6 hours", "24h": "24 hours", "7d": "7 days", "30d": "30 days"}
 
 
 def is_missing(value: Any) -> bool:
@@ -97,3 +99,8 @@ def column_unit(seconds: Any) -> tuple[str, float]:
     values = [float(v) for v in seconds if not is_missing(v)]
     word, per = duration_unit(max(values, default=0.0))
     return UNIT_SHORT[word], per
+
+
+def short_name(system_name: str) -> str:
+    """'Dynamics 365 (main ERP)' → 'Dynamics 365': where a legend or a node has no room for qualifiers."""
+    return system_name.split(" (")[0]

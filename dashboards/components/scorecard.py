@@ -15,7 +15,15 @@ from typing import Any
 import pandas as pd
 from dash import html
 
-from dashboards.components.format import UNIT_SHORT, duration_unit, fmt_in_unit, fmt_int, fmt_unit, is_missing
+from dashboards.components.format import (
+    UNIT_SHORT,
+    duration_unit,
+    fmt_in_unit,
+    fmt_int,
+    fmt_unit,
+    is_missing,
+    short_name,
+)
 from dashboards.components.tables import badge
 from dashboards.components.targets import RAG_TONE, fmt_target, rag_badge, rag_of, sparkline
 from models.enums import Direction
@@ -281,7 +289,7 @@ def kpi_table(
 def _group_name(group: Any, names: Mapping[str, str], ungrouped: str) -> str:
     if group is None:
         return ungrouped
-    return names.get(group, str(group)).split(" (")[0]
+    return short_name(names.get(group, str(group)))
 
 
 def system_names(flows: pd.DataFrame) -> dict[str, str]:

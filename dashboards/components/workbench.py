@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from dash import html
 
 from app.services.replay import ReplayOutcome
-from dashboards.components.format import fmt_duration, fmt_in_unit, fmt_int, is_missing
+from dashboards.components.format import fmt_duration, fmt_in_unit, fmt_int, is_missing, short_name
 from dashboards.components.tiles import Tile
 from models.enums import ExceptionStatus, ReplayStatus
 from models.queries.common import SEVERITIES
@@ -161,21 +161,18 @@ def filter_options(flows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, s
     for f in flows:
         systems[f["source_system"]] = f["source_name"]
         systems[f["target_system"]] = f["target_name"]
-    system_options = sorted(({"label": _short(n), "value": s} for s, n in systems.items()), key=lambda o: o["label"])
+    system_options = sorted(
+        ({"label": short_name(n), "value": s} for s, n in systems.items()), key=lambda o: o["label"]
+    )
     return flow_options, system_options
-
-
-def _short(name: str) -> str:
-    """'Dynamics 365 (main ERP)' → 'Dynamics 365': the part a column has room for."""
-    return name.split(" (")[0]
 
 
 def system_names(flows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """system id → short display name, from the flow definitions."""
     names: dict[str, str] = {}
     for f in flows:
-        names[f["source_system"]] = _short(f["source_name"])
-        names[f["target_system"]] = _short(f["target_name"])
+        names[f["source_system"]] = short_name(f["source_name"])
+        names[f["target_system"]] = short_name(f["target_name"])
     return names
 
 

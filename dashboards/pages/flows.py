@@ -1,5 +1,7 @@
-"""Flows: every integration with its live health, and one flow's signals on a shared time axis.
+"""Flows: the map of the estate, every integration with its health, one flow's signals.
 
+The entry is the flow map (systems as nodes, flows as edges in their health over the range;
+hover for numbers, click an edge to open the flow), then the list of flows over the same range.
 ``?flow=<id>&range=24h`` opens a flow: the target and source systems' API latency and
 errors, its queue, its sync lag against the SLA and the orders stuck in it, with the likely
 cause of each open exception. Shape (STYLE.md #7): register_page, ``layout(**query)``
@@ -11,10 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 import dash
+import dash_cytoscape as cyto
 from dash import Input, Output, State, clientside_callback, dcc, html
 
 from dashboards.app import current_ctx
 from dashboards.components.charts import empty_figure
+from dashboards.components.flow_map import (
+    attention_list,
+    edge_info,
+    info_placeholder,
+    map_elements,
+    map_legend,
+    map_stylesheet,
+    map_summary,
+    node_info,
+)
 from dashboards.components.flows import (
     FLOW_COLUMNS,
     exception_list,
@@ -26,12 +39,13 @@ from dashboards.components.flows import (
     flow_tiles,
     signals_figure,
 )
+from dashboards.components.format import RANGE_LABELS
 from dashboards.components.layout import GRAPH_CONFIG, card, keyed_grid, page_header
 from dashboards.components.tiles import tile_component
 from dashboards.theme import ACCENT
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
 from models.queries.correlation import flow_signals, likely_cause
-from models.queries.flows import flow_definitions, flow_exceptions, flows_health
+from models.queries.flows import flow_definitions, flow_exceptions, flows_health, systems
 
 dash.register_page(__name__, path="/flows", name="Flows", title="Flows · Flowwatch", order=20)
 
@@ -49,7 +63,7 @@ def layout(**query: str) -> html.Div:
             dcc.Store(id="fl-flow", data=query.get("flow") or None),
             page_header(
                 "Flows",
-                "Every integration step with its health over the last hour; open one to see why",
+                "Every integration step and its health over the range; open one to see why",
                 [
                     html.Span(id="fl-updated", className="updated", children="loading…"),
                     dcc.RadioItems(
@@ -91,7 +105,7 @@ def layout(**query: str) -> html.Div:
                         children=[
                             card(
                                 "At a glance",
-                                "Last hour, and now from the signals over the range",
+                                "Over the range, and now from its signals",
                                 html.Div(id="fl-facts"),
                                 span=12,
                             ),
@@ -106,11 +120,50 @@ def layout(**query: str) -> html.Div:
                 ],
             ),
             html.Div(
+                className="grid fm-row",
+                children=[
+                    html.Section(
+                        className="card span-8 fm-card",
+                        children=[
+                            html.Div(
+                                className="card-head",
+                                children=[
+                                    html.Div([html.H2("Flow map"), html.P(id="fl-map-summary", className="card-sub")]),
+                                ],
+                            ),
+                            cyto.Cytoscape(
+                                id="fl-map",
+                                elements=[],
+                                layout={"name": "preset", "fit": True, "padding": 28},
+                                stylesheet=map_stylesheet(),
+                                style={"width": "100%", "height": "440px"},
+                                userZoomingEnabled=False,
+                                userPanningEnabled=False,
+                                boxSelectionEnabled=False,
+                                autoungrabify=True,
+                                autounselectify=True,
+                                responsive=True,
+                                className="fm-map",
+                            ),
+                            map_legend(),
+                        ],
+                    ),
+                    html.Section(
+                        className="card span-4 fm-side",
+                        children=[
+                            html.Div(id="fl-map-info", children=info_placeholder()),
+                            html.H2("Needs attention", className="fm-side-head"),
+                            html.Div(id="fl-map-attention"),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(
                 className="grid",
                 children=[
                     card(
                         "All flows",
-                        "Last hour: steps completed, p95 sync lag against the SLA, deliveries that failed; "
+                        "Over the range: steps completed, p95 sync lag against the SLA, deliveries that failed; "
                         "click a flow to open its signals",
                         keyed_grid(
                             "fl-grid",
@@ -134,32 +187,68 @@ def layout(**query: str) -> html.Div:
     Output("fl-grid", "rowData"),
     Output("fl-grid", "selectedRows"),
     Output("fl-updated", "children"),
+    Output("fl-map", "elements"),
+    Output("fl-map-summary", "children"),
+    Output("fl-map-attention", "children"),
     Input("fl-interval", "n_intervals"),
-    State("fl-flow", "data"),
+    Input("fl-range", "value"),
+    Input("fl-flow", "data"),
 )
-def _refresh_list(_tick: int | None, flow_id: str | None) -> tuple[Any, ...]:
-    """Health of every flow over the last hour; the open flow stays selected."""
+def _refresh_list(_tick: int | None, range_: str, flow_id: str | None) -> tuple[Any, ...]:
+    """Health of every flow over the range, as tiles, map and list; the open flow stays selected."""
     ctx = current_ctx()
     now = ctx.now()
+    range_ = range_ if range_ in RANGES else DEFAULT_RANGE
     with ctx.engine.connect() as conn:
-        flows = flows_health(conn, now=now)
+        flows = flows_health(conn, now=now, window=Window.named(range_, now=now))
+        estate = systems(conn)
     selected = [{"flow_id": flow_id}] if flow_id else []
-    tiles = [tile_component(t) for t in flow_tiles(flows)]
-    return tiles, flow_grid_rows(flows), selected, f"Updated {now:%H:%M:%S} UTC"
+    tiles = [tile_component(t) for t in flow_tiles(flows, period=f"in the last {RANGE_LABELS[range_]}")]
+    elements = map_elements(estate, flows, selected=flow_id)
+    summary = f"{map_summary(flows)} · last {RANGE_LABELS[range_]}"
+    rows = flow_grid_rows(flows)
+    return tiles, rows, selected, f"Updated {now:%H:%M:%S} UTC", elements, summary, attention_list(flows)
+
+
+@dash.callback(
+    Output("fl-map-info", "children"),
+    Input("fl-map", "mouseoverEdgeData"),
+    Input("fl-map", "mouseoverNodeData"),
+    Input("fl-map", "tapNodeData"),
+    State("fl-range", "value"),
+    prevent_initial_call=True,
+)
+def _hover(edge: dict[str, Any] | None, node: dict[str, Any] | None, tapped: dict[str, Any] | None, range_: str) -> Any:
+    """The flow or system under the pointer (or tapped, on a touch screen), in numbers from the
+    element's data: no query."""
+    if dash.ctx.triggered_id is None:
+        return dash.no_update
+    prop = dash.ctx.triggered[0]["prop_id"]
+    if prop.endswith("tapNodeData"):
+        return node_info(tapped)
+    if prop.endswith("mouseoverNodeData"):
+        return node_info(node)
+    return edge_info(edge, RANGE_LABELS.get(range_, range_))
 
 
 @dash.callback(
     Output("fl-flow", "data"),
     Input("fl-grid", "selectedRows"),
+    Input("fl-map", "tapEdgeData"),
     Input("fl-close", "n_clicks"),
     State("fl-flow", "data"),
     prevent_initial_call=True,
 )
-def _select(selected: list[dict[str, Any]] | None, _close: int | None, current: str | None) -> Any:
-    """A clicked row opens its flow; the close button goes back to the list."""
+def _select(
+    selected: list[dict[str, Any]] | None, tapped: dict[str, Any] | None, _close: int | None, current: str | None
+) -> Any:
+    """A clicked row or map edge opens its flow; the close button goes back to the map and list."""
     if dash.ctx.triggered_id == "fl-close":
         return None
-    flow_id = selected[0]["flow_id"] if selected else None
+    if dash.ctx.triggered_id == "fl-map":
+        flow_id = (tapped or {}).get("flow_id")
+    else:
+        flow_id = selected[0]["flow_id"] if selected else None
     return dash.no_update if flow_id is None or flow_id == current else flow_id
 
 
@@ -186,14 +275,14 @@ def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tupl
         if flow_id not in definitions.index:
             message = f"No flow is configured with the id “{flow_id}”"
             return False, "Unknown flow", message, empty_figure(message), html.Div(), html.Div()
-        health = {f["flow_id"]: f for f in flows_health(conn, now=now)}
+        health = {f["flow_id"]: f for f in flows_health(conn, now=now, window=window)}
         signals = flow_signals(conn, flow_id=flow_id, window=window)
         exceptions = flow_exceptions(conn, flow_id=flow_id, now=now, limit=MAX_EXCEPTIONS)
         causes = {int(i): likely_cause(conn, exception_id=int(i)) for i in exceptions["exception_id"]}
     flow = definitions.loc[flow_id].to_dict()
     title, line = flow_heading(flow, flow_status(health[flow_id]))
     figure = signals_figure(signals, flow, x_range=(window.since, window.until), exceptions=exceptions)
-    facts = facts_component(flow_facts(health[flow_id], signals))
+    facts = facts_component(flow_facts(health[flow_id], signals, period=range_))
     listing = exception_list(exceptions, causes, total=health[flow_id]["open_exceptions"])
     return False, title, line, figure, facts, listing
 
