@@ -178,7 +178,7 @@ def map_stylesheet(*, selected: str | None = None) -> list[dict[str, Any]]:
             "text-border-color": colour, "text-border-width": 1, "text-border-opacity": 1 if _worded else 0,
             "color": colour if status != "degraded" else "#8a5b00"}})  # fmt: skip
     if selected:
-        outline = {"underlay-color": "#2563eb", "underlay-opacity": 0.22, "underlay-padding": 6}
+        outline = {"underlay-color": "#2563eb", "underlay-opacity": 0.3, "underlay-padding": 7}
         sheet.append({"selector": f'edge[flow_id = "{_css_string(selected)}"]', "style": outline})
     return sheet
 

@@ -112,7 +112,7 @@ def test_each_status_differs_by_more_than_colour() -> None:
     assert sheet["edge"]["target-label"] == "data(label)"
     assert not any("flow_id" in s for s in sheet), "nothing outlined while no flow is open"
     opened = {r["selector"]: r["style"] for r in map_stylesheet(selected='odd"id')}
-    assert opened['edge[flow_id = "odd\\"id"]']["underlay-opacity"] == 0.22, "the open flow outlined, quotes escaped"
+    assert opened['edge[flow_id = "odd\\"id"]']["underlay-opacity"] == 0.3, "the open flow outlined, quotes escaped"
 
 
 def test_summary_counts_flows_by_status() -> None:
