@@ -103,9 +103,7 @@ def map_positions(nodes: Sequence[Mapping[str, Any]], edges: Sequence[tuple[str,
     return {sid: (_column(kinds[sid]) * COLUMN_X, round(y[sid] * ROW_Y)) for sid in kinds}
 
 
-def map_elements(
-    systems: Sequence[Mapping[str, Any]], flows: Sequence[Mapping[str, Any]], *, selected: str | None = None
-) -> list[dict[str, Any]]:
+def map_elements(systems: Sequence[Mapping[str, Any]], flows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Cytoscape nodes (systems that carry a flow) and edges (flows, classed by status).
 
     Each element's data holds what the hover panel says, so hovering needs no query.
@@ -138,7 +136,6 @@ def map_elements(
         status = flow_status(f)
         _kind, label = STATUS[status]
         _style, _width, worded = EDGE_STYLE[status]
-        classes = f"flow status-{status}" + (" is-selected" if f["flow_id"] == selected else "")
         elements.append({
             "data": {"id": f"flow:{f['flow_id']}", "flow_id": f["flow_id"], "source": f["source_system"],
                      "target": f["target_system"], "name": f["name"], "status": status, "status_label": label,
@@ -146,13 +143,14 @@ def map_elements(
                      "deliveries": int(f["deliveries_last_hour"]), "failures": int(f["failures_last_hour"]),
                      "open_exceptions": int(f["open_exceptions"]), "worst": f.get("worst_open_severity"),
                      "lag_p95": fmt_duration(f["sync_lag_p95_seconds"]), "sla": fmt_duration(f["sla_seconds"])},
-            "classes": classes,
+            "classes": f"flow status-{status}",
         })  # fmt: skip
     return elements
 
 
-def map_stylesheet() -> list[dict[str, Any]]:
-    """Nodes as quiet cards; edges coloured, styled and worded by status; the open flow outlined."""
+def map_stylesheet(*, selected: str | None = None) -> list[dict[str, Any]]:
+    """Nodes as quiet cards; edges coloured, styled and worded by status; the ``selected`` (open)
+    flow outlined."""
     sheet: list[dict[str, Any]] = [
         {"selector": "node", "style": {
             "shape": "round-rectangle", "width": 152, "height": 42, "background-color": "#ffffff",
@@ -169,8 +167,7 @@ def map_stylesheet() -> list[dict[str, Any]]:
             "text-background-color": "#ffffff", "text-background-opacity": 0.92, "text-background-padding": 2,
             "text-background-shape": "round-rectangle", "text-rotation": "none", "loop-direction": "0deg",
             "loop-sweep": "-50deg", "font-family": "Liberation Sans, Arial, sans-serif"}},
-        {"selector": "edge.is-selected", "style": {"underlay-color": "#2563eb", "underlay-opacity": 0.22,
-                                                   "underlay-padding": 6}},
+
         {"selector": "edge:active, node:active", "style": {"overlay-opacity": 0.08}},
     ]  # fmt: skip
     for status, (style, width, _worded) in EDGE_STYLE.items():
@@ -180,7 +177,15 @@ def map_stylesheet() -> list[dict[str, Any]]:
             "z-index": 10 if status in ("failing", "degraded") else 1,
             "text-border-color": colour, "text-border-width": 1, "text-border-opacity": 1 if _worded else 0,
             "color": colour if status != "degraded" else "#8a5b00"}})  # fmt: skip
+    if selected:
+        outline = {"underlay-color": "#2563eb", "underlay-opacity": 0.3, "underlay-padding": 7}
+        sheet.append({"selector": f'edge[flow_id = "{_css_string(selected)}"]', "style": outline})
     return sheet
+
+
+def _css_string(value: str) -> str:
+    """A value safe inside a double-quoted Cytoscape selector string."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def map_legend() -> html.Div:

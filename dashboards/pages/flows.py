@@ -185,29 +185,39 @@ def layout(**query: str) -> html.Div:
 @dash.callback(
     Output("fl-tiles", "children"),
     Output("fl-grid", "rowData"),
-    Output("fl-grid", "selectedRows"),
     Output("fl-updated", "children"),
     Output("fl-map", "elements"),
     Output("fl-map-summary", "children"),
     Output("fl-map-attention", "children"),
     Input("fl-interval", "n_intervals"),
     Input("fl-range", "value"),
-    Input("fl-flow", "data"),
 )
-def _refresh_list(_tick: int | None, range_: str, flow_id: str | None) -> tuple[Any, ...]:
-    """Health of every flow over the range, as tiles, map and list; the open flow stays selected."""
+def _refresh_list(_tick: int | None, range_: str) -> tuple[Any, ...]:
+    """Health of every flow over the range, as tiles, map and list.
+
+    The open flow is marked by ``_mark_open`` (no query), never here: a slow refresh that
+    started before the flow was closed must not select it again when it lands.
+    """
     ctx = current_ctx()
     now = ctx.now()
     range_ = range_ if range_ in RANGES else DEFAULT_RANGE
     with ctx.engine.connect() as conn:
         flows = flows_health(conn, now=now, window=Window.named(range_, now=now))
         estate = systems(conn)
-    selected = [{"flow_id": flow_id}] if flow_id else []
     tiles = [tile_component(t) for t in flow_tiles(flows, period=f"in the last {RANGE_LABELS[range_]}")]
-    elements = map_elements(estate, flows, selected=flow_id)
     summary = f"{map_summary(flows)} · last {RANGE_LABELS[range_]}"
     rows = flow_grid_rows(flows)
-    return tiles, rows, selected, f"Updated {now:%H:%M:%S} UTC", elements, summary, attention_list(flows)
+    return tiles, rows, f"Updated {now:%H:%M:%S} UTC", map_elements(estate, flows), summary, attention_list(flows)
+
+
+@dash.callback(
+    Output("fl-grid", "selectedRows"),
+    Output("fl-map", "stylesheet"),
+    Input("fl-flow", "data"),
+)
+def _mark_open(flow_id: str | None) -> tuple[Any, ...]:
+    """The open flow selected in the list and outlined on the map."""
+    return ([{"flow_id": flow_id}] if flow_id else []), map_stylesheet(selected=flow_id)
 
 
 @dash.callback(
@@ -242,18 +252,27 @@ def _hover(edge: dict[str, Any] | None, node: dict[str, Any] | None, tapped: dic
 def _select(
     selected: list[dict[str, Any]] | None, tapped: dict[str, Any] | None, _close: int | None, current: str | None
 ) -> Any:
-    """A clicked row or map edge opens its flow; the close button goes back to the map and list."""
-    if dash.ctx.triggered_id == "fl-close":
+    """A clicked row or map edge opens its flow; the close button goes back to the map and list.
+
+    Several inputs can fire in one batch (the grid re-reports its selection when a refresh
+    replaces its rows): a close among them wins, then a tap on the map.
+    """
+    fired = dash.ctx.triggered_prop_ids
+    if "fl-close.n_clicks" in fired:
         return None
-    if dash.ctx.triggered_id == "fl-map":
+    if "fl-map.tapEdgeData" in fired:
         flow_id = (tapped or {}).get("flow_id")
     else:
         flow_id = selected[0]["flow_id"] if selected else None
     return dash.no_update if flow_id is None or flow_id == current else flow_id
 
 
+# Whether the detail shows follows the open flow at once, in the browser: a slow signals refresh
+# that started before the flow was closed cannot show it again when its answer lands.
+clientside_callback("function (flow) { return !flow; }", Output("fl-detail", "hidden"), Input("fl-flow", "data"))
+
+
 @dash.callback(
-    Output("fl-detail", "hidden"),
     Output("fl-title", "children"),
     Output("fl-subtitle", "children"),
     Output("fl-signals", "figure"),
@@ -266,7 +285,7 @@ def _select(
 def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tuple[Any, ...]:
     """The open flow's signals over the range, and the likely cause of each of its open exceptions."""
     if not flow_id:
-        return True, *([dash.no_update] * 5)
+        return (dash.no_update,) * 5
     ctx = current_ctx()
     now = ctx.now()
     window = Window.named(range_, now=now)
@@ -274,7 +293,7 @@ def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tupl
         definitions = flow_definitions(conn).set_index("flow_id", drop=False)
         if flow_id not in definitions.index:
             message = f"No flow is configured with the id “{flow_id}”"
-            return False, "Unknown flow", message, empty_figure(message), html.Div(), html.Div()
+            return "Unknown flow", message, empty_figure(message), html.Div(), html.Div()
         health = {f["flow_id"]: f for f in flows_health(conn, now=now, window=window)}
         signals = flow_signals(conn, flow_id=flow_id, window=window)
         exceptions = flow_exceptions(conn, flow_id=flow_id, now=now, limit=MAX_EXCEPTIONS)
@@ -284,7 +303,7 @@ def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tupl
     figure = signals_figure(signals, flow, x_range=(window.since, window.until), exceptions=exceptions)
     facts = facts_component(flow_facts(health[flow_id], signals, period=range_))
     listing = exception_list(exceptions, causes, total=health[flow_id]["open_exceptions"])
-    return False, title, line, figure, facts, listing
+    return title, line, figure, facts, listing
 
 
 # The flow and range go into the URL without a reload (a Location update would rebuild the

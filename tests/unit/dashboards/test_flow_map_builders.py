@@ -82,7 +82,7 @@ SYSTEMS = [_node("shop", "storefront", "Web shop"), _node("erp", "erp", "Dynamic
 
 
 def test_elements_are_the_systems_that_carry_flows_and_one_edge_per_flow() -> None:
-    elements = map_elements(SYSTEMS, FLOWS, selected="erp-3pl")
+    elements = map_elements(SYSTEMS, FLOWS)
     nodes = {e["data"]["id"]: e for e in elements if "source" not in e["data"]}
     edges = {e["data"]["flow_id"]: e for e in elements if "source" in e["data"]}
     assert set(nodes) == {"shop", "erp", "3pl", "legacy"}, "mw carries no flow; legacy is named by a flow only"
@@ -92,7 +92,7 @@ def test_elements_are_the_systems_that_carry_flows_and_one_edge_per_flow() -> No
     assert {k: n["data"]["open_exceptions"] for k, n in nodes.items()} == {"shop": 3, "erp": 4, "3pl": 1, "legacy": 0}
     assert nodes["3pl"]["data"]["partner"] is True and nodes["erp"]["data"]["partner"] is False
     assert [e["classes"] for e in edges.values()] == [
-        "flow status-failing", "flow status-degraded is-selected", "flow status-healthy", "flow status-idle",
+        "flow status-failing", "flow status-degraded", "flow status-healthy", "flow status-idle",
         "flow status-healthy",
     ]  # fmt: skip
     assert [e["data"]["label"] for e in edges.values()] == ["FAILING", "DEGRADED", "", "", ""]
@@ -110,6 +110,9 @@ def test_each_status_differs_by_more_than_colour() -> None:
     assert sheet["edge.status-degraded"]["line-style"] == "dashed"
     assert sheet["edge.status-idle"]["line-style"] == "dotted"
     assert sheet["edge"]["target-label"] == "data(label)"
+    assert not any("flow_id" in s for s in sheet), "nothing outlined while no flow is open"
+    opened = {r["selector"]: r["style"] for r in map_stylesheet(selected='odd"id')}
+    assert opened['edge[flow_id = "odd\\"id"]']["underlay-opacity"] == 0.3, "the open flow outlined, quotes escaped"
 
 
 def test_summary_counts_flows_by_status() -> None:
