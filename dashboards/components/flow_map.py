@@ -18,9 +18,10 @@ from urllib.parse import quote
 from dash import dcc, html
 
 from dashboards.components.flows import STATUS, flow_grid_rows, flow_status
-from dashboards.components.format import fmt_duration, fmt_int, fmt_pct, is_missing, short_name
+from dashboards.components.format import fmt_duration, fmt_int, fmt_pct, short_name
 from dashboards.components.tables import badge
 from dashboards.theme import HEALTH_COLORS, INK
+from models.queries.flows import lag_status
 
 #: Column of each kind of system: where orders and goods come from, the ERPs, where goods go.
 COLUMNS: dict[str, int] = {"storefront": 0, "supplier": 0, "erp": 1, "middleware": 1, "wms": 2, "3pl": 2}
@@ -304,12 +305,14 @@ def attention_list(flows: Sequence[Mapping[str, Any]], *, limit: int = 5) -> htm
 def health_reasons(flow: Mapping[str, Any]) -> str:
     """Which conditions of the query layer's health rule (``models.queries.flows.health``) hold for
     a ``flows_health`` row, in a few words, worst first."""
-    p95, sla, threshold = flow["sync_lag_p95_seconds"], flow["sla_seconds"], flow["lag_threshold_seconds"]
-    parts = []
-    if not is_missing(p95) and p95 > sla:
-        parts.append(f"lag p95 {fmt_duration(p95)} over its {fmt_duration(sla)} SLA")
-    elif not is_missing(p95) and p95 > threshold:
-        parts.append(f"lag p95 {fmt_duration(p95)} over its {fmt_duration(threshold)} threshold")
+    p95, sla = flow["sync_lag_p95_seconds"], flow["sla_seconds"]
+    lag = lag_status(p95, sla)
+    if lag == "breach":
+        parts = [f"lag p95 {fmt_duration(p95)} over its {fmt_duration(sla)} SLA"]
+    elif lag == "warning":
+        parts = [f"lag p95 {fmt_duration(p95)}, {float(p95) / float(sla):.0%} of its {fmt_duration(sla)} SLA"]
+    else:
+        parts = []
     if flow["worst_open_severity"] == "critical":
         parts.append("a critical exception open")
     if flow["failures_last_hour"]:

@@ -149,7 +149,7 @@ def test_attention_lists_failing_then_degraded_with_the_reasons_of_the_health_ru
     assert text(items[0]) == (
         "Failing shop → erp lag p95 30 min over its 15 min SLA · a critical exception open · 2 failed deliveries"
     )
-    assert text(items[1]) == "Degraded erp → 3pl lag p95 12 min over its 10 min threshold · 1 open exception"
+    assert text(items[1]) == "Degraded erp → 3pl lag p95 12 min, 80% of its 15 min SLA · 1 open exception"
     assert text(attention_list(FLOWS[2:])) == "Every flow is healthy over the range"
     many = [_flow(f"f{i}", "a", "b", "failing", p95=1000.0 + i) for i in range(7)]
     assert text(with_class(attention_list(many, limit=5), "table-note")[0]) == "+2 more in the list below"
