@@ -72,7 +72,7 @@ def test_positions_reorder_a_column_so_arrows_do_not_cross() -> None:
 
 FLOWS = [
     _flow("shop-erp", "shop", "erp", "failing", p95=1800.0, failures=2, deliveries=20, exceptions=3, worst="critical"),
-    _flow("erp-3pl", "erp", "3pl", "degraded", p95=700.0, exceptions=1, worst="medium"),
+    _flow("erp-3pl", "erp", "3pl", "degraded", p95=720.0, exceptions=1, worst="medium"),
     _flow("3pl-erp", "3pl", "erp"),
     _flow("erp-inv", "erp", "erp", p95=None, steps=0, deliveries=0),
     _flow("x-erp", "legacy", "erp"),
