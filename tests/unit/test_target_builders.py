@@ -91,7 +91,7 @@ def test_sparkline_needs_two_points() -> None:
 @pytest.mark.parametrize(
     ("seconds", "per", "shown"),
     [(900, 3600.0, "0.25"), (86400, 3600.0, "24.0"), (259200, 3600.0, "72.0"), (360000, 3600.0, "100"),
-     (None, 3600.0, "—"), (5400, 60.0, "90.0")],
+     (None, 3600.0, "—"), (5400, 60.0, "90.0"), (12, 86400.0, "<0.01"), (0, 86400.0, "0.00")],
 )  # fmt: skip
 def test_one_unit_per_column(seconds: float | None, per: float, shown: str) -> None:
     assert fmt_in_unit(seconds, per) == shown
