@@ -124,6 +124,11 @@ def test_scorecard_shows_targets_and_status_without_overflow_and_prints(
     expect(page.locator("#sc-period-label")).to_be_visible()  # the printed page says which period
     _no_horizontal_overflow(page)
     page.screenshot(path=str(artifacts / f"scorecard-print-{width}.png"), full_page=True)
+    for paper in ("A4", "Letter"):  # the report as the browser would print it (Save as PDF)
+        pdf = page.pdf(path=str(artifacts / f"scorecard-{paper.lower()}-{width}.pdf"), format=paper,
+                       print_background=True)  # fmt: skip
+        pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
+        assert pdf.startswith(b"%PDF") and 1 <= pages <= 8, f"{paper}: {pages} pages"
     page.emulate_media(media="screen")
 
 
