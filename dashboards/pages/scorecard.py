@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, State, clientside_callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, clientside_callback, dcc, html, no_update
 
 from app.services.errors import ServiceError
 from app.services.kpi_targets import set_target
@@ -25,6 +25,7 @@ from dashboards.components.scorecard import (
     headline_tiles,
     kpi_table,
     partner_table,
+    spark_fill,
     system_names,
 )
 from dashboards.components.targets import input_unit, target_options, targets_admin_table
@@ -220,14 +221,28 @@ def _refresh_kpis(period: str, group: str, _version: int) -> tuple[Any, ...]:
         exceptions = exception_totals(conn, now=window.until)
         names = system_names(flow_definitions(conn))
         targets = list_targets(conn)
-        trend = kpi_trend(conn, window=window, points=TREND_POINTS[period])
     before = previous_window(window)
     label = (
         f"{window.since:%b %-d %H:%M} – {window.until:%b %-d %H:%M} UTC · "
         f"vs {before.since:%b %-d} – {before.until:%b %-d}"
     )
-    tiles = headline_tiles(totals, exceptions, period=PERIODS[period], targets=targets, trend=trend)
-    return tiles, kpi_table(table, names=names, targets=targets, trend=trend), label
+    tiles = headline_tiles(totals, exceptions, period=PERIODS[period], targets=targets)
+    return tiles, kpi_table(table, names=names, targets=targets), label
+
+
+@dash.callback(
+    Output({"type": "sc-spark", "metric": ALL, "place": ALL}, "children"),
+    Input({"type": "sc-spark", "metric": ALL, "place": ALL}, "id"),
+    State("sc-period", "value"),
+)
+def _sparklines(slots: list[dict[str, str]], period: str) -> list[Any]:
+    """The trend of every KPI shown, once the tiles and the table are on screen (each trend point
+    is the KPI's own query over a slice of the period, so it comes second, not first)."""
+    if not slots:
+        return []
+    with current_ctx().engine.connect() as conn:
+        trend = kpi_trend(conn, window=_window(period), points=TREND_POINTS[period])
+    return spark_fill(slots, trend)
 
 
 @dash.callback(

@@ -82,6 +82,8 @@ def _no_horizontal_overflow(page: Page) -> None:
 
 def _loaded(page: Page) -> None:
     expect(page.locator("#sc-kpis [data-metric=perfect_order_rate] .rag")).to_be_visible()
+    expect(page.locator("#sc-kpis [data-metric=perfect_order_rate] img.sparkline")).to_be_visible()
+    expect(page.locator("[data-kpi=perfect_order_rate] img.sparkline")).to_be_visible()
     expect(page.locator("#sc-flows [data-flow]").first).to_be_visible()
     page.wait_for_function(
         "() => { const p = document.querySelector('#sc-aging-chart .js-plotly-plot');"

@@ -15,7 +15,6 @@ import pytest
 from dashboards.components.format import fmt_in_unit
 from dashboards.components.scorecard import change, headline_tiles, kpi_table
 from dashboards.components.targets import fmt_target, input_unit, sparkline, targets_admin_table
-from models.enums import Rag
 from models.queries.common import Window
 from models.queries.overview import exception_aging_in_period
 from tests.dash_tree import having, props, text
@@ -63,7 +62,10 @@ def test_table_row_has_target_status_and_a_trend_listing_its_values() -> None:
     assert "≤ 8.0 h On target" in text(cycle)
     assert props(having(cycle, "data-rag")[0])["className"] == "rag rag-green"
     no_target = having(table, "data-metric", "sla_adherence")[0]
-    assert text(no_target).endswith("— — —")
+    assert text(no_target).endswith("— — —"), "no target, no status, no trend values"
+    waiting = having(kpi_table(TOTALS, names={}, targets=TARGETS), "data-metric", "perfect_order_rate")[0]
+    slot = having(waiting, "id", {"type": "sc-spark", "metric": "perfect_order_rate", "place": "table"})[0]
+    assert props(slot).get("children") is None, "without a trend the slot waits for the trend callback"
 
 
 def test_grouped_cells_are_marked_with_their_status() -> None:
@@ -84,8 +86,8 @@ def test_the_target_direction_decides_which_change_is_good() -> None:
 
 
 def test_sparkline_needs_two_points() -> None:
-    assert text(sparkline([0.9], unit="ratio", rag=Rag.GREEN, label="x")) == "—"
-    assert text(sparkline([None, None], unit="ratio", rag=Rag.GREEN, label="x")) == "—"
+    assert text(sparkline([0.9], unit="ratio", label="x")) == "—"
+    assert text(sparkline([None, None], unit="ratio", label="x")) == "—"
 
 
 @pytest.mark.parametrize(
