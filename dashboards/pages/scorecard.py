@@ -128,6 +128,7 @@ def layout(**query: str) -> html.Div:
         className="page sc-page",
         children=[
             dcc.Store(id="sc-targets-version", data=0),
+            dcc.Store(id="sc-printed"),
             page_header(
                 "KPI scorecard",
                 "How the order flow performed against its targets and the period before",
@@ -344,11 +345,12 @@ clientside_callback(
     Input("sc-group", "value"),
 )
 
+# The browser's own print (A4/Letter by assets/print.css; "Save as PDF" keeps a copy).
 clientside_callback(
     """
-    function (n) { if (n) { window.print(); } return ""; }
+    function (n) { if (n) { window.print(); } return n; }
     """,
-    Output("sc-print", "title"),
+    Output("sc-printed", "data"),
     Input("sc-print", "n_clicks"),
     prevent_initial_call=True,
 )
