@@ -282,6 +282,7 @@ def test_bulk_replay_start_asks_in_the_page_with_counts_rate_and_duration(
     _no_horizontal_overflow(page)
     page.screenshot(path=str(artifacts / f"bulk-confirm-{width}.png"), full_page=False)
 
-    page.locator("#ex-bulk-ask-no").click()
+    expect(page.locator("#ex-bulk-ask-yes")).to_be_focused()  # keyboard: Enter goes, Escape cancels
+    page.keyboard.press("Escape")
     expect(ask).to_be_hidden()
     expect(page.locator("#ex-run-view")).to_be_hidden()  # cancelled: nothing started
