@@ -413,3 +413,36 @@ def partner_table(scorecard: Sequence[Mapping[str, Any]], kind: str, slas: Mappi
                               + [html.Th(f"{label} ({short})" if unit == "hours" else label, className="num")
                                  for _m, label, unit in columns]))  # fmt: skip
     return html.Div(html.Table([head, html.Tbody(body)], className="data-table sc-partners"))
+
+
+#: The perfect-order components as a reader meets them: (name, how Flowwatch knows it).
+PERFECT_ORDER_TEXT: dict[str, tuple[str, str]] = {
+    "perfect": ("Perfect order", "all four at once, counted per order"),
+    "on_time": ("On time", "dispatched by the promised ship-by: creation + acceptance, release and shipment SLAs"),
+    "in_full": ("In full", "dispatched with no stock shortfall: no STOCK… acceptance failure, no stock hold"),
+    "damage_free": ("Damage-free", "no return received for it (returns stand in for damage claims)"),
+    "documents_right": ("Documents right", "every message accepted first time; no delivery-failure exception"),
+}
+
+
+def perfect_order_table(components: Mapping[str, Any]) -> html.Div:
+    """The perfect order rate taken apart (SCOR's four components) with the proxy each one uses,
+    this period against the previous; the component furthest from 100 % is where orders fail."""
+    if not components["n"]:
+        return html.Div("No order decided in this period yet", className="empty-state")
+    body = []
+    for row in components["rows"]:
+        name, how = PERFECT_ORDER_TEXT[row["component"]]
+        delta = change("perfect_order_rate", "ratio", row["value"], row["previous"])
+        body.append(html.Tr([
+            html.Td([html.Div(name, className="sc-kpi"), html.Div(how, className="sc-sub")]),
+            html.Td(fmt_value("ratio", row["value"]), className="num sc-value"),
+            html.Td(fmt_value("ratio", row["previous"]), className="num muted"),
+            html.Td(change_component(delta), className="num"),
+        ], className="sc-first" if row["component"] == "perfect" else "",
+           **{"data-component": row["component"]}))  # fmt: skip
+    head = html.Thead(html.Tr([html.Th("Component"), html.Th("This period", className="num"),
+                               html.Th("Previous", className="num"), html.Th("Change", className="num")]))  # fmt: skip
+    note = html.Div(f"{fmt_int(components['n'])} orders decided this period (shipped, or past their ship-by), "
+                    f"{fmt_int(components['previous_n'])} the period before", className="table-note")  # fmt: skip
+    return html.Div([html.Table([head, html.Tbody(body)], className="data-table sc-perfect"), note])

@@ -25,6 +25,7 @@ from dashboards.components.scorecard import (
     headline_tiles,
     kpi_table,
     partner_table,
+    perfect_order_table,
     spark_fill,
     system_names,
 )
@@ -33,7 +34,7 @@ from models.kpi_targets import TOLERANCE
 from models.queries.common import Window
 from models.queries.flows import flow_definitions
 from models.queries.kpi_targets import list_targets
-from models.queries.kpis import kpi_breakdown, kpi_trend, previous_window
+from models.queries.kpis import kpi_breakdown, kpi_trend, perfect_order_components, previous_window
 from models.queries.overview import exception_aging_in_period, exception_totals
 from models.queries.scorecard import partner_scorecard
 
@@ -173,12 +174,17 @@ def layout(**query: str) -> html.Div:
                         ),
                     ),
                     card(
+                        "Perfect order, component by component",
+                        "SCOR's order-level definition, and the events each component is read from",
+                        html.Div(id="sc-perfect", className="table-wrap"),
+                        span=6,
+                    ),
+                    card(
                         "Exception aging",
                         "Exceptions raised in the period, by how long they stayed open",
                         graph("sc-aging-chart", 280),
                         span=6,
                     ),
-                    card("Reading the numbers", "What is compared with what", READING, span=6),
                     card(
                         "3PL scorecard",
                         "Shipment confirmations of released orders",
@@ -191,6 +197,7 @@ def layout(**query: str) -> html.Div:
                         html.Div(id="sc-suppliers", className="table-wrap"),
                         span=6,
                     ),
+                    card("Reading the numbers", "What is compared with what", READING, span=12),
                     card(
                         "Flows against their SLA",
                         "Each flow's SLA is its target; furthest from it first; times in hours",
@@ -262,6 +269,13 @@ def _refresh_partners(period: str) -> tuple[Any, ...]:
     slas = confirm_slas(flows)
     tables = (partner_table(partners, kind, slas) for kind in ("3pl", "supplier"))
     return *tables, flow_sla_table(by_flow, flows)
+
+
+@dash.callback(Output("sc-perfect", "children"), Input("sc-period", "value"))
+def _refresh_perfect(period: str) -> Any:
+    """The perfect order rate taken apart into its four components."""
+    with current_ctx().engine.connect() as conn:
+        return perfect_order_table(perfect_order_components(conn, window=_window(period)))
 
 
 @dash.callback(Output("sc-aging-chart", "figure"), Input("sc-period", "value"))

@@ -111,6 +111,9 @@ def test_scorecard_shows_targets_and_status_without_overflow_and_prints(
     expect(row.locator(".rag")).to_contain_text(words)  # status in words, not colour alone
     expect(row.locator("img.sparkline")).to_have_attribute("alt", re.compile(r"^Perfect order rate rate trend: "))
     expect(page.get_by_text("holds no KPI targets")).to_have_count(0)
+    parts = page.locator("#sc-perfect [data-component]")  # the rate taken apart, each proxy said
+    expect(parts).to_have_count(5)
+    expect(parts.first.locator(".sc-value")).to_have_text(fmt_pct(value))
     for metric in ("otif_rate", "on_time_shipment_rate", "manual_intervention_rate"):
         expect(page.locator(f"#sc-kpis [data-metric={metric}] .rag")).to_be_visible()
 

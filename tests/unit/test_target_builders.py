@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from dashboards.components.format import fmt_in_unit
-from dashboards.components.scorecard import change, headline_tiles, kpi_table
+from dashboards.components.scorecard import change, headline_tiles, kpi_table, perfect_order_table
 from dashboards.components.targets import fmt_target, input_unit, sparkline, targets_admin_table
 from models.queries.common import Window
 from models.queries.overview import exception_aging_in_period
@@ -131,3 +131,22 @@ def test_aging_of_the_period_counts_exceptions_raised_in_it_by_time_open(tmp_pat
     got = {(r.band, r.severity): r.exceptions for r in frame.itertuples()}
     assert got == {("<1h", "high"): 1, ("1–4h", "high"): 1, (">3d", "critical"): 1, ("1–3d", "low"): 1}
     engine.dispose()
+
+
+def test_perfect_order_is_taken_apart_with_each_proxy_said() -> None:
+    components = {"n": 8, "previous_n": 10, "rows": [
+        {"component": "perfect", "value": 0.25, "previous": 0.3},
+        {"component": "on_time", "value": 0.75, "previous": 0.7},
+        {"component": "in_full", "value": 0.625, "previous": None},
+        {"component": "damage_free", "value": 0.875, "previous": 0.875},
+        {"component": "documents_right", "value": 0.5, "previous": 0.6},
+    ]}  # fmt: skip
+    table = perfect_order_table(components)
+    rows = {props(r)["data-component"]: text(r) for r in having(table, "data-component")}
+    assert rows["perfect"] == "Perfect order all four at once, counted per order 25.0% 30.0% ▼ −5.0 pp"
+    assert rows["on_time"].startswith("On time dispatched by the promised ship-by") and rows["on_time"].endswith(
+        "75.0% 70.0% ▲ +5.0 pp"
+    )
+    assert rows["in_full"].endswith("62.5% — no prior data") and "no return received" in rows["damage_free"]
+    assert "8 orders decided this period (shipped, or past their ship-by), 10 the period before" in text(table)
+    assert text(perfect_order_table({"n": 0, "previous_n": 0, "rows": []})) == "No order decided in this period yet"
