@@ -8,6 +8,7 @@ view (also on paper: the print stylesheet gives one clean A4/Letter report).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dash
@@ -56,6 +57,10 @@ READING = html.Ul(
     ],
 )  # fmt: skip
 DEFAULT_PERIOD = "7d"
+#: The trends of the current minute by period: a regrouping or a target edit redraws the tiles and
+#: the table, and their sparklines should not cost the trend's queries again (a minute's staleness
+#: in a line over a week is invisible).
+_TRENDS: dict[tuple[str, str, datetime], dict[str, list[float | None]]] = {}
 
 
 def _window(period: str) -> Window:
@@ -248,8 +253,17 @@ def _sparklines(slots: list[dict[str, str]], period: str) -> list[Any]:
     is the KPI's own query over a slice of the period, so it comes second, not first)."""
     if not slots:
         return []
-    with current_ctx().engine.connect() as conn:
-        trend = kpi_trend(conn, window=_window(period), points=TREND_POINTS[period])
+    ctx = current_ctx()
+    window = _window(period)
+    minute = window.until.replace(second=0, microsecond=0)
+    key = (str(ctx.engine.url), period, minute)  # per database: tests serve several in one process
+    trend = _TRENDS.get(key)
+    if trend is None:
+        with ctx.engine.connect() as conn:
+            trend = kpi_trend(conn, window=window, points=TREND_POINTS[period])
+        for old in [k for k in _TRENDS if k[2] != minute]:  # only the current minute is kept
+            _TRENDS.pop(old, None)
+        _TRENDS[key] = trend
     return spark_fill(slots, trend)
 
 
