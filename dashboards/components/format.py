@@ -91,6 +91,8 @@ def fmt_in_unit(seconds: Any, per: float) -> str:
     if is_missing(seconds):
         return DASH
     v = float(seconds) / per
+    if 0 < v < 0.005:
+        return "<0.01"  # not "0.00": something is there, just small in this column's unit
     return f"{v:,.2f}" if v < 1 else f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
 
 

@@ -28,7 +28,7 @@ from dashboards.components.tables import badge
 from dashboards.components.targets import RAG_TONE, fmt_target, rag_badge, rag_of, sparkline
 from models.enums import Direction
 from models.queries.flows import lag_status
-from models.queries.kpis import KPI_BY_NAME
+from models.queries.kpis import KPI_BY_NAME, METRIC_BY_NAME
 from models.queries.scorecard import CONFIRMS
 
 #: KPIs (and partner metrics) where a fall is good news; every other one is better higher.
@@ -157,7 +157,7 @@ def headline_tiles(
     """Five headline KPIs with their target and status, trend and change against the previous
     period, and the exceptions open now."""
     metrics = _by_metric(totals)
-    targets, trend = targets or {}, trend or {}
+    targets = targets or {}
     tiles = []
     for key, metric, label in HEADLINES:
         entry = metrics.get(metric)
@@ -170,7 +170,7 @@ def headline_tiles(
                       rag_badge(rag, compact=True)], className="sc-tile-target"),
             html.Div([change_component(change(metric, unit, value, row and row["previous"], targets),
                                        suffix=f" vs previous {period}"),
-                      sparkline(trend.get(metric, ()), unit=unit, rag=rag, label=label, width=72, height=22)],
+                      spark_slot(metric, "tile", trend)],
                      className="sc-tile-trend"),
         ]  # fmt: skip
         if metric == "order_cycle_time_p50_hours" and "order_cycle_time_p95_hours" in metrics:
@@ -190,6 +190,34 @@ def headline_tiles(
         "breach" if critical else ("warning" if total else "ok"),
     ))  # fmt: skip
     return tiles
+
+
+#: Sparkline sizes by where they sit: (width, height) in px.
+SPARK_SIZES = {"tile": (72, 22), "table": (96, 26)}
+
+
+def spark_label(metric: str) -> str:
+    """What a metric's sparkline is of, for its alt text: 'Perfect order rate rate', 'Order cycle … p50'."""
+    kpi = _kpi_of(metric)
+    return f"{KPI_BY_NAME[kpi].label} {_measure(metric, kpi)}"
+
+
+def spark_slot(metric: str, place: str, trend: Trend | None) -> html.Div:
+    """Where a metric's sparkline goes (``place`` tile or table): drawn now when ``trend`` is given,
+    else left empty for the page's trend callback to fill (the trend costs a query per slice)."""
+    inner = None if trend is None else spark_fill([{"metric": metric, "place": place}], trend)[0]
+    return html.Div(inner, id={"type": "sc-spark", "metric": metric, "place": place}, className="spark-slot")
+
+
+def spark_fill(slots: Sequence[Mapping[str, str]], trend: Trend) -> list[Any]:
+    """The sparkline of each slot id (``{"metric", "place"}``), in order."""
+    out = []
+    for slot in slots:
+        width, height = SPARK_SIZES[slot["place"]]
+        unit = METRIC_BY_NAME[slot["metric"]][1].unit
+        out.append(sparkline(trend.get(slot["metric"], ()), unit=unit, label=spark_label(slot["metric"]),
+                             width=width, height=height))  # fmt: skip
+    return out
 
 
 def _sample(metric: str, n: Any) -> str:
@@ -233,7 +261,7 @@ def kpi_table(
     status, trend) or one column per group (each value tinted by its status)."""
     entries = breakdown["kpis"]
     grouped = breakdown["group_by"] is not None
-    targets, trend = targets or {}, trend or {}
+    targets = targets or {}
     if grouped:
         groups = sorted({r["group"] for e in entries for r in e["rows"]}, key=lambda g: (g is None, str(g)))
         ungrouped = UNGROUPED[breakdown["group_by"]]
@@ -273,9 +301,7 @@ def kpi_table(
                           html.Td(change_component(delta), className="num"),
                           html.Td(fmt_target(e["unit"], targets.get(e["kpi"])), className="num sc-target"),
                           html.Td(rag_badge(rag) if e["kpi"] in targets else "—"),
-                          html.Td(sparkline(trend.get(e["kpi"], ()), unit=e["unit"], rag=rag,
-                                            label=f"{KPI_BY_NAME[kpi].label} {_measure(e['kpi'], kpi)}"),
-                                  className="sc-trend")]  # fmt: skip
+                          html.Td(spark_slot(e["kpi"], "table", trend), className="sc-trend")]  # fmt: skip
         body.append(html.Tr(cells, className="sc-first" if label else "", **{"data-metric": e["kpi"]}))
     table = html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="data-table sc-kpis")
     missing = [KPI_BY_NAME[k].label for k in breakdown["not_applicable"]]
@@ -395,3 +421,36 @@ def partner_table(scorecard: Sequence[Mapping[str, Any]], kind: str, slas: Mappi
                               + [html.Th(f"{label} ({short})" if unit == "hours" else label, className="num")
                                  for _m, label, unit in columns]))  # fmt: skip
     return html.Div(html.Table([head, html.Tbody(body)], className="data-table sc-partners"))
+
+
+#: The perfect-order components as a reader meets them: (name, how Flowwatch knows it).
+PERFECT_ORDER_TEXT: dict[str, tuple[str, str]] = {
+    "perfect": ("Perfect order", "all four at once, counted per order"),
+    "on_time": ("On time", "dispatched by the promised ship-by: creation + acceptance, release and shipment SLAs"),
+    "in_full": ("In full", "dispatched with no stock shortfall: no STOCK… acceptance failure, no stock hold"),
+    "damage_free": ("Damage-free", "no return received for it (returns stand in for damage claims)"),
+    "documents_right": ("Documents right", "every message accepted first time; no delivery-failure exception"),
+}
+
+
+def perfect_order_table(components: Mapping[str, Any]) -> html.Div:
+    """The perfect order rate taken apart (SCOR's four components) with the proxy each one uses,
+    this period against the previous; the component furthest from 100 % is where orders fail."""
+    if not components["n"]:
+        return html.Div("No order decided in this period yet", className="empty-state")
+    body = []
+    for row in components["rows"]:
+        name, how = PERFECT_ORDER_TEXT[row["component"]]
+        delta = change("perfect_order_rate", "ratio", row["value"], row["previous"])
+        body.append(html.Tr([
+            html.Td([html.Div(name, className="sc-kpi"), html.Div(how, className="sc-sub")]),
+            html.Td(fmt_value("ratio", row["value"]), className="num sc-value"),
+            html.Td(fmt_value("ratio", row["previous"]), className="num muted"),
+            html.Td(change_component(delta), className="num"),
+        ], className="sc-first" if row["component"] == "perfect" else "",
+           **{"data-component": row["component"]}))  # fmt: skip
+    head = html.Thead(html.Tr([html.Th("Component"), html.Th("This period", className="num"),
+                               html.Th("Previous", className="num"), html.Th("Change", className="num")]))  # fmt: skip
+    note = html.Div(f"{fmt_int(components['n'])} orders decided this period (shipped, or past their ship-by), "
+                    f"{fmt_int(components['previous_n'])} the period before", className="table-note")  # fmt: skip
+    return html.Div([html.Table([head, html.Tbody(body)], className="data-table sc-perfect"), note])

@@ -28,7 +28,8 @@ RAG_TEXT: dict[Rag, str] = {
 }
 #: Tile tone per status (the overview's tile colours).
 RAG_TONE = {Rag.GREEN: "ok", Rag.AMBER: "warning", Rag.RED: "breach", Rag.NONE: "idle"}
-_LINE = {Rag.GREEN: "#1f9d64", Rag.AMBER: "#b7791f", Rag.RED: "#d93a3a", Rag.NONE: "#94a3b8"}
+#: The trend line's colour: one calm ink (the status badge beside it says good or bad).
+SPARK_COLOR = "#3b5b8c"
 
 
 def fmt_target(unit: str, target: Mapping[str, Any] | None) -> str:
@@ -58,7 +59,7 @@ def rag_badge(rag: Rag, *, compact: bool = False) -> html.Span:
     )
 
 
-def sparkline(values: Sequence[Any], *, unit: str, rag: Rag, label: str, width: int = 96, height: int = 26) -> Any:
+def sparkline(values: Sequence[Any], *, unit: str, label: str, width: int = 96, height: int = 26) -> Any:
     """The metric's trend over the period as a small inline SVG image (prints, needs no script);
     the last point is marked, the alt text lists the values."""
     points = [(i, float(v)) for i, v in enumerate(values) if not is_missing(v)]
@@ -76,9 +77,9 @@ def sparkline(values: Sequence[Any], *, unit: str, rag: Rag, label: str, width: 
     lx, ly = xy(*points[-1])
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-        f'<polyline fill="none" stroke="{_LINE[rag]}" stroke-width="1.6" stroke-linejoin="round" '
+        f'<polyline fill="none" stroke="{SPARK_COLOR}" stroke-width="1.6" stroke-linejoin="round" '
         f'stroke-linecap="round" points="{coords}"/>'
-        f'<circle cx="{lx:.1f}" cy="{ly:.1f}" r="2.4" fill="{_LINE[rag]}"/></svg>'
+        f'<circle cx="{lx:.1f}" cy="{ly:.1f}" r="2.4" fill="{SPARK_COLOR}"/></svg>'
     )
     alt = f"{label} trend: " + ", ".join(fmt_unit(unit, v) for v in values)
     return html.Img(src="data:image/svg+xml;utf8," + quote(svg), alt=alt, title=alt, className="sparkline",

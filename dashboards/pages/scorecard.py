@@ -8,10 +8,11 @@ view (also on paper: the print stylesheet gives one clean A4/Letter report).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dash
-from dash import Input, Output, State, clientside_callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, clientside_callback, dcc, html, no_update
 
 from app.services.errors import ServiceError
 from app.services.kpi_targets import set_target
@@ -25,13 +26,15 @@ from dashboards.components.scorecard import (
     headline_tiles,
     kpi_table,
     partner_table,
+    perfect_order_table,
+    spark_fill,
     system_names,
 )
 from dashboards.components.targets import input_unit, target_options, targets_admin_table
 from models.queries.common import Window
 from models.queries.flows import flow_definitions
 from models.queries.kpi_targets import list_targets
-from models.queries.kpis import kpi_breakdown, kpi_trend, previous_window
+from models.queries.kpis import kpi_breakdown, kpi_trend, perfect_order_components, previous_window
 from models.queries.overview import exception_aging_in_period, exception_totals
 from models.queries.scorecard import partner_scorecard
 from models.store.kpi_targets import TOLERANCE
@@ -54,6 +57,10 @@ READING = html.Ul(
     ],
 )  # fmt: skip
 DEFAULT_PERIOD = "7d"
+#: The trends of the current minute by period: a regrouping or a target edit redraws the tiles and
+#: the table, and their sparklines should not cost the trend's queries again (a minute's staleness
+#: in a line over a week is invisible).
+_TRENDS: dict[tuple[str, str, datetime], dict[str, list[float | None]]] = {}
 
 
 def _window(period: str) -> Window:
@@ -127,6 +134,7 @@ def layout(**query: str) -> html.Div:
         className="page sc-page",
         children=[
             dcc.Store(id="sc-targets-version", data=0),
+            dcc.Store(id="sc-printed"),
             page_header(
                 "KPI scorecard",
                 "How the order flow performed against its targets and the period before",
@@ -171,12 +179,17 @@ def layout(**query: str) -> html.Div:
                         ),
                     ),
                     card(
+                        "Perfect order, component by component",
+                        "SCOR's order-level definition, and the events each component is read from",
+                        html.Div(id="sc-perfect", className="table-wrap"),
+                        span=6,
+                    ),
+                    card(
                         "Exception aging",
                         "Exceptions raised in the period, by how long they stayed open",
                         graph("sc-aging-chart", 280),
                         span=6,
                     ),
-                    card("Reading the numbers", "What is compared with what", READING, span=6),
                     card(
                         "3PL scorecard",
                         "Shipment confirmations of released orders",
@@ -189,6 +202,7 @@ def layout(**query: str) -> html.Div:
                         html.Div(id="sc-suppliers", className="table-wrap"),
                         span=6,
                     ),
+                    card("Reading the numbers", "What is compared with what", READING, span=12),
                     card(
                         "Flows against their SLA",
                         "Each flow's SLA is its target; furthest from it first; times in hours",
@@ -220,14 +234,37 @@ def _refresh_kpis(period: str, group: str, _version: int) -> tuple[Any, ...]:
         exceptions = exception_totals(conn, now=window.until)
         names = system_names(flow_definitions(conn))
         targets = list_targets(conn)
-        trend = kpi_trend(conn, window=window, points=TREND_POINTS[period])
     before = previous_window(window)
     label = (
         f"{window.since:%b %-d %H:%M} – {window.until:%b %-d %H:%M} UTC · "
         f"vs {before.since:%b %-d} – {before.until:%b %-d}"
     )
-    tiles = headline_tiles(totals, exceptions, period=PERIODS[period], targets=targets, trend=trend)
-    return tiles, kpi_table(table, names=names, targets=targets, trend=trend), label
+    tiles = headline_tiles(totals, exceptions, period=PERIODS[period], targets=targets)
+    return tiles, kpi_table(table, names=names, targets=targets), label
+
+
+@dash.callback(
+    Output({"type": "sc-spark", "metric": ALL, "place": ALL}, "children"),
+    Input({"type": "sc-spark", "metric": ALL, "place": ALL}, "id"),
+    State("sc-period", "value"),
+)
+def _sparklines(slots: list[dict[str, str]], period: str) -> list[Any]:
+    """The trend of every KPI shown, once the tiles and the table are on screen (each trend point
+    is the KPI's own query over a slice of the period, so it comes second, not first)."""
+    if not slots:
+        return []
+    ctx = current_ctx()
+    window = _window(period)
+    minute = window.until.replace(second=0, microsecond=0)
+    key = (str(ctx.engine.url), period, minute)  # per database: tests serve several in one process
+    trend = _TRENDS.get(key)
+    if trend is None:
+        with ctx.engine.connect() as conn:
+            trend = kpi_trend(conn, window=window, points=TREND_POINTS[period])
+        for old in [k for k in _TRENDS if k[2] != minute]:  # only the current minute is kept
+            _TRENDS.pop(old, None)
+        _TRENDS[key] = trend
+    return spark_fill(slots, trend)
 
 
 @dash.callback(
@@ -246,6 +283,13 @@ def _refresh_partners(period: str) -> tuple[Any, ...]:
     slas = confirm_slas(flows)
     tables = (partner_table(partners, kind, slas) for kind in ("3pl", "supplier"))
     return *tables, flow_sla_table(by_flow, flows)
+
+
+@dash.callback(Output("sc-perfect", "children"), Input("sc-period", "value"))
+def _refresh_perfect(period: str) -> Any:
+    """The perfect order rate taken apart into its four components."""
+    with current_ctx().engine.connect() as conn:
+        return perfect_order_table(perfect_order_components(conn, window=_window(period)))
 
 
 @dash.callback(Output("sc-aging-chart", "figure"), Input("sc-period", "value"))
@@ -329,11 +373,12 @@ clientside_callback(
     Input("sc-group", "value"),
 )
 
+# The browser's own print (A4/Letter by assets/print.css; "Save as PDF" keeps a copy).
 clientside_callback(
     """
-    function (n) { if (n) { window.print(); } return ""; }
+    function (n) { if (n) { window.print(); } return n; }
     """,
-    Output("sc-print", "title"),
+    Output("sc-printed", "data"),
     Input("sc-print", "n_clicks"),
     prevent_initial_call=True,
 )

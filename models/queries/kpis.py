@@ -552,3 +552,22 @@ def kpi_trend(conn: Connection, *, window: Window, points: int) -> dict[str, lis
             zero = 0.0 if m.unit == "orders" else None  # a count with no rows counted nothing
             trend[m.name] = [json_number(f[m.column].iloc[0]) if len(f) else zero for f in frames]
     return trend
+
+
+#: The SCOR perfect-order components, as columns of :func:`perfect_order_rate`'s frame.
+PERFECT_ORDER_COMPONENTS = ("on_time", "in_full", "damage_free", "documents_right")
+
+
+def perfect_order_components(conn: Connection, *, window: Window) -> dict[str, Any]:
+    """The perfect order rate and each component's share, this period and the previous one (totals):
+    ``{"n", "previous_n", "rows": [{"component", "value", "previous"}]}`` with ``perfect`` first."""
+    now = perfect_order_rate(conn, window, None)
+    before = perfect_order_rate(conn, previous_window(window), None)
+
+    def pick(frame: pd.DataFrame, column: str) -> float | None:
+        return json_number(frame[column].iloc[0]) if len(frame) else None
+
+    rows = [{"component": c, "value": pick(now, col), "previous": pick(before, col)}
+            for c, col in (("perfect", "share"), *((c, c) for c in PERFECT_ORDER_COMPONENTS))]  # fmt: skip
+    return {"n": int(now["n"].iloc[0]) if len(now) else 0,
+            "previous_n": int(before["n"].iloc[0]) if len(before) else 0, "rows": rows}  # fmt: skip

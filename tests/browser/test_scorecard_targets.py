@@ -82,6 +82,8 @@ def _no_horizontal_overflow(page: Page) -> None:
 
 def _loaded(page: Page) -> None:
     expect(page.locator("#sc-kpis [data-metric=perfect_order_rate] .rag")).to_be_visible()
+    expect(page.locator("#sc-kpis [data-metric=perfect_order_rate] img.sparkline")).to_be_visible()
+    expect(page.locator("[data-kpi=perfect_order_rate] img.sparkline")).to_be_visible()
     expect(page.locator("#sc-flows [data-flow]").first).to_be_visible()
     page.wait_for_function(
         "() => { const p = document.querySelector('#sc-aging-chart .js-plotly-plot');"
@@ -109,6 +111,9 @@ def test_scorecard_shows_targets_and_status_without_overflow_and_prints(
     expect(row.locator(".rag")).to_contain_text(words)  # status in words, not colour alone
     expect(row.locator("img.sparkline")).to_have_attribute("alt", re.compile(r"^Perfect order rate rate trend: "))
     expect(page.get_by_text("holds no KPI targets")).to_have_count(0)
+    parts = page.locator("#sc-perfect [data-component]")  # the rate taken apart, each proxy said
+    expect(parts).to_have_count(5)
+    expect(parts.first.locator(".sc-value")).to_have_text(fmt_pct(value))
     for metric in ("otif_rate", "on_time_shipment_rate", "manual_intervention_rate"):
         expect(page.locator(f"#sc-kpis [data-metric={metric}] .rag")).to_be_visible()
 
@@ -124,6 +129,11 @@ def test_scorecard_shows_targets_and_status_without_overflow_and_prints(
     expect(page.locator("#sc-period-label")).to_be_visible()  # the printed page says which period
     _no_horizontal_overflow(page)
     page.screenshot(path=str(artifacts / f"scorecard-print-{width}.png"), full_page=True)
+    for paper in ("A4", "Letter"):  # the report as the browser would print it (Save as PDF)
+        pdf = page.pdf(path=str(artifacts / f"scorecard-{paper.lower()}-{width}.pdf"), format=paper,
+                       print_background=True)  # fmt: skip
+        pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
+        assert pdf.startswith(b"%PDF") and 1 <= pages <= 8, f"{paper}: {pages} pages"
     page.emulate_media(media="screen")
 
 
@@ -275,6 +285,7 @@ def test_bulk_replay_start_asks_in_the_page_with_counts_rate_and_duration(
     _no_horizontal_overflow(page)
     page.screenshot(path=str(artifacts / f"bulk-confirm-{width}.png"), full_page=False)
 
-    page.locator("#ex-bulk-ask-no").click()
+    expect(page.locator("#ex-bulk-ask-yes")).to_be_focused()  # keyboard: Enter goes, Escape cancels
+    page.keyboard.press("Escape")
     expect(ask).to_be_hidden()
     expect(page.locator("#ex-run-view")).to_be_hidden()  # cancelled: nothing started

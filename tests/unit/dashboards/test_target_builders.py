@@ -13,9 +13,8 @@ import pyarrow as pa
 import pytest
 
 from dashboards.components.format import fmt_in_unit
-from dashboards.components.scorecard import change, headline_tiles, kpi_table
+from dashboards.components.scorecard import change, headline_tiles, kpi_table, perfect_order_table
 from dashboards.components.targets import fmt_target, input_unit, sparkline, targets_admin_table
-from models.enums import Rag
 from models.queries.common import Window
 from models.queries.overview import exception_aging_in_period
 from tests.dash_tree import having, props, text
@@ -63,7 +62,10 @@ def test_table_row_has_target_status_and_a_trend_listing_its_values() -> None:
     assert "≤ 8.0 h On target" in text(cycle)
     assert props(having(cycle, "data-rag")[0])["className"] == "rag rag-green"
     no_target = having(table, "data-metric", "sla_adherence")[0]
-    assert text(no_target).endswith("— — —")
+    assert text(no_target).endswith("— — —"), "no target, no status, no trend values"
+    waiting = having(kpi_table(TOTALS, names={}, targets=TARGETS), "data-metric", "perfect_order_rate")[0]
+    slot = having(waiting, "id", {"type": "sc-spark", "metric": "perfect_order_rate", "place": "table"})[0]
+    assert props(slot).get("children") is None, "without a trend the slot waits for the trend callback"
 
 
 def test_grouped_cells_are_marked_with_their_status() -> None:
@@ -84,14 +86,14 @@ def test_the_target_direction_decides_which_change_is_good() -> None:
 
 
 def test_sparkline_needs_two_points() -> None:
-    assert text(sparkline([0.9], unit="ratio", rag=Rag.GREEN, label="x")) == "—"
-    assert text(sparkline([None, None], unit="ratio", rag=Rag.GREEN, label="x")) == "—"
+    assert text(sparkline([0.9], unit="ratio", label="x")) == "—"
+    assert text(sparkline([None, None], unit="ratio", label="x")) == "—"
 
 
 @pytest.mark.parametrize(
     ("seconds", "per", "shown"),
     [(900, 3600.0, "0.25"), (86400, 3600.0, "24.0"), (259200, 3600.0, "72.0"), (360000, 3600.0, "100"),
-     (None, 3600.0, "—"), (5400, 60.0, "90.0")],
+     (None, 3600.0, "—"), (5400, 60.0, "90.0"), (12, 86400.0, "<0.01"), (0, 86400.0, "0.00")],
 )  # fmt: skip
 def test_one_unit_per_column(seconds: float | None, per: float, shown: str) -> None:
     assert fmt_in_unit(seconds, per) == shown
@@ -129,3 +131,22 @@ def test_aging_of_the_period_counts_exceptions_raised_in_it_by_time_open(tmp_pat
     got = {(r.band, r.severity): r.exceptions for r in frame.itertuples()}
     assert got == {("<1h", "high"): 1, ("1–4h", "high"): 1, (">3d", "critical"): 1, ("1–3d", "low"): 1}
     engine.dispose()
+
+
+def test_perfect_order_is_taken_apart_with_each_proxy_said() -> None:
+    components = {"n": 8, "previous_n": 10, "rows": [
+        {"component": "perfect", "value": 0.25, "previous": 0.3},
+        {"component": "on_time", "value": 0.75, "previous": 0.7},
+        {"component": "in_full", "value": 0.625, "previous": None},
+        {"component": "damage_free", "value": 0.875, "previous": 0.875},
+        {"component": "documents_right", "value": 0.5, "previous": 0.6},
+    ]}  # fmt: skip
+    table = perfect_order_table(components)
+    rows = {props(r)["data-component"]: text(r) for r in having(table, "data-component")}
+    assert rows["perfect"] == "Perfect order all four at once, counted per order 25.0% 30.0% ▼ −5.0 pp"
+    assert rows["on_time"].startswith("On time dispatched by the promised ship-by") and rows["on_time"].endswith(
+        "75.0% 70.0% ▲ +5.0 pp"
+    )
+    assert rows["in_full"].endswith("62.5% — no prior data") and "no return received" in rows["damage_free"]
+    assert "8 orders decided this period (shipped, or past their ship-by), 10 the period before" in text(table)
+    assert text(perfect_order_table({"n": 0, "previous_n": 0, "rows": []})) == "No order decided in this period yet"

@@ -415,3 +415,14 @@ def test_trend_is_each_kpi_over_equal_slices(db) -> None:  # type: ignore[no-unt
     assert trend["order_cycle_time_p50_hours"] == [pytest.approx(14.0), None]
     assert trend["oversell_incidents"] == [1.0, 0.0]  # A7's STOCK failure at 09:00; none after: 0, not unknown
     assert "sync_lag_p50_seconds" not in trend  # no total: each flow's SLA is its target
+
+
+def test_perfect_order_components_now_and_before(scor_db) -> None:  # type: ignore[no-untyped-def]
+    with scor_db.connect() as conn:
+        out = k.perfect_order_components(conn, window=W)
+    got = {r["component"]: r["value"] for r in out["rows"]}
+    # the same 8 decided orders as above: perfect 2, on time 6, in full 5, damage-free 7, documents 4
+    assert got == pytest.approx({"perfect": 2 / 8, "on_time": 6 / 8, "in_full": 5 / 8, "damage_free": 7 / 8,
+                                 "documents_right": 4 / 8})  # fmt: skip
+    assert (out["n"], out["previous_n"]) == (8, 0)  # P1 (created 03-09) is not yet due at 03-10 00:00
+    assert all(r["previous"] is None for r in out["rows"])
