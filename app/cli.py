@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -15,8 +18,12 @@ from models.db import DatabaseError
 from models.flow_config import FlowConfigError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from app.context import AppContext
     from seed_data.live_simulator import LiveSimulator
+
+T = TypeVar("T")
 
 cli = typer.Typer(
     help="Flowwatch: operational observability and exception management for distributors.",
@@ -269,10 +276,185 @@ def partners_remove(partner_id: Annotated[str, typer.Argument(help="the ISA id t
         ctx.close()
 
 
+# -- users and API keys (issue 11) ------------------------------------------------------------------
+users_cli = typer.Typer(help="People who log in, with a role: viewer, operator, admin (server stopped).",
+                        no_args_is_help=True)  # fmt: skip
+keys_cli = typer.Typer(help="API keys for machines, scoped ingest, read, act or admin (server stopped).",
+                       no_args_is_help=True)  # fmt: skip
+cli.add_typer(users_cli, name="users")
+cli.add_typer(keys_cli, name="keys")
+
+
+class BadInput(CliError):
+    """The command line itself is wrong (unknown role, short password, no such user): exit code 2."""
+
+    exit_code = 2
+
+
+def _cli_actor() -> str:
+    """Who a CLI change is audited under: the operating-system account that ran it."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _password_input(password_stdin: bool) -> str:
+    """The password from one line of stdin, or asked twice without echo."""
+    if password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise BadInput("--password-stdin: nothing on stdin")
+        return line.rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _access_change(db: str | None, change: Callable[[AppContext, Connection], T]) -> T:
+    """Open the database, run one access change in a write transaction, map refusals to exit code 2."""
+    from app.services.errors import ServiceError
+
+    ctx = _partners_db(db)
+    try:
+        with ctx.writer.transaction() as conn:
+            return change(ctx, conn)
+    except ServiceError as exc:
+        raise BadInput(str(exc)) from exc
+    finally:
+        ctx.close()
+
+
+RoleArg = Annotated[str, typer.Option("--role", help="viewer, operator or admin")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="read the password from stdin (one line) instead of asking")
+]
+
+
+@users_cli.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="the login name, e.g. dana.okafor")],
+    role: RoleArg,
+    password_stdin: PasswordStdin = False,
+    db: DbOpt = None,
+) -> None:
+    """Add a user with a role and a password (argon2id-hashed)."""
+    from app.services import access
+
+    password = _password_input(password_stdin)
+    made = _access_change(db, lambda ctx, conn: access.create_user(conn, name, role, password, by=_cli_actor(),
+                                                                      now=ctx.now()))  # fmt: skip
+    typer.echo(f"Added user {made['name']} ({made['role']})")
+
+
+@users_cli.command("list")
+def users_list(db: DbOpt = None) -> None:
+    """Every user: name, role, enabled or disabled, created."""
+    from models.queries.access import list_users
+
+    rows = _access_change(db, lambda _ctx, conn: list_users(conn))
+    if not rows:
+        typer.echo("No users: add one with `flowwatch users add NAME --role admin`.")
+    for u in rows:
+        state = "disabled" if u["disabled"] else "enabled"
+        typer.echo(f"{u['name']}\t{u['role']}\t{state}\tcreated {u['created_at']:%Y-%m-%d %H:%M}")
+
+
+@users_cli.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="the user to disable")], db: DbOpt = None) -> None:
+    """Disable a user: no more logins, their sessions end now."""
+    from app.services import access
+
+    _access_change(db, lambda ctx, conn: access.disable_user(conn, name, by=_cli_actor(), now=ctx.now()))
+    typer.echo(f"Disabled user {name.strip()}; their sessions have ended")
+
+
+@users_cli.command("reset-password")
+def users_reset_password(
+    name: Annotated[str, typer.Argument(help="the user")], password_stdin: PasswordStdin = False, db: DbOpt = None
+) -> None:
+    """Set a new password for a user; their sessions end now."""
+    from app.services import access
+
+    password = _password_input(password_stdin)
+    _access_change(db, lambda ctx, conn: access.reset_password(conn, name, password, by=_cli_actor(), now=ctx.now()))
+    typer.echo(f"New password set for {name.strip()}; their sessions have ended")
+
+
+def parse_expiry(value: str, now: datetime) -> datetime:
+    """``30d``, ``12h``, ``90m`` from now, or an ISO date/time (naive = UTC)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", value)
+    if match:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+        return now + timedelta(**{unit: int(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise BadInput(f"--expires {value!r}: give 30d, 12h, 90m or a date like 2027-01-31") from None
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="what the key is for, e.g. shopify-otel")],
+    scope: Annotated[str, typer.Option("--scope", help="ingest, read, act or admin")],
+    expires: Annotated[str | None, typer.Option("--expires", help="30d, 12h, or a date (default: never)")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Create a key and print it as the only line on stdout: it is shown this once."""
+    from app.services import access
+
+    def create(ctx: AppContext, conn: Connection) -> str:
+        until = parse_expiry(expires, ctx.now()) if expires else None
+        return access.create_key(conn, name, scope, by=_cli_actor(), now=ctx.now(), expires_at=until)
+
+    secret = _access_change(db, create)
+    typer.echo(secret)
+    typer.echo(f"Created key {name.strip()} ({scope.strip().lower()}); it is shown only this once.", err=True)
+
+
+@keys_cli.command("list")
+def keys_list(db: DbOpt = None) -> None:
+    """Every key: name, scope, prefix…last4, state, expiry, last used and from where."""
+    from app.services.access import key_refusal
+    from models.queries.access import list_keys
+
+    def rows(ctx: AppContext, conn: Connection) -> list[tuple[str, ...]]:
+        now = ctx.now()
+        return [
+            (
+                k["name"],
+                k["scope"],
+                f"{k['prefix']}…{k['last4']}",
+                key_refusal({**k}, now) or "active",
+                f"expires {k['expires_at']:%Y-%m-%d %H:%M}" if k["expires_at"] else "no expiry",
+                f"last used {k['last_used_at']:%Y-%m-%d %H:%M} from {k['last_used_addr']}"
+                if k["last_used_at"]
+                else "never used",
+            )
+            for k in list_keys(conn)
+        ]
+
+    listed = _access_change(db, rows)
+    if not listed:
+        typer.echo("No API keys: create one with `flowwatch keys create --name NAME --scope ingest`.")
+    for row in listed:
+        typer.echo("\t".join(row))
+
+
+@keys_cli.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name")], db: DbOpt = None) -> None:
+    """Revoke a key: it answers 401 from now on."""
+    from app.services import access
+
+    _access_change(db, lambda ctx, conn: access.revoke_key(conn, name, by=_cli_actor(), now=ctx.now()))
+    typer.echo(f"Revoked key {name.strip()}")
+
+
 def main() -> None:
     """Console-script entry: user errors are one line on stderr, never a traceback."""
     try:
         cli()
     except (CliError, DatabaseError, FlowConfigError) as exc:
         typer.echo(f"flowwatch: error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(getattr(exc, "exit_code", 1))
