@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection
 
+from app.auth import current_principal
 from app.context import AppContext
+from app.services.access import Principal
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -24,3 +26,5 @@ def get_conn(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Connectio
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Conn = Annotated[Connection, Depends(get_conn)]
+#: The authenticated principal: the actor of every action the request takes.
+Who = Annotated[Principal, Depends(current_principal)]

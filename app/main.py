@@ -7,15 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from a2wsgi import WSGIMiddleware
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from swagger_ui_bundle import swagger_ui_path
 
-from app.api import alerts, correlation, demo, detection, exceptions, flows, health, ingest, kpis, orders
+from app.api import access, alerts, correlation, demo, detection, exceptions, flows, health, ingest, kpis, orders
+from app.auth import OPEN, AccessMiddleware, authorize, check_bind
 from app.context import AppContext, open_context
 from app.settings import Settings
 from dashboards.app import create_dash
@@ -26,7 +28,10 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
-    """Build the app; the database opens here (or comes in as ``ctx``), never at import."""
+    """Build the app; the database opens here (or comes in as ``ctx``), never at import.
+
+    Refuses (ValueError) auth off on a non-loopback bind."""
+    check_bind(settings)
     ctx = ctx or open_context(settings)
 
     @asynccontextmanager
@@ -45,9 +50,12 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         docs_url=None,  # served below from the package's own Swagger UI assets: no CDN, works offline
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],  # every route's x-access rule, default deny (app/auth.py)
     )
     app.state.ctx = ctx
     app.include_router(health.router)
+    app.include_router(access.pages)
+    app.include_router(access.router, prefix=API_PREFIX)
     app.include_router(ingest.otlp_router)
     app.include_router(ingest.router, prefix=API_PREFIX)
     app.include_router(kpis.router, prefix=API_PREFIX)
@@ -65,6 +73,9 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
 
     dash_app = create_dash(ctx)
     app.mount("/", WSGIMiddleware(dash_app.server))  # type: ignore[arg-type]
+    # The first path segment of every API route: those answer by their own rule; the rest is the pages.
+    roots = sorted({"/" + r.path.split("/")[1] for r in app.routes if isinstance(r, APIRoute)})
+    app.add_middleware(AccessMiddleware, ctx=ctx, api_prefixes=tuple(roots))
     return app
 
 
@@ -75,7 +86,7 @@ def _install_docs(app: FastAPI) -> None:
     """Interactive API docs at /api/docs with Swagger UI served from the swagger-ui-bundle package."""
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
-    @app.get("/api/docs", include_in_schema=False)
+    @app.get("/api/docs", include_in_schema=False, openapi_extra=OPEN)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=str(app.openapi_url),
@@ -112,7 +123,9 @@ def _install_api_not_found(app: FastAPI) -> None:
         return JSONResponse({"detail": f"no API endpoint at {request.url.path}; see /api/docs"}, status_code=404)
 
     for root in API_ROOTS:
-        app.add_api_route(f"/{root}/{{rest:path}}", not_found, methods=_METHODS, include_in_schema=False)
+        app.add_api_route(
+            f"/{root}/{{rest:path}}", not_found, methods=_METHODS, include_in_schema=False, openapi_extra=OPEN
+        )
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import uvicorn
@@ -23,6 +23,17 @@ class LiveServer:
 
     url: str
     ctx: AppContext
+    _keys: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, name: str, scope: str = "act") -> dict[str, str]:
+        """Headers that act as ``name``: an API key of that name (made once, ``scope`` act by default),
+        so the audit names whom the test means; honoured whether auth is on or off."""
+        from app.services.access import create_key
+
+        if name not in self._keys:
+            with self.ctx.writer.transaction() as conn:
+                self._keys[name] = create_key(conn, name, scope, by="test", now=self.ctx.now())
+        return {"Authorization": f"Bearer {self._keys[name]}"}
 
 
 def free_port() -> int:

@@ -22,8 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts import slack_signature
 from app.api.exceptions import _refusals
+from app.auth import ACT, ADMIN, READ, SIGNED
 from app.context import AppContext
-from app.deps import Conn, Ctx
+from app.deps import Conn, Ctx, Who
 from app.services import alerts as service
 from app.services.errors import Conflict, ServiceError
 from models.queries import alerts as store
@@ -38,13 +39,17 @@ def _runtime(ctx: AppContext) -> Any:
     return ctx.alerts
 
 
-@router.get("", summary="Rules with their state, firing/pending/resolved alerts, silences, channels, notifications")
+@router.get(
+    "",
+    openapi_extra=READ,
+    summary="Rules with their state, firing/pending/resolved alerts, silences, channels, notifications",
+)
 def get_alerts(ctx: Ctx, conn: Conn, notifications: Annotated[int, Query(ge=0, le=1000)] = 100) -> dict[str, Any]:
     with _refusals():
         return jsonable_encoder(service.overview(ctx, conn, notifications=notifications))
 
 
-@router.post("/evaluate", summary="Evaluate every rule now and send what is due")
+@router.post("/evaluate", openapi_extra=ACT, summary="Evaluate every rule now and send what is due")
 async def evaluate_now(ctx: Ctx) -> dict[str, Any]:
     runtime = _runtime(ctx)
     report, outcomes = await run_in_threadpool(runtime.run, ctx.now())
@@ -53,93 +58,102 @@ async def evaluate_now(ctx: Ctx) -> dict[str, Any]:
 
 # -- rules ---------------------------------------------------------------------------------------
 class RuleIn(BaseModel):
-    """A rule definition (see alerts/default_rules.toml) and who saves it."""
+    """A rule definition (see alerts/default_rules.toml); who saves it is the authenticated principal."""
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=200)
     rule: dict[str, Any]
 
 
-class ActorIn(BaseModel):
+class ActionIn(BaseModel):
+    """An action's body: the actor is the authenticated principal, so ``actor`` is refused (422)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=200)
 
-
-@router.get("/rules", summary="Every rule (config and API) with its definition")
+@router.get("/rules", openapi_extra=READ, summary="Every rule (config and API) with its definition")
 def get_rules(conn: Conn) -> list[dict[str, Any]]:
     return jsonable_encoder(store.list_rules(conn))
 
 
-@router.post("/rules", status_code=201, summary="Create a rule")
-def create_rule(body: RuleIn, ctx: Ctx) -> dict[str, Any]:
+@router.post("/rules", openapi_extra=ADMIN, status_code=201, summary="Create a rule")
+def create_rule(body: RuleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with _refusals():
-        return jsonable_encoder(service.save_rule(ctx, service.rule_from(body.rule), actor=body.actor))
+        return jsonable_encoder(service.save_rule(ctx, service.rule_from(body.rule), actor=who.name))
 
 
-@router.put("/rules/{rule_id}", summary="Replace a rule's definition (kept over the file's from then on)")
-def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
+@router.put(
+    "/rules/{rule_id}", openapi_extra=ADMIN, summary="Replace a rule's definition (kept over the file's from then on)"
+)
+def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with _refusals():
         rule = service.rule_from({"id": rule_id, **body.rule})
-        return jsonable_encoder(service.save_rule(ctx, rule, actor=body.actor, rule_id=rule_id))
+        return jsonable_encoder(service.save_rule(ctx, rule, actor=who.name, rule_id=rule_id))
 
 
-@router.post("/rules/{rule_id}/{command}", summary="Disable or enable a rule")
-def toggle_rule(rule_id: str, command: str, body: ActorIn, ctx: Ctx) -> dict[str, Any]:
+@router.post("/rules/{rule_id}/{command}", openapi_extra=ADMIN, summary="Disable or enable a rule")
+def toggle_rule(rule_id: str, command: str, ctx: Ctx, who: Who, body: ActionIn | None = None) -> dict[str, Any]:
     if command not in ("disable", "enable"):
         raise HTTPException(404, f"unknown command {command!r}; use disable or enable")
     with _refusals():
-        return jsonable_encoder(service.set_rule_enabled(ctx, rule_id, command == "enable", actor=body.actor))
+        return jsonable_encoder(service.set_rule_enabled(ctx, rule_id, command == "enable", actor=who.name))
 
 
 # -- silences --------------------------------------------------------------------------------------
 class SilenceIn(BaseModel):
-    """Label matchers (``flow="x"``, ``kind=~"a|b"`` or {name, op, value}); author, comment, end required."""
+    """Label matchers (``flow="x"``, ``kind=~"a|b"`` or {name, op, value}); comment and end required.
+    The author is the authenticated principal."""
 
     model_config = ConfigDict(extra="forbid")
 
     matchers: list[Any] = Field(default_factory=list)
-    author: str | None = None
     comment: str | None = None
     ends_at: datetime | None = Field(None, description="ISO 8601; naive means UTC")
     starts_at: datetime | None = None
 
 
-@router.get("/silences", summary="Silences, active and ended")
+@router.get("/silences", openapi_extra=READ, summary="Silences, active and ended")
 def get_silences(ctx: Ctx, conn: Conn, active: bool = False) -> list[dict[str, Any]]:
     return jsonable_encoder(store.list_silences(conn, now=ctx.now(), active_only=active))
 
 
-@router.post("/silences", status_code=201, summary="Silence the alerts the matchers select until ends_at")
-def create_silence(body: SilenceIn, ctx: Ctx) -> dict[str, Any]:
+@router.post(
+    "/silences", openapi_extra=ADMIN, status_code=201, summary="Silence the alerts the matchers select until ends_at"
+)
+def create_silence(body: SilenceIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with _refusals():
         silence = service.create_silence(
             ctx,
             matchers=body.matchers,
             ends_at=body.ends_at,
-            author=body.author or "",
+            author=who.name,
             comment=body.comment or "",
             starts_at=body.starts_at,
         )
     return jsonable_encoder(silence)
 
 
-@router.delete("/silences/{silence_id}", summary="End a silence now")
-def expire_silence(silence_id: int, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+@router.delete("/silences/{silence_id}", openapi_extra=ADMIN, summary="End a silence now")
+def expire_silence(silence_id: int, ctx: Ctx, who: Who) -> dict[str, Any]:
     with _refusals():
-        return jsonable_encoder(service.expire_silence(ctx, silence_id, actor=actor))
+        return jsonable_encoder(service.expire_silence(ctx, silence_id, actor=who.name))
 
 
 # -- notifications, channels, test -----------------------------------------------------------
-@router.get("/notifications", summary="The notification log: channel, time, payload, delivery result")
+@router.get(
+    "/notifications", openapi_extra=READ, summary="The notification log: channel, time, payload, delivery result"
+)
 def get_notifications(
     conn: Conn, channel: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     return jsonable_encoder(store.list_notifications(conn, channel=channel, limit=limit))
 
 
-@router.post("/test", summary="Send a test notification to every channel (or ?channel=) and return each result")
+@router.post(
+    "/test",
+    openapi_extra=ADMIN,
+    summary="Send a test notification to every channel (or ?channel=) and return each result",
+)
 async def send_test(ctx: Ctx, channel: Annotated[list[str], Query()] = []) -> dict[str, Any]:  # noqa: B006
     runtime = _runtime(ctx)
     unknown = sorted(set(channel) - set(runtime.channels))
@@ -154,30 +168,32 @@ async def send_test(ctx: Ctx, channel: Annotated[list[str], Query()] = []) -> di
 
 
 # -- Slack accounts ------------------------------------------------------------------------------
-class SlackUserIn(ActorIn):
+class SlackUserIn(ActionIn):
     user_name: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/slack-users", summary="Slack user id → Flowwatch user")
+@router.get("/slack-users", openapi_extra=READ, summary="Slack user id → Flowwatch user")
 def get_slack_users(ctx: Ctx) -> dict[str, str]:
     return service.slack_users(ctx)
 
 
-@router.put("/slack-users/{slack_user_id}", summary="Link a Slack user to a Flowwatch user")
-def put_slack_user(slack_user_id: str, body: SlackUserIn, ctx: Ctx) -> dict[str, str]:
+@router.put("/slack-users/{slack_user_id}", openapi_extra=ADMIN, summary="Link a Slack user to a Flowwatch user")
+def put_slack_user(slack_user_id: str, body: SlackUserIn, ctx: Ctx, who: Who) -> dict[str, str]:
     with _refusals():
-        service.link_slack_user(ctx, slack_user_id, body.user_name, actor=body.actor)
+        service.link_slack_user(ctx, slack_user_id, body.user_name, actor=who.name)
     return {"slack_user_id": slack_user_id, "user_name": body.user_name.strip()}
 
 
-@router.delete("/slack-users/{slack_user_id}", status_code=204, summary="Unlink a Slack user")
-def delete_slack_user(slack_user_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> None:
+@router.delete("/slack-users/{slack_user_id}", openapi_extra=ADMIN, status_code=204, summary="Unlink a Slack user")
+def delete_slack_user(slack_user_id: str, ctx: Ctx, who: Who) -> None:
     with _refusals():
-        service.unlink_slack_user(ctx, slack_user_id, actor=actor)
+        service.unlink_slack_user(ctx, slack_user_id, actor=who.name)
 
 
 # -- Slack interactivity -------------------------------------------------------------------------
-@router.post("/slack/interactivity", summary="Slack's interactivity requests (buttons of an alert message)")
+@router.post(
+    "/slack/interactivity", openapi_extra=SIGNED, summary="Slack's interactivity requests (buttons of an alert message)"
+)
 async def slack_interactivity(request: Request, ctx: Ctx, background: BackgroundTasks) -> JSONResponse:
     """Verified (v0 signature, 5-minute window) and answered at once: the action runs after the answer
     and its result comes back to the person through Slack's ``response_url``."""

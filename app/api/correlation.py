@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from app.auth import READ
 from app.deps import Conn, Ctx
 from models.queries.common import DEFAULT_RANGE, RANGES, Window, json_number
 from models.queries.correlation import flow_signals, likely_cause
@@ -13,7 +14,7 @@ from models.queries.correlation import flow_signals, likely_cause
 router = APIRouter(tags=["correlation"])
 
 
-@router.get("/flows/{flow_id:path}/signals")
+@router.get("/flows/{flow_id:path}/signals", openapi_extra=READ)
 def get_flow_signals(
     ctx: Ctx,
     conn: Conn,
@@ -42,7 +43,7 @@ def get_flow_signals(
     }
 
 
-@router.get("/exceptions/{exception_id}/likely-cause")
+@router.get("/exceptions/{exception_id}/likely-cause", openapi_extra=READ)
 def get_likely_cause(conn: Conn, exception_id: int) -> dict[str, Any]:
     """The technical signal that moved first before the exception, or null when none did."""
     try:

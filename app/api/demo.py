@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth import ACT, OPEN, READ
 from app.demo_targets import SIM_KINDS
 from app.deps import Ctx
 from app.services import demo
@@ -19,7 +20,11 @@ router = APIRouter(tags=["demo"])
 demo_router = APIRouter(prefix="/demo", tags=["demo"])
 
 
-@router.post("/sim/{kind}/{system}/{resource}", summary="A simulated ERP, 3PL, WMS, supplier or storefront endpoint")
+@router.post(
+    "/sim/{kind}/{system}/{resource}",
+    openapi_extra=OPEN,
+    summary="A simulated ERP, 3PL, WMS, supplier or storefront endpoint",
+)
 async def sim_endpoint(
     kind: str,
     system: str,
@@ -57,7 +62,7 @@ class FaultIn(BaseModel):
     delay_seconds: float | None = Field(None, ge=0.0, le=300.0, description="hold of slow/timeout modes")
 
 
-@demo_router.post("/faults", summary="Switch a simulated system to ok, error, timeout or slow")
+@demo_router.post("/faults", openapi_extra=ACT, summary="Switch a simulated system to ok, error, timeout or slow")
 def set_fault(body: FaultIn, ctx: Ctx) -> JSONResponse:
     """Set one system's fault (its replays and the live traffic touching it); answers every system's state."""
     try:
@@ -68,13 +73,15 @@ def set_fault(body: FaultIn, ctx: Ctx) -> JSONResponse:
     return JSONResponse({"systems": state})
 
 
-@demo_router.get("/faults", summary="Faults and delivery counts of the simulated systems")
+@demo_router.get("/faults", openapi_extra=READ, summary="Faults and delivery counts of the simulated systems")
 def get_faults(ctx: Ctx) -> dict[str, Any]:
     """Every system with a fault or traffic: mode, error rate, received, delivered, duplicates, failed."""
     return {"systems": ctx.sim.state()}
 
 
-@demo_router.get("/deliveries", summary="Idempotency keys the simulated systems took (replays that got through)")
+@demo_router.get(
+    "/deliveries", openapi_extra=READ, summary="Idempotency keys the simulated systems took (replays that got through)"
+)
 def get_deliveries(ctx: Ctx) -> dict[str, Any]:
     """The demo's live traffic reads this to take replayed messages out of its dead-letter queues."""
     return {"keys": ctx.sim.delivered_keys()}

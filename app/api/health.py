@@ -5,19 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from app.auth import OPEN
 from app.deps import Ctx
 from models.schema import SCHEMA_VERSION, is_current, schema_version
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", openapi_extra=OPEN)
 def healthz() -> dict[str, str]:
     """The process answers: it is alive."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", openapi_extra=OPEN)
 def readyz(ctx: Ctx) -> JSONResponse:
     """Ready when the database opens and its schema is this code's version."""
     try:

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from app.auth import INGEST, READ, SIGNED
 from app.context import AppContext
 from app.deps import Ctx
 from app.metrics import render
@@ -63,7 +64,7 @@ def _busy(exc: Backpressure) -> JSONResponse:
     return _error(503, str(exc), {"Retry-After": str(exc.retry_after)})
 
 
-@otlp_router.post("/v1/traces", summary="OTLP/HTTP trace export (protobuf or JSON)")
+@otlp_router.post("/v1/traces", openapi_extra=INGEST, summary="OTLP/HTTP trace export (protobuf or JSON)")
 async def otlp_traces(request: Request, ctx: Ctx) -> Response:
     """Accept an ExportTraceServiceRequest; rejected spans are reported as partial success."""
     content_type = request.headers.get("content-type", "")
@@ -93,7 +94,7 @@ async def otlp_traces(request: Request, ctx: Ctx) -> Response:
     )
 
 
-@router.post("/events", summary="Canonical business events: JSON object, array or NDJSON")
+@router.post("/events", openapi_extra=INGEST, summary="Canonical business events: JSON object, array or NDJSON")
 async def post_events(request: Request, ctx: Ctx) -> JSONResponse:
     """Store the valid records, report each invalid one by index; re-sent ids are no-ops."""
     try:
@@ -113,7 +114,7 @@ async def post_events(request: Request, ctx: Ctx) -> JSONResponse:
     return await _store_events(ctx, "events", parsed.table, parsed.rejected)
 
 
-@router.post("/webhooks/{adapter}", summary="Vendor-native webhooks mapped to canonical events")
+@router.post("/webhooks/{adapter}", openapi_extra=SIGNED, summary="Vendor-native webhooks mapped to canonical events")
 async def post_webhook(adapter: str, request: Request, ctx: Ctx) -> JSONResponse:
     """Verify the signature, map the native payload, store it like canonical events."""
     codec = ctx.adapters.get(adapter)
@@ -171,7 +172,7 @@ def _known_ids(ctx: AppContext, ids: list[str]) -> set[str]:
         return stored_event_ids(conn, ids) | ctx.buffer.pending_event_ids(ids)
 
 
-@router.post("/queue-samples", summary="Pushed queue-depth samples (one object or a list)")
+@router.post("/queue-samples", openapi_extra=INGEST, summary="Pushed queue-depth samples (one object or a list)")
 async def post_queue_samples(request: Request, ctx: Ctx) -> JSONResponse:
     """All-or-nothing: a batch with any invalid sample is refused, naming each bad one."""
     try:
@@ -199,7 +200,7 @@ async def post_queue_samples(request: Request, ctx: Ctx) -> JSONResponse:
     return JSONResponse({"accepted": len(samples), "rejected": []})
 
 
-@otlp_router.get("/metrics", summary="Flowwatch's own Prometheus metrics")
+@otlp_router.get("/metrics", openapi_extra=READ, summary="Flowwatch's own Prometheus metrics")
 def metrics(ctx: Ctx) -> Response:
     """Prometheus text exposition."""
     return Response(render(ctx.counters, ctx.buffer, ctx.pollers), media_type="text/plain; version=0.0.4")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from app.auth import READ
 from app.deps import Conn, Ctx
 from models.queries import overview as q
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
@@ -19,7 +20,7 @@ DEFAULT_SPAN = timedelta(days=7)
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
 
-@router.get("/overview")
+@router.get("/overview", openapi_extra=READ)
 def kpi_overview(
     ctx: Ctx,
     conn: Conn,
@@ -33,7 +34,7 @@ def kpi_overview(
     return q.overview(conn, now=window.until, window=window)
 
 
-@router.get("")
+@router.get("", openapi_extra=READ)
 def kpis(
     ctx: Ctx,
     conn: Conn,

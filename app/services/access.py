@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection
 
-from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
+from app.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, Throttled, Unauthorized
 from models.enums import Access, Role, Scope, SecurityEvent
 from models.queries import access as store
 
@@ -52,22 +52,6 @@ _SCOPE_GRANTS = {
     Scope.ADMIN: {Access.INGEST, Access.READ, Access.ACT, Access.ADMIN},
 }
 _NEEDED_RANK = {Access.READ: 1, Access.ACT: 2, Access.ADMIN: 3, Access.INGEST: 3}
-
-
-class Unauthorized(ServiceError):
-    """No valid credentials. → 401"""
-
-
-class Forbidden(ServiceError):
-    """Authenticated, but the role or scope does not allow this (or four-eyes). → 403"""
-
-
-class Throttled(ServiceError):
-    """Too many failed logins (or requests); ``retry_after`` seconds. → 429"""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
