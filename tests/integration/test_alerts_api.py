@@ -160,7 +160,9 @@ def test_an_unlinked_slack_user_is_told_how_to_link_and_nothing_changes(
     assert _statuses(world) == [("open", None)] * 3
 
     linked = httpx.put(
-        f"{server.url}/api/v1/alerts/slack-users/U0STRANGER", json={"user_name": "sam.ito", "actor": "admin"}
+        f"{server.url}/api/v1/alerts/slack-users/U0STRANGER",
+        json={"user_name": "sam.ito"},
+        headers=server.auth("admin", "admin"),
     )
     assert linked.status_code == 200
     _post(server, _interaction(slack, _button(slack, "fw_assign"), "U0STRANGER"), timestamp=int(time.time()))
@@ -176,10 +178,18 @@ def test_silences_need_author_comment_and_end_suppress_and_expire(
     url = f"{server.url}/api/v1/alerts/silences"
     end = (server.ctx.now() + timedelta(hours=1)).isoformat()
     matchers = ['flow="shopify-d365-orders"']
-    no_comment = httpx.post(url, json={"matchers": matchers, "author": "dana", "ends_at": end})
-    no_end = httpx.post(url, json={"matchers": matchers, "author": "dana", "comment": "ERP upgrade"})
-    bad_matcher = httpx.post(url, json={"matchers": ["ERP upgrade"], "author": "d", "comment": "c", "ends_at": end})
-    past = httpx.post(url, json={"matchers": matchers, "author": "d", "comment": "c", "ends_at": "2001-01-01T00:00"})
+    no_comment = httpx.post(url, json={"matchers": matchers, "ends_at": end}, headers=server.auth("dana", "admin"))
+    no_end = httpx.post(
+        url, json={"matchers": matchers, "comment": "ERP upgrade"}, headers=server.auth("dana", "admin")
+    )
+    bad_matcher = httpx.post(
+        url, json={"matchers": ["ERP upgrade"], "comment": "c", "ends_at": end}, headers=server.auth("d", "admin")
+    )
+    past = httpx.post(
+        url,
+        json={"matchers": matchers, "comment": "c", "ends_at": "2001-01-01T00:00"},
+        headers=server.auth("d", "admin"),
+    )
     assert [r.status_code for r in (no_comment, no_end, bad_matcher, past)] == [422] * 4
     assert no_comment.json()["detail"] == "comment is required: why it is silenced"
     assert no_end.json()["detail"] == "ends_at is required: a silence always ends"
@@ -187,7 +197,9 @@ def test_silences_need_author_comment_and_end_suppress_and_expire(
     with world.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM alert_silences")).scalar_one() == 0
 
-    made = httpx.post(url, json={"matchers": matchers, "author": "dana", "comment": "ERP upgrade", "ends_at": end})
+    made = httpx.post(
+        url, json={"matchers": matchers, "comment": "ERP upgrade", "ends_at": end}, headers=server.auth("dana", "admin")
+    )
     assert made.status_code == 201 and made.json()["author"] == "dana"
     now = server.ctx.now()
     world.fail_orders(5, now)
@@ -198,9 +210,9 @@ def test_silences_need_author_comment_and_end_suppress_and_expire(
     ]
     assert slack.calls == []
 
-    ended = httpx.delete(f"{url}/{made.json()['silence_id']}", params={"actor": "dana"})
+    ended = httpx.delete(f"{url}/{made.json()['silence_id']}", headers=server.auth("dana", "admin"))
     assert ended.status_code == 200 and ended.json()["expired_by"] == "dana"
-    again = httpx.delete(f"{url}/{made.json()['silence_id']}", params={"actor": "dana"})
+    again = httpx.delete(f"{url}/{made.json()['silence_id']}", headers=server.auth("dana", "admin"))
     assert again.status_code == 409
     world.runtime.evaluate(now + timedelta(minutes=1))
     outcomes = world.runtime.notify(now + timedelta(minutes=6))  # the group's next flush
@@ -213,18 +225,25 @@ def test_rules_api_validates_and_the_overview_and_test_send_answer(
 ) -> None:
     server, _world = live
     base = f"{server.url}/api/v1/alerts"
-    bad = httpx.post(f"{base}/rules", json={"actor": "admin", "rule": {"id": "x", "name": "X", "kind": "lag"}})
+    bad = httpx.post(
+        f"{base}/rules", json={"rule": {"id": "x", "name": "X", "kind": "lag"}}, headers=server.auth("admin", "admin")
+    )
     assert bad.status_code == 422 and "kind: Input should be" in bad.json()["detail"]
     assert "threshold: Field required" in bad.json()["detail"]
     rule = {"id": "dlq", "name": "DLQ", "kind": "queue_depth", "dlq": True, "threshold": 1, "for": "2m"}
-    made = httpx.post(f"{base}/rules", json={"actor": "admin", "rule": rule})
+    made = httpx.post(f"{base}/rules", json={"rule": rule}, headers=server.auth("admin", "admin"))
     assert made.status_code == 201 and made.json()["updated_by"] == "admin"
-    assert httpx.post(f"{base}/rules", json={"actor": "admin", "rule": rule}).status_code == 409
-    edited = httpx.put(f"{base}/rules/dlq", json={"actor": "sam", "rule": {**rule, "threshold": 10}})
+    assert httpx.post(f"{base}/rules", json={"rule": rule}, headers=server.auth("admin", "admin")).status_code == 409
+    edited = httpx.put(
+        f"{base}/rules/dlq", json={"rule": {**rule, "threshold": 10}}, headers=server.auth("sam", "admin")
+    )
     assert edited.status_code == 200 and edited.json()["definition"]["threshold"] == 10
-    assert httpx.put(f"{base}/rules/nope", json={"actor": "sam", "rule": rule}).status_code == 404
-    assert httpx.post(f"{base}/rules/failing/disable", json={"actor": "sam"}).json()["enabled"] is False
-    assert httpx.post(f"{base}/rules/failing/explode", json={"actor": "sam"}).status_code == 404
+    assert httpx.put(f"{base}/rules/nope", json={"rule": rule}, headers=server.auth("sam", "admin")).status_code == 404
+    assert (
+        httpx.post(f"{base}/rules/failing/disable", json={}, headers=server.auth("sam", "admin")).json()["enabled"]
+        is False
+    )
+    assert httpx.post(f"{base}/rules/failing/explode", json={}, headers=server.auth("sam", "admin")).status_code == 404
 
     tested = httpx.post(f"{base}/test", timeout=30)
     assert tested.status_code == 200
