@@ -66,7 +66,30 @@ def acts(rule: Access) -> Callable[[F], F]:
     return wrap
 
 
-def actor() -> str:
+def checks(rule: Access) -> Callable[[F], F]:
+    """Mark a callback that both reads and acts (a refresh that also takes a switch): it calls
+    :func:`denied` itself before acting; the rule is recorded for the access test like :func:`acts`."""
+
+    def mark(fn: F) -> F:
+        fn.flowwatch_access = rule  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def denied(rule: Access, what: str) -> str | None:
+    """Why this request may not do ``what`` (audited), or None when it may."""
+    principal = current_principal()
+    refusal = access.refusal(principal, rule)
+    if refusal is None:
+        return None
+    scope = flask.request.environ.get("asgi.scope", {})
+    access.audit(current_ctx(), SecurityEvent.DENIED, principal.name if principal else None, addr=client_addr(scope),
+                 callback=what, needs=str(rule))  # fmt: skip
+    return str(refusal)
+
+
+def acting_as() -> str:
     """The name an acting callback acts under (after :func:`acts` let it through)."""
     principal = current_principal()
     if principal is None:  # unreachable behind @acts; refuse rather than act anonymously

@@ -84,8 +84,9 @@ def silences_table(silences: list[dict[str, Any]], now: datetime) -> html.Div | 
     return _table(["", "Matchers", "Author", "Comment", "Ends", "Status"], silence_rows(silences, now), "No silences")
 
 
-def channel_cards(channels: list[dict[str, Any]]) -> list[html.Div]:
-    """A card per channel: its health (a failing one says why and when it is tried next) and a test button."""
+def channel_cards(channels: list[dict[str, Any]], *, can_test: bool = True) -> list[html.Div]:
+    """A card per channel: its health (a failing one says why and when it is tried next) and a test button
+    (for admins only: ``can_test``)."""
     if not channels:
         return [html.Div("No channel configured: set FLOWWATCH_SLACK_* or FLOWWATCH_SMTP_*", className="empty")]
     out = []
@@ -102,7 +103,11 @@ def channel_cards(channels: list[dict[str, Any]]) -> list[html.Div]:
                     html.Span(f" {c['type']} "),
                     badge(c["status"], STATE_BADGE.get(c["status"], "idle")),
                     html.Div(detail, className="card-sub"),
-                    html.Button("Send test", id={"type": "al-test", "channel": c["channel"]}, className="btn"),
+                    *(
+                        [html.Button("Send test", id={"type": "al-test", "channel": c["channel"]}, className="btn")]
+                        if can_test
+                        else []
+                    ),
                 ],
             )
         )

@@ -10,7 +10,7 @@ from dash import ALL, Input, Output, dcc, html
 from dash import ctx as dash_ctx
 
 from app.services.alerts import overview
-from dashboards.app import current_ctx
+from dashboards.app import acts, can, current_ctx
 from dashboards.components.alerts import (
     alerts_table,
     channel_cards,
@@ -19,6 +19,7 @@ from dashboards.components.alerts import (
     silences_table,
 )
 from dashboards.components.layout import card, page_header
+from models.enums import Access
 
 dash.register_page(__name__, path="/alerts", name="Alerts", title="Alerts · Flowwatch", order=80)
 
@@ -91,7 +92,7 @@ def _refresh(_tick: int | None, _tested: Any) -> tuple[Any, ...]:
     now = data["as_of"]
     return (
         alerts_table(data["alerts"]),
-        channel_cards(data["channels"]),
+        channel_cards(data["channels"], can_test=can(Access.ADMIN)),
         rules_table(data["rules"]),
         silences_table(data["silences"], now),
         notifications_table(data["notifications"]),
@@ -104,6 +105,7 @@ def _refresh(_tick: int | None, _tested: Any) -> tuple[Any, ...]:
     Input({"type": "al-test", "channel": ALL}, "n_clicks"),
     prevent_initial_call=True,
 )
+@acts(Access.ADMIN)
 def _send_test(clicks: list[int | None]) -> str:
     """Send a test notification through the channel whose button was pressed."""
     if not any(clicks) or not isinstance(dash_ctx.triggered_id, dict):
