@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from http.cookies import SimpleCookie
 from typing import Any
@@ -57,20 +58,29 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths served without credentials whatever the rule table says: the login page and its assets.
 PUBLIC_PREFIXES = ("/login", "/logout", "/healthz", "/readyz", "/favicon.ico", "/assets/")
 
-#: Dash pages work under this: its renderer evaluates no strings, but plotly and the component
-#: suites inject inline styles, so style-src needs 'unsafe-inline'; scripts come only from here.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-]
+
+def content_security_policy(script_hashes: Sequence[str] = ()) -> str:
+    """The CSP the Dash pages work under: scripts only from this origin plus the inline scripts Dash
+    writes (``new DashRenderer(...)`` and the clientside callbacks), each allowed by its hash
+    (``Dash.csp_hashes()``), never by 'unsafe-inline' or 'unsafe-eval'. Styles need 'unsafe-inline'
+    (React and plotly set style attributes)."""
+    scripts = " ".join(["'self'", *script_hashes])  # Dash's hashes come quoted: 'sha256-…'
+    return (
+        f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def security_headers(csp: str) -> list[tuple[str, str]]:
+    """Every answer carries these (unless a route set its own)."""
+    return [
+        ("content-security-policy", csp),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("x-frame-options", "DENY"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ]
 
 
 def is_loopback(host: str) -> bool:
@@ -153,10 +163,11 @@ class AccessMiddleware:
     """Resolve the principal of every HTTP request, refuse cross-site cookie writes, keep the Dash
     pages behind a login, and add the security headers to every answer."""
 
-    def __init__(self, app: ASGIApp, ctx: AppContext, *, api_prefixes: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, ctx: AppContext, *, api_prefixes: tuple[str, ...], csp: Callable[[], str]) -> None:
         self.app = app
         self.ctx = ctx
         self.api_prefixes = api_prefixes
+        self.csp = csp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -166,9 +177,9 @@ class AccessMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS:
-                    if name.decode() not in headers:
-                        headers.append(name.decode(), value.decode())
+                for name, value in security_headers(self.csp()):
+                    if name not in headers:
+                        headers.append(name, value)
             await send(message)
 
         headers = Headers(scope=scope)

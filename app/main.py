@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import dash
 from a2wsgi import WSGIMiddleware
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +18,7 @@ from starlette.routing import Match, Mount
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api import access, alerts, correlation, demo, detection, exceptions, flows, health, ingest, kpis, orders
-from app.auth import OPEN, AccessMiddleware, authorize, check_bind
+from app.auth import OPEN, AccessMiddleware, authorize, check_bind, content_security_policy
 from app.context import AppContext, open_context
 from app.settings import Settings
 from dashboards.app import create_dash
@@ -75,8 +76,23 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.mount("/", WSGIMiddleware(dash_app.server))  # type: ignore[arg-type]
     # The first path segment of every API route: those answer by their own rule; the rest is the pages.
     roots = sorted({"/" + r.path.split("/")[1] for r in app.routes if isinstance(r, APIRoute)})
-    app.add_middleware(AccessMiddleware, ctx=ctx, api_prefixes=tuple(roots))
+    app.add_middleware(AccessMiddleware, ctx=ctx, api_prefixes=tuple(roots), csp=_csp_of(dash_app))
     return app
+
+
+def _csp_of(dash_app: dash.Dash) -> Callable[[], str]:
+    """The CSP allowing Dash's inline scripts by hash. Dash adds one (the pages' title updater) at its
+    first request, so the policy is recomputed whenever the list of inline scripts grows."""
+    cache: dict[int, str] = {}
+
+    def csp() -> str:
+        size = len(dash_app._inline_scripts)
+        if size not in cache:
+            cache.clear()
+            cache[size] = content_security_policy(dash_app.csp_hashes())
+        return cache[size]
+
+    return csp
 
 
 DOCS_ASSETS = "/api/docs-assets"
