@@ -122,8 +122,13 @@ def _serve(settings: Settings, *, live: bool = False) -> None:
     """Serve until Ctrl+C; with ``live``, the simulator sends traffic once the server answers."""
     import uvicorn
 
+    from app.auth import check_bind
     from app.main import create_app
 
+    try:
+        check_bind(settings)  # auth off is for loopback only
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     _check_port_free(settings.host, settings.port)
     app = create_app(settings)
     simulator = _live_simulator(settings, app.state.ctx) if live else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from app.context import AppContext, open_context
 from app.main import create_app
@@ -44,12 +45,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(settings: Settings, *, ctx: AppContext | None = None) -> Iterator[LiveServer]:
-    """Serve ``settings`` (or a prepared ``ctx``) with uvicorn until the block ends."""
+def serve(settings: Settings, *, ctx: AppContext | None = None, app: FastAPI | None = None) -> Iterator[LiveServer]:
+    """Serve ``settings`` (or a prepared ``ctx``, or an ``app`` a test changed) with uvicorn until the block ends."""
+    if app is not None:
+        ctx = app.state.ctx
     ctx = ctx or open_context(settings)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, ctx=ctx), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(app or create_app(settings, ctx=ctx), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, name="flowwatch-test-server", daemon=True)
     thread.start()
