@@ -118,8 +118,9 @@ def _seed_if_needed(settings: Settings, *, fresh: bool) -> None:
         ctx.close()
 
 
-def _serve(settings: Settings, *, live: bool = False) -> None:
-    """Serve until Ctrl+C; with ``live``, the simulator sends traffic once the server answers."""
+def _serve(settings: Settings, *, live: bool = False, demo: bool = False) -> None:
+    """Serve until Ctrl+C; with ``live``, the simulator sends traffic once the server answers; with ``demo``,
+    one user per role is made (passwords printed once) and the simulator gets its own keys."""
     import uvicorn
 
     from app.auth import check_bind
@@ -131,7 +132,8 @@ def _serve(settings: Settings, *, live: bool = False) -> None:
         raise CliError(str(exc)) from exc
     _check_port_free(settings.host, settings.port)
     app = create_app(settings)
-    simulator = _live_simulator(settings, app.state.ctx) if live else None
+    keys = _demo_access(settings, app.state.ctx) if demo else (None, None)
+    simulator = _live_simulator(settings, app.state.ctx, keys) if live else None
     typer.echo(f"Flowwatch is serving at http://{settings.host}:{settings.port}/  (Ctrl+C stops)")
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
     if simulator is not None:
@@ -143,7 +145,33 @@ def _serve(settings: Settings, *, live: bool = False) -> None:
             simulator.stop()
 
 
-def _live_simulator(settings: Settings, ctx: AppContext) -> LiveSimulator:
+def _demo_access(settings: Settings, ctx: AppContext) -> tuple[str | None, str | None]:
+    """The demo's users (printed once) and the simulator's (ingest, read) keys; nothing when auth is off."""
+    from app.services.demo import DEMO_USERS, demo_users, simulator_keys
+
+    if not settings.auth:
+        typer.echo("Auth is off (FLOWWATCH_AUTH=off): no login needed, every request acts as the local admin.")
+        return None, None
+    with ctx.writer.transaction() as conn:
+        made = demo_users(conn, now=ctx.now())
+        keys = simulator_keys(conn, now=ctx.now())
+    login = f"http://{settings.host}:{settings.port}/login"
+    what = {"viewer": "dashboards and the read API", "operator": "plus exception actions and replay",
+            "admin": "plus rules, silences, users, keys"}  # fmt: skip
+    if made:
+        typer.echo(f"Demo users (log in at {login}); these passwords are shown only now:")
+        for name, password in made.items():
+            typer.echo(f"  {name:<9} {password}   ({what[name]})")
+    else:
+        names = ", ".join(str(r) for r in DEMO_USERS)
+        typer.echo(f"Log in at {login} as {names} (passwords were shown when they were made; "
+                   "`flowwatch users reset-password NAME` sets a new one, server stopped).")  # fmt: skip
+    return keys
+
+
+def _live_simulator(
+    settings: Settings, ctx: AppContext, keys: tuple[str | None, str | None] = (None, None)
+) -> LiveSimulator:
     """The live demo traffic, sent to this server's own address, continuing the seeded DLQs."""
     from app.demo_state import dlq_backlog, orders_in_flight
     from seed_data.live_simulator import LiveSimulator, SimulatorConfig
@@ -163,6 +191,8 @@ def _live_simulator(settings: Settings, ctx: AppContext) -> LiveSimulator:
             seed=settings.seed,
             dlq_backlog=dlq_backlog(ctx),
             in_flight=orders_in_flight(ctx),
+            ingest_key=keys[0],
+            read_key=keys[1],
         )
     )
 
@@ -200,12 +230,18 @@ def demo(
     """Seed the demo distributor if the database is new, then serve it with live traffic."""
     settings = _settings(db=db, host=host, port=port, days=days, orders_per_day=orders_per_day, seed=seed,
                          demo_speed=speed, demo_mode=True)  # fmt: skip
+    from app.auth import check_bind
+
+    try:
+        check_bind(settings)  # before seeding: auth off is for loopback only
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     _check_port_free(settings.host, settings.port)
     _seed_if_needed(settings, fresh=fresh)
     if live and settings.shopify_secret is None:
         # The live Shopify webhooks must verify: sign and check them with a demo secret.
         settings = settings.model_copy(update={"shopify_secret": DEMO_SHOPIFY_SECRET})
-    _serve(settings, live=live)
+    _serve(settings, live=live, demo=True)
 
 
 partners_cli = typer.Typer(
