@@ -170,3 +170,18 @@ def test_keys_are_shown_once_stored_hashed_expire_and_revoke(ctx) -> None:  # ty
     with pytest.raises(Unauthorized, match="revoked"):
         access.authenticate_key(ctx, secret, addr=None)
     assert _kinds(ctx) == ["key_created", "key_created", "key_used", "key_refused", "key_revoked", "key_refused"]
+
+
+def test_a_slack_button_acts_only_as_an_enabled_operator_when_auth_is_on(tmp_path: Path) -> None:
+    from app.context import open_context
+    from app.services.alerts import act_from_slack
+
+    ctx = open_context(load_settings(db=tmp_path / "fw.duckdb", auth=True))
+    try:
+        with ctx.writer.transaction() as conn:
+            access.create_user(conn, "vera", "viewer", "correct horse", by="admin", now=NOW)
+        for linked in ("ghost", "vera"):
+            with pytest.raises(Forbidden, match=f"the linked Flowwatch user '{linked}' is not an enabled operator"):
+                act_from_slack(ctx, "fw_ack", "group:1", actor=linked)
+    finally:
+        ctx.close()
