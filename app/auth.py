@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from http.cookies import SimpleCookie
@@ -55,6 +57,8 @@ SECURE_COOKIE = "__Host-flowwatch"
 #: Plain http to a non-loopback host: browsers refuse a Secure (so a __Host-) cookie there.
 PLAIN_COOKIE = "flowwatch_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Endpoints that take large bodies (checked as they stream against ``max_request_bytes``).
+INGEST_PATHS = ("/v1/traces", "/api/v1/events", "/api/v1/webhooks/", "/api/v1/queue-samples")
 #: Paths served without credentials whatever the rule table says: the login page and its assets.
 PUBLIC_PREFIXES = ("/login", "/logout", "/healthz", "/readyz", "/favicon.ico", "/assets/")
 
@@ -183,10 +187,14 @@ class AccessMiddleware:
             await send(message)
 
         headers = Headers(scope=scope)
+        path: str = scope["path"]
+        if scope["method"] in UNSAFE_METHODS and not path.startswith(INGEST_PATHS):
+            receive = await self._limited(scope, headers, receive, send_with_headers)
+            if receive is None:
+                return
         principal, error, via_cookie = await self._resolve(scope, headers)
         scope[PRINCIPAL_KEY] = principal
         scope[AUTH_ERROR_KEY] = error
-        path: str = scope["path"]
         if via_cookie and scope["method"] in UNSAFE_METHODS and not same_origin(headers):
             await run_in_threadpool(access.audit, self.ctx, SecurityEvent.CSRF_REFUSED,
                                     principal.name if principal else None, addr=client_addr(scope),
@@ -200,6 +208,41 @@ class AccessMiddleware:
                 await self._refuse_page(scope, headers, refusal, error)(scope, receive, send_with_headers)
                 return
         await self.app(scope, receive, send_with_headers)
+
+    async def _limited(self, scope: Scope, headers: Headers, receive: Receive, send: Send) -> Receive | None:
+        """Refuse (413) a body over ``max_body_bytes`` on anything but the ingest endpoints (which stream
+        theirs against ``max_request_bytes``); a body without Content-Length is read up to the limit and
+        replayed. None when refused."""
+        limit = self.ctx.settings.max_body_bytes
+        declared = headers.get("content-length")
+        too_large = JSONResponse({"detail": f"request body is larger than {limit:,} bytes"}, status_code=413)
+        if declared is not None:
+            if declared.isdigit() and int(declared) > limit:
+                await too_large(scope, receive, send)
+                return None
+            return receive
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > limit:
+                await too_large(scope, receive, send)
+                return None
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
 
     def _is_api(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.api_prefixes)
@@ -246,6 +289,28 @@ class AccessMiddleware:
         return JSONResponse({"detail": error or str(refusal)}, status_code=status)
 
 
+class RateLimiter:
+    """A token bucket per key: ``rate`` requests a second on average, bursts up to ``burst``.
+    Runs on the event loop (from :func:`authorize`), so no lock is needed."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def wait(self, key: str) -> int:
+        """0 when a request may pass now (and take a token), else the whole seconds until one may."""
+        if self.rate <= 0:
+            return 0
+        now = self.clock()
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return 0
+        self._buckets[key] = (tokens, now)
+        return max(1, math.ceil((1 - tokens) / self.rate))
+
+
 async def authorize(request: Request) -> None:
     """App-wide dependency: the route's rule against the request's principal; 401, 403, or through.
     A route without a rule is refused (default deny), and /api/openapi.json shows each rule."""
@@ -256,6 +321,13 @@ async def authorize(request: Request) -> None:
     principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
     refusal = access.refusal(principal, rule)
     if refusal is None:
+        if rule is Access.INGEST and principal is not None and principal.kind == "key":
+            limiter: RateLimiter = request.app.state.ingest_limiter
+            wait = limiter.wait(principal.name)
+            if wait:
+                raise HTTPException(429, f"key {principal.name!r} is over its ingest rate of "
+                                    f"{limiter.rate:g} requests/s: retry after {wait} s",
+                                    headers={"Retry-After": str(wait)})  # fmt: skip
         return
     if isinstance(refusal, Unauthorized):
         detail = request.scope.get(AUTH_ERROR_KEY) or str(refusal)

@@ -18,7 +18,7 @@ from starlette.routing import Match, Mount
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api import access, alerts, correlation, demo, detection, exceptions, flows, health, ingest, kpis, orders
-from app.auth import OPEN, AccessMiddleware, authorize, check_bind, content_security_policy
+from app.auth import OPEN, AccessMiddleware, RateLimiter, authorize, check_bind, content_security_policy
 from app.context import AppContext, open_context
 from app.settings import Settings
 from dashboards.app import create_dash
@@ -54,6 +54,7 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         dependencies=[Depends(authorize)],  # every route's x-access rule, default deny (app/auth.py)
     )
     app.state.ctx = ctx
+    app.state.ingest_limiter = RateLimiter(settings.ingest_key_rate_per_second, settings.ingest_key_burst)
     app.include_router(health.router)
     app.include_router(access.pages)
     app.include_router(access.router, prefix=API_PREFIX)

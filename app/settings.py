@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     )
     session_idle_minutes: float = Field(30, gt=0, le=24 * 60, description="a session unused this long ends")
     session_absolute_hours: float = Field(8, gt=0, le=24 * 30, description="a session ends this long after login")
+    ingest_key_rate_per_second: float = Field(
+        200, ge=0, description="requests a second one ingest key may send on average (0: unlimited); then 429"
+    )
+    ingest_key_burst: float = Field(400, ge=1, description="requests an ingest key may send at once above its rate")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="largest body of a non-ingest request (actions, admin); 413 beyond"
+    )
 
     # -- alerts (issue 12): the common channel settings also from the environment ------------------
     alerts: AlertsConfig = Field(

@@ -311,3 +311,35 @@ def test_serve_refuses_auth_off_on_a_non_loopback_bind(tmp_path: Path) -> None:
         "turn auth on, or bind 127.0.0.1 for local development\n"
     )
     assert not (tmp_path / "x.db").exists()
+
+
+def test_ingest_keys_are_rate_limited_with_retry_after_and_bodies_are_bounded(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, ingest_key_rate_per_second=0.5, ingest_key_burst=2, max_body_bytes=4096)
+    with serve(settings) as live:
+        with live.ctx.writer.transaction() as conn:
+            key = access.create_key(conn, "chatty", "ingest", by="test", now=live.ctx.now())
+            admin = access.create_key(conn, "root", "admin", by="test", now=live.ctx.now())
+        bearer = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        sample = {"broker": "rmq", "queue": "orders", "sampled_at": "2026-03-04T12:00:00Z", "depth": 3}
+        answers = [httpx.post(f"{live.url}/api/v1/queue-samples", json=sample, headers=bearer) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        wait = answers[2].headers["retry-after"]
+        assert wait in ("1", "2")  # the next token at 0.5/s: under 2 s away, less the time the first two took
+        assert (
+            answers[2].json()["detail"]
+            == f"key 'chatty' is over its ingest rate of 0.5 requests/s: retry after {wait} s"
+        )
+        live.ctx.buffer.flush()
+        with live.ctx.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM queue_samples")).scalar_one() == 2
+
+        root = {"Authorization": f"Bearer {admin}"}
+        big = {"name": "x" * 5000, "scope": "read"}
+        declared = httpx.post(f"{live.url}/api/v1/keys", json=big, headers=root)
+        chunked = httpx.post(f"{live.url}/api/v1/keys", content=iter([b'{"name": "', b"x" * 5000, b'"}']),
+                             headers={**root, "Content-Type": "application/json"})  # fmt: skip
+        assert (declared.status_code, chunked.status_code) == (413, 413)
+        assert declared.json() == {"detail": "request body is larger than 4,096 bytes"}
+        small = httpx.post(f"{live.url}/api/v1/keys", content=iter([b'{"name": "ok", ', b'"scope": "read"}']),
+                           headers={**root, "Content-Type": "application/json"})  # fmt: skip
+        assert small.status_code == 201

@@ -185,3 +185,17 @@ def test_a_slack_button_acts_only_as_an_enabled_operator_when_auth_is_on(tmp_pat
                 act_from_slack(ctx, "fw_ack", "group:1", actor=linked)
     finally:
         ctx.close()
+
+
+def test_the_ingest_rate_limiter_refills_at_its_rate_and_says_how_long_to_wait() -> None:
+    from app.auth import RateLimiter
+
+    clock = {"t": 100.0}
+    limiter = RateLimiter(rate=2, burst=3, clock=lambda: clock["t"])
+    assert [limiter.wait("k") for _ in range(4)] == [0, 0, 0, 1]  # a burst of 3, then 0.5 s to the next token
+    assert limiter.wait("other") == 0  # per key
+    clock["t"] += 0.5
+    assert limiter.wait("k") == 0 and limiter.wait("k") == 1
+    assert RateLimiter(rate=0, burst=1).wait("k") == 0  # 0: unlimited
+    slow = RateLimiter(rate=0.25, burst=1, clock=lambda: clock["t"])
+    assert (slow.wait("k"), slow.wait("k")) == (0, 4)
