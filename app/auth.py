@@ -97,8 +97,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(settings: Settings) -> None:
-    """Refuse to serve with auth off anywhere but loopback; warn loudly when it is off."""
+def check_bind(settings: Settings, *, warn: bool = True) -> None:
+    """Refuse to serve with auth off anywhere but loopback; warn loudly (``warn``) when it is off."""
     if settings.auth:
         return
     if not is_loopback(settings.host):
@@ -106,11 +106,12 @@ def check_bind(settings: Settings) -> None:
             f"auth is off (FLOWWATCH_AUTH=off) and the bind address {settings.host} is not loopback: "
             "turn auth on, or bind 127.0.0.1 for local development"
         )
-    log.warning(
-        "AUTH IS OFF: every request acts as the admin %r. Local development only (bound to %s).",
-        LOCAL.name,
-        settings.host,
-    )
+    if warn:
+        log.warning(
+            "AUTH IS OFF: every request acts as the admin %r. Local development only (bound to %s).",
+            LOCAL.name,
+            settings.host,
+        )
 
 
 def rule_of(route: Any) -> Access | None:

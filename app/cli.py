@@ -127,7 +127,7 @@ def _serve(settings: Settings, *, live: bool = False, demo: bool = False) -> Non
     from app.main import create_app
 
     try:
-        check_bind(settings)  # auth off is for loopback only
+        check_bind(settings, warn=False)  # auth off is for loopback only (create_app warns)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     _check_port_free(settings.host, settings.port)
@@ -233,7 +233,7 @@ def demo(
     from app.auth import check_bind
 
     try:
-        check_bind(settings)  # before seeding: auth off is for loopback only
+        check_bind(settings, warn=False)  # before seeding: auth off is for loopback only
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     _check_port_free(settings.host, settings.port)

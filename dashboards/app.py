@@ -158,8 +158,13 @@ def user_badge(principal: Principal | None, *, auth_on: bool) -> list[Any]:
 def shell(company: str, *, demo: bool = False, principal: Principal | None = None, auth_on: bool = True) -> html.Div:
     """Top bar (brand, company, one link per registered page; the Demo panel only in demo mode; who is
     logged in) around the page container."""
+    admin = access.refusal(principal, Access.ADMIN) is None
     pages = sorted(
-        (p for p in dash.page_registry.values() if demo or not p.get("demo_only")),
+        (
+            p
+            for p in dash.page_registry.values()
+            if (demo or not p.get("demo_only")) and (admin or not p.get("admin_only"))
+        ),
         key=lambda p: (p.get("order") or 0, p["name"]),
     )
     links = [

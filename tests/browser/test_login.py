@@ -31,7 +31,6 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
 ROLES = {"vera": "viewer", "otto": "operator", "ada": "admin"}
-ROWS = "#ex-grid .ag-center-cols-container .ag-row"
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +78,14 @@ def _log_in(page: Page, live: LiveServer, name: str, path: str = "/exceptions") 
     expect(page.locator("#fw-user")).to_have_text(f"{name}{ROLES[name]}")
 
 
-def _open_first_exception(page: Page) -> None:
-    expect(page.locator(ROWS).first).to_be_visible()
-    page.locator(ROWS).first.locator(".ag-cell").nth(2).click()
+def _open_an_exception(page: Page, live: LiveServer) -> None:
+    """Open the newest open exception's detail panel (by URL: the grid's periodic refresh may swap rows
+    under a click)."""
+    with live.ctx.engine.connect() as conn:
+        (first,) = list_exceptions(conn, ExceptionFilter(status=["open"]), now=live.ctx.now(), limit=1).items
+    page.goto(f"{live.url}/exceptions?id={first['exception_id']}")
     expect(page.locator("#ex-drawer")).to_have_class("ex-drawer is-open")
+    expect(page.locator("#ex-detail-head")).to_contain_text(f"#{first['exception_id']}")
 
 
 def test_each_role_logs_in_and_a_viewer_sees_no_action_buttons(secured: LiveServer, browser: Browser) -> None:
@@ -92,7 +95,7 @@ def test_each_role_logs_in_and_a_viewer_sees_no_action_buttons(secured: LiveServ
         watched = _watch(context)
         page = watched.page
         _log_in(page, secured, name)
-        _open_first_exception(page)
+        _open_an_exception(page, secured)
         buttons = page.locator("#ex-drawer .ex-actions button:visible, .ex-bulk-actions button:visible")
         if name == "vera":
             expect(page.locator("#ex-drawer .ex-actions")).to_be_hidden()
@@ -185,3 +188,38 @@ def test_auth_off_says_so_in_the_banner(tmp_path: Path, browser_context: Browser
         watched.page.goto(f"{live.url}/flows")
         expect(watched.page.locator("#fw-auth-off")).to_contain_text("AUTH OFF: local development only")
         assert watched.errors == []
+
+
+def test_an_admin_creates_a_key_on_the_admin_page_and_sees_it_once(secured: LiveServer, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    watched = _watch(context)
+    page = watched.page
+    _log_in(page, secured, "ada", path="/admin")
+    page.fill("#admin-key-name", "erp-events")
+    page.click("#admin-key-create")
+    expect(page.locator("#admin-said")).to_have_text("Created key erp-events")
+    secret = page.locator("#admin-new-key").inner_text()
+    assert secret.startswith("fw_") and len(secret) == 46
+    row = page.locator("#admin-keys tr", has=page.locator("td:text-is('erp-events')"))
+    expect(row).to_contain_text(f"{secret[:8]}…{secret[-4:]}")
+    expect(page.locator("#admin-keys")).not_to_contain_text(secret)
+    sample = {"broker": "rmq", "queue": "erp.events", "sampled_at": "2026-03-04T14:00:00Z", "depth": 1}
+    used = httpx.post(f"{secured.url}/api/v1/queue-samples", json=sample, headers={"Authorization": f"Bearer {secret}"})
+    assert used.status_code == 200  # the key works for what its scope allows
+    page.fill("#admin-audit-who", "ada")
+    page.locator("#admin-audit-who").press("Enter")
+    expect(page.locator("#admin-audit")).to_contain_text("key_created")
+    page.reload()
+    expect(page.locator("#admin-new-key")).to_have_count(0)  # shown once: gone after a reload
+    context.close()
+    assert watched.errors == []
+
+    viewer = browser.new_context(viewport={"width": 1440, "height": 900})
+    viewer.set_default_timeout(TIMEOUT_MS)
+    watched = _watch(viewer)
+    _log_in(watched.page, secured, "vera", path="/admin")
+    expect(watched.page.locator("#admin-refused")).to_have_text("This page is for admins.")
+    expect(watched.page.locator(".nav a:text-is('Admin')")).to_have_count(0)
+    viewer.close()
+    assert watched.errors == []
