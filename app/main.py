@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import dash
 from a2wsgi import WSGIMiddleware
@@ -18,10 +19,11 @@ from starlette.routing import Match, Mount
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api import access, alerts, correlation, demo, detection, exceptions, flows, health, ingest, kpis, orders
-from app.auth import OPEN, AccessMiddleware, RateLimiter, authorize, check_bind, content_security_policy
+from app.auth import OPEN, SECURE_COOKIE, AccessMiddleware, RateLimiter, authorize, check_bind, content_security_policy
 from app.context import AppContext, open_context
 from app.settings import Settings
 from dashboards.app import create_dash
+from models.enums import Access
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(demo.router)
     app.include_router(alerts.router, prefix=API_PREFIX)  # issue 12
     _install_docs(app)
+    _install_security_schemes(app)
     _install_api_not_found(app)
     _install_error_handlers(app)
 
@@ -94,6 +97,28 @@ def _csp_of(dash_app: dash.Dash) -> Callable[[], str]:
         return cache[size]
 
     return csp
+
+
+def _install_security_schemes(app: FastAPI) -> None:
+    """Say in the OpenAPI document how to authenticate (a Bearer API key, or the session cookie), on every
+    operation whose rule needs it, so /api/docs offers "Authorize" and clients know what to send."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "an API key (`flowwatch keys create`)"},
+            "session": {"type": "apiKey", "in": "cookie", "name": SECURE_COOKIE, "description": "a browser login"},
+        }
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                if operation.get("x-access") not in (str(Access.OPEN), str(Access.SIGNED)):
+                    operation["security"] = [{"bearer": []}, {"session": []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 DOCS_ASSETS = "/api/docs-assets"

@@ -86,6 +86,11 @@ def test_every_route_declares_an_access_rule_and_none_answers_without_credential
     assert len(ops) > 50
     assert [(m, p) for m, p, rule in ops if rule not in RULES] == []
     assert {rule for _, _, rule in ops} == RULES
+    security = {(m.upper(), p): op.get("security") for p, o in spec["paths"].items() for m, op in o.items()}
+    assert security[("POST", "/api/v1/exceptions/{exception_id}/replay")] == [{"bearer": []}, {"session": []}]
+    assert (
+        security[("GET", "/healthz")] is None and spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    )
     rules = {(m, p): r for m, p, r in ops}
     assert rules[("POST", "/v1/traces")] == rules[("POST", "/api/v1/events")] == "ingest"
     assert rules[("POST", "/api/v1/queue-samples")] == "ingest"
