@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -130,13 +133,18 @@ def _install_docs(app: FastAPI) -> None:
 
     @app.get("/api/docs", include_in_schema=False, openapi_extra=OPEN)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=str(app.openapi_url),
             title="Flowwatch API",
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
         )
+        # Swagger UI starts from one inline script: allow exactly that one, by its hash.
+        inline = re.findall(r"<script>(.*?)</script>", bytes(page.body).decode(), re.S)
+        hashes = ["'sha256-" + base64.b64encode(hashlib.sha256(i.encode()).digest()).decode() + "'" for i in inline]
+        page.headers["content-security-policy"] = content_security_policy(hashes)
+        return page
 
 
 #: Path prefixes that belong to the API: an unknown path under them is a JSON 404, never a page.

@@ -5,6 +5,8 @@ are two people, API keys (CLI, bearer, revocation, last use, a real OTel exporte
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import subprocess
@@ -304,6 +306,10 @@ def test_pages_need_a_login_and_every_answer_carries_the_security_headers(live: 
         assert "frame-ancestors 'none'" in csp and "script-src 'self' 'sha256-" in csp
         assert "unsafe-eval" not in csp and "script-src 'self' 'unsafe-inline'" not in csp
     assert httpx.get(f"{live.url}/login?next=//evil.example").text.count('value="/"') == 1  # no open redirect
+    docs = httpx.get(f"{live.url}/api/docs")  # Swagger UI's one inline script, allowed by its own hash
+    (inline,) = re.findall(r"<script>(.*?)</script>", docs.text, re.S)
+    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+    assert f"script-src 'self' 'sha256-{digest}';" in docs.headers["content-security-policy"]
 
 
 def test_serve_refuses_auth_off_on_a_non_loopback_bind(tmp_path: Path) -> None:
