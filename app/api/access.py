@@ -77,7 +77,10 @@ def get_login(ctx: Ctx, next: Annotated[str, Query(max_length=2000)] = "/") -> H
 
 @pages.post("/login", openapi_extra=OPEN, summary="Log in with a form (username, password, next)")
 async def post_login(request: Request, ctx: Ctx) -> Response:
-    """A new session at every login; 401 with the form again on a wrong password, 429 when throttled."""
+    """A new session at every login; 401 with the form again on a wrong password, 429 when throttled.
+    Only from a page of this site (Origin): a cross-site form must not log a browser in as someone else."""
+    if not same_origin(request.headers):
+        raise HTTPException(403, "cross-site login refused (CSRF): Origin is not this site")
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise HTTPException(413, f"the login form is larger than {MAX_FORM_BYTES} bytes")

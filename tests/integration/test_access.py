@@ -273,6 +273,9 @@ def test_failed_logins_are_throttled_with_a_clear_message(live: LiveServer) -> N
     assert throttled.status_code == 429 and throttled.headers["retry-after"] == "900"
     assert "too many failed logins for &#x27;vera&#x27; from this address: try again in 15 minutes" in throttled.text
     assert login(live, "otto").status_code == 303  # another user from the same address is not locked out
+    cross_site = httpx.post(f"{live.url}/login", data={"username": "otto", "password": PASSWORD},
+                            headers={"Origin": "https://evil.example"})  # fmt: skip
+    assert (cross_site.status_code, "set-cookie" in cross_site.headers) == (403, False)
 
 
 def test_cross_site_writes_with_a_cookie_are_refused(live: LiveServer) -> None:
