@@ -27,6 +27,7 @@ from app.auth import (
     client_addr,
     cookie_name,
     cookie_secure,
+    same_origin,
     session_token,
 )
 from app.deps import Conn, Ctx, Who
