@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.context import AppContext
 from app.services import access
-from app.services.access import LOCAL, Forbidden, Principal, Unauthorized
+from app.services.access import LOCAL, Principal, Unauthorized
 from app.settings import Settings
 from models.enums import Access, SecurityEvent
 
@@ -346,6 +346,3 @@ def current_principal(request: Request) -> Principal:
     if principal is None:  # an open route asking who: nobody
         raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
     return principal
-
-
-__all__ = ["Forbidden", "Unauthorized"]
