@@ -410,6 +410,15 @@ def users_disable(name: Annotated[str, typer.Argument(help="the user to disable"
     typer.echo(f"Disabled user {name.strip()}; their sessions have ended")
 
 
+@users_cli.command("set-role")
+def users_set_role(name: Annotated[str, typer.Argument(help="the user")], role: RoleArg, db: DbOpt = None) -> None:
+    """Give a user another role (audited); it applies to their next request."""
+    from app.services import access
+
+    changed = _access_change(db, lambda ctx, conn: access.set_role(conn, name, role, by=_cli_actor(), now=ctx.now()))
+    typer.echo(f"{changed['name']} is now {changed['role']} (was {changed['was']})")
+
+
 @users_cli.command("reset-password")
 def users_reset_password(
     name: Annotated[str, typer.Argument(help="the user")], password_stdin: PasswordStdin = False, db: DbOpt = None

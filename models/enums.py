@@ -161,6 +161,7 @@ class SecurityEvent(StrEnum):
     SESSION_EXPIRED = "session_expired"
     USER_CREATED = "user_created"
     USER_DISABLED = "user_disabled"
+    ROLE_CHANGED = "role_changed"
     PASSWORD_RESET = "password_reset"
     PASSWORD_REHASHED = "password_rehashed"
     KEY_CREATED = "key_created"

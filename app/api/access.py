@@ -162,6 +162,18 @@ def disable_user(name: str, ctx: Ctx, who: Who) -> dict[str, Any]:
     return {"name": name, "disabled": True}
 
 
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+
+
+@router.post("/users/{name}/role", openapi_extra=ADMIN, summary="Give a user another role (next request on)")
+def set_role(name: str, body: RoleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
+    with _refusals(), ctx.writer.transaction() as conn:
+        return access.set_role(conn, name, body.role, by=who.name, now=ctx.now())
+
+
 @router.post("/users/{name}/password", openapi_extra=ADMIN, summary="Set a user's password, ending their sessions")
 def reset_password(name: str, body: PasswordIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with _refusals(), ctx.writer.transaction() as conn:

@@ -158,6 +158,15 @@ def disable_user(conn: Connection, name: str, *, by: str, now: datetime) -> None
                        detail={"user": user["name"], "sessions_ended": ended})  # fmt: skip
 
 
+def set_role(conn: Connection, name: str, role: str, *, by: str, now: datetime) -> dict[str, str]:
+    """Give a user another role; it applies to their next request (sessions read the role each time)."""
+    user, grant = _existing_user(conn, name), _role(role)
+    store.update_user(conn, user["name"], now=now, role=str(grant))
+    store.append_audit(conn, at=now, kind=SecurityEvent.ROLE_CHANGED, principal=by,
+                       detail={"user": user["name"], "from": user["role"], "to": str(grant)})  # fmt: skip
+    return {"name": user["name"], "role": str(grant), "was": user["role"]}
+
+
 def reset_password(conn: Connection, name: str, password: str, *, by: str, now: datetime) -> None:
     """Set a new password (re-enabling nothing) and end the user's sessions."""
     user = _existing_user(conn, name)

@@ -126,6 +126,18 @@ def test_viewers_cannot_act_and_operators_cannot_administer(live: LiveServer) ->
     assert {a["principal"] for a in audit} == {"vera", "otto"}
 
 
+def test_a_role_change_applies_to_the_next_request_of_a_live_session(live: LiveServer) -> None:
+    vera, ada = session(live, "vera"), session(live, "ada")
+    assert httpx.post(f"{live.url}/api/v1/detection/run", headers=vera).status_code == 403
+    changed = httpx.post(f"{live.url}/api/v1/users/vera/role", json={"role": "operator"}, headers=ada)
+    assert changed.json() == {"name": "vera", "role": "operator", "was": "viewer"}
+    assert httpx.post(f"{live.url}/api/v1/detection/run", headers=vera).status_code == 200
+    assert httpx.post(f"{live.url}/api/v1/users/vera/role", json={"role": "boss"}, headers=ada).status_code == 422
+    with live.ctx.engine.connect() as conn:
+        (row,) = store.list_audit(conn, kind="role_changed")
+    assert (row["principal"], row["detail"]) == ("ada", {"user": "vera", "from": "viewer", "to": "operator"})
+
+
 def test_a_route_without_a_rule_is_refused_and_found(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     app: FastAPI = create_app(settings)
@@ -197,8 +209,11 @@ def test_keys_from_the_cli_are_shown_once_scoped_recorded_and_revocable(tmp_path
     bad = _cli(db, "keys", "create", "--name", "x", "--scope", "write")
     assert (bad.returncode, bad.stdout) == (2, "")
     assert bad.stderr == "flowwatch: error: scope 'write': use one of ingest, read, act, admin\n"
-    added = _cli(db, "users", "add", "ada", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
-    assert added.returncode == 0 and added.stdout == "Added user ada (admin)\n"
+    added = _cli(db, "users", "add", "ada", "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n")
+    assert added.returncode == 0 and added.stdout == "Added user ada (operator)\n"
+    promoted = _cli(db, "users", "set-role", "ada", "--role", "admin")
+    assert (promoted.returncode, promoted.stdout) == (0, "ada is now admin (was operator)\n")
+    assert _cli(db, "users", "set-role", "nobody", "--role", "admin").stderr == "flowwatch: error: no user 'nobody'\n"
     short = _cli(db, "users", "add", "bob", "--role", "viewer", "--password-stdin", stdin="short\n")
     assert (short.returncode, short.stderr) == (2, "flowwatch: error: password: 8–256 characters\n")
     assert "Traceback" not in short.stderr + bad.stderr
