@@ -102,6 +102,24 @@ class Settings(BaseSettings):
         description="how much faster than the history the live demo's orders walk their steps (1: hours, as seeded)",
     )
 
+    # -- access (issue 11) ---------------------------------------------------------------------------
+    auth: bool = Field(
+        True,
+        description="require a login or an API key; 'off' (FLOWWATCH_AUTH=off): loopback-only development",
+    )
+    behind_tls_proxy: bool = Field(
+        False, description="served through a TLS-terminating proxy: the session cookie is Secure (__Host-)"
+    )
+    session_idle_minutes: float = Field(30, gt=0, le=24 * 60, description="a session unused this long ends")
+    session_absolute_hours: float = Field(8, gt=0, le=24 * 30, description="a session ends this long after login")
+    ingest_key_rate_per_second: float = Field(
+        200, ge=0, description="requests a second one ingest key may send on average (0: unlimited); then 429"
+    )
+    ingest_key_burst: float = Field(400, ge=1, description="requests an ingest key may send at once above its rate")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="largest body of a non-ingest request (actions, admin); 413 beyond"
+    )
+
     # -- alerts (issue 12): the common channel settings also from the environment ------------------
     alerts: AlertsConfig = Field(
         default_factory=AlertsConfig, description="rules, channels, routes, silences' defaults: [alerts] in TOML"

@@ -444,3 +444,63 @@ alert_slack_users = sa.Table(
     sa.Column("linked_by", sa.String, nullable=False),
     sa.Column("linked_at", sa.DateTime, nullable=False),
 )
+
+# -- access (issue 11): users, API keys, browser sessions and the security audit ------------------
+security_audit_id_seq = sa.Sequence("security_audit_id_seq", metadata=metadata)
+
+# People who log in. The password is an argon2id hash (its parameters are in the hash itself).
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("role", sa.String, nullable=False),  # viewer, operator, admin
+    sa.Column("password_hash", sa.String, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+# Machine credentials: only the SHA-256 of the secret is kept; prefix and last4 let a person
+# recognise a key in a list without it being usable.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("scope", sa.String, nullable=False),  # ingest, read, act, admin
+    sa.Column("prefix", sa.String, nullable=False),
+    sa.Column("last4", sa.String, nullable=False),
+    sa.Column("key_hash", sa.String, nullable=False, unique=True),
+    sa.Column("created_by", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime),
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("last_used_at", sa.DateTime),
+    sa.Column("last_used_addr", sa.String),
+)
+
+# Server-side browser sessions: the cookie carries a random id, the table its SHA-256, so a copy of
+# the database does not hand out live sessions; ended_at is set by logout and by the timeouts.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String, primary_key=True),
+    sa.Column("user_name", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime),
+    sa.Column("addr", sa.String),
+)
+
+# Append-only: who logged in (or failed to), created, used or revoked a key, changed a role, or was
+# refused. Nothing updates or deletes these rows.
+security_audit = sa.Table(
+    "security_audit",
+    metadata,
+    sa.Column("audit_id", sa.BigInteger, security_audit_id_seq, primary_key=True),
+    sa.Column("at", sa.DateTime, nullable=False, quote=True),  # a reserved word in DuckDB
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("principal", sa.String),
+    sa.Column("addr", sa.String),
+    sa.Column("detail", sa.String),  # JSON
+    sa.Index("ix_security_audit_at", "at"),
+)
