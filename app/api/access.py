@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from app.api.schemas import AuditRow, KeyCreated, KeyRevoked, KeyRow, Me, UserChange, UserRow
 from app.auth import (
     ADMIN,
     OPEN,
@@ -75,7 +76,14 @@ def get_login(ctx: Ctx, next: Annotated[str, Query(max_length=2000)] = "/") -> H
     return HTMLResponse(login_page(next_url=next, auth_on=ctx.settings.auth))
 
 
-@pages.post("/login", openapi_extra=OPEN, summary="Log in with a form (username, password, next)")
+@pages.post(
+    "/login",
+    openapi_extra=OPEN,
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={401: {"description": "wrong user name or password: the form again"}, 429: {"description": "throttled"}},
+    summary="Log in with a form (username, password, next)",
+)
 async def post_login(request: Request, ctx: Ctx) -> Response:
     """A new session at every login; 401 with the form again on a wrong password, 429 when throttled.
     Only from a page of this site (Origin): a cross-site form must not log a browser in as someone else."""
@@ -110,7 +118,13 @@ async def post_login(request: Request, ctx: Ctx) -> Response:
     return response
 
 
-@pages.post("/logout", openapi_extra=OPEN, summary="End this browser session (server-side)")
+@pages.post(
+    "/logout",
+    openapi_extra=OPEN,
+    status_code=303,
+    response_class=RedirectResponse,
+    summary="End this browser session (server-side)",
+)
 def post_logout(request: Request, ctx: Ctx) -> Response:
     token = session_token(request.headers)
     if token:
@@ -123,7 +137,9 @@ def post_logout(request: Request, ctx: Ctx) -> Response:
 
 
 # -- who am I ------------------------------------------------------------------------------------
-@router.get("/me", openapi_extra=READ, summary="The authenticated principal: name, kind, role or scope")
+@router.get(
+    "/me", response_model=Me, openapi_extra=READ, summary="The authenticated principal: name, kind, role or scope"
+)
 def me(who: Who) -> dict[str, Any]:
     return {"name": who.name, "kind": who.kind, "role": who.role, "scope": who.scope}
 
@@ -143,18 +159,25 @@ class PasswordIn(BaseModel):
     password: str = Field(min_length=access.PASSWORD_MIN, max_length=access.PASSWORD_MAX)
 
 
-@router.get("/users", openapi_extra=ADMIN, summary="Every user (no password hashes)")
+@router.get("/users", response_model=list[UserRow], openapi_extra=ADMIN, summary="Every user (no password hashes)")
 def get_users(conn: Conn) -> list[dict[str, Any]]:
     return jsonable_encoder(store.list_users(conn))
 
 
-@router.post("/users", status_code=201, openapi_extra=ADMIN, summary="Add a user with a role")
+@router.post(
+    "/users", response_model=UserChange, status_code=201, openapi_extra=ADMIN, summary="Add a user with a role"
+)
 def post_user(body: UserIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals(), ctx.writer.transaction() as conn:
         return access.create_user(conn, body.name, body.role, body.password, by=who.name, now=ctx.now())
 
 
-@router.post("/users/{name}/disable", openapi_extra=ADMIN, summary="Disable a user and end their sessions")
+@router.post(
+    "/users/{name}/disable",
+    response_model=UserChange,
+    openapi_extra=ADMIN,
+    summary="Disable a user and end their sessions",
+)
 def disable_user(name: str, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals(), ctx.writer.transaction() as conn:
         access.disable_user(conn, name, by=who.name, now=ctx.now())
@@ -167,13 +190,23 @@ class RoleIn(BaseModel):
     role: Role
 
 
-@router.post("/users/{name}/role", openapi_extra=ADMIN, summary="Give a user another role (next request on)")
+@router.post(
+    "/users/{name}/role",
+    response_model=UserChange,
+    openapi_extra=ADMIN,
+    summary="Give a user another role (next request on)",
+)
 def set_role(name: str, body: RoleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals(), ctx.writer.transaction() as conn:
         return access.set_role(conn, name, body.role, by=who.name, now=ctx.now())
 
 
-@router.post("/users/{name}/password", openapi_extra=ADMIN, summary="Set a user's password, ending their sessions")
+@router.post(
+    "/users/{name}/password",
+    response_model=UserChange,
+    openapi_extra=ADMIN,
+    summary="Set a user's password, ending their sessions",
+)
 def reset_password(name: str, body: PasswordIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals(), ctx.writer.transaction() as conn:
         access.reset_password(conn, name, body.password, by=who.name, now=ctx.now())
@@ -189,13 +222,24 @@ class KeyIn(BaseModel):
     expires_at: datetime | None = Field(None, description="ISO 8601; naive means UTC; default never")
 
 
-@router.get("/keys", openapi_extra=ADMIN, summary="Every key: prefix…last4, scope, expiry, last used (never the key)")
+@router.get(
+    "/keys",
+    response_model=list[KeyRow],
+    openapi_extra=ADMIN,
+    summary="Every key: prefix…last4, scope, expiry, last used (never the key)",
+)
 def get_keys(ctx: Ctx, conn: Conn) -> list[dict[str, Any]]:
     now = ctx.now()
     return jsonable_encoder([{**k, "state": access.key_refusal(k, now) or "active"} for k in store.list_keys(conn)])
 
 
-@router.post("/keys", status_code=201, openapi_extra=ADMIN, summary="Create a key; the answer holds it this once")
+@router.post(
+    "/keys",
+    response_model=KeyCreated,
+    status_code=201,
+    openapi_extra=ADMIN,
+    summary="Create a key; the answer holds it this once",
+)
 def post_key(body: KeyIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     expires = body.expires_at.replace(tzinfo=None) if body.expires_at else None
     with refusals(), ctx.writer.transaction() as conn:
@@ -203,7 +247,9 @@ def post_key(body: KeyIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     return {"name": body.name, "scope": str(body.scope), "key": secret, "shown_once": True}
 
 
-@router.delete("/keys/{name}", openapi_extra=ADMIN, summary="Revoke a key (401 from then on)")
+@router.delete(
+    "/keys/{name}", response_model=KeyRevoked, openapi_extra=ADMIN, summary="Revoke a key (401 from then on)"
+)
 def delete_key(name: str, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals(), ctx.writer.transaction() as conn:
         access.revoke_key(conn, name, by=who.name, now=ctx.now())
@@ -211,7 +257,12 @@ def delete_key(name: str, ctx: Ctx, who: Who) -> dict[str, Any]:
 
 
 # -- security audit (admin) ----------------------------------------------------------------------
-@router.get("/security-audit", openapi_extra=ADMIN, summary="The security audit, newest first, filtered")
+@router.get(
+    "/security-audit",
+    response_model=list[AuditRow],
+    openapi_extra=ADMIN,
+    summary="The security audit, newest first, filtered",
+)
 def get_security_audit(
     conn: Conn,
     kind: str | None = None,

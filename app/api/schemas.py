@@ -609,3 +609,70 @@ class SlackAnswer(Out):
     response_type: str | None = None
     replace_original: bool | None = None
     text: str | None = None
+
+
+# -- access ---------------------------------------------------------------------------------
+class Me(Out):
+    """Who the request is: a user (with a role) or an API key (with a scope)."""
+
+    name: str
+    kind: str = Field(description="user or key")
+    role: str | None
+    scope: str | None
+
+
+class UserRow(Out):
+    name: str
+    role: str = Field(description="viewer, operator or admin")
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserChange(Out):
+    """What an admin's change to a user did."""
+
+    name: str
+    role: str | None = None
+    was: str | None = Field(None, description="the role before a role change")
+    disabled: bool | None = None
+    password_reset: bool | None = None
+
+
+class KeyRow(Out):
+    """A key as listed: recognisable by prefix and last four characters, never the key itself."""
+
+    name: str
+    scope: str = Field(description="ingest, read, act or admin")
+    prefix: str
+    last4: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    last_used_addr: str | None
+    state: str = Field(description="active, or why it is refused (revoked, expired)")
+
+
+class KeyCreated(Out):
+    """The new key: shown in this answer once, stored only as a hash."""
+
+    name: str
+    scope: str
+    key: str
+    shown_once: bool
+
+
+class KeyRevoked(Out):
+    name: str
+    revoked: bool
+
+
+class AuditRow(Out):
+    audit_id: int
+    at: datetime
+    kind: str = Field(description="login, login_failed, logout, key_created, key_used, denied, …")
+    principal: str | None
+    addr: str | None
+    detail: dict[str, Any] | None

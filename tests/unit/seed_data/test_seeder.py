@@ -419,7 +419,7 @@ def test_nothing_is_after_the_anchor(seeded: tuple[Engine, SeedReport]) -> None:
     for table in metadata.sorted_tables:
         for column in table.columns:
             if isinstance(column.type, sa.DateTime):
-                latest = _one(engine, f"SELECT max({column.name}) FROM {table.name}")
+                latest = _one(engine, f'SELECT max("{column.name}") FROM {table.name}')
                 assert latest is None or latest <= ANCHOR, f"{table.name}.{column.name}"
 
 
