@@ -8,6 +8,7 @@ import sys
 
 BENCHMARKS = {
     "suite": "the default set, every figure beside its same-run limit (latest.json / latest.md)",
+    "readme": "regenerate README.md's performance table from bench/results/latest.json",
     "seed": "default demo seeding time and volumes",
     "ingest": "sustained NDJSON events/s and OTLP spans/s through a server, p99 under reads",
     "otlp_decode": "OTLP decode cost per span",

@@ -80,27 +80,38 @@ class Run:
         return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GB RAM, Python {platform.python_version()}"
 
     def write(self, folder: Path = RESULTS) -> Path:
-        """``latest.json`` (the rows) and ``latest.md`` (the table the README shows)."""
+        """``latest.json`` (the rows), ``latest.meta.json`` (machine, date, scale) and ``latest.md``
+        (the table the README shows, see ``bench.readme``)."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "latest.json").write_text(json.dumps([_rounded(asdict(r)) for r in self.rows], indent=1) + "\n")
-        (folder / "latest.md").write_text(self.markdown())
+        meta = {"measured_at": f"{self.started:%Y-%m-%d %H:%M} UTC", "machine": self.machine(), "scale": self.scale}
+        (folder / "latest.meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        (folder / "latest.md").write_text(markdown(self.rows, meta))
         return folder / "latest.md"
 
-    def markdown(self) -> str:
-        lines = [
-            f"Measured {self.started:%Y-%m-%d %H:%M} UTC on {self.machine()}; scale `{self.scale}`. "
-            "Limit = the reference measured in the same run; ratio 1.0 = at the limit.",
-            "",
-            "| scenario | metric | Flowwatch | limit (same run) | ratio | target | note |",
-            "| --- | --- | ---: | ---: | ---: | --- | --- |",
-        ]
-        for r in self.rows:
-            limit = "" if r.limit is None else f"{_fmt(r.limit)} {r.unit}"
-            ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
-            lines.append(
-                f"| {r.scenario} | {r.metric} | {_fmt(r.value)} {r.unit} | {limit} | {ratio} | {r.target} | {r.note} |"
-            )
-        return "\n".join(lines) + "\n"
+
+def load(folder: Path = RESULTS) -> tuple[list[Row], dict[str, str]]:
+    """The rows and run metadata a previous ``Run.write`` left."""
+    rows = [Row(**r) for r in json.loads((folder / "latest.json").read_text())]
+    return rows, json.loads((folder / "latest.meta.json").read_text())
+
+
+def markdown(rows: list[Row], meta: dict[str, str]) -> str:
+    """The results table: each figure with its same-run limit, ratio and target."""
+    lines = [
+        f"Measured {meta['measured_at']} on {meta['machine']}; scale `{meta['scale']}`. "
+        "Limit = the reference measured in the same run; ratio 1.0 = at the limit.",
+        "",
+        "| scenario | metric | Flowwatch | limit (same run) | ratio | target | note |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in rows:
+        limit = "" if r.limit is None else f"{_fmt(r.limit)} {r.unit}"
+        ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
+        lines.append(
+            f"| {r.scenario} | {r.metric} | {_fmt(r.value)} {r.unit} | {limit} | {ratio} | {r.target} | {r.note} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _fmt(value: float) -> str:
