@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.engine import Connection, Engine
 
 from models.ingest.key_aliases import fold_aliases
@@ -198,7 +199,10 @@ class IngestWriter:
         try:
             col_list = ", ".join(f'"{c}"' for c in columns)
             if table == "business_events":
-                return self._append_events(raw, name, col_list, arrow.num_rows, check_stored)
+                # A batch whose ids are all distinct (the edge already dropped repeats) skips the
+                # window that keeps the first of each: ~1 ms to count against ~10 ms to rank.
+                distinct = pc.count_distinct(arrow.column("event_id")).as_py() == arrow.num_rows
+                return self._append_events(raw, name, col_list, arrow.num_rows, check_stored, distinct)
             raw.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {name}")
             return WriteResult(arrow.num_rows)
         finally:
@@ -206,22 +210,28 @@ class IngestWriter:
                 raw.unregister(name)
 
     @staticmethod
-    def _append_events(raw, name: str, col_list: str, rows: int, check_stored: bool) -> WriteResult:  # type: ignore[no-untyped-def]
-        """Keep the first of each event_id in the batch; against what is stored, the unique index
-        refuses a repeat (``DuplicateEvents``) unless ``check_stored`` anti-joins them away first."""
+    def _append_events(raw, name: str, col_list: str, rows: int, check_stored: bool, distinct: bool) -> WriteResult:  # type: ignore[no-untyped-def]
+        """Keep the first of each event_id in the batch (unless ``distinct``: no repeats in it);
+        against what is stored, the unique index refuses a repeat (``DuplicateEvents``) unless
+        ``check_stored`` anti-joins them away first."""
         fresh = f"{name}_fresh"
         stored = "AND NOT EXISTS (SELECT 1 FROM business_events e WHERE e.event_id = b.event_id)"
-        raw.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE {fresh} AS
-            SELECT {col_list} FROM (
-                SELECT *, row_number() OVER (PARTITION BY event_id) AS _n FROM {name}
-            ) b
-            WHERE _n = 1 {stored if check_stored else ""}
-            """
-        )
+        if distinct and not check_stored:
+            raw.execute(f"CREATE OR REPLACE TEMP TABLE {fresh} AS SELECT {col_list} FROM {name}")
+        else:
+            raw.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE {fresh} AS
+                SELECT {col_list} FROM (
+                    SELECT *, row_number() OVER (PARTITION BY event_id) AS _n FROM {name}
+                ) b
+                WHERE _n = 1 {stored if check_stored else ""}
+                """
+            )
         try:
-            written = raw.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0]
+            written = (
+                rows if distinct and not check_stored else raw.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0]
+            )
             if written:
                 fold_aliases(raw, fresh)
                 try:
