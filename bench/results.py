@@ -79,15 +79,15 @@ class Run:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
         return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GB RAM, Python {platform.python_version()}"
 
-    def write(self, folder: Path = RESULTS) -> Path:
+    def write(self, folder: Path = RESULTS, name: str = "latest") -> Path:
         """``latest.json`` (the rows), ``latest.meta.json`` (machine, date, scale) and ``latest.md``
         (the table the README shows, see ``bench.readme``)."""
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "latest.json").write_text(json.dumps([_rounded(asdict(r)) for r in self.rows], indent=1) + "\n")
+        (folder / f"{name}.json").write_text(json.dumps([_rounded(asdict(r)) for r in self.rows], indent=1) + "\n")
         meta = {"measured_at": f"{self.started:%Y-%m-%d %H:%M} UTC", "machine": self.machine(), "scale": self.scale}
-        (folder / "latest.meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        (folder / "latest.md").write_text(markdown(self.rows, meta))
-        return folder / "latest.md"
+        (folder / f"{name}.meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        (folder / f"{name}.md").write_text(markdown(self.rows, meta))
+        return folder / f"{name}.md"
 
 
 def load(folder: Path = RESULTS) -> tuple[list[Row], dict[str, str]]:

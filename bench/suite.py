@@ -11,7 +11,8 @@ DuckDB's Arrow append of the same rows into the same table); ``ingest_ndjson_pre
 the same into a database already holding the scale's events (limit: this run's empty-
 database figure); ``ingest_otlp`` over HTTP (limit: in-process parse + append of the same
 payload); ``order_timeline`` in-process and over HTTP (limit: the bare indexed reads of the
-order's events and spans).
+order's events and spans); ``overview_kpis`` (limit: one bare pass over the per-order rollup)
+and a ``detection`` pass.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ from bench.results import Run, latency, pct, plain, throughput
 from bench.synthetic import load
 from collectors.events import parse_events
 from collectors.otlp import decode_traces
+from models.detection.passes import run_detection
 from models.ingest.writer import IngestWriter
+from models.queries.common import Window
+from models.queries.overview import overview
 from models.queries.timeline import order_timeline
 from models.store.db import make_engine
 from models.store.schema import create_schema
@@ -277,6 +281,40 @@ def timeline_in_process(run: Run, engine: sa.Engine, orders: list[str]) -> float
     return statistics.median(bare_warm)
 
 
+def _bare_rollup(conn: sa.Connection, since: datetime) -> None:
+    """The floor of the overview: one pass over the per-order rollup for the window's counts and
+    cycle-time percentiles (what the KPIs need at least; no per-flow, queue or exception reads)."""
+    conn.exec_driver_sql(
+        "SELECT count(*), count(dispatched_at), quantile_cont(epoch(dispatched_at - created_at), [0.5, 0.95]) "
+        "FROM order_facts WHERE created_at >= ?",
+        (since,),
+    ).all()
+
+
+def overview_and_detection(run: Run, engine: sa.Engine) -> None:
+    """The overview KPIs (24 h) beside a bare read of the rollup, and one detection pass."""
+    day = Window.named("24h", now=ANCHOR)
+    with engine.connect() as conn:
+        flow, bare = _paired(lambda _: overview(conn, now=ANCHOR, window=day),
+                             lambda _: _bare_rollup(conn, day.since), ["24h"] * 12)  # fmt: skip
+    flow, bare = flow[2:], bare[2:]  # the first two warm the caches
+    run.add(
+        latency("overview_kpis", "24 h, median", statistics.median(flow), "ms", statistics.median(bare),
+                note="limit: one bare pass over order_facts"),
+        latency("overview_kpis", "24 h, p95", pct(flow, 95), "ms", pct(bare, 95), target="≤ 50 ms at 10M"),
+    )  # fmt: skip
+    with engine.begin() as conn:
+        began = time.perf_counter()
+        run_detection(conn, now=ANCHOR)
+        first = (time.perf_counter() - began) * 1000
+    with engine.begin() as conn:
+        began = time.perf_counter()
+        run_detection(conn, now=ANCHOR)
+        steady = (time.perf_counter() - began) * 1000
+    run.add(plain("detection", "first pass", first, "ms", target="< 5 s at 10M"),
+            plain("detection", "steady pass", steady, "ms"))  # fmt: skip
+
+
 def preloaded(run: Run, bodies: list[bytes], empty_rate: float, db: Path, orders: list[str], bare_ms: float) -> None:
     """NDJSON into the loaded database (limit: the empty-database rate), then the timeline over HTTP."""
     port = free_port()
@@ -315,10 +353,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=SCALES, default="small")
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary databases go")
-    parser.add_argument("--only", nargs="*", default=None, help="decode, ingest, timeline (default: all)")
+    parser.add_argument("--only", nargs="*", default=None, help="decode, ingest, timeline, queries (default: all)")
     args = parser.parse_args()
     days, orders_per_day, stock_per_day, batches, otlp_requests = SCALES[args.scale]
-    only = set(args.only or ["decode", "ingest", "timeline"])
+    only = set(args.only or ["decode", "ingest", "timeline", "queries"])
     run = Run(args.scale)
     began = time.perf_counter()
     print(f"bench suite, scale {args.scale}: {run.machine()}", flush=True)
@@ -341,6 +379,8 @@ def main() -> None:
                            "events/s", None, note=", ".join(f"{k} {v:,}" for k, v in counts.items())),
                 plain("seed_synthetic", "database size", db.stat().st_size / 1e6, "MB"))  # fmt: skip
         bare_ms = timeline_in_process(run, engine, orders) if "timeline" in only else 0.0
+        if "queries" in only:
+            overview_and_detection(run, engine)
         bodies = _event_bodies(batches)
         if "ingest" in only:
             writer_preloaded(run, engine, folder, bodies)
@@ -350,7 +390,9 @@ def main() -> None:
             preloaded(run, bodies, empty_rate, db, orders, bare_ms)
     run.add(plain("bench", "peak RSS of the bench process", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "MB"), plain("bench", "wall time", time.perf_counter() - began, "s"))  # fmt: skip
-    print(f"wrote {run.write()}")
+    print(
+        f"wrote {run.write(name='latest' if args.only is None else 'partial')}"
+    )  # a partial run never replaces latest
 
 
 if __name__ == "__main__":
