@@ -66,6 +66,9 @@ business_events = sa.Table(
     sa.Column("trace_id", sa.String),
     sa.Column("payload", sa.String),  # JSON text, kept for replay
     sa.Index("ix_business_events_correlation_id", "correlation_id"),
+    # The writer's de-duplication: refuses a stored event_id in O(batch) (see models/ingest/writer.py).
+    # create_schema adds it to older databases (their ids are unique already: the writer kept them so).
+    sa.Index("ux_business_events_event_id", "event_id", unique=True),
 )
 
 spans = sa.Table(
