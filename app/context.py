@@ -23,6 +23,7 @@ from models.ingest.writer import IngestWriter
 from models.queries.common import utcnow
 from models.queries.partners import list_partners
 from models.store.db import make_engine
+from models.store.expectations import load_expectations, sync_expectations
 from models.store.flow_config import FlowConfig, load_flow_config, sync_flow_config
 from models.store.schema import create_schema
 
@@ -80,8 +81,10 @@ def open_context(settings: Settings) -> AppContext:
     )
     create_schema(engine)
     flow_config = load_flow_config(settings.flows_file)
+    expectations = load_expectations(settings.expectations_file)
     with engine.begin() as conn:
         sync_flow_config(conn, flow_config)
+        sync_expectations(conn, expectations)
     writer = IngestWriter(engine)
     buffer = IngestBuffer(
         writer,

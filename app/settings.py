@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     orders_per_day: int = Field(1500, ge=1, le=100_000, description="mean demo orders per day")
     seed: int = Field(20261122, description="random seed of the demo data")
     flows_file: Path | None = Field(None, description="TOML flow model (systems and flows); default: the demo's")
+    expectations_file: Path | None = Field(
+        None, description="TOML expected next events and daily cut-offs; default: the demo's"
+    )
     refresh_seconds: int = Field(15, ge=2, le=3600, description="dashboard auto-refresh period")
     detection_interval_seconds: float = Field(30, ge=1, le=3600, description="how often exception detection runs")
     detection_resolve_after_passes: int = Field(

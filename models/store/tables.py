@@ -431,3 +431,32 @@ alert_slack_users = sa.Table(
     sa.Column("linked_by", sa.String, nullable=False),
     sa.Column("linked_at", sa.DateTime, nullable=False),
 )
+
+
+# -- expected next events, reconciliation, error catalog (issue 15) ---------------------------
+# What must follow each flow step and by when (models/store/expectations.py syncs the TOML file
+# into it on start): an ok after_event of a key makes an ok expect_event of the same key due.
+expected_events = sa.Table(
+    "expected_events",
+    metadata,
+    sa.Column("expectation_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("after_event", sa.String, nullable=False),
+    sa.Column("expect_event", sa.String, nullable=False),
+    sa.Column("after_source", sa.String),  # only start events from this system
+    sa.Column("after_target", sa.String),  # only start events to this system
+    sa.Column("system_id", sa.String),  # who owes the expected event
+    sa.Column("flow_id", sa.String),
+    sa.Column("within_seconds", sa.Integer),  # due this long after the start…
+    sa.Column("cutoff", sa.String),  # …or by the next daily cut-off, HH:MM UTC
+    sa.Column("cutoff_lead_seconds", sa.Integer, nullable=False),  # a start later than cut-off − lead: next day's
+    sa.Column("unless_events", sa.String, nullable=False),  # JSON list: a key with any of these is left alone
+)
+
+# Daily carrier / 3PL cut-offs (HH:MM UTC) by system, from the same file.
+cutoffs = sa.Table(
+    "cutoffs",
+    metadata,
+    sa.Column("system_id", sa.String, primary_key=True),
+    sa.Column("cutoff", sa.String, nullable=False),
+)
