@@ -357,7 +357,7 @@ def _title(f: Finding, flow_name: str | None, systems: dict[str, str]) -> str:
         "missing_ack": f"No 855 from {system} for {f.key}",
         "missing_asn": f"No ASN (856) from {system} for {f.key}",
         "queue_backlog": f"{f.key}: dead letters waiting" if f.error_class == "dlq" else f"{f.key} backlog",
-        "missing_event": f"Never came: {f.first_error}",
+        "missing_event": f"Silent: {f.first_error}",
     }
     if f.kind == "sla_breach":
         return f"{flow}: sync lag over threshold" if f.key == "sync-lag" else f"{flow}: orders stuck before {f.key}"

@@ -120,7 +120,7 @@ def silent_non_events(conn: Connection, *, now: datetime, settings: DetectionSet
             rows.append({
                 "kind": KIND, "flow_id": exp["flow_id"], "key": f"{exp['expectation_id']}/{cause}",
                 "system_id": exp["system_id"], "error_class": exp["expectation_id"],
-                "message": f"{exp['name']}: {exp['expect_event']} {_promise(exp)}, {what}",
+                "message": f"{exp['name']}: {what} ({exp['expect_event']} {_promise(exp)})",
                 "event_id": None, "at": pd.Timestamp(due), "correlation_id": key,
             })  # fmt: skip
     configured = {str(e["expectation_id"]) for e in expectations}

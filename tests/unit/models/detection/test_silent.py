@@ -99,7 +99,7 @@ def test_an_order_that_never_got_its_asn_is_found_and_one_in_time_is_not(db) -> 
     assert row["first_seen"] == NOW - 6 * H  # PO-1's deadline: 30 h ago + 24 h
     assert row["last_seen"] == NOW - M  # PO-5's
     assert row["title"] == (
-        "Never came: ASN within 24 h of the 855: asn.received within 1 d of po.acknowledged, nothing received"
+        "Silent: ASN within 24 h of the 855: nothing received (asn.received within 1 d of po.acknowledged)"
     )
 
     # The ASN of PO-1 arrives: only PO-5 is left; then PO-5's too: the exception resolves.
