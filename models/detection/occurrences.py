@@ -40,6 +40,8 @@ class DetectionSettings:
     reopen_window: timedelta = timedelta(hours=24)
     #: Expected next events are looked for after start events this far back.
     expectation_lookback: timedelta = timedelta(days=7)
+    #: Reconciliation covers this many days (UTC), today included.
+    reconciliation_days: int = 3
 
 
 @dataclass

@@ -18,6 +18,7 @@ Fingerprints follow ``{kind}:{flow}:{key}`` (the seeded demo writes the same sha
 | sync lag p95 over threshold | sla_breach | sync-lag |
 | queue backlog, DLQ not empty | queue_backlog | the queue |
 | expected next event never came (:mod:`models.detection.silent`) | missing_event | expectation/cause |
+| keys a reconciliation stage never got (:mod:`models.detection.reconcile`) | reconciliation_gap | stage/day |
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from models.detection.fingerprint import error_class
 from models.detection.occurrences import OCCURRENCE_COLUMNS, DetectionSettings, RuleResult
 from models.detection.occurrences import duration_text as _duration
 from models.detection.occurrences import occurrence_frame as _frame
+from models.detection.reconcile import reconciliation_gaps
 from models.detection.silent import silent_non_events
 from models.queries.common import Window, read_frame
 from models.queries.steps import (
@@ -336,7 +338,9 @@ def queue_backlog(conn: Connection, *, now: datetime, settings: DetectionSetting
     ]  # fmt: skip
 
 
-RULES = (failures, stuck_orders, missing_confirmations, sync_lag, queue_backlog, silent_non_events)
+RULES = (
+    failures, stuck_orders, missing_confirmations, sync_lag, queue_backlog, silent_non_events, reconciliation_gaps,
+)  # fmt: skip
 __all__ = ["OCCURRENCE_COLUMNS", "RULES", "DetectionSettings", "RuleResult"]
 
 

@@ -1,4 +1,5 @@
-"""Expected next events and daily cut-offs as configuration: a TOML file synced into tables.
+"""Expected next events, daily cut-offs and reconciliation stages as configuration: a TOML file
+synced into tables.
 
 What must follow each step of a flow, and by when, is the integration team's knowledge, not
 code: the demo distributor's file is the default (``default_expectations.toml``), a customer's
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import Connection
 
 from models.store.flow_config import EventType, Id
-from models.store.tables import cutoffs, expected_events
+from models.store.tables import cutoffs, expected_events, reconciliation_stages
 
 DEFAULT_EXPECTATIONS_FILE = Path(__file__).with_name("default_expectations.toml")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -68,6 +69,19 @@ class ExpectationDef(BaseModel):
         return self
 
 
+class StageDef(BaseModel):
+    """One stage of the reconciliation funnel: the keys that reached it are those with its event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stage: Id
+    label: Annotated[str, Field(min_length=1)]
+    event: EventType
+    grace_minutes: Annotated[int, Field(ge=0)] = 0
+    replay: bool = False
+    unless: list[EventType] = Field(default_factory=list)
+
+
 class ExpectationsConfig(BaseModel):
     """A whole expectations file: the cut-off an expectation names must be declared in it."""
 
@@ -75,6 +89,7 @@ class ExpectationsConfig(BaseModel):
 
     cutoffs: dict[str, str] = Field(default_factory=dict)
     expectations: list[ExpectationDef] = Field(default_factory=list)
+    reconciliation: list[StageDef] = Field(default_factory=list)
 
     @field_validator("cutoffs")
     @classmethod
@@ -92,6 +107,13 @@ class ExpectationsConfig(BaseModel):
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
             raise ValueError(f"expectation ids declared twice: {', '.join(repeated)}")
+        stages = [s.stage for s in self.reconciliation]
+        if len(set(stages)) != len(stages):
+            raise ValueError(
+                f"reconciliation stages declared twice: {', '.join(sorted({s for s in stages if stages.count(s) > 1}))}"
+            )
+        if self.reconciliation and self.reconciliation[0].replay:
+            raise ValueError("reconciliation[0] (the first stage) has nothing before it to replay")
         for i, exp in enumerate(self.expectations):
             if exp.cutoff_system is not None and exp.cutoff_system not in self.cutoffs:
                 raise ValueError(
@@ -126,6 +148,7 @@ def sync_expectations(conn: Connection, config: ExpectationsConfig) -> dict[str,
     """Replace the stored expectations and cut-offs with the file's (nothing refers to old rows)."""
     conn.execute(expected_events.delete())
     conn.execute(cutoffs.delete())
+    conn.execute(reconciliation_stages.delete())
     rows = [
         {
             "expectation_id": e.expectation_id, "name": e.name, "after_event": e.after, "expect_event": e.expect,
@@ -140,4 +163,11 @@ def sync_expectations(conn: Connection, config: ExpectationsConfig) -> dict[str,
         conn.execute(sa.insert(expected_events), rows)
     if config.cutoffs:
         conn.execute(sa.insert(cutoffs), [{"system_id": s, "cutoff": at} for s, at in config.cutoffs.items()])
-    return {"expectations": len(rows), "cutoffs": len(config.cutoffs)}
+    stages = [
+        {"position": i, "stage": s.stage, "label": s.label, "event": s.event, "grace_seconds": s.grace_minutes * 60,
+         "replay": s.replay, "unless_events": json.dumps(s.unless)}
+        for i, s in enumerate(config.reconciliation)
+    ]  # fmt: skip
+    if stages:
+        conn.execute(sa.insert(reconciliation_stages), stages)
+    return {"expectations": len(rows), "cutoffs": len(config.cutoffs), "stages": len(stages)}

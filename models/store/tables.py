@@ -460,3 +460,16 @@ cutoffs = sa.Table(
     sa.Column("system_id", sa.String, primary_key=True),
     sa.Column("cutoff", sa.String, nullable=False),
 )
+
+# The reconciliation funnel's stages in order, from the same file (models/queries/reconciliation.py).
+reconciliation_stages = sa.Table(
+    "reconciliation_stages",
+    metadata,
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("stage", sa.String, nullable=False),
+    sa.Column("label", sa.String, nullable=False),
+    sa.Column("event", sa.String, nullable=False),
+    sa.Column("grace_seconds", sa.Integer, nullable=False),
+    sa.Column("replay", sa.Boolean, nullable=False),  # a gap's keys replay the previous stage's message
+    sa.Column("unless_events", sa.String, nullable=False),  # JSON list
+)
