@@ -15,7 +15,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from swagger_ui_bundle import swagger_ui_path
 
-from app.api import alerts, correlation, demo, detection, exceptions, flows, health, ingest, kpis, orders
+from app.api import (
+    alerts,
+    correlation,
+    demo,
+    detection,
+    exceptions,
+    flows,
+    health,
+    ingest,
+    kpis,
+    orders,
+    reconciliation,
+)
 from app.context import AppContext, open_context
 from app.settings import Settings
 from dashboards.app import create_dash
@@ -59,6 +71,7 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(demo.demo_router, prefix=API_PREFIX)
     app.include_router(demo.router)
     app.include_router(alerts.router, prefix=API_PREFIX)  # issue 12
+    app.include_router(reconciliation.router, prefix=API_PREFIX)  # issue 15
     _install_docs(app)
     _install_api_not_found(app)
     _install_error_handlers(app)

@@ -629,3 +629,52 @@ class SlackAnswer(Out):
     response_type: str | None = None
     replace_original: bool | None = None
     text: str | None = None
+
+
+# -- reconciliation (issue 15) ----------------------------------------------------------------
+class ReconciliationStage(Out):
+    position: int
+    stage: str = Field(examples=["erp"])
+    label: str = Field(examples=["Accepted in the ERP"])
+    event: str = Field(examples=["order.accepted"])
+    grace_minutes: int = Field(description="a key is missing once the stage before is this much older")
+    replay: bool = Field(description="a gap's keys can be replayed from the previous stage's message")
+    unless: list[str] = Field(description="events that take a key out of this stage (cancelled, on hold)")
+
+
+class FunnelCell(Out):
+    day: datetime
+    channel: str
+    position: int
+    stage: str
+    label: str
+    reached: int = Field(description="keys with the stage's event")
+    missing: int = Field(description="keys past the stage's grace without it: the gap")
+    pending: int = Field(description="keys still within the grace (in flight)")
+    excluded: int = Field(description="keys with one of the stage's unless events")
+
+
+class ReconciliationGap(Out):
+    day: datetime
+    channel: str
+    position: int
+    stage: str
+    label: str
+    correlation_id: str = Field(description="the missing key: its timeline is /orders?id=<key>")
+    previous_at: datetime = Field(description="when the key reached the stage before")
+    due_at: datetime
+    source_event_id: str | None = Field(description="the previous stage's message (replayed where replay is true)")
+    source_flow_id: str | None
+    replay: bool
+
+
+class ReconciliationReport(Out):
+    """Orders compared key by key across the stages, per day and channel."""
+
+    as_of: datetime
+    since: datetime
+    until: datetime
+    channel: str | None
+    stages: list[ReconciliationStage]
+    funnel: list[FunnelCell]
+    gaps: list[ReconciliationGap]
