@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     expectations_file: Path | None = Field(
         None, description="TOML expected next events and daily cut-offs; default: the demo's"
     )
+    error_catalog_file: Path | None = Field(
+        None, description="TOML error catalog (known error classes, runbooks, safe actions); default: the built-in"
+    )
     refresh_seconds: int = Field(15, ge=2, le=3600, description="dashboard auto-refresh period")
     detection_interval_seconds: float = Field(30, ge=1, le=3600, description="how often exception detection runs")
     detection_resolve_after_passes: int = Field(

@@ -473,3 +473,26 @@ reconciliation_stages = sa.Table(
     sa.Column("replay", sa.Boolean, nullable=False),  # a gap's keys replay the previous stage's message
     sa.Column("unless_events", sa.String, nullable=False),  # JSON list
 )
+
+# The error catalog (models/store/error_catalog.py): known error classes matched over an error's code
+# and message, each with its explanation, Markdown runbook and the safe action to offer. Rows of the
+# TOML file (origin 'config') are refreshed on start while updated_by is null; an admin's edit sets
+# updated_by and wins over the file; classes an admin adds have origin 'admin'.
+error_classes = sa.Table(
+    "error_classes",
+    metadata,
+    sa.Column("class_id", sa.String, primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),  # match order: the first matching class wins
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("codes", sa.String, nullable=False),  # JSON list, matched case-insensitively
+    sa.Column("patterns", sa.String, nullable=False),  # JSON list of regular expressions over the message
+    sa.Column("exclude", sa.String, nullable=False),  # JSON list: a message matching one is not this class
+    sa.Column("explanation", sa.String, nullable=False),
+    sa.Column("runbook", sa.String, nullable=False),  # Markdown
+    sa.Column("action", sa.String, nullable=False),  # replay, edit_and_replay, resolve
+    sa.Column("suggested_patch", sa.String),  # JSON Patch text, for edit_and_replay
+    sa.Column("resolve_reason", sa.String),  # for resolve
+    sa.Column("origin", sa.String, nullable=False),  # config, admin
+    sa.Column("updated_by", sa.String),  # null: as the file says
+    sa.Column("updated_at", sa.DateTime),
+)
