@@ -180,8 +180,8 @@ def sync_error_catalog(conn: Connection, catalog: ErrorCatalog, *, now: datetime
             conn.execute(error_classes.delete().where(error_classes.c.class_id == class_id))
     written = 0
     for position, definition in enumerate(catalog.classes):
-        row = stored.get(definition.class_id)
-        if row is not None and row["updated_by"] is not None:
+        edited = stored.get(definition.class_id)
+        if edited is not None and edited["updated_by"] is not None:
             conn.execute(
                 error_classes.update().where(error_classes.c.class_id == definition.class_id).values(position=position)
             )
