@@ -288,6 +288,18 @@ class MessageCounts(Out):
     pending: int
 
 
+class KnownError(Out):
+    """The error catalog's class of an exception's error."""
+
+    class_id: str = Field(examples=["unmapped_sku"])
+    name: str
+    explanation: str = Field(description="what the error means, in plain language")
+    runbook: str = Field(description="Markdown")
+    action: str = Field(description="the safe action to offer: replay, edit_and_replay or resolve")
+    suggested_patch: str | None = Field(description="JSON Patch to start an edit-and-replay from")
+    resolve_reason: str | None
+
+
 class ExceptionDetail(ExceptionRow):
     """One exception with what an operator needs to act on it."""
 
@@ -299,6 +311,7 @@ class ExceptionDetail(ExceptionRow):
     messages: list[dict[str, Any]] = Field(description="every failed message: state, replays, last error")
     message_counts: MessageCounts
     actions: list[dict[str, Any]] = Field(description="the audit trail")
+    known_error: KnownError | None = Field(description="the error catalog's class of its error, when known")
 
 
 class ActionResult(Out):
