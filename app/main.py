@@ -20,6 +20,7 @@ from app.api import (
     correlation,
     demo,
     detection,
+    error_classes,
     exceptions,
     flows,
     health,
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(demo.router)
     app.include_router(alerts.router, prefix=API_PREFIX)  # issue 12
     app.include_router(reconciliation.router, prefix=API_PREFIX)  # issue 15
+    app.include_router(error_classes.router, prefix=API_PREFIX)  # issue 15
     _install_docs(app)
     _install_api_not_found(app)
     _install_error_handlers(app)

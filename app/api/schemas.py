@@ -691,3 +691,25 @@ class ReconciliationReport(Out):
     stages: list[ReconciliationStage]
     funnel: list[FunnelCell]
     gaps: list[ReconciliationGap]
+
+
+# -- error catalog (issue 15) -----------------------------------------------------------------
+class ErrorClass(KnownError):
+    """A known error class: how it is recognised, what it means and what to do."""
+
+    codes: list[str] = Field(description="error codes, matched case-insensitively")
+    patterns: list[str] = Field(description="regular expressions over the message (case-insensitive)")
+    exclude: list[str] = Field(description="a message matching one of these is not this class")
+    position: int = Field(description="match order: the first matching class wins")
+    origin: str = Field(description="config (the catalogue file) or admin (added here)")
+    updated_by: str | None = Field(description="who last edited it; null: as the file says")
+    updated_at: datetime | None
+
+
+class ErrorClassList(Out):
+    classes: list[ErrorClass]
+
+
+class ErrorClassReverted(Out):
+    class_id: str
+    error_class: ErrorClass | None = Field(description="the file's definition, or null when the class was removed")
