@@ -114,7 +114,8 @@ def backlog_forecast(conn: Connection, *, now: datetime, window: timedelta = DEF
         clears = now if depth == 0 else (now + timedelta(minutes=depth / drain) if drain > 0 else None)
         cutoff = None if pd.isna(flow["cutoff"]) else str(flow["cutoff"])
         cutoff_at = _cutoff_today(cutoff, now)
-        misses, at_risk = 0, tuple[str, ...]()
+        misses = 0
+        at_risk: tuple[str, ...] = ()
         if cutoff_at is not None and depth:
             through = math.floor(throughput * (cutoff_at - now).total_seconds() / 60)
             misses = max(0, depth - through)
