@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     detection_reopen_window_hours: float = Field(
         24, ge=0, le=24 * 90, description="a recurrence within this long of a resolve reopens the same exception"
     )
+    reconciliation_days: int = Field(
+        3, ge=1, le=31, description="detection reconciles this many UTC days (today included) for gaps"
+    )
     checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")
     memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'")
     shopify_secret: str | None = Field(None, description="shared secret of Shopify webhooks")
