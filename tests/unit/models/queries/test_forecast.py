@@ -17,8 +17,8 @@ M = timedelta(minutes=1)
 REL1, REL2 = "erp-3pl-release", "erp2-3pl2-release"
 
 
-@pytest.fixture()
-def engine(tmp_path):  # type: ignore[no-untyped-def]
+def forecast_world(tmp_path):  # type: ignore[no-untyped-def]
+    """Two release queues, their cut-offs, deliveries and waiting orders (also the alert rule's test)."""
     engine, writer = fresh_db(tmp_path)
     add_flow(engine, REL1, "order.accepted", "order.released", 7200, "fulfilment", source_system="erp",
              target_system="3pl", queue="release.3pl")  # fmt: skip
@@ -55,6 +55,12 @@ def engine(tmp_path):  # type: ignore[no-untyped-def]
         for i in range(1, 16)
     ]  # 15 orders waiting on REL2's release
     writer.append("business_events", events_table(rows))  # fmt: skip
+    return engine
+
+
+@pytest.fixture()
+def engine(tmp_path):  # type: ignore[no-untyped-def]
+    engine = forecast_world(tmp_path)
     yield engine
     engine.dispose()
 
