@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from app.settings import Settings, load_settings
 from models.store.db import DatabaseError
 from models.store.flow_config import FlowConfigError
+from models.store.kpi_targets import TargetsFileError
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -272,6 +273,6 @@ def main() -> None:
     """Console-script entry: user errors are one line on stderr, never a traceback."""
     try:
         cli()
-    except (CliError, DatabaseError, FlowConfigError) as exc:
+    except (CliError, DatabaseError, FlowConfigError, TargetsFileError) as exc:
         typer.echo(f"flowwatch: error: {exc}", err=True)
         sys.exit(1)

@@ -16,16 +16,19 @@ from app.metrics import IngestCounters
 from app.services.runtime import ActionRuntime
 from app.settings import Settings
 from collectors.adapters import Adapter, build_adapters
+from collectors.brokers import BrokerConsumers
 from collectors.filedrop import FileDrop
 from collectors.pollers import PollerRunner
 from models.ingest.buffer import IngestBuffer
 from models.ingest.writer import IngestWriter
 from models.queries.common import utcnow
+from models.queries.kpi_targets import sync_config_targets
 from models.queries.partners import list_partners
 from models.store.db import make_engine
 from models.store.error_catalog import load_error_catalog, sync_error_catalog
 from models.store.expectations import load_expectations, sync_expectations
 from models.store.flow_config import FlowConfig, load_flow_config, sync_flow_config
+from models.store.kpi_targets import load_targets_file
 from models.store.schema import create_schema
 
 
@@ -44,6 +47,7 @@ class AppContext:
     actions: ActionRuntime = field(default_factory=ActionRuntime)  # replays in flight, bulk runs
     sim: SimTargets = field(default_factory=SimTargets)  # the demo's simulated downstream systems
     pollers: PollerRunner = field(default_factory=PollerRunner)
+    brokers: BrokerConsumers = field(default_factory=BrokerConsumers)  # [[brokers]]: events from RabbitMQ, NATS
     filedrop: FileDrop | None = None  # set when the collector jobs are registered
     adapters: dict[str, Adapter] = field(default_factory=dict)  # vendor webhooks, by name
     alerts: AlertRuntime | None = None  # alert rules, channels and their jobs (issue 12)
@@ -61,12 +65,14 @@ class AppContext:
     def start(self) -> None:
         """Replay unflushed ingest, then start the flusher and the scheduled jobs."""
         self.buffer.start()
+        self.brokers.start(self.settings.brokers, self.buffer.submit, self.now)
         register_jobs(self)
         self.scheduler.start()
 
     def close(self) -> None:
         """Stop jobs and bulk runs, commit what was acknowledged, release the database file."""
         self.actions.close()
+        self.brokers.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.buffer.stop()
@@ -84,10 +90,12 @@ def open_context(settings: Settings) -> AppContext:
     flow_config = load_flow_config(settings.flows_file)
     expectations = load_expectations(settings.expectations_file)
     catalog = load_error_catalog(settings.error_catalog_file)
+    targets = load_targets_file(settings.kpi_targets_file)
     with engine.begin() as conn:
         sync_flow_config(conn, flow_config)
         sync_expectations(conn, expectations)
         sync_error_catalog(conn, catalog, now=utcnow())
+        sync_config_targets(conn, [t.model_dump() for t in targets], now=utcnow())
     writer = IngestWriter(engine)
     buffer = IngestBuffer(
         writer,

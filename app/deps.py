@@ -1,14 +1,19 @@
-"""FastAPI dependencies as Annotated aliases: the edge owns the connection."""
+"""FastAPI dependencies as Annotated aliases (the edge owns the connection), and the one translation
+of the action layer's refusals into HTTP answers that every router uses."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import Connection
 
 from app.context import AppContext
+from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
+
+_STATUS = {NotFound: 404, Conflict: 409, InvalidRequest: 422}
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -24,3 +29,13 @@ def get_conn(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Connectio
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Conn = Annotated[Connection, Depends(get_conn)]
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Service errors as HTTP errors with the service's own words (404, 409, 422)."""
+    try:
+        yield
+    except ServiceError as exc:
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 409)
+        raise HTTPException(status_code=status, detail=str(exc)) from exc

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from collectors.brokers import BrokerConsumers
 from collectors.pollers import PollerRunner
 from models.ingest.buffer import IngestBuffer
 
@@ -58,10 +59,13 @@ class IngestCounters:
 
 
 class _FlowwatchCollector(Collector):
-    def __init__(self, counters: IngestCounters, buffer: IngestBuffer, pollers: PollerRunner) -> None:
+    def __init__(
+        self, counters: IngestCounters, buffer: IngestBuffer, pollers: PollerRunner, brokers: BrokerConsumers
+    ) -> None:
         self._counters = counters
         self._buffer = buffer
         self._pollers = pollers
+        self._brokers = brokers
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | SummaryMetricFamily]:
         records = CounterMetricFamily(
@@ -116,10 +120,24 @@ class _FlowwatchCollector(Collector):
                 last_ok.add_metric([status.name], status.last_ok_at.replace(tzinfo=UTC).timestamp())
         yield failures
         yield last_ok
+        yield from self._broker_metrics()
+
+    def _broker_metrics(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        connected = GaugeMetricFamily("flowwatch_broker_connected", "1 while consuming", labels=["broker", "kind"])
+        messages = CounterMetricFamily("flowwatch_broker_messages", "Messages acknowledged", labels=["broker"])
+        records = CounterMetricFamily(
+            "flowwatch_broker_records", "Records consumed, by outcome", labels=["broker", "outcome"]
+        )
+        for status in self._brokers.statuses():
+            connected.add_metric([status.name, status.kind], int(status.is_connected))
+            messages.add_metric([status.name], status.messages)
+            records.add_metric([status.name, "accepted"], status.accepted)
+            records.add_metric([status.name, "dead_lettered"], status.refused)
+        yield from (connected, messages, records)
 
 
-def render(counters: IngestCounters, buffer: IngestBuffer, pollers: PollerRunner) -> bytes:
+def render(counters: IngestCounters, buffer: IngestBuffer, pollers: PollerRunner, brokers: BrokerConsumers) -> bytes:
     """The Prometheus text exposition of this process's metrics."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_FlowwatchCollector(counters, buffer, pollers))
+    registry.register(_FlowwatchCollector(counters, buffer, pollers, brokers))
     return generate_latest(registry)

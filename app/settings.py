@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from alerts.config import AlertsConfig, ChannelConfig, ChannelType
+from collectors.brokers import BrokerConfig
 from collectors.pollers import PollerConfig, check_unique_names
 
 
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     )
     error_catalog_file: Path | None = Field(
         None, description="TOML error catalog (known error classes, runbooks, safe actions); default: the built-in"
+    )
+    kpi_targets_file: Path | None = Field(
+        None, description="TOML of [[targets]] (kpi, target, direction); default: models/store/default_kpi_targets.toml"
     )
     refresh_seconds: int = Field(15, ge=2, le=3600, description="dashboard auto-refresh period")
     detection_interval_seconds: float = Field(30, ge=1, le=3600, description="how often exception detection runs")
@@ -86,6 +90,10 @@ class Settings(BaseSettings):
         10.0, gt=0, le=10_000, description="bulk replay pace for flows without their own setting"
     )
     amqp_url: str | None = Field(None, description="RabbitMQ whose DLQs AMQP flows replay from, amqp://user:pw@host/")
+    brokers: list[BrokerConfig] = Field(
+        default_factory=list,
+        description="canonical events consumed from RabbitMQ or NATS JetStream, [[brokers]] tables in the TOML file",
+    )
     pollers: list[PollerConfig] = Field(
         default_factory=list, description="queue-depth pollers, [[pollers]] tables in the TOML file"
     )
@@ -218,6 +226,14 @@ class Settings(BaseSettings):
     @classmethod
     def _unique_pollers(cls, value: list[PollerConfig]) -> list[PollerConfig]:
         check_unique_names(value)
+        return value
+
+    @field_validator("brokers")
+    @classmethod
+    def _unique_brokers(cls, value: list[Any]) -> list[Any]:
+        names = [b.name for b in value]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"two brokers are named {', '.join(map(repr, twice))}: names must be unique")
         return value
 
     @classmethod

@@ -55,10 +55,10 @@ def create_dash(ctx: AppContext) -> dash.Dash:
 
 
 def shell(company: str, *, demo: bool = False) -> html.Div:
-    """Top bar (brand, company, one link per registered page; the Demo panel only in demo mode)
-    around the page container."""
+    """Top bar (brand, company, one link per registered page; the Demo panel only in demo mode;
+    pages registered with ``nav=False``, such as one partner's, are reached by links) around the page."""
     pages = sorted(
-        (p for p in dash.page_registry.values() if demo or not p.get("demo_only")),
+        (p for p in dash.page_registry.values() if (demo or not p.get("demo_only")) and p.get("nav", True)),
         key=lambda p: (p.get("order") or 0, p["name"]),
     )
     links = [

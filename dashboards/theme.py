@@ -31,6 +31,30 @@ HEALTH_COLORS: dict[str, str] = {
     "idle": "#94a3b8",
 }
 
+#: One colour per system of the estate (12 systems in the demo, all distinct, none of them the
+#: failure red): assigned by :func:`system_colors` in a stable order, so a system keeps its colour
+#: whichever systems a chart happens to show.
+SYSTEM_PALETTE: tuple[str, ...] = (
+    "#2563eb",  # blue
+    "#e69f00",  # orange
+    "#009e73",  # bluish green
+    "#cc79a7",  # reddish purple
+    "#56b4e9",  # sky blue
+    "#6a3d9a",  # purple
+    "#b8a100",  # mustard
+    "#3f3f46",  # charcoal
+    "#8c564b",  # brown
+    "#17becf",  # cyan
+    "#7f7f00",  # olive
+    "#999999",  # grey
+)
+
+
+def system_colors(system_ids: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """System id → colour, by the ids' sorted order (the estate's systems, not a chart's subset)."""
+    return {s: SYSTEM_PALETTE[i % len(SYSTEM_PALETTE)] for i, s in enumerate(sorted(system_ids))}
+
+
 #: Distinct, colour-blind-friendlier series colours (flows, queues).
 SERIES_COLORS: tuple[str, ...] = (
     "#2563eb",

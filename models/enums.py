@@ -134,3 +134,19 @@ class AlertChange(StrEnum):
     SILENCE_EXPIRED = "silence_expired"
     SLACK_USER_LINKED = "slack_user_linked"
     SLACK_USER_UNLINKED = "slack_user_unlinked"
+
+
+class Direction(StrEnum):
+    """Which way a KPI gets better: a target is met at or above it (higher) or at or below it (lower)."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class Rag(StrEnum):
+    """A KPI against its target: green at or better, amber within the tolerance, red beyond; none without data."""
+
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+    NONE = "none"

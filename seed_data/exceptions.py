@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from models.enums import REPLAY_ACTOR, Action
 from seed_data.delivery import Findings
 from seed_data.distributor import FLOW_BY_ID, SYSTEMS
 from seed_data.incidents import ErpBacklog
@@ -307,6 +308,48 @@ def exception_tables(
         }
     )
     return pa.table(columns), orders, _messages_table(drafts, ids, anchor_us)
+
+
+def audit_table(drafts: list[ExceptionDraft], ids: list[int], action_ids: list[int], anchor_us: int) -> pa.Table:
+    """The ``exception_actions`` the seeded lifecycle implies, so the demo's history shows who acted.
+
+    An assignee acknowledged the exception (45 min in, or when it was resolved if sooner); a
+    resolution that says messages were replayed was a person's replay (the assignee, else the
+    ops desk) followed by the replay's own resolve; any other resolution a person confirmed and
+    closed (never the detector's: detection would then reopen it on an old finding).
+    ``action_ids`` must hold :func:`audit_count` ids.
+    """
+    rows = list(_audit(drafts, ids))
+    at = np.array([r[3] for r in rows], float)
+    return pa.table(
+        {
+            "action_id": pa.array(action_ids, pa.int64()),
+            "exception_id": pa.array([r[0] for r in rows], pa.int64()),
+            "action": pa.array([r[1] for r in rows], pa.string()),
+            "actor": pa.array([r[2] for r in rows], pa.string()),
+            "acted_at": timestamps(at, anchor_us),
+            "outcome": pa.array([r[4] for r in rows], pa.string()),
+        }
+    )
+
+
+def audit_count(drafts: list[ExceptionDraft]) -> int:
+    """How many audit rows :func:`audit_table` writes for ``drafts``."""
+    return sum(1 for _ in _audit(drafts, list(range(len(drafts)))))
+
+
+def _audit(drafts: list[ExceptionDraft], ids: list[int]) -> Iterable[tuple[int, str, str, float, str]]:
+    for i, d in zip(ids, drafts, strict=True):
+        if d.assignee is not None:
+            ack = min(d.first_seen + _ACK_AFTER, 0.0)
+            yield i, str(Action.ACK), d.assignee, ack if d.resolved_at is None else min(ack, d.resolved_at), "ok"
+        if d.resolved_at is None:
+            continue
+        if "replayed" in (d.resolution or ""):
+            yield i, str(Action.REPLAY), d.assignee or "ops.desk", d.resolved_at, "delivered"
+            yield i, str(Action.RESOLVE), REPLAY_ACTOR, d.resolved_at, "done"
+        else:
+            yield i, str(Action.RESOLVE), d.assignee or "ops.desk", d.resolved_at, "ok"
 
 
 def _messages_table(drafts: list[ExceptionDraft], ids: list[int], anchor_us: int) -> pa.Table:

@@ -27,7 +27,7 @@ from models.store.tables import business_events, metadata
 from seed_data.catalogue import Catalogue
 from seed_data.delivery import Findings, Sink
 from seed_data.distributor import EDI_PARTNERS, FLOW_CONFIG
-from seed_data.exceptions import draft_exceptions, exception_tables
+from seed_data.exceptions import audit_count, audit_table, draft_exceptions, exception_tables
 from seed_data.incidents import ErpBacklog, plan_incidents
 from seed_data.orders import OrderNumbers, emit_lifecycle, sample_orders
 from seed_data.queues import QueueLedger, queue_samples
@@ -48,6 +48,7 @@ SEEDED_TABLES = (
     "exceptions",
     "exception_orders",
     "exception_messages",
+    "exception_actions",
 )
 
 
@@ -121,10 +122,20 @@ def seed_demo(
                     {"n": len(drafts)},
                 ).scalars()
             )
+            action_ids = list(
+                conn.execute(
+                    sa.text("SELECT nextval('exception_action_id_seq') AS id FROM range(:n) ORDER BY id"),
+                    {"n": audit_count(drafts)},
+                ).scalars()
+            )
         exceptions, links, messages = exception_tables(drafts, ids, anchor_us)
         rows["exceptions"] = writer.append("exceptions", exceptions).written
         rows["exception_orders"] = writer.append("exception_orders", links).written
         rows["exception_messages"] = writer.append("exception_messages", messages).written
+        # Who acknowledged, replayed and resolved: the audit the lifecycle would have written.
+        rows["exception_actions"] = writer.append(
+            "exception_actions", audit_table(drafts, ids, action_ids, anchor_us)
+        ).written
 
     with engine.begin() as conn:
         add_partners(conn, EDI_PARTNERS, now=anchor)  # the suppliers' EDI arrives through the real adapter
@@ -175,13 +186,13 @@ def _checksum(conn: sa.Connection, anchor_us: int) -> str:
         source = name
         values = []
         for column in table.columns:
-            if column.name == "exception_id":
+            if column.name in ("exception_id", "action_id"):
                 continue
             if isinstance(column.type, sa.DateTime):
                 values.append(f"CAST(epoch_us({name}.{column.name}) - {anchor_us} AS VARCHAR)")
             else:
                 values.append(f"CAST({name}.{column.name} AS VARCHAR)")
-        if name in ("exception_orders", "exception_messages"):
+        if name in ("exception_orders", "exception_messages", "exception_actions"):
             source = f"{name} JOIN exceptions USING (exception_id)"
             values.append("fingerprint")
         row = "concat_ws('|', " + ", ".join(f"coalesce({v}, '~')" for v in values) + ")"

@@ -8,13 +8,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 import httpx
 import uvicorn
 
 from app.context import AppContext, open_context
 from app.main import create_app
-from app.settings import Settings
+from app.settings import Settings, load_settings
 
 
 @dataclass
@@ -30,6 +32,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_seeded(
+    db: Path, *, anchor: datetime, days: int = 7, orders_per_day: int = 300, seed: int = 7
+) -> Iterator[LiveServer]:
+    """Seed ``days`` of the demo distributor ending at ``anchor`` into a new database at ``db`` and serve
+    it with the clock pinned to ``anchor``, so "today" and "in flight" do not drift during a test."""
+    from seed_data import seed_demo
+
+    settings = load_settings(db=db)
+    ctx = open_context(settings)
+    ctx.clock = lambda: anchor
+    seed_demo(ctx.engine, ctx.writer, days=days, orders_per_day=orders_per_day, seed=seed, anchor=anchor)
+    with serve(settings, ctx=ctx) as live:
+        yield live
 
 
 @contextmanager

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from alerts import slack_signature
-from app.api.exceptions import _refusals
 from app.api.schemas import (
     AlertChange,
     AlertsOverview,
@@ -34,7 +33,7 @@ from app.api.schemas import (
     TestResults,
 )
 from app.context import AppContext
-from app.deps import Conn, Ctx
+from app.deps import Conn, Ctx, refusals
 from app.services import alerts as service
 from app.services.errors import Conflict, ServiceError
 from models.queries import alerts as store
@@ -55,7 +54,7 @@ def _runtime(ctx: AppContext) -> Any:
     summary="Rules with their state, firing/pending/resolved alerts, silences, channels, notifications",
 )
 def get_alerts(ctx: Ctx, conn: Conn, notifications: Annotated[int, Query(ge=0, le=1000)] = 100) -> dict[str, Any]:
-    with _refusals():
+    with refusals():
         return jsonable_encoder(service.overview(ctx, conn, notifications=notifications))
 
 
@@ -91,7 +90,7 @@ def get_rules(conn: Conn) -> list[dict[str, Any]]:
 
 @router.post("/rules", response_model=RuleRow, status_code=201, summary="Create a rule")
 def create_rule(body: RuleIn, ctx: Ctx) -> dict[str, Any]:
-    with _refusals():
+    with refusals():
         return jsonable_encoder(service.save_rule(ctx, service.rule_from(body.rule), actor=body.actor))
 
 
@@ -101,7 +100,7 @@ def create_rule(body: RuleIn, ctx: Ctx) -> dict[str, Any]:
     summary="Replace a rule's definition (kept over the file's from then on)",
 )
 def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
-    with _refusals():
+    with refusals():
         rule = service.rule_from({"id": rule_id, **body.rule})
         return jsonable_encoder(service.save_rule(ctx, rule, actor=body.actor, rule_id=rule_id))
 
@@ -110,7 +109,7 @@ def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
     "/rules/{rule_id}", response_model=RuleRow, summary="Change some fields of a rule (e.g. threshold, for, enabled)"
 )
 def patch_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
-    with _refusals():
+    with refusals():
         return jsonable_encoder(service.patch_rule(ctx, rule_id, body.rule, actor=body.actor))
 
 
@@ -120,7 +119,7 @@ def patch_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
     summary="Delete an API rule, or take an edited file rule back to the file's",
 )
 def delete_rule(rule_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
-    with _refusals():
+    with refusals():
         return jsonable_encoder(service.delete_rule(ctx, rule_id, actor=actor))
 
 
@@ -128,7 +127,7 @@ def delete_rule(rule_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1
 def toggle_rule(rule_id: str, command: str, body: ActorIn, ctx: Ctx) -> dict[str, Any]:
     if command not in ("disable", "enable"):
         raise HTTPException(404, f"unknown command {command!r}; use disable or enable")
-    with _refusals():
+    with refusals():
         return jsonable_encoder(service.set_rule_enabled(ctx, rule_id, command == "enable", actor=body.actor))
 
 
@@ -154,7 +153,7 @@ def get_silences(ctx: Ctx, conn: Conn, active: bool = False) -> list[dict[str, A
     "/silences", response_model=Silence, status_code=201, summary="Silence the alerts the matchers select until ends_at"
 )
 def create_silence(body: SilenceIn, ctx: Ctx) -> dict[str, Any]:
-    with _refusals():
+    with refusals():
         silence = service.create_silence(
             ctx,
             matchers=body.matchers,
@@ -168,7 +167,7 @@ def create_silence(body: SilenceIn, ctx: Ctx) -> dict[str, Any]:
 
 @router.delete("/silences/{silence_id}", response_model=Silence, summary="End a silence now")
 def expire_silence(silence_id: int, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
-    with _refusals():
+    with refusals():
         return jsonable_encoder(service.expire_silence(ctx, silence_id, actor=actor))
 
 
@@ -225,14 +224,14 @@ def get_slack_users(ctx: Ctx) -> dict[str, str]:
 
 @router.put("/slack-users/{slack_user_id}", response_model=SlackLink, summary="Link a Slack user to a Flowwatch user")
 def put_slack_user(slack_user_id: str, body: SlackUserIn, ctx: Ctx) -> dict[str, str]:
-    with _refusals():
+    with refusals():
         service.link_slack_user(ctx, slack_user_id, body.user_name, actor=body.actor)
     return {"slack_user_id": slack_user_id, "user_name": body.user_name.strip()}
 
 
 @router.delete("/slack-users/{slack_user_id}", status_code=204, summary="Unlink a Slack user")
 def delete_slack_user(slack_user_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> None:
-    with _refusals():
+    with refusals():
         service.unlink_slack_user(ctx, slack_user_id, actor=actor)
 
 

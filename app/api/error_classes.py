@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas import ErrorClass, ErrorClassList, ErrorClassReverted
-from app.deps import Conn, Ctx
+from app.deps import Conn, Ctx, refusals
 from app.services import error_catalog
-from app.services.errors import InvalidRequest, NotFound, ServiceError
 from models.queries.error_classes import list_error_classes
 
 router = APIRouter(prefix="/error-classes", tags=["error catalog"])
@@ -33,11 +32,6 @@ class ErrorClassIn(BaseModel):
     resolve_reason: str | None = None
 
 
-def _http(exc: ServiceError) -> HTTPException:
-    return HTTPException(404 if isinstance(exc, NotFound) else 422 if isinstance(exc, InvalidRequest) else 409,
-                         str(exc))  # fmt: skip
-
-
 @router.get("", response_model=ErrorClassList, summary="Every known error class, in match order")
 def get_error_classes(conn: Conn) -> dict[str, Any]:
     """The catalog as matched: codes, patterns, exclusions, explanation, runbook and safe action."""
@@ -48,10 +42,8 @@ def get_error_classes(conn: Conn) -> dict[str, Any]:
 def put_error_class(class_id: str, body: ErrorClassIn, ctx: Ctx) -> dict[str, Any]:
     """Change the given fields; the edit wins over the catalogue file until reverted."""
     changes = body.model_dump(exclude_unset=True, exclude={"actor"})
-    try:
+    with refusals():
         return error_catalog.save_error_class(ctx, class_id, changes, actor=body.actor)
-    except ServiceError as exc:
-        raise _http(exc) from exc
 
 
 @router.delete("/{class_id}", response_model=ErrorClassReverted, summary="Revert an edit to the catalogue file")
@@ -59,7 +51,5 @@ def delete_error_class(
     class_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1, max_length=200)]
 ) -> dict[str, Any]:
     """An edited file class goes back to the file's definition; a class an admin added is removed."""
-    try:
+    with refusals():
         return {"class_id": class_id, "error_class": error_catalog.revert_error_class(ctx, class_id, actor=actor)}
-    except ServiceError as exc:
-        raise _http(exc) from exc

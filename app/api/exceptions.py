@@ -6,8 +6,6 @@ errors become 404 (not found), 409 (refused in this state, with the reason) or 4
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
@@ -17,26 +15,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.api.schemas import ActionResult, BulkPlanOut, BulkRun, ExceptionDetail, ExceptionPage, ReplayResult
+from app.api.schemas import ActionResult, BulkPlanOut, BulkRun, ExceptionDetail, ExceptionPage
 from app.context import AppContext
-from app.deps import Conn, Ctx
+from app.deps import Conn, Ctx, refusals
 from app.services import bulk, lifecycle, replay
-from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
 from models.queries.exceptions import ExceptionFilter, SortKey, get_exception, list_exceptions
 
 router = APIRouter(tags=["exceptions"])
-
-_STATUS = {NotFound: 404, Conflict: 409, InvalidRequest: 422}
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Service errors as HTTP errors with the service's own words."""
-    try:
-        yield
-    except ServiceError as exc:
-        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 409)
-        raise HTTPException(status_code=status, detail=str(exc)) from exc
 
 
 def _base_url(ctx: AppContext, request: Request) -> str:
@@ -148,7 +133,7 @@ class ReplayIn(ActorIn):
 
 def _act(ctx: AppContext, exception_id: int, action: lifecycle.Action, actor: str, **change: Any) -> dict[str, Any]:
     """Run one lifecycle action through the action layer; answer the audit states and the new row."""
-    with _refusals():
+    with refusals():
         result, row = lifecycle.perform(ctx, action, exception_id, actor=actor, change=lifecycle.Change(**change))
     return {
         "exception_id": exception_id,
@@ -217,13 +202,13 @@ def _outcome(outcome: replay.ReplayOutcome) -> JSONResponse:
 
 @router.post(
     "/exceptions/{exception_id}/replay",
-    response_model=ReplayResult,
+    response_model=replay.ReplayOutcome,
     summary="Replay every undelivered failed message (one optionally edited)",
 )
 def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Request) -> JSONResponse:
     """Each undelivered message is re-sent at the flow's pace with its own result; the exception resolves
     once all are delivered, else stays open with "n of m delivered"; four-eyes flows answer 202."""
-    with _refusals():
+    with refusals():
         outcome = replay.replay(
             exception_id,
             ctx=ctx,
@@ -238,22 +223,22 @@ def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Reque
 
 @router.post(
     "/exceptions/{exception_id}/approve-replay",
-    response_model=ReplayResult,
+    response_model=replay.ReplayOutcome,
     summary="Approve a four-eyes replay (another operator)",
 )
 def approve_replay(exception_id: int, body: ActorIn, ctx: Ctx, request: Request) -> JSONResponse:
-    with _refusals():
+    with refusals():
         outcome = replay.approve_replay(exception_id, ctx=ctx, approver=body.actor, base_url=_base_url(ctx, request))
     return _outcome(outcome)
 
 
 @router.post(
     "/exceptions/{exception_id}/reject-replay",
-    response_model=ReplayResult,
+    response_model=replay.ReplayOutcome,
     summary="Reject (or withdraw) a four-eyes replay",
 )
 def reject_replay(exception_id: int, body: ReasonIn, ctx: Ctx) -> JSONResponse:
-    with _refusals(), ctx.writer.transaction() as conn:
+    with refusals(), ctx.writer.transaction() as conn:
         outcome = replay.reject_replay(exception_id, conn=conn, actor=body.actor, now=ctx.now(), reason=body.reason)
     return _outcome(outcome)
 
@@ -281,7 +266,7 @@ def bulk_action(body: BulkIn, ctx: Ctx, request: Request) -> JSONResponse:
     """Dry run: the plan. Replay: starts a paced background run (202). Others: done at once (200)."""
     selection = bulk.Selection(filter=body.filter, ids=body.ids)
     base_url = _base_url(ctx, request)
-    with _refusals():
+    with refusals():
         if body.action is bulk.BulkAction.REPLAY:
             with ctx.engine.connect() as conn:
                 plan = bulk.plan_bulk_replay(
@@ -326,7 +311,7 @@ def get_bulk_run(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
 ) -> dict[str, Any]:
-    with _refusals():
+    with refusals():
         return bulk.run_report(run_id, conn=conn, item_status=item_status, offset=offset, limit=limit)
 
 
@@ -334,7 +319,7 @@ def get_bulk_run(
 def control_bulk_run(run_id: int, command: str, body: ActorIn, ctx: Ctx, request: Request) -> dict[str, Any]:
     """Pause and abort take effect after the item in progress; the answer is the run's state then."""
     runner = ctx.actions.bulk
-    with _refusals():
+    with refusals():
         if command == "pause":
             runner.pause(run_id, ctx=ctx)
         elif command == "resume":

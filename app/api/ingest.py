@@ -218,4 +218,4 @@ async def post_queue_samples(request: Request, ctx: Ctx) -> JSONResponse:
 )
 def metrics(ctx: Ctx) -> Response:
     """Prometheus text exposition."""
-    return Response(render(ctx.counters, ctx.buffer, ctx.pollers), media_type="text/plain; version=0.0.4")
+    return Response(render(ctx.counters, ctx.buffer, ctx.pollers, ctx.brokers), media_type="text/plain; version=0.0.4")

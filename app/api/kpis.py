@@ -6,12 +6,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.schemas import KpiReport, Overview
-from app.deps import Conn, Ctx
+from app.api.schemas import KpiReport, KpiTarget, KpiTargets, Overview
+from app.deps import Conn, Ctx, refusals
+from app.services import kpi_targets as targets_service
+from models.enums import Direction
 from models.queries import overview as q
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
+from models.queries.kpi_targets import list_targets
 from models.queries.kpis import DIMENSIONS, kpi_report
+from models.store.kpi_targets import TOLERANCE, judged
 
 #: The longest period one KPI request may cover (and the default when none is given).
 MAX_SPAN = timedelta(days=92)
@@ -42,7 +48,8 @@ def kpis(
     to: Annotated[datetime | None, Query(description="ISO datetime; default: now")] = None,
     group_by: Annotated[str | None, Query(description=f"one of {', '.join(DIMENSIONS)}")] = None,
 ) -> dict[str, Any]:
-    """Every KPI for ``[from, to)`` and the previous period of the same length, per dimension."""
+    """Every KPI for ``[from, to)`` and the previous period of the same length, per dimension, each
+    with its target, direction and every row's RAG status."""
     until = _naive_utc(to) if to else ctx.now()
     since = _naive_utc(from_) if from_ else until - DEFAULT_SPAN
     if since >= until:
@@ -54,7 +61,40 @@ def kpis(
         raise HTTPException(
             status_code=422, detail=f"unknown group_by {group_by!r}; allowed values: {', '.join(DIMENSIONS)}"
         )
-    return kpi_report(conn, window=Window(since, until, 3600), group_by=group_by)
+    report = kpi_report(conn, window=Window(since, until, 3600), group_by=group_by)
+    return judged(report, list_targets(conn))
+
+
+class TargetIn(BaseModel):
+    """A metric's new target (in its unit: shares as 0–1) and which way is better, and who sets it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: float = Field(description="in the metric's unit: shares 0–1, *_hours hours, *_seconds seconds")
+    direction: Direction
+    actor: str = Field(min_length=1, max_length=200)
+
+
+@router.get("/targets", response_model=KpiTargets, summary="Every KPI metric's target, its direction and who set it")
+def get_targets(conn: Conn) -> dict[str, Any]:
+    """The stored targets and the RAG rule they are judged by."""
+    return jsonable_encoder(
+        {
+            "rule": f"green at or better than target, amber within {TOLERANCE:.0%} of it, red beyond",
+            "targets": list(list_targets(conn).values()),
+        }
+    )
+
+
+@router.put(
+    "/targets/{kpi}",
+    response_model=KpiTarget,
+    summary="Set one KPI metric's target (kept over the targets file from then on)",
+)
+def put_target(kpi: str, body: TargetIn, ctx: Ctx) -> dict[str, Any]:
+    with refusals():
+        row = targets_service.set_target(ctx, kpi, target=body.target, direction=body.direction, actor=body.actor)
+    return jsonable_encoder(row)
 
 
 def _naive_utc(value: datetime) -> datetime:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.enums import ReplayStatus
+from app.services.bulk import PlanItem
 
 
 class Out(BaseModel):
@@ -112,7 +112,9 @@ class KpiSeries(Out):
     label: str
     unit: str
     group_by: str | None
-    rows: list[dict[str, Any]] = Field(description="one row per group: value, previous value, count")
+    rows: list[dict[str, Any]] = Field(description="one row per group: value, previous, change, n, rag")
+    target: float | None = Field(None, description="the metric's target, in its unit")
+    direction: str | None = Field(None, description="higher or lower: which way is better")
 
 
 class PartnerScore(Out):
@@ -132,6 +134,20 @@ class KpiReport(Out):
     kpis: list[KpiSeries]
     not_applicable: list[str] = Field(description="KPIs that cannot be grouped by the requested dimension")
     scorecard: list[PartnerScore]
+
+
+class KpiTarget(Out):
+    kpi: str
+    target: float
+    direction: str = Field(description="higher or lower: which way is better")
+    origin: str = Field(description="config (the targets file) or api (set by an admin)")
+    updated_at: datetime
+    updated_by: str | None
+
+
+class KpiTargets(Out):
+    rule: str = Field(description="the RAG rule the targets are judged by")
+    targets: list[KpiTarget]
 
 
 # -- orders ---------------------------------------------------------------------------------
@@ -324,42 +340,6 @@ class ActionResult(Out):
     exception: ExceptionRecord
 
 
-class MessageResult(Out):
-    event_id: str
-    correlation_id: str | None
-    replay_id: int
-    status: ReplayStatus
-    replay_event_id: str | None = None
-    target: str | None = None
-    error_code: str | None = None
-    error: str | None = None
-    http_status: int | None = None
-
-
-class ReplayResult(Out):
-    """A replay: each message's result and the exception's counts after it."""
-
-    exception_id: int
-    status: ReplayStatus
-    messages: list[MessageResult]
-    total: int
-    delivered: int
-    failed: int
-    resolved: bool
-    summary: str
-
-
-class BulkPlanItem(Out):
-    exception_id: int
-    title: str | None
-    flow_id: str | None
-    event_id: str | None = None
-    correlation_id: str | None = None
-    target: str | None = None
-    duplicate_risk: bool = False
-    skip_reason: str | None = None
-
-
 class BulkPlanOut(Out):
     """A dry run: what the action would do to every selected item."""
 
@@ -373,7 +353,7 @@ class BulkPlanOut(Out):
     expected_seconds: float
     messages: int | None = None
     text: str | None = None
-    items: list[BulkPlanItem]
+    items: list[PlanItem]
 
 
 class BulkItem(Out):

@@ -135,6 +135,46 @@ def _fact(label: str, value: str, tone: str = "neutral") -> html.Div:
     )
 
 
+def replay_confirmation(
+    summary: Mapping[str, Any], *, canary: int, rate: float | None, include_risky: bool
+) -> tuple[str, html.Div, str]:
+    """What starting a bulk replay will do, said before it is done (title, body, button): how many
+    messages of how many exceptions, at what pace, for about how long, the canary first, and
+    what is left out. ``summary`` is the plan's ``summary(include_duplicate_risk=…)``."""
+    messages, exceptions = int(summary["runnable"]), int(summary["exceptions"])
+    pace = rate or summary.get("rate_per_second")
+    eta = _eta(messages / pace) if pace and messages else "—"
+    first = min(int(canary or 0), messages)
+    facts = html.Div(className="ex-plan-facts", children=[
+        _fact("Messages to replay", fmt_int(messages), "ok" if messages else "idle"),
+        _fact("Of exceptions", fmt_int(exceptions)),
+        _fact("Paced at", f"{pace:g}/s" if pace else "—"),
+        _fact("Takes about", eta),
+        _fact("Canary batch", fmt_int(first)),
+    ])  # fmt: skip
+    notes = [
+        f"Each message is sent again to its replay target at no more than {pace:g} a second; an exception "
+        "resolves when its last message is delivered."
+        if pace
+        else "Each message is sent again to its target.",
+        f"The first {_plural(first, 'message')} are a canary: if one of them fails, the run stops there."
+        if first
+        else "No canary batch: the whole run starts at once.",
+    ]
+    risky, skipped = int(summary.get("duplicate_risk") or 0), int(summary.get("skipped") or 0)
+    if risky:
+        notes.append(f"{_plural(risky, 'message')} at duplicate risk "
+                     f"{'are included' if include_risky else 'are left out'}.")  # fmt: skip
+    if skipped:
+        notes.append(f"{_plural(skipped, 'message')} will not be sent (skipped or left out).")
+    body = html.Div([facts, html.Ul([html.Li(n) for n in notes], className="fw-dialog-notes")])
+    return f"Start replaying {_plural(messages, 'message')}?", body, f"Start replay of {_plural(messages, 'message')}"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{fmt_int(n)} {noun}{'' if n == 1 else 's'}"
+
+
 def default_canary(runnable: int) -> int:
     """A canary batch worth having: 5 items, or a tenth of a large run (at most 50), never more than the run."""
     return min(runnable, max(5, min(runnable // 10, 50)))

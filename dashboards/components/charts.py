@@ -171,10 +171,17 @@ def _lag_pct_of_sla(data: pd.DataFrame, meta: pd.DataFrame, span: tuple[Any, Any
     return fig
 
 
-def aging_figure(aging: pd.DataFrame) -> go.Figure:
-    """Open exceptions stacked by severity in each aging band, bands in age order."""
+def aging_figure(
+    aging: pd.DataFrame,
+    *,
+    x_title: str = "Age since first seen",
+    y_title: str = "Open exceptions",
+    empty: str = "No open exceptions",
+) -> go.Figure:
+    """Exceptions stacked by severity in each aging band, bands in age order (open ones by age,
+    or those raised in a period by how long they stayed open: the axis titles say which)."""
     if aging.empty or aging["exceptions"].sum() == 0:
-        return empty_figure("No open exceptions")
+        return empty_figure(empty)
     bands = [label for label, _ in AGING_BANDS]
     counts = aging.pivot_table(
         index="band", columns="severity", values="exceptions", aggfunc="sum", fill_value=0
@@ -191,8 +198,8 @@ def aging_figure(aging: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_layout(barmode="stack", bargap=0.35, hovermode="x unified", legend={"traceorder": "normal"})
-    fig.update_xaxes(title_text="Age since first seen", type="category", ticks="")
-    fig.update_yaxes(title_text="Open exceptions", rangemode="tozero")
+    fig.update_xaxes(title_text=x_title, type="category", ticks="")
+    fig.update_yaxes(title_text=y_title, rangemode="tozero")
     return fig
 
 

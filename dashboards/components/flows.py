@@ -18,7 +18,7 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 
 from dashboards.components.charts import DLQ_COLORS, empty_figure
-from dashboards.components.format import duration_unit, fmt_duration, fmt_int, is_missing
+from dashboards.components.format import duration_unit, fmt_duration, fmt_int, is_missing, short_name
 from dashboards.components.tables import badge
 from dashboards.components.tiles import Tile
 from dashboards.theme import HEALTH_COLORS, MUTED, SERIES_COLORS, SEVERITY_COLORS, TEMPLATE
@@ -97,8 +97,9 @@ def flow_grid_rows(flows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (_STATUS_RANK[r["status"]], -(r["lag_pct"] or 0), r["name"]))
 
 
-def flow_tiles(flows: Sequence[Mapping[str, Any]]) -> list[Tile]:
-    """Failing, degraded, healthy flows; failed deliveries; open exceptions; steps, over the last hour."""
+def flow_tiles(flows: Sequence[Mapping[str, Any]], *, period: str = "this hour") -> list[Tile]:
+    """Failing, degraded, healthy flows; failed deliveries; open exceptions; steps, over the
+    ``period`` the rows were read for (said as "this hour", "in the last 24 hours")."""
     rows = flow_grid_rows(flows)
     by_status: dict[str, list[dict[str, Any]]] = {s: [r for r in rows if r["status"] == s] for s in STATUS}
     failing, degraded = by_status["failing"], by_status["degraded"]
@@ -115,9 +116,9 @@ def flow_tiles(flows: Sequence[Mapping[str, Any]]) -> list[Tile]:
              f"worst: {degraded[0]['name']}" if degraded else "no failures or lag warnings",
              "warning" if degraded else "ok"),
         Tile("healthy", "Healthy", fmt_int(len(by_status["healthy"])),
-             f"{quiet} more carried nothing this hour" if quiet else f"of {len(rows)} flows", "ok"),
+             f"{quiet} more carried nothing {period}" if quiet else f"of {len(rows)} flows", "ok"),
         Tile("failures", "Failed deliveries", fmt_int(failures),
-             f"of {fmt_int(deliveries)} deliveries" if deliveries else "nothing delivered this hour",
+             f"of {fmt_int(deliveries)} deliveries" if deliveries else f"nothing delivered {period}",
              "breach" if failures else "neutral"),
         Tile("exceptions", "Open exceptions", fmt_int(exceptions),
              f"{len(critical)} flow{'s' if len(critical) != 1 else ''} with a critical one" if exceptions
@@ -140,16 +141,16 @@ def flow_heading(flow: Mapping[str, Any], status: str) -> tuple[list[Any], str]:
     return title, line
 
 
-def flow_facts(health: Mapping[str, Any], signals: pd.DataFrame) -> list[Tile]:
-    """The open flow in six numbers: the last hour's lag and deliveries (as the list shows them),
+def flow_facts(health: Mapping[str, Any], signals: pd.DataFrame, *, period: str = "1 h") -> list[Tile]:
+    """The open flow in six numbers: the ``period``'s lag and deliveries (as the list shows them),
     and from its signals over the range what is stuck and dead-lettered now, and the worst API minute."""
     p95, sla = health["sync_lag_p95_seconds"], health["sla_seconds"]
     lag_tone = lag_status(p95, sla)
     deliveries, failures = int(health["deliveries_last_hour"]), int(health["failures_last_hour"])
     facts = [
-        Tile("lag", "Sync lag p95 · 1 h", fmt_duration(p95), f"SLA {fmt_duration(sla)}",
+        Tile("lag", f"Sync lag p95 · {period}", fmt_duration(p95), f"SLA {fmt_duration(sla)}",
              "neutral" if lag_tone == "idle" else lag_tone),
-        Tile("deliveries", "Deliveries · 1 h", fmt_int(deliveries),
+        Tile("deliveries", f"Deliveries · {period}", fmt_int(deliveries),
              f"{fmt_int(failures)} failed" if deliveries else "nothing delivered",
              "breach" if failures else ("neutral" if deliveries else "idle")),
     ]  # fmt: skip
@@ -235,10 +236,10 @@ def signals_figure(
         roles = roles[:1]
     for i, (role, name, dash) in enumerate(roles):
         colour = SERIES_COLORS[i]
-        fig.add_scatter(x=x, y=signals[f"{role}_p95_ms"], name=f"{_short(name)} ({role})", legendgroup=role,
+        fig.add_scatter(x=x, y=signals[f"{role}_p95_ms"], name=f"{short_name(name)} ({role})", legendgroup=role,
                         mode="lines", line={"color": colour, "width": 1.8, "dash": dash}, connectgaps=False,
                         hovertemplate="%{y:,.0f} ms", row=1, col=1)  # fmt: skip
-        fig.add_scatter(x=x, y=signals[f"{role}_error_rate"] * 100, name=f"{_short(name)} ({role})",
+        fig.add_scatter(x=x, y=signals[f"{role}_error_rate"] * 100, name=f"{short_name(name)} ({role})",
                         legendgroup=role, showlegend=False, mode="lines",
                         line={"color": colour, "width": 1.8, "dash": dash}, hovertemplate="%{y:.1f}%",
                         row=2, col=1)  # fmt: skip
@@ -269,11 +270,6 @@ def signals_figure(
     _mark_exceptions(fig, exceptions, x_range)
     fig.update_layout(bargap=0.1, legend={"y": 1.035, "yanchor": "bottom"})  # above the exception labels
     return fig
-
-
-def _short(system_name: str) -> str:
-    """'Dynamics 365 (main ERP)' → 'Dynamics 365': the legend has no room for qualifiers."""
-    return system_name.split(" (")[0]
 
 
 def _mark_exceptions(fig: go.Figure, exceptions: pd.DataFrame | None, x_range: tuple[datetime, datetime]) -> None:

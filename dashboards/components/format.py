@@ -9,6 +9,8 @@ import math
 from typing import Any
 
 DASH = "—"
+#: The named ranges (models.queries.common.RANGES) as a sentence says them.
+RANGE_LABELS = {"6h": "6 hours", "24h": "24 hours", "7d": "7 days", "30d": "30 days"}
 
 
 def is_missing(value: Any) -> bool:
@@ -60,3 +62,45 @@ def duration_unit(max_seconds: float) -> tuple[str, float]:
     if max_seconds <= 72 * 3600:
         return "hours", 3600.0
     return "days", 86400.0
+
+
+def fmt_unit(unit: str, value: Any) -> str:
+    """A KPI value in its metric's unit: ``hours`` and ``seconds`` as durations, ``ratio`` as a
+    percentage, ``orders`` as a count."""
+    if is_missing(value):
+        return DASH
+    v = float(value)
+    if unit == "hours":
+        return fmt_duration(v * 3600)
+    if unit == "seconds":
+        return fmt_duration(v)
+    if unit == "ratio":
+        return fmt_pct(v)
+    if unit == "orders":
+        return fmt_int(v)
+    return f"{v:,.2f}"
+
+
+#: How a column's duration unit is written in its header.
+UNIT_SHORT = {"minutes": "min", "hours": "h", "days": "d"}
+
+
+def fmt_in_unit(seconds: Any, per: float) -> str:
+    """A duration as a plain number in one column's unit (``per`` seconds), so a column never mixes
+    minutes, hours and days: two decimals below 1, one below 100, none above."""
+    if is_missing(seconds):
+        return DASH
+    v = float(seconds) / per
+    return f"{v:,.2f}" if v < 1 else f"{v:,.1f}" if v < 100 else f"{v:,.0f}"
+
+
+def column_unit(seconds: Any) -> tuple[str, float]:
+    """One unit for a column of durations (by its largest): (header short name, seconds per unit)."""
+    values = [float(v) for v in seconds if not is_missing(v)]
+    word, per = duration_unit(max(values, default=0.0))
+    return UNIT_SHORT[word], per
+
+
+def short_name(system_name: str) -> str:
+    """'Dynamics 365 (main ERP)' → 'Dynamics 365': where a legend or a node has no room for qualifiers."""
+    return system_name.split(" (")[0]

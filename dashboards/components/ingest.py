@@ -147,6 +147,42 @@ def poller_table(statuses: Sequence[Any], *, now: datetime) -> html.Div | html.T
     )
 
 
+def broker_table(statuses: Sequence[Any], *, now: datetime) -> html.Div | html.Table:
+    """Each broker consumer: connected or not, messages acknowledged, records ingested and dead-lettered."""
+    if not statuses:
+        return html.Div(
+            "No broker consumers configured: add [[brokers]] (RabbitMQ or NATS JetStream) to flowwatch.toml",
+            className="empty-state",
+        )
+    rows = []
+    for s in statuses:
+        health = "ok" if s.is_connected else ("breach" if s.last_error else "idle")
+        rows.append(
+            html.Tr(
+                className=f"row-{health}",
+                children=[
+                    html.Td(s.name),
+                    html.Td(s.kind),
+                    html.Td(badge({"ok": "consuming", "breach": "reconnecting", "idle": "connecting"}[health], health)),
+                    html.Td(fmt_int(s.messages), className="num"),
+                    html.Td(fmt_int(s.accepted), className="num"),
+                    html.Td(fmt_int(s.refused), className="num"),
+                    html.Td(
+                        f"{s.last_error} ({_ago(s.last_error_at, now)})" if s.last_error else "—",
+                        title=s.last_error or "",
+                        className="cell-error",
+                    ),
+                ],
+            )
+        )
+    head = [("Consumer", ""), ("Broker", ""), ("State", ""), ("Messages", "num"), ("Records in", "num"),
+            ("Dead-lettered", "num"), ("Last error", "")]  # fmt: skip
+    return html.Table(
+        className="data-table",
+        children=[html.Thead(html.Tr([html.Th(t, className=c) for t, c in head])), html.Tbody(rows)],
+    )
+
+
 def poller_health(consecutive_failures: int, last_ok_at: datetime | None, last_error_at: datetime | None = None) -> str:
     """breach while failing, warning when its last poll found only some of its queues, ok once it has
     succeeded, idle before its first poll."""
@@ -164,26 +200,41 @@ def _ago(when: datetime | None, now: datetime, *, future: bool = False) -> str:
     return f"in {fmt_duration(max(seconds, 0))}" if future else f"{fmt_duration(max(seconds, 0))} ago"
 
 
-def received_figure(received: pd.DataFrame, *, x_range: tuple[datetime, datetime]) -> go.Figure:
-    """Events received per bucket, stacked by source system; failed deliveries as a red line."""
+def received_figure(
+    received: pd.DataFrame,
+    *,
+    x_range: tuple[datetime, datetime],
+    names: Mapping[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Events received per bucket, stacked by source system (its name, its own colour from
+    ``colors``); failed deliveries as a dashed line with × markers, so failure reads without red."""
     if received.empty:
         return empty_figure("No events received in this range")
+    names, colors = names or {}, colors or {}
     fig = go.Figure(layout={"template": TEMPLATE})
     for i, (source, part) in enumerate(received.groupby("source", sort=True)):
-        fig.add_bar(x=part["bucket"], y=part["events"], name=str(source), marker_color=SERIES_COLORS[i % 10])
+        fig.add_bar(
+            x=part["bucket"],
+            y=part["events"],
+            name=names.get(str(source), str(source)),
+            marker_color=colors.get(str(source), SERIES_COLORS[i % len(SERIES_COLORS)]),
+            hovertemplate="%{y:,} events<extra>%{fullData.name}</extra>",
+        )
     failed = received.groupby("bucket", as_index=False)["failed"].sum()
     fig.add_scatter(
         x=failed["bucket"],
         y=failed["failed"],
-        name="failed deliveries",
-        mode="lines",
-        line={"color": "#d93a3a", "width": 2},
+        name="Failed deliveries (×)",
+        mode="lines+markers",
+        line={"color": "#d93a3a", "width": 2, "dash": "dash"},
+        marker={"symbol": "x-thin", "size": 7, "line": {"width": 2, "color": "#d93a3a"}},
     )
     fig.update_layout(
         barmode="stack",
         xaxis={"range": list(x_range), "title": "Received (UTC)"},
         yaxis={"title": "Events"},
-        legend={"orientation": "h", "y": 1.18},
-        margin={"l": 56, "r": 16, "t": 36, "b": 48},
+        legend={"orientation": "h", "y": -0.3, "x": 0, "yanchor": "top"},
+        margin={"l": 56, "r": 16, "t": 16, "b": 48},
     )
     return fig

@@ -13,12 +13,55 @@ from dashboards.theme import ACCENT
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
-def card(title: str, subtitle: str, body: Any, *, span: int, controls: Any = None) -> html.Section:
-    """A titled card spanning ``span`` of the 12 grid columns."""
+def card(
+    title: str, subtitle: str, body: Any, *, span: int, controls: Any = None, csv: str | None = None
+) -> html.Section:
+    """A titled card spanning ``span`` of the 12 grid columns. A card showing a chart, a grid or a
+    table (``table-wrap`` with an id) gets a "CSV" button that downloads that data; ``csv`` names
+    another element to export."""
     head = [html.Div([html.H2(title), html.P(subtitle, className="card-sub")])]
-    if controls is not None:
-        head.append(html.Div(controls, className="card-controls"))
+    target = csv or data_target(body)
+    tools = [controls] if controls is not None else []
+    if target is not None:
+        tools.append(csv_button(target, slug(title)))
+    if tools:
+        head.append(html.Div(tools, className="card-controls"))
     return html.Section(className=f"card span-{span}", children=[html.Div(head, className="card-head"), body])
+
+
+def csv_button(target: str, name: str) -> html.Button:
+    """A small button that downloads the data of element ``target`` as ``<name>-<period>-<date>.csv``
+    (done in the browser by assets/fw_export.js, from what the chart, grid or table shows)."""
+    return html.Button(
+        "CSV",
+        className="csv-button no-print",
+        title="Download this data as CSV",
+        type="button",
+        **{"data-csv-target": target, "data-csv-name": name, "aria-label": f"Download {name} as CSV"},
+    )
+
+
+def data_target(body: Any, depth: int = 4) -> str | None:
+    """The id of the first chart, grid or table wrapper in ``body`` (a few levels down), if any."""
+    nodes = [body]
+    for _ in range(depth):
+        following = []
+        for node in nodes:
+            node_id = getattr(node, "id", None)
+            if isinstance(node_id, str):
+                if isinstance(node, dcc.Graph | dag.AgGrid):
+                    return node_id
+                if isinstance(node, html.Div) and "table-wrap" in (getattr(node, "className", None) or "").split():
+                    return node_id
+            children = getattr(node, "children", None)
+            following += children if isinstance(children, list) else [children] if children is not None else []
+        nodes = following
+    return None
+
+
+def slug(title: str) -> str:
+    """'Exception aging' → 'exception-aging' (file names)."""
+    return "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split()) or "data"
 
 
 def graph(graph_id: str, height: int) -> dcc.Loading:

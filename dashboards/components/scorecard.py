@@ -2,7 +2,8 @@
 
 Inputs are what ``kpi_breakdown`` and ``partner_scorecard`` return (JSON-ready dicts) and
 the flow definitions frame. The one judgement made here is which direction of change is
-good news for each KPI; targets are the flows' SLAs, never invented numbers.
+good news for each KPI: the target's direction where a target is set, else the KPI's nature.
+KPI targets come from the ``kpi_targets`` table; flows and partners are judged against their SLAs.
 """
 
 from __future__ import annotations
@@ -14,8 +15,18 @@ from typing import Any
 import pandas as pd
 from dash import html
 
-from dashboards.components.format import fmt_duration, fmt_int, fmt_pct, is_missing
+from dashboards.components.format import (
+    UNIT_SHORT,
+    duration_unit,
+    fmt_in_unit,
+    fmt_int,
+    fmt_unit,
+    is_missing,
+    short_name,
+)
 from dashboards.components.tables import badge
+from dashboards.components.targets import RAG_TONE, fmt_target, rag_badge, rag_of, sparkline
+from models.enums import Direction
 from models.queries.flows import lag_status
 from models.queries.kpis import KPI_BY_NAME
 from models.queries.scorecard import CONFIRMS
@@ -27,7 +38,8 @@ LOWER_IS_BETTER = frozenset({
     "error_rate",
 })  # fmt: skip
 HIGHER_IS_BETTER = frozenset({
-    "first_pass_sync_success", "sla_adherence", "perfect_order_rate", "event_completeness", "asn_completeness",
+    "first_pass_sync_success", "sla_adherence", "perfect_order_rate", "otif", "on_time_shipment",
+    "event_completeness", "asn_completeness",
 })  # fmt: skip
 #: A change smaller than this is "flat": 0.05 percentage points of a share, 0.5% of anything else.
 FLAT_POINTS, FLAT_SHARE = 0.0005, 0.005
@@ -52,6 +64,11 @@ HEADLINES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: Stored targets by metric (``list_targets``) and each metric's trend values (``kpi_trend``).
+Targets = Mapping[str, Mapping[str, Any]]
+Trend = Mapping[str, Sequence[Any]]
+
+
 def lower_is_better(metric: str) -> bool:
     """Whether a fall of ``metric`` (a KPI metric name or a partner metric) is an improvement."""
     name = next((k for k in LOWER_IS_BETTER | HIGHER_IS_BETTER if metric == k or metric.startswith(f"{k}_")), None)
@@ -69,9 +86,10 @@ class Change:
     tone: str  # good, bad, flat, none
 
 
-def change(metric: str, unit: str, value: Any, previous: Any) -> Change:
+def change(metric: str, unit: str, value: Any, previous: Any, targets: Targets | None = None) -> Change:
     """The change of ``metric`` from ``previous`` to ``value``: points for shares, relative for
-    durations, absolute for counts; green when it moved the right way for that KPI."""
+    durations, absolute for counts; green when it moved the right way for that KPI (its target's
+    direction when one is set)."""
     if is_missing(value) or is_missing(previous):
         return Change("", "no prior data", "none")
     diff = float(value) - float(previous)
@@ -84,7 +102,9 @@ def change(metric: str, unit: str, value: Any, previous: Any) -> Change:
         flat, text = abs(rel) < FLAT_SHARE, f"{rel:+.0%}" if abs(rel) >= 0.01 else f"{rel:+.1%}"
     if flat:
         return Change("→", "no change", "flat")
-    good = (diff < 0) == lower_is_better(metric)
+    target = (targets or {}).get(metric)
+    lower = target["direction"] == Direction.LOWER if target else lower_is_better(metric)
+    good = (diff < 0) == lower
     return Change("▲" if diff > 0 else "▼", text.replace("-", "−"), "good" if good else "bad")
 
 
@@ -94,15 +114,8 @@ def fmt_value(unit: str, value: Any) -> str:
 
 
 def _fmt(unit: str, value: Any, *, signed: float | None = None) -> str:
-    if is_missing(value):
-        return "—"
-    text = {
-        "hours": lambda v: fmt_duration(v * 3600),
-        "seconds": fmt_duration,
-        "ratio": fmt_pct,
-        "orders": fmt_int,
-    }.get(unit, lambda v: f"{v:,.2f}")(float(value))
-    return text if signed is None else ("+" if signed >= 0 else "−") + text
+    text = fmt_unit(unit, value)
+    return text if signed is None or is_missing(value) else ("+" if signed >= 0 else "−") + text
 
 
 def change_component(c: Change, *, suffix: str = "") -> html.Span:
@@ -133,23 +146,40 @@ def _total_row(entry: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     return {"value": None, "previous": None, "n": 0, "previous_n": 0}
 
 
-def headline_tiles(totals: Mapping[str, Any], exceptions: Mapping[str, Any], *, period: str) -> list[html.Div]:
-    """Five headline KPIs with their change against the previous period, and the exceptions open now."""
+def headline_tiles(
+    totals: Mapping[str, Any],
+    exceptions: Mapping[str, Any],
+    *,
+    period: str,
+    targets: Targets | None = None,
+    trend: Trend | None = None,
+) -> list[html.Div]:
+    """Five headline KPIs with their target and status, trend and change against the previous
+    period, and the exceptions open now."""
     metrics = _by_metric(totals)
+    targets, trend = targets or {}, trend or {}
     tiles = []
     for key, metric, label in HEADLINES:
         entry = metrics.get(metric)
         row = _total_row(entry)
         unit = entry["unit"] if entry else "ratio"
         value = None if row is None else row["value"]
-        detail: list[Any] = [change_component(change(metric, unit, value, row and row["previous"]),
-                                              suffix=f" vs previous {period}")]  # fmt: skip
+        rag = rag_of(metric, value, targets)
+        detail: list[Any] = [
+            html.Div([html.Span(f"Target {fmt_target(unit, targets.get(metric))}", className="sc-target"),
+                      rag_badge(rag, compact=True)], className="sc-tile-target"),
+            html.Div([change_component(change(metric, unit, value, row and row["previous"], targets),
+                                       suffix=f" vs previous {period}"),
+                      sparkline(trend.get(metric, ()), unit=unit, rag=rag, label=label, width=72, height=22)],
+                     className="sc-tile-trend"),
+        ]  # fmt: skip
         if metric == "order_cycle_time_p50_hours" and "order_cycle_time_p95_hours" in metrics:
             p95 = _total_row(metrics["order_cycle_time_p95_hours"])
             detail.append(html.Div(f"p95 {fmt_value('hours', p95 and p95['value'])}", className="sc-sub"))
         elif row is not None and row["n"]:
             detail.append(html.Div(_sample(metric, row["n"]), className="sc-sub"))
-        tiles.append(_tile(key, label, fmt_value(unit, value), detail, "idle" if is_missing(value) else "neutral"))
+        tone = "idle" if is_missing(value) else RAG_TONE[rag] if metric in targets else "neutral"
+        tiles.append(_tile(key, label, fmt_value(unit, value), detail, tone))
     total = exceptions.get("open_total") or 0
     critical = exceptions.get("critical") or 0
     oldest, mean = exceptions.get("oldest_hours"), exceptions.get("mean_age_hours")
@@ -192,20 +222,30 @@ def _kpi_of(metric: str) -> str:
     return max((k for k in KPI_BY_NAME if metric == k or metric.startswith(f"{k}_")), key=len)
 
 
-def kpi_table(breakdown: Mapping[str, Any], *, names: Mapping[str, str]) -> html.Div:
-    """Every KPI for the period: one total each, or one column per group, with change arrows."""
+def kpi_table(
+    breakdown: Mapping[str, Any],
+    *,
+    names: Mapping[str, str],
+    targets: Targets | None = None,
+    trend: Trend | None = None,
+) -> html.Div:
+    """Every KPI for the period against its target: as one total (value, previous, change, target,
+    status, trend) or one column per group (each value tinted by its status)."""
     entries = breakdown["kpis"]
     grouped = breakdown["group_by"] is not None
+    targets, trend = targets or {}, trend or {}
     if grouped:
         groups = sorted({r["group"] for e in entries for r in e["rows"]}, key=lambda g: (g is None, str(g)))
         ungrouped = UNGROUPED[breakdown["group_by"]]
-        head = [html.Th("KPI"), html.Th("")] + [
+        head = [html.Th("KPI"), html.Th(""), html.Th("Target", className="num")] + [
             html.Th(_group_name(g, names, ungrouped), className="num") for g in groups
         ]
     else:
         groups = [None]
         head = [html.Th("KPI"), html.Th(""), html.Th("This period", className="num"),
-                html.Th("Previous", className="num"), html.Th("Change", className="num")]  # fmt: skip
+                html.Th("Previous", className="num"), html.Th("Change", className="num"),
+                html.Th("Target", className="num"), html.Th("Status"),
+                html.Th("Trend", className="sc-trend-h")]  # fmt: skip
     body = []
     previous_kpi = None
     for e in entries:
@@ -215,18 +255,27 @@ def kpi_table(breakdown: Mapping[str, Any], *, names: Mapping[str, str]) -> html
         rows = {r["group"]: r for r in e["rows"]} if e["rows"] else {g: _total_row(e) for g in groups}
         cells: list[Any] = [html.Td(label, className="sc-kpi"),
                             html.Td(_measure(e["kpi"], kpi), className="sc-measure")]  # fmt: skip
+        if grouped:
+            cells.append(html.Td(fmt_target(e["unit"], targets.get(e["kpi"])), className="num sc-target"))
         for g in groups:
             row = rows.get(g)
             value, prev = (row["value"], row["previous"]) if row else (None, None)
-            delta = change(e["kpi"], e["unit"], value, prev)
+            delta = change(e["kpi"], e["unit"], value, prev, targets)
+            rag = rag_of(e["kpi"], value, targets)
             if grouped:
                 sample = f"{fmt_int(row['n'])} in the period" if row else ""
                 cells.append(html.Td([html.Div(fmt_value(e["unit"], value)), change_component(delta)],
-                                     className="num", title=sample))  # fmt: skip
+                                     className=f"num rag-cell rag-cell-{rag}", title=sample,
+                                     **{"data-rag": str(rag)}))  # fmt: skip
             else:
                 cells += [html.Td(fmt_value(e["unit"], value), className="num sc-value"),
                           html.Td(fmt_value(e["unit"], prev), className="num muted"),
-                          html.Td(change_component(delta), className="num")]  # fmt: skip
+                          html.Td(change_component(delta), className="num"),
+                          html.Td(fmt_target(e["unit"], targets.get(e["kpi"])), className="num sc-target"),
+                          html.Td(rag_badge(rag) if e["kpi"] in targets else "—"),
+                          html.Td(sparkline(trend.get(e["kpi"], ()), unit=e["unit"], rag=rag,
+                                            label=f"{KPI_BY_NAME[kpi].label} {_measure(e['kpi'], kpi)}"),
+                                  className="sc-trend")]  # fmt: skip
         body.append(html.Tr(cells, className="sc-first" if label else "", **{"data-metric": e["kpi"]}))
     table = html.Table([html.Thead(html.Tr(head)), html.Tbody(body)], className="data-table sc-kpis")
     missing = [KPI_BY_NAME[k].label for k in breakdown["not_applicable"]]
@@ -240,7 +289,7 @@ def kpi_table(breakdown: Mapping[str, Any], *, names: Mapping[str, str]) -> html
 def _group_name(group: Any, names: Mapping[str, str], ungrouped: str) -> str:
     if group is None:
         return ungrouped
-    return names.get(group, str(group)).split(" (")[0]
+    return short_name(names.get(group, str(group)))
 
 
 def system_names(flows: pd.DataFrame) -> dict[str, str]:
@@ -269,21 +318,23 @@ def flow_sla_table(by_flow: Mapping[str, Any], flows: pd.DataFrame) -> html.Div:
     for f in sorted(flows.itertuples(), key=furthest_first):
         health = lag_status(lag.get(f.flow_id, {}).get("value"), f.sla_seconds)
         cells = [html.Td(f.name, className="cell-flow", title=f.flow_id),
-                 html.Td(fmt_duration(f.sla_seconds), className="num")]  # fmt: skip
+                 html.Td(fmt_in_unit(f.sla_seconds, 3600.0), className="num")]  # fmt: skip
         for metric, source, unit in (("sync_lag_p95_seconds", lag, "seconds"), ("sla_adherence", adherence, "ratio"),
                                      ("first_pass_sync_success", first, "ratio")):  # fmt: skip
             row = source.get(f.flow_id)
             value, prev = (row["value"], row["previous"]) if row else (None, None)
-            cls = f"num sc-value cell-{health}" if metric == "sync_lag_p95_seconds" else "num sc-value"
+            lag_column = metric == "sync_lag_p95_seconds"
+            cls = f"num sc-value cell-{health}" if lag_column else "num sc-value"
             delta = change_component(change(metric, unit, value, prev))
-            cells += [html.Td(fmt_value(unit, value), className=cls), html.Td(delta, className="num sc-change")]
+            shown = fmt_in_unit(value, 3600.0) if lag_column else fmt_value(unit, value)
+            cells.append(html.Td([html.Div(shown), delta], className=cls))  # the change under its value
         cells.append(html.Td(badge({"breach": "Over SLA", "warning": "Near SLA", "ok": "Within SLA",
                                     "idle": "No steps"}[health], health)))  # fmt: skip
         body.append(html.Tr(cells, **{"data-flow": f.flow_id}))
     head = html.Thead(html.Tr([
-        html.Th("Flow"), html.Th("SLA (target)", className="num"), html.Th("Sync lag p95", className="num"),
-        html.Th("", className="num"), html.Th("SLA adherence", className="num"), html.Th("", className="num"),
-        html.Th("First-pass success", className="num"), html.Th("", className="num"), html.Th("p95 vs SLA"),
+        html.Th("Flow"), html.Th("SLA, target (h)", className="num"), html.Th("Sync lag p95 (h)", className="num"),
+        html.Th("SLA adherence", className="num"), html.Th("First-pass success", className="num"),
+        html.Th("p95 vs SLA"),
     ]))  # fmt: skip
     return html.Div(html.Table([head, html.Tbody(body)], className="data-table sc-flows"))
 
@@ -318,6 +369,10 @@ def partner_table(scorecard: Sequence[Mapping[str, Any]], kind: str, slas: Mappi
     if not partners:
         return html.Div(f"No {'3PLs' if kind == '3pl' else 'suppliers'} configured", className="empty-state")
     columns = PARTNER_METRICS[kind]
+    lags = [p["metrics"].get("confirmation_lag_p95_hours", {}).get("value") for p in partners]
+    lags += [slas[p["partner"]] / 3600 for p in partners if p["partner"] in slas]
+    word, per = duration_unit(max([float(v) * 3600 for v in lags if not is_missing(v)], default=0.0))
+    short = UNIT_SHORT[word]
     body = []
     for p in partners:
         cells: list[Any] = [html.Td(p["name"], className="sc-partner")]
@@ -329,10 +384,14 @@ def partner_table(scorecard: Sequence[Mapping[str, Any]], kind: str, slas: Mappi
             if metric == "confirmation_lag_p95_hours" and p["partner"] in slas:
                 sla = slas[p["partner"]]
                 cls += f" cell-{lag_status(None if value is None else value * 3600, sla)}"
-                extra = html.Div(f"SLA {fmt_duration(sla)}", className="sc-sub")
+                extra = html.Div(f"SLA {fmt_in_unit(sla, per)}", className="sc-sub")
             delta = change_component(change(metric, unit, value, m.get("previous")))
-            cells.append(html.Td([html.Div(fmt_value(unit, value)), extra, delta], className=cls))
+            shown = (
+                fmt_in_unit(None if value is None else value * 3600, per) if unit == "hours" else fmt_value(unit, value)
+            )
+            cells.append(html.Td([html.Div(shown), extra, delta], className=cls))
         body.append(html.Tr(cells, **{"data-partner": p["partner"]}))
     head = html.Thead(html.Tr([html.Th("3PL" if kind == "3pl" else "Supplier")]
-                              + [html.Th(label, className="num") for _m, label, _u in columns]))  # fmt: skip
+                              + [html.Th(f"{label} ({short})" if unit == "hours" else label, className="num")
+                                 for _m, label, unit in columns]))  # fmt: skip
     return html.Div(html.Table([head, html.Tbody(body)], className="data-table sc-partners"))

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 from dash import html
 
-from dashboards.components.format import fmt_duration, fmt_int, fmt_pct, is_missing
+from dashboards.components.format import column_unit, fmt_in_unit, fmt_int, fmt_pct, is_missing
 from models.queries.flows import lag_status
 
 _HEALTH_RANK = {"breach": 0, "warning": 1, "ok": 2, "idle": 3}
@@ -49,30 +49,34 @@ def flow_rows(lag: pd.DataFrame) -> pd.DataFrame:
 
 
 def flow_table(lag: pd.DataFrame) -> html.Div | html.Table:
-    """Flow, steps, p50, p95, SLA, % over SLA and a health badge per flow."""
+    """Flow, steps, p50, p95, SLA, % over SLA and a health badge per flow; the durations in one unit
+    (said in the headers), so 55 s and 3.0 d never share a column."""
     if lag.empty:
         return html.Div("No flows configured", className="empty-state")
+    flows = flow_rows(lag)
+    columns = ("p50_seconds", "p95_seconds", "sla_seconds")
+    # one unit for the three (they are read against each other), by the largest of them
+    unit, per = column_unit(pd.concat([flows[c] for c in columns]))
+    units = {c: (unit, per) for c in columns}
     rows = [
         html.Tr(
             className=f"row-{r.health}",
             children=[
                 html.Td(r.name, title=r.name, className="cell-flow"),
                 html.Td(fmt_int(r.steps), className="num"),
-                html.Td(fmt_duration(r.p50_seconds), className="num"),
-                html.Td(fmt_duration(r.p95_seconds), className="num"),
-                html.Td(fmt_duration(r.sla_seconds), className="num"),
+                *(html.Td(fmt_in_unit(getattr(r, c), units[c][1]), className="num") for c in units),
                 html.Td(fmt_pct(r.over_share), className="num"),
                 html.Td(badge(_HEALTH_TEXT[r.health], r.health)),
             ],
         )
-        for r in flow_rows(lag).itertuples()
+        for r in flows.itertuples()
     ]
     head = [
         ("Flow", ""),
         ("Steps", "num"),
-        ("p50", "num"),
-        ("p95", "num"),
-        ("SLA", "num"),
+        (f"p50 ({units['p50_seconds'][0]})", "num"),
+        (f"p95 ({units['p95_seconds'][0]})", "num"),
+        (f"SLA ({units['sla_seconds'][0]})", "num"),
         ("Over SLA", "num"),
         ("Health", ""),
     ]
@@ -86,6 +90,7 @@ def queue_table(queues: pd.DataFrame, *, limit: int = 8) -> html.Div:
     busy = queues[queues["depth"] > 0].sort_values("depth", ascending=False)
     idle = len(queues) - len(busy)
     shown = busy.head(limit)
+    unit, per = column_unit(shown["oldest_age_seconds"])
     rows = []
     for r in shown.itertuples():
         stalled = not r.is_dlq and r.depth > 0 and not is_missing(r.consumers) and r.consumers == 0
@@ -101,7 +106,7 @@ def queue_table(queues: pd.DataFrame, *, limit: int = 8) -> html.Div:
                     html.Td(name, className="cell-queue"),
                     html.Td(fmt_int(r.depth), className="num"),
                     html.Td("—" if r.is_dlq else fmt_int(r.consumers), className="num"),
-                    html.Td(fmt_duration(r.oldest_age_seconds), className="num"),
+                    html.Td(fmt_in_unit(r.oldest_age_seconds, per), className="num"),
                 ],
             )
         )
@@ -110,7 +115,7 @@ def queue_table(queues: pd.DataFrame, *, limit: int = 8) -> html.Div:
         notes.append(f"{len(busy) - limit} more queues hold messages")
     if idle:
         notes.append(f"{idle} queues empty")
-    head = [("Queue", ""), ("Depth", "num"), ("Consumers", "num"), ("Oldest message", "num")]
+    head = [("Queue", ""), ("Depth", "num"), ("Consumers", "num"), (f"Oldest message ({unit})", "num")]
     children: list[Any] = [
         _table(head, rows, class_name="queue-table")
         if rows
@@ -140,7 +145,7 @@ ATTENTION_COLUMNS: list[dict[str, Any]] = [
         "type": "rightAligned",
         "valueFormatter": {"function": "d3.format(',')(params.value)"},
     },
-    {"field": "age", "headerName": "Age", "width": 96, "type": "rightAligned", "sortable": False},
+    {"field": "age", "headerName": "Age (h)", "width": 96, "type": "rightAligned", "sortable": False},
 ]
 
 
@@ -153,7 +158,7 @@ def attention_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
             "flow": r.flow_name if isinstance(r.flow_name, str) else (r.system_id or "—"),
             "severity": r.severity,
             "affected_orders": int(r.affected_orders),
-            "age": fmt_duration(float(r.age_hours) * 3600),
+            "age": fmt_in_unit(float(r.age_hours) * 3600, 3600.0),  # hours, the column's one unit
         }
         for r in df.itertuples()
     ]

@@ -23,7 +23,7 @@ TILE_LABELS: dict[str, str] = {
     "cycle_time": "Cycle time p50 / p95",
     "sync_lag": "Worst sync lag p95",
     "exceptions": "Open exceptions",
-    "queues": "Deepest queue / DLQ",
+    "queues": "Deepest queue now",
 }
 
 
@@ -132,21 +132,22 @@ def exceptions_tile(totals: Mapping[str, Any]) -> Tile:
 
 
 def queue_tile(queues: pd.DataFrame) -> Tile:
-    """The deepest live queue, and how many messages wait in dead-letter queues."""
+    """The deepest live queue (messages waiting, and which queue), and how many messages wait in
+    dead-letter queues: two numbers said in words rather than an unexplained "55 / 101"."""
     if queues.empty:
         return Tile("queues", TILE_LABELS["queues"], "—", "No queue samples in the last hour", "idle")
     is_dlq = queues["is_dlq"].astype(bool)
     dlq_total = int(queues.loc[is_dlq, "depth"].sum())
     live = queues[~is_dlq]
-    dlq_text = f"{fmt_int(dlq_total)} messages dead-lettered"
+    dlq_text = f"{fmt_int(dlq_total)} dead-lettered (in DLQs)" if dlq_total else "no messages dead-lettered"
     tone = "warning" if dlq_total else "ok"
     if live.empty:
-        return Tile("queues", TILE_LABELS["queues"], f"— / {fmt_int(dlq_total)}", dlq_text, tone)
+        return Tile("queues", TILE_LABELS["queues"], "—", f"No live queue sampled · {dlq_text}", tone)
     deepest = live.loc[live["depth"].astype(float).idxmax()]
     return Tile(
         "queues",
         TILE_LABELS["queues"],
-        f"{fmt_int(deepest['depth'])} / {fmt_int(dlq_total)}",
-        f"deepest: {deepest['queue']}",
+        f"{fmt_int(deepest['depth'])} msgs",
+        f"waiting in {deepest['queue']} · {dlq_text}",
         tone,
     )

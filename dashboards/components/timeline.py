@@ -14,7 +14,7 @@ from typing import Any
 
 from dash import html
 
-from dashboards.components.format import fmt_duration, fmt_int
+from dashboards.components.format import fmt_duration, fmt_int, short_name
 from dashboards.components.tables import badge
 from dashboards.components.tiles import Tile
 from models.enums import ACTIVE_STATUSES
@@ -217,13 +217,9 @@ def timeline_tiles(timeline: Mapping[str, Any], stages: Sequence[Stage], legs: S
         Tile("exceptions", "Exceptions", fmt_int(len(exceptions)),
              f"{len(open_x)} open" if exceptions else "none raised",
              "ok" if not open_x else ("breach" if worst is not None and worst <= 1 else "warning")),
-        Tile("systems", "Systems touched", fmt_int(len(systems)), " → ".join(_short(s["name"]) for s in systems),
+        Tile("systems", "Systems touched", fmt_int(len(systems)), " → ".join(short_name(s["name"]) for s in systems),
              "neutral"),
     ]  # fmt: skip
-
-
-def _short(name: str) -> str:
-    return name.split(" (")[0]
 
 
 def exception_items(timeline: Mapping[str, Any]) -> html.Div:
@@ -286,7 +282,7 @@ def event_rows(timeline: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def events_table(timeline: Mapping[str, Any]) -> html.Table:
     """Business events in time order, their spans beside them and the queues around each hop."""
-    names = {s["system_id"]: _short(s["name"]) for s in timeline["systems"]}
+    names = {s["system_id"]: short_name(s["name"]) for s in timeline["systems"]}
     body = []
     for row in event_rows(timeline):
         if row["kind"] == "exception":

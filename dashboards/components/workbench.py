@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from dash import html
 
 from app.services.replay import ReplayOutcome
-from dashboards.components.format import fmt_duration, fmt_int, is_missing
+from dashboards.components.format import fmt_duration, fmt_in_unit, fmt_int, is_missing, short_name
 from dashboards.components.tiles import Tile
 from models.enums import ExceptionStatus, ReplayStatus
 from models.queries.common import SEVERITIES
@@ -163,21 +163,18 @@ def filter_options(flows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, s
     for f in flows:
         systems[f["source_system"]] = f["source_name"]
         systems[f["target_system"]] = f["target_name"]
-    system_options = sorted(({"label": _short(n), "value": s} for s, n in systems.items()), key=lambda o: o["label"])
+    system_options = sorted(
+        ({"label": short_name(n), "value": s} for s, n in systems.items()), key=lambda o: o["label"]
+    )
     return flow_options, system_options
-
-
-def _short(name: str) -> str:
-    """'Dynamics 365 (main ERP)' → 'Dynamics 365': the part a column has room for."""
-    return name.split(" (")[0]
 
 
 def system_names(flows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """system id → short display name, from the flow definitions."""
     names: dict[str, str] = {}
     for f in flows:
-        names[f["source_system"]] = _short(f["source_name"])
-        names[f["target_system"]] = _short(f["target_name"])
+        names[f["source_system"]] = short_name(f["source_name"])
+        names[f["target_system"]] = short_name(f["target_name"])
     return names
 
 
@@ -213,8 +210,8 @@ GRID_COLUMNS: list[dict[str, Any]] = [
     {"field": "system", "headerName": "System", "width": 108, "tooltipField": "system"},
     {"field": "affected_orders", "headerName": "Orders", "width": 80, "headerTooltip": "Orders affected", **_NUMBER},
     {"field": "occurrences", "headerName": "Seen", "width": 70, "headerTooltip": "Occurrences", **_NUMBER},
-    {"field": "age", "headerName": "Age", "width": 116, "cellRenderer": "AgeBand",
-     "headerTooltip": "Time since first seen, with its aging band"},
+    {"field": "age", "headerName": "Age (h)", "width": 116, "cellRenderer": "AgeBand",
+     "headerTooltip": "Hours since first seen, with its aging band"},
     {"field": "status", "headerName": "Status", "width": 118, "cellRenderer": "ExceptionStatus"},
     {"field": "assignee", "headerName": "Assignee", "width": 104, "tooltipField": "assignee"},
     {"field": "last_seen", "headerName": "Last seen", "width": 100, "headerTooltip": "Last seen (UTC)"},
@@ -257,7 +254,7 @@ def grid_rows(items: Sequence[Mapping[str, Any]], systems: Mapping[str, str]) ->
             "system": systems.get(x["system_id"], x["system_id"]) if x.get("system_id") else "—",
             "affected_orders": int(x["affected_orders"] or 0),
             "occurrences": int(x["occurrences"] or 0),
-            "age": fmt_duration(x["age_seconds"]),
+            "age": fmt_in_unit(x["age_seconds"], 3600.0),  # hours, the column's one unit
             "age_band": x["age_band"],
             "age_level": _age_level(x["age_band"]),
             "status": x["status"],

@@ -12,6 +12,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashboards.components import workbench as wb
+from dashboards.components.layout import csv_button
 from models.enums import ExceptionStatus, FixReason
 from models.queries.common import SEVERITIES
 from models.queries.exceptions import BAND_LABELS
@@ -89,6 +90,7 @@ def bulk_bar() -> html.Div:
                 html.Button("Ignore", id="ex-bulk-ignore", className="button-quiet", disabled=True),
                 html.Button("Replay…", id="ex-bulk-replay", className="button-primary", disabled=True,
                             title="Plan a bulk replay: a dry run first"),
+                csv_button("ex-grid", "exceptions"),
             ]),
         ],
     )  # fmt: skip
@@ -232,3 +234,31 @@ def bulk_card() -> html.Section:
             ], hidden=True),
         ],
     )  # fmt: skip
+
+
+def bulk_confirmation() -> html.Div:
+    """The in-page confirmation of a bulk action (never the browser's confirm()): what will happen,
+    in counts, pace and duration, and the buttons to go ahead or not."""
+    return html.Div(
+        id="ex-bulk-ask",
+        className="fw-dialog-backdrop",
+        hidden=True,
+        children=[
+            html.Div(
+                className="fw-dialog",
+                role="alertdialog",
+                **{"aria-modal": "true", "aria-labelledby": "ex-bulk-ask-title"},
+                children=[
+                    html.H2(id="ex-bulk-ask-title"),
+                    html.Div(id="ex-bulk-ask-body", className="fw-dialog-body"),
+                    html.Div(
+                        className="fw-dialog-actions",
+                        children=[
+                            html.Button("Cancel", id="ex-bulk-ask-no", className="button-quiet", n_clicks=0),
+                            html.Button("Confirm", id="ex-bulk-ask-yes", className="button-primary", n_clicks=0),
+                        ],
+                    ),
+                ],
+            )
+        ],
+    )

@@ -46,7 +46,7 @@ def layout(**query: str) -> html.Div:
             dcc.Store(id="ex-plan-selection"),
             dcc.Store(id="ex-run"),
             dcc.ConfirmDialog(id="ex-detail-confirm"),
-            dcc.ConfirmDialog(id="ex-bulk-confirm"),
+            wl.bulk_confirmation(),
             page_header(
                 "Exceptions",
                 "Triage, replay and resolve what the integrations could not deliver",

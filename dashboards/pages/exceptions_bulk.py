@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import dash
-from dash import Input, Output, State
+from dash import Input, Output, State, html
 
 from app.services import bulk
 from app.services.errors import ServiceError
@@ -31,8 +31,10 @@ def _selection_of(rows: list[dict[str, Any]] | None, scope: str, query: dict[str
 
 
 @dash.callback(
-    Output("ex-bulk-confirm", "displayed"),
-    Output("ex-bulk-confirm", "message"),
+    Output("ex-bulk-ask", "hidden"),
+    Output("ex-bulk-ask-title", "children"),
+    Output("ex-bulk-ask-body", "children"),
+    Output("ex-bulk-ask-yes", "children"),
     Output("ex-bulk-pending", "data"),
     Input("ex-bulk-resolve", "n_clicks"),
     Input("ex-bulk-ignore", "n_clicks"),
@@ -40,23 +42,50 @@ def _selection_of(rows: list[dict[str, Any]] | None, scope: str, query: dict[str
     State("ex-grid", "selectedRows"),
     State("ex-scope", "data"),
     State("ex-total", "data"),
+    State("ex-plan-selection", "data"),
     State("ex-canary", "value"),
     State("ex-rate", "value"),
+    State("ex-dupes", "value"),
     prevent_initial_call=True,
 )
 def _bulk_ask(_r: Any, _i: Any, _s: Any, rows: list[dict[str, Any]] | None, scope: str, total: int,
-              canary: Any, rate: Any) -> tuple[Any, ...]:  # fmt: skip
-    """Resolve, ignore and starting a bulk replay change many exceptions at once: ask first."""
+              planned: dict[str, Any] | None, canary: Any, rate: Any,
+              dupes: list[str] | None) -> tuple[Any, ...]:  # fmt: skip
+    """Resolve, ignore and starting a bulk replay change many exceptions at once: say what will happen
+    (for a replay: messages, exceptions, pace, duration, canary) in the page, and wait for a yes."""
     trigger = dash.ctx.triggered_id
     if not dash.ctx.triggered[0]["value"]:
         raise dash.exceptions.PreventUpdate
     if trigger == "ex-bulk-start":
-        return True, f"Start replaying the planned messages at {rate or '?'}/s with a canary of {canary or 0}?", \
-            "replay"  # fmt: skip
+        ctx = current_ctx()
+        include = "include" in (dupes or [])
+        with ctx.engine.connect() as conn:
+            plan = bulk.plan_bulk_replay(bulk.Selection.model_validate(planned or {}), conn=conn, now=ctx.now(),
+                                         settings=ctx.settings, base_url=replay_url(ctx))  # fmt: skip
+        title, body, yes = bulk_panel.replay_confirmation(
+            plan.summary(include_duplicate_risk=include),
+            canary=int(canary or 0),
+            rate=float(rate) if rate else None,
+            include_risky=include,
+        )
+        return False, title, body, yes, "replay"
     action = "resolve" if trigger == "ex-bulk-resolve" else "ignore"
     size = wb.selection_size(len(rows or []), total or 0, all_matching=scope == "all")
     what = f"all {size:,} matching exceptions" if scope == "all" else f"{size:,} selected exceptions"
-    return True, f"{action.capitalize()} {what}? Each one is audited; reopen brings one back.", action
+    body = html.P("Each one is audited under your name; reopen brings one back.", className="fw-dialog-note")
+    return False, f"{action.capitalize()} {what}?", body, f"{action.capitalize()} {size:,}", action
+
+
+@dash.callback(
+    Output("ex-bulk-ask", "hidden", allow_duplicate=True),
+    Input("ex-bulk-ask-no", "n_clicks"),
+    prevent_initial_call=True,
+)
+def _bulk_cancel(n: int) -> bool:
+    """Cancel closes the confirmation; nothing was done."""
+    if not n:
+        raise dash.exceptions.PreventUpdate
+    return True
 
 
 @dash.callback(
@@ -66,7 +95,8 @@ def _bulk_ask(_r: Any, _i: Any, _s: Any, rows: list[dict[str, Any]] | None, scop
     Output("ex-scope", "data", allow_duplicate=True),
     Output("ex-run", "data"),
     Output("ex-plan-controls", "hidden", allow_duplicate=True),
-    Input("ex-bulk-confirm", "submit_n_clicks"),
+    Output("ex-bulk-ask", "hidden", allow_duplicate=True),
+    Input("ex-bulk-ask-yes", "n_clicks"),
     Input("ex-bulk-assign", "n_clicks"),
     State("ex-bulk-pending", "data"),
     State("ex-grid", "selectedRows"),
@@ -105,7 +135,7 @@ def _bulk_apply(_confirmed: Any, _assign: Any, pending: str | None, rows: list[d
                 include_duplicate_risk="include" in (dupes or []),
                 base_url=replay_url(ctx),
             )
-            return wb.toast(f"Bulk replay #{run_id} started", "ok"), keep, keep, keep, run_id, True
+            return wb.toast(f"Bulk replay #{run_id} started", "ok"), keep, keep, keep, run_id, True, True
         with ctx.writer.transaction() as conn:
             text = f"resolved in bulk from the workbench by {actor}" if action == "resolve" else None
             run_id = bulk.apply_bulk(
@@ -119,9 +149,9 @@ def _bulk_apply(_confirmed: Any, _assign: Any, pending: str | None, rows: list[d
             )
             report = bulk.run_report(run_id, conn=conn)
     except (ServiceError, ValueError) as exc:
-        return wb.toast(str(exc), "breach"), keep, keep, keep, keep, keep
+        return wb.toast(str(exc), "breach"), keep, keep, keep, keep, keep, True
     message, tone = bulk_panel.bulk_message(str(action), report, assignee)
-    return wb.toast(message, tone), time.time(), True, "rows", keep, keep
+    return wb.toast(message, tone), time.time(), True, "rows", keep, keep, True
 
 
 @dash.callback(

@@ -1,5 +1,7 @@
-"""Flows: every integration with its live health, and one flow's signals on a shared time axis.
+"""Flows: the map of the estate, every integration with its health, one flow's signals.
 
+The entry is the flow map (systems as nodes, flows as edges in their health over the range;
+hover for numbers, click an edge to open the flow), then the list of flows over the same range.
 ``?flow=<id>&range=24h`` opens a flow: the target and source systems' API latency and
 errors, its queue, its sync lag against the SLA and the orders stuck in it, with the likely
 cause of each open exception. Shape (STYLE.md #7): register_page, ``layout(**query)``
@@ -11,10 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 import dash
+import dash_cytoscape as cyto
 from dash import Input, Output, State, clientside_callback, dcc, html
 
 from dashboards.app import current_ctx
 from dashboards.components.charts import empty_figure
+from dashboards.components.flow_map import (
+    attention_list,
+    edge_info,
+    info_placeholder,
+    map_elements,
+    map_legend,
+    map_stylesheet,
+    map_summary,
+    node_info,
+)
 from dashboards.components.flows import (
     FLOW_COLUMNS,
     exception_list,
@@ -27,12 +40,13 @@ from dashboards.components.flows import (
     signals_figure,
 )
 from dashboards.components.forecast import forecast_table
+from dashboards.components.format import RANGE_LABELS
 from dashboards.components.layout import GRAPH_CONFIG, card, keyed_grid, page_header
 from dashboards.components.tiles import tile_component
 from dashboards.theme import ACCENT
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
 from models.queries.correlation import flow_signals, likely_cause
-from models.queries.flows import flow_definitions, flow_exceptions, flows_health
+from models.queries.flows import flow_definitions, flow_exceptions, flows_health, systems
 from models.queries.forecast import backlog_forecast
 
 dash.register_page(__name__, path="/flows", name="Flows", title="Flows · Flowwatch", order=20)
@@ -51,7 +65,7 @@ def layout(**query: str) -> html.Div:
             dcc.Store(id="fl-flow", data=query.get("flow") or None),
             page_header(
                 "Flows",
-                "Every integration step with its health over the last hour; open one to see why",
+                "Every integration step and its health over the range; open one to see why",
                 [
                     html.Span(id="fl-updated", className="updated", children="loading…"),
                     dcc.RadioItems(
@@ -93,7 +107,7 @@ def layout(**query: str) -> html.Div:
                         children=[
                             card(
                                 "At a glance",
-                                "Last hour, and now from the signals over the range",
+                                "Over the range, and now from its signals",
                                 html.Div(id="fl-facts"),
                                 span=12,
                             ),
@@ -108,11 +122,50 @@ def layout(**query: str) -> html.Div:
                 ],
             ),
             html.Div(
+                className="grid fm-row",
+                children=[
+                    html.Section(
+                        className="card span-8 fm-card",
+                        children=[
+                            html.Div(
+                                className="card-head",
+                                children=[
+                                    html.Div([html.H2("Flow map"), html.P(id="fl-map-summary", className="card-sub")]),
+                                ],
+                            ),
+                            cyto.Cytoscape(
+                                id="fl-map",
+                                elements=[],
+                                layout={"name": "preset", "fit": True, "padding": 28},
+                                stylesheet=map_stylesheet(),
+                                style={"width": "100%", "height": "440px"},
+                                userZoomingEnabled=False,
+                                userPanningEnabled=False,
+                                boxSelectionEnabled=False,
+                                autoungrabify=True,
+                                autounselectify=True,
+                                responsive=True,
+                                className="fm-map",
+                            ),
+                            map_legend(),
+                        ],
+                    ),
+                    html.Section(
+                        className="card span-4 fm-side",
+                        children=[
+                            html.Div(id="fl-map-info", children=info_placeholder()),
+                            html.H2("Needs attention", className="fm-side-head"),
+                            html.Div(id="fl-map-attention"),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(
                 className="grid",
                 children=[
                     card(
                         "All flows",
-                        "Last hour: steps completed, p95 sync lag against the SLA, deliveries that failed; "
+                        "Over the range: steps completed, p95 sync lag against the SLA, deliveries that failed; "
                         "click a flow to open its signals",
                         keyed_grid(
                             "fl-grid",
@@ -150,39 +203,94 @@ def _refresh_forecast(_tick: int | None) -> Any:
 @dash.callback(
     Output("fl-tiles", "children"),
     Output("fl-grid", "rowData"),
-    Output("fl-grid", "selectedRows"),
     Output("fl-updated", "children"),
+    Output("fl-map", "elements"),
+    Output("fl-map-summary", "children"),
+    Output("fl-map-attention", "children"),
     Input("fl-interval", "n_intervals"),
-    State("fl-flow", "data"),
+    Input("fl-range", "value"),
 )
-def _refresh_list(_tick: int | None, flow_id: str | None) -> tuple[Any, ...]:
-    """Health of every flow over the last hour; the open flow stays selected."""
+def _refresh_list(_tick: int | None, range_: str) -> tuple[Any, ...]:
+    """Health of every flow over the range, as tiles, map and list.
+
+    The open flow is marked by ``_mark_open`` (no query), never here: a slow refresh that
+    started before the flow was closed must not select it again when it lands.
+    """
     ctx = current_ctx()
     now = ctx.now()
+    range_ = range_ if range_ in RANGES else DEFAULT_RANGE
     with ctx.engine.connect() as conn:
-        flows = flows_health(conn, now=now)
-    selected = [{"flow_id": flow_id}] if flow_id else []
-    tiles = [tile_component(t) for t in flow_tiles(flows)]
-    return tiles, flow_grid_rows(flows), selected, f"Updated {now:%H:%M:%S} UTC"
+        flows = flows_health(conn, now=now, window=Window.named(range_, now=now))
+        estate = systems(conn)
+    tiles = [tile_component(t) for t in flow_tiles(flows, period=f"in the last {RANGE_LABELS[range_]}")]
+    summary = f"{map_summary(flows)} · last {RANGE_LABELS[range_]}"
+    rows = flow_grid_rows(flows)
+    return tiles, rows, f"Updated {now:%H:%M:%S} UTC", map_elements(estate, flows), summary, attention_list(flows)
+
+
+@dash.callback(
+    Output("fl-grid", "selectedRows"),
+    Output("fl-map", "stylesheet"),
+    Input("fl-flow", "data"),
+)
+def _mark_open(flow_id: str | None) -> tuple[Any, ...]:
+    """The open flow selected in the list and outlined on the map."""
+    return ([{"flow_id": flow_id}] if flow_id else []), map_stylesheet(selected=flow_id)
+
+
+@dash.callback(
+    Output("fl-map-info", "children"),
+    Input("fl-map", "mouseoverEdgeData"),
+    Input("fl-map", "mouseoverNodeData"),
+    Input("fl-map", "tapNodeData"),
+    State("fl-range", "value"),
+    prevent_initial_call=True,
+)
+def _hover(edge: dict[str, Any] | None, node: dict[str, Any] | None, tapped: dict[str, Any] | None, range_: str) -> Any:
+    """The flow or system under the pointer (or tapped, on a touch screen), in numbers from the
+    element's data: no query."""
+    if dash.ctx.triggered_id is None:
+        return dash.no_update
+    prop = dash.ctx.triggered[0]["prop_id"]
+    if prop.endswith("tapNodeData"):
+        return node_info(tapped)
+    if prop.endswith("mouseoverNodeData"):
+        return node_info(node)
+    return edge_info(edge, RANGE_LABELS.get(range_, range_))
 
 
 @dash.callback(
     Output("fl-flow", "data"),
     Input("fl-grid", "selectedRows"),
+    Input("fl-map", "tapEdgeData"),
     Input("fl-close", "n_clicks"),
     State("fl-flow", "data"),
     prevent_initial_call=True,
 )
-def _select(selected: list[dict[str, Any]] | None, _close: int | None, current: str | None) -> Any:
-    """A clicked row opens its flow; the close button goes back to the list."""
-    if dash.ctx.triggered_id == "fl-close":
+def _select(
+    selected: list[dict[str, Any]] | None, tapped: dict[str, Any] | None, _close: int | None, current: str | None
+) -> Any:
+    """A clicked row or map edge opens its flow; the close button goes back to the map and list.
+
+    Several inputs can fire in one batch (the grid re-reports its selection when a refresh
+    replaces its rows): a close among them wins, then a tap on the map.
+    """
+    fired = dash.ctx.triggered_prop_ids
+    if "fl-close.n_clicks" in fired:
         return None
-    flow_id = selected[0]["flow_id"] if selected else None
+    if "fl-map.tapEdgeData" in fired:
+        flow_id = (tapped or {}).get("flow_id")
+    else:
+        flow_id = selected[0]["flow_id"] if selected else None
     return dash.no_update if flow_id is None or flow_id == current else flow_id
 
 
+# Whether the detail shows follows the open flow at once, in the browser: a slow signals refresh
+# that started before the flow was closed cannot show it again when its answer lands.
+clientside_callback("function (flow) { return !flow; }", Output("fl-detail", "hidden"), Input("fl-flow", "data"))
+
+
 @dash.callback(
-    Output("fl-detail", "hidden"),
     Output("fl-title", "children"),
     Output("fl-subtitle", "children"),
     Output("fl-signals", "figure"),
@@ -195,7 +303,7 @@ def _select(selected: list[dict[str, Any]] | None, _close: int | None, current: 
 def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tuple[Any, ...]:
     """The open flow's signals over the range, and the likely cause of each of its open exceptions."""
     if not flow_id:
-        return True, *([dash.no_update] * 5)
+        return (dash.no_update,) * 5
     ctx = current_ctx()
     now = ctx.now()
     window = Window.named(range_, now=now)
@@ -203,17 +311,17 @@ def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tupl
         definitions = flow_definitions(conn).set_index("flow_id", drop=False)
         if flow_id not in definitions.index:
             message = f"No flow is configured with the id “{flow_id}”"
-            return False, "Unknown flow", message, empty_figure(message), html.Div(), html.Div()
-        health = {f["flow_id"]: f for f in flows_health(conn, now=now)}
+            return "Unknown flow", message, empty_figure(message), html.Div(), html.Div()
+        health = {f["flow_id"]: f for f in flows_health(conn, now=now, window=window)}
         signals = flow_signals(conn, flow_id=flow_id, window=window)
         exceptions = flow_exceptions(conn, flow_id=flow_id, now=now, limit=MAX_EXCEPTIONS)
         causes = {int(i): likely_cause(conn, exception_id=int(i)) for i in exceptions["exception_id"]}
     flow = definitions.loc[flow_id].to_dict()
     title, line = flow_heading(flow, flow_status(health[flow_id]))
     figure = signals_figure(signals, flow, x_range=(window.since, window.until), exceptions=exceptions)
-    facts = facts_component(flow_facts(health[flow_id], signals))
+    facts = facts_component(flow_facts(health[flow_id], signals, period=range_))
     listing = exception_list(exceptions, causes, total=health[flow_id]["open_exceptions"])
-    return False, title, line, figure, facts, listing
+    return title, line, figure, facts, listing
 
 
 # The flow and range go into the URL without a reload (a Location update would rebuild the

@@ -12,9 +12,11 @@ import dash
 from dash import Input, Output, dcc, html
 
 from dashboards.app import current_ctx
-from dashboards.components.ingest import ingest_tiles, poller_table, received_figure, source_table
+from dashboards.components.ingest import broker_table, ingest_tiles, poller_table, received_figure, source_table
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.tiles import tile_component
+from dashboards.theme import system_colors
+from models.queries.alert_signals import system_names
 from models.queries.common import RANGES, Window
 from models.queries.ingest import received_per_bucket
 
@@ -46,7 +48,7 @@ def layout(**query: str) -> html.Div:
                 children=[
                     card(
                         "Events received",
-                        "Per source system; failed deliveries in red",
+                        "Per source system, each in its own colour; failed deliveries as a dashed line with × marks",
                         graph("in-received-chart", 320),
                         span=8,
                     ),
@@ -55,6 +57,12 @@ def layout(**query: str) -> html.Div:
                         "Queue pollers",
                         "Brokers and /metrics endpoints polled on a schedule",
                         html.Div(id="in-pollers", className="table-wrap"),
+                        span=12,
+                    ),
+                    card(
+                        "Broker consumers",
+                        "Canonical events consumed from RabbitMQ or NATS JetStream; bad messages go to their DLQ",
+                        html.Div(id="in-brokers", className="table-wrap"),
                         span=12,
                     ),
                 ],
@@ -67,6 +75,7 @@ def layout(**query: str) -> html.Div:
     Output("in-tiles", "children"),
     Output("in-sources", "children"),
     Output("in-pollers", "children"),
+    Output("in-brokers", "children"),
     Output("in-received-chart", "figure"),
     Output("in-updated", "children"),
     Input("in-range", "value"),
@@ -88,10 +97,12 @@ def _refresh(range_: str, _tick: int | None) -> tuple[Any, ...]:
     )
     with ctx.engine.connect() as conn:
         received = received_per_bucket(conn, window=window)
+        names = system_names(conn)
     return (
         [tile_component(t) for t in tiles],
         source_table(counts),
         poller_table(pollers, now=now),
-        received_figure(received, x_range=(window.since, window.until)),
+        broker_table(ctx.brokers.statuses(), now=now),
+        received_figure(received, x_range=(window.since, window.until), names=names, colors=system_colors(list(names))),
         f"Updated {now:%H:%M:%S} UTC",
     )

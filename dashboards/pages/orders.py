@@ -78,6 +78,21 @@ def layout(**query: str) -> html.Div:
             ),
             html.Div(id="or-empty", className="grid or-block", hidden=bool(key)),
             html.Div(
+                id="or-pending",
+                className="or-pending",
+                hidden=not key,
+                role="status",
+                children=[
+                    html.Div(
+                        id="or-pending-text",
+                        className="or-pending-text",
+                        children=f"Loading the timeline of {key}…" if key else "",
+                    ),
+                    html.Div([html.Div(className="tile skeleton-tile") for _ in range(4)], className="tiles"),
+                    html.Div(className="card skeleton-card"),
+                ],
+            ),
+            html.Div(
                 id="or-view",
                 hidden=True,
                 children=[
@@ -138,14 +153,15 @@ def _search(text: str | None, _find: int | None, clicks: list[int | None], key: 
     if not query or (trigger is None and key):  # first load of a timeline: keep the box, skip the list
         return [], True, dash.no_update, query or None
     if len(query) < MIN_SEARCH:
-        return html.Div(f"Type at least {MIN_SEARCH} characters", className="empty-state"), False, dash.no_update, None
+        return html.Div(f"Type at least {MIN_SEARCH} characters", className="empty-state"), False, None, None
     with current_ctx().engine.connect() as conn:
         results = find_orders(conn, query=query, limit=SEARCH_LIMIT)
     exact = {r["correlation_id"] for r in results if r["match"] == "exact"}
     found = search_results(results, query, limit=SEARCH_LIMIT)
     if len(exact) == 1:
         return found, True, exact.pop(), query
-    return found, False, dash.no_update, query
+    # A new search closes the previous order: its timeline must not stay under the new results.
+    return found, False, None, query
 
 
 @dash.callback(
@@ -158,20 +174,23 @@ def _search(text: str | None, _find: int | None, clicks: list[int | None], key: 
     Output("or-strip", "children"),
     Output("or-exceptions", "children"),
     Output("or-events", "children"),
+    Output("or-view", "className", allow_duplicate=True),
+    Output("or-pending", "hidden", allow_duplicate=True),
     Input("or-key", "data"),
+    prevent_initial_call="initial_duplicate",
 )
 def _timeline(key: str | None) -> tuple[Any, ...]:
     """The key's events, spans, exceptions and queues, or why there is nothing to show."""
     if not key:
         hint = card("Find an order", "Every event, span and exception of one business key", html.P(HINT), span=12)
-        return True, False, hint, *([dash.no_update] * 6)
+        return True, False, hint, *([dash.no_update] * 6), "", True
     ctx = current_ctx()
     with ctx.engine.connect() as conn:
         timeline = order_timeline(conn, correlation_id=key)
         flows = flow_definitions(conn)
     if timeline is None:
         empty = html.Section(no_match(key), className="card span-12")
-        return True, False, empty, *([dash.no_update] * 6)
+        return True, False, empty, *([dash.no_update] * 6), "", True
     flow_steps = {f.flow_id: (f.start_event, f.end_event) for f in flows.itertuples()}
     stages, legs = lifecycle(timeline, now=ctx.now(), flow_steps=flow_steps)
     route = " → ".join(s["name"] for s in timeline["systems"])
@@ -185,7 +204,25 @@ def _timeline(key: str | None) -> tuple[Any, ...]:
         lifecycle_strip(stages, legs),
         exception_items(timeline),
         events_table(timeline),
+        "",
+        True,
     )
+
+
+# While a key loads, the previous order's timeline is put away at once and a loading state
+# names the key being fetched; the timeline callback clears both when it answers. (On or-key
+# alone: a callback that also listened to the timeline's output would wait for it.)
+clientside_callback(
+    """
+    function (key) {
+        return [key ? "or-stale" : "", !key, key ? "Loading the timeline of " + key + "…" : ""];
+    }
+    """,
+    Output("or-view", "className"),
+    Output("or-pending", "hidden"),
+    Output("or-pending-text", "children"),
+    Input("or-key", "data"),
+)
 
 
 # The key and the search go into the URL without a reload (a Location update would rebuild the page).

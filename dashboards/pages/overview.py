@@ -18,6 +18,7 @@ from dashboards.components.charts import (
     queue_depth_figure,
     sync_lag_figure,
 )
+from dashboards.components.format import RANGE_LABELS
 from dashboards.components.layout import card, graph, keyed_grid, page_header
 from dashboards.components.tables import ATTENTION_COLUMNS, attention_rows, flow_table, queue_table
 from dashboards.components.tiles import (
@@ -46,7 +47,6 @@ from models.queries.overview import (
 
 dash.register_page(__name__, path="/", name="Overview", title="Overview · Flowwatch", order=0)
 
-RANGE_LABELS = {"6h": "6 hours", "24h": "24 hours", "7d": "7 days", "30d": "30 days"}
 CATEGORIES = ("orders", "fulfilment", "shipment", "invoice", "stock", "supply")
 
 

@@ -1,8 +1,9 @@
-"""KPI scorecard: the week (or month) in every KPI of DESIGN.md, against the period before.
+"""KPI scorecard: the week (or month) in every KPI of DESIGN.md, against its target and the period before.
 
-For an executive: headline KPIs with their change, every KPI as a total or per channel,
-ERP, 3PL/warehouse or supplier, the partners' scorecards and the flows against their SLAs
-(the only targets Flowwatch holds). ``?period=7d|30d&group=<dimension>`` reproduces a view.
+For an executive: headline KPIs with target, status and trend, every KPI as a total or per
+channel, ERP, 3PL/warehouse or supplier, the partners' scorecards and the flows against their
+SLAs; for an admin, the targets themselves. ``?period=7d|30d&group=<dimension>`` reproduces a
+view (also on paper: the print stylesheet gives one clean A4/Letter report).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, clientside_callback, dcc, html
+from dash import Input, Output, State, clientside_callback, dcc, html, no_update
 
+from app.services.errors import ServiceError
+from app.services.kpi_targets import set_target
 from dashboards.app import current_ctx
 from dashboards.components.charts import aging_figure
 from dashboards.components.layout import card, graph, page_header
@@ -24,23 +27,30 @@ from dashboards.components.scorecard import (
     partner_table,
     system_names,
 )
+from dashboards.components.targets import input_unit, target_options, targets_admin_table
 from models.queries.common import Window
 from models.queries.flows import flow_definitions
-from models.queries.kpis import kpi_breakdown, previous_window
-from models.queries.overview import exception_aging, exception_totals
+from models.queries.kpi_targets import list_targets
+from models.queries.kpis import kpi_breakdown, kpi_trend, previous_window
+from models.queries.overview import exception_aging_in_period, exception_totals
 from models.queries.scorecard import partner_scorecard
+from models.store.kpi_targets import TOLERANCE
 
 dash.register_page(__name__, path="/scorecard", name="Scorecard", title="KPI scorecard · Flowwatch", order=40)
 
 PERIODS = {"7d": "7 days", "30d": "30 days"}
+#: Sparkline points per period: daily for a week, three-day slices for a month.
+TREND_POINTS = {"7d": 7, "30d": 10}
 READING = html.Ul(
     className="sc-reading",
     children=[
         html.Li("Each period ends now and is compared with the period of the same length just before it."),
+        html.Li(f"Status: on target (✓) at or better than the target, near target (!) within {TOLERANCE:.0%} of it, "
+                "off target (✕) beyond. Targets are set below by an admin, or in the targets file."),
         html.Li("Rates change in percentage points (pp); times and counts in per cent of the previous value."),
+        html.Li("Trend: the KPI over the period, one point a day (7 days) or per three days (30 days)."),
         html.Li("Percentiles are continuous (linear interpolation); orders count in the period they were created."),
-        html.Li("Flowwatch holds no KPI targets: each flow's SLA is its target, so flows and partners are "
-                "judged against it and the KPI totals are shown against last period only."),
+        html.Li("Flows and partners are judged against each flow's SLA."),
     ],
 )  # fmt: skip
 DEFAULT_PERIOD = "7d"
@@ -50,16 +60,76 @@ def _window(period: str) -> Window:
     return Window.named(period, now=current_ctx().now())
 
 
+def _admin() -> html.Details:
+    """The admin's form: one metric's target and direction, saved through the targets service."""
+    return html.Details(
+        className="sc-admin",
+        id="sc-admin",
+        children=[
+            html.Summary("Edit KPI targets (admin)"),
+            html.Div(
+                className="sc-admin-form",
+                children=[
+                    html.Label(
+                        [
+                            "KPI",
+                            dcc.Dropdown(
+                                id="sc-target-kpi",
+                                options=target_options(),
+                                value="perfect_order_rate",
+                                clearable=False,
+                            ),
+                        ],
+                        className="sc-field sc-field-wide",
+                    ),
+                    html.Label(
+                        [
+                            html.Span("Target", id="sc-target-unit"),
+                            dcc.Input(id="sc-target-value", type="number", min=0, step="any", className="sc-input"),
+                        ],
+                        className="sc-field",
+                    ),
+                    html.Label(
+                        [
+                            "Better when",
+                            dcc.RadioItems(
+                                id="sc-target-direction",
+                                options=[{"label": "Higher", "value": "higher"}, {"label": "Lower", "value": "lower"}],
+                                inline=True,
+                                className="segmented",
+                            ),
+                        ],
+                        className="sc-field",
+                    ),
+                    html.Label(
+                        [
+                            "Your name",
+                            dcc.Input(
+                                id="sc-target-actor", type="text", placeholder="e.g. dana.okafor", className="sc-input"
+                            ),
+                        ],
+                        className="sc-field",
+                    ),
+                    html.Button("Save target", id="sc-target-save", className="button-primary", n_clicks=0),
+                ],
+            ),
+            html.Div(id="sc-target-message", className="sc-target-message", role="status"),
+            html.Div(id="sc-targets", className="table-wrap"),
+        ],
+    )
+
+
 def layout(**query: str) -> html.Div:
     """The scorecard for ``?period=7d|30d`` grouped by ``?group=total|channel|erp|fulfiller|supplier``."""
     period = query.get("period") if query.get("period") in PERIODS else DEFAULT_PERIOD
     group = query.get("group") if query.get("group") in GROUPS else "total"
     return html.Div(
-        className="page",
+        className="page sc-page",
         children=[
+            dcc.Store(id="sc-targets-version", data=0),
             page_header(
                 "KPI scorecard",
-                "How the order flow performed, against the period before",
+                "How the order flow performed against its targets and the period before",
                 [
                     html.Span(id="sc-period-label", className="updated", children="loading…"),
                     dcc.RadioItems(
@@ -69,17 +139,25 @@ def layout(**query: str) -> html.Div:
                         inline=True,
                         className="segmented",
                     ),
+                    html.Button(
+                        "Print / PDF",
+                        id="sc-print",
+                        className="button-quiet no-print",
+                        n_clicks=0,
+                        title="A4/Letter report of this view; choose 'Save as PDF' to keep a copy",
+                    ),
                 ],
             ),
-            html.Div(id="sc-tiles", className="tiles"),
+            html.Div(id="sc-tiles", className="tiles sc-tiles"),
             html.Div(
                 className="grid",
                 children=[
                     card(
-                        "Every KPI",
-                        "As defined in Flowwatch's KPI table; green moved the right way, red the wrong way",
+                        "Every KPI against its target",
+                        "Value, target and status this period, the change against the previous one (green moved "
+                        "the right way), and the trend",
                         html.Div(id="sc-kpis", className="table-wrap"),
-                        span=8,
+                        span=12,
                         controls=dcc.Dropdown(
                             id="sc-group",
                             options=[
@@ -92,18 +170,13 @@ def layout(**query: str) -> html.Div:
                             className="category-select",
                         ),
                     ),
-                    html.Div(
-                        className="span-4 sc-side",
-                        children=[
-                            card(
-                                "Exception aging",
-                                "Open and acknowledged now, by time since first seen",
-                                graph("sc-aging-chart", 300),
-                                span=12,
-                            ),
-                            card("Reading the numbers", "What is compared with what", READING, span=12),
-                        ],
+                    card(
+                        "Exception aging",
+                        "Exceptions raised in the period, by how long they stayed open",
+                        graph("sc-aging-chart", 280),
+                        span=6,
                     ),
+                    card("Reading the numbers", "What is compared with what", READING, span=6),
                     card(
                         "3PL scorecard",
                         "Shipment confirmations of released orders",
@@ -118,10 +191,11 @@ def layout(**query: str) -> html.Div:
                     ),
                     card(
                         "Flows against their SLA",
-                        "Each flow's SLA is its target; furthest from it first",
+                        "Each flow's SLA is its target; furthest from it first; times in hours",
                         html.Div(id="sc-flows", className="table-wrap"),
                         span=12,
                     ),
+                    html.Section(className="card span-12 no-print", children=[_admin()]),
                 ],
             ),
         ],
@@ -134,9 +208,10 @@ def layout(**query: str) -> html.Div:
     Output("sc-period-label", "children"),
     Input("sc-period", "value"),
     Input("sc-group", "value"),
+    Input("sc-targets-version", "data"),
 )
-def _refresh_kpis(period: str, group: str) -> tuple[Any, ...]:
-    """Headline tiles (always totals) and the KPI table for the chosen grouping."""
+def _refresh_kpis(period: str, group: str, _version: int) -> tuple[Any, ...]:
+    """Headline tiles (always totals) and the KPI table for the chosen grouping, against the targets."""
     window = _window(period)
     ctx = current_ctx()
     with ctx.engine.connect() as conn:
@@ -144,13 +219,15 @@ def _refresh_kpis(period: str, group: str) -> tuple[Any, ...]:
         table = totals if group == "total" else kpi_breakdown(conn, window=window, group_by=group)
         exceptions = exception_totals(conn, now=window.until)
         names = system_names(flow_definitions(conn))
+        targets = list_targets(conn)
+        trend = kpi_trend(conn, window=window, points=TREND_POINTS[period])
     before = previous_window(window)
     label = (
         f"{window.since:%b %-d %H:%M} – {window.until:%b %-d %H:%M} UTC · "
         f"vs {before.since:%b %-d} – {before.until:%b %-d}"
     )
-    tiles = headline_tiles(totals, exceptions, period=PERIODS[period])
-    return tiles, kpi_table(table, names=names), label
+    tiles = headline_tiles(totals, exceptions, period=PERIODS[period], targets=targets, trend=trend)
+    return tiles, kpi_table(table, names=names, targets=targets, trend=trend), label
 
 
 @dash.callback(
@@ -172,11 +249,67 @@ def _refresh_partners(period: str) -> tuple[Any, ...]:
 
 
 @dash.callback(Output("sc-aging-chart", "figure"), Input("sc-period", "value"))
-def _refresh_aging(_period: str) -> Any:
-    """Exception aging is a state, not a period total: it is drawn as of now."""
-    ctx = current_ctx()
-    with ctx.engine.connect() as conn:
-        return aging_figure(exception_aging(conn, now=ctx.now()))
+def _refresh_aging(period: str) -> Any:
+    """Exceptions first seen in the period, aged to their resolution (or to now while open)."""
+    with current_ctx().engine.connect() as conn:
+        aging = exception_aging_in_period(conn, window=_window(period))
+    return aging_figure(aging, x_title="Time open (to resolution, or to now)", y_title="Exceptions raised",
+                        empty="No exceptions raised in the period")  # fmt: skip
+
+
+@dash.callback(
+    Output("sc-targets", "children"),
+    Input("sc-targets-version", "data"),
+)
+def _refresh_targets(_version: int) -> Any:
+    """Every metric's target and who set it."""
+    with current_ctx().engine.connect() as conn:
+        return targets_admin_table(list_targets(conn))
+
+
+@dash.callback(
+    Output("sc-target-value", "value"),
+    Output("sc-target-direction", "value"),
+    Output("sc-target-unit", "children"),
+    Input("sc-target-kpi", "value"),
+    Input("sc-targets-version", "data"),
+)
+def _fill_form(metric: str, _version: int) -> tuple[Any, ...]:
+    """The chosen metric's current target, in the unit the admin types (shares as per cent)."""
+    if not metric:
+        return None, None, "Target"
+    with current_ctx().engine.connect() as conn:
+        current = list_targets(conn).get(metric)
+    unit, factor = input_unit(metric)
+    if current is None:
+        return None, None, f"Target ({unit})"
+    return round(current["target"] / factor, 6), current["direction"], f"Target ({unit})"
+
+
+@dash.callback(
+    Output("sc-target-message", "children"),
+    Output("sc-target-message", "className"),
+    Output("sc-targets-version", "data"),
+    Input("sc-target-save", "n_clicks"),
+    State("sc-target-kpi", "value"),
+    State("sc-target-value", "value"),
+    State("sc-target-direction", "value"),
+    State("sc-target-actor", "value"),
+    State("sc-targets-version", "data"),
+    prevent_initial_call=True,
+)
+def _save_target(_n: int, metric: str, value: Any, direction: str, actor: str, version: int) -> tuple[Any, ...]:
+    """Save through the same service as ``PUT /api/v1/kpis/targets/{kpi}``; refusals are shown as said."""
+    if value is None:
+        return "Enter a target value.", "sc-target-message error", no_update
+    unit, factor = input_unit(metric)
+    try:
+        row = set_target(current_ctx(), metric, target=float(value) * factor, direction=direction, actor=actor or "")
+    except ServiceError as exc:
+        return f"Not saved: {exc}", "sc-target-message error", no_update
+    shown = f"{row['target'] / factor:g} {unit}".replace(" %", "%")
+    return (f"Saved: {metric} target {shown}, {row['direction']} is better (by {row['updated_by']}).",
+            "sc-target-message ok", (version or 0) + 1)  # fmt: skip
 
 
 # Period and grouping go into the URL without a reload (a Location update would rebuild the page).
@@ -194,4 +327,13 @@ clientside_callback(
     """.replace("DEFAULT_PERIOD", DEFAULT_PERIOD),
     Input("sc-period", "value"),
     Input("sc-group", "value"),
+)
+
+clientside_callback(
+    """
+    function (n) { if (n) { window.print(); } return ""; }
+    """,
+    Output("sc-print", "title"),
+    Input("sc-print", "n_clicks"),
+    prevent_initial_call=True,
 )

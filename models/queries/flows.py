@@ -41,9 +41,13 @@ def health(p95: float | None, sla: int, failures: int, open_exceptions: int, wor
     return "healthy"
 
 
-def flows_health(conn: Connection, *, now: datetime) -> list[dict[str, Any]]:
-    """Every flow with its definition and health over the hour before ``now``."""
-    window = Window(now - HEALTH_WINDOW, now, int(HEALTH_WINDOW.total_seconds()))
+def flows_health(conn: Connection, *, now: datetime, window: Window | None = None) -> list[dict[str, Any]]:
+    """Every flow with its definition and health over ``window`` (default: the hour before ``now``).
+
+    The ``*_last_hour`` fields count over ``window`` when one is given (the Flows page's range);
+    the names stay for the API, which always asks for the hour. Open exceptions are those open now.
+    """
+    window = window or Window(now - HEALTH_WINDOW, now, int(HEALTH_WINDOW.total_seconds()))
     lag = sync_lag_by_flow(conn, window=window).set_index("flow_id")
     flows = read_frame(conn, "SELECT * FROM flows ORDER BY category, flow_id")
     failures = read_frame(
@@ -137,3 +141,9 @@ def flow_exceptions(conn: Connection, *, flow_id: str, now: datetime, limit: int
     )
     by_exception = keys.groupby("exception_id")["correlation_id"].agg(list).to_dict()
     return frame.assign(orders=[by_exception.get(i, []) for i in frame["exception_id"]])
+
+
+def systems(conn: Connection) -> list[dict[str, Any]]:
+    """Every system of the estate (id, name, kind, vendor): the nodes of the flow map."""
+    frame = read_frame(conn, "SELECT system_id, name, kind, vendor FROM systems ORDER BY system_id")
+    return [{k: v if isinstance(v, str) else None for k, v in row.items()} for row in frame.to_dict("records")]

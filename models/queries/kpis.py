@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from models.enums import DETECTOR
+from models.enums import SYSTEM_ACTORS, Action, ReplayStatus
 from models.queries.common import Window, json_number, read_frame
 from models.queries.scorecard import partner_scorecard
 from models.queries.steps import (
@@ -31,14 +31,22 @@ from models.queries.steps import (
     step_lags_sql,
     step_params,
 )
-from models.store.dialect import percentile, seconds_between
+from models.store.dialect import json_text, percentile, seconds_between
 
 #: Dimensions a KPI may be grouped by (``fulfiller`` is the WMS or 3PL an order ships from).
 DIMENSIONS = ("channel", "flow", "erp", "fulfiller", "supplier")
 #: Error codes that mean "no stock to allocate".
 OVERSELL_CODE_PREFIX = "STOCK"
-#: Actions by which an operator touches an order (the detector's own resolves do not count).
-MANUAL_ACTIONS = ("replay", "resolve")
+#: Actions by which an operator intervenes on an order (the system's own actors never count).
+MANUAL_ACTIONS = tuple(
+    str(a) for a in (Action.REPLAY, "replay_request", "replay_approve", Action.RESOLVE, Action.IGNORE)
+)
+#: The steps whose SLAs add up to an order's promised ship-by (creation → dispatched).
+PROMISE_STEPS = ("acceptance", "release", "shipment")
+#: Why an order is held when its lines cannot be allocated (an in-full shortfall).
+STOCK_HOLD_REASON = "stock_allocation"
+#: Exception kinds that mean a message of the order was not accepted (its documents were not right).
+DOCUMENT_EXCEPTION_KINDS = ("delivery_failed", "dead_letter", "retries_exhausted")
 
 Compute = Callable[[Connection, Window, str | None], pd.DataFrame]
 
@@ -185,24 +193,41 @@ def mttr(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
     )
 
 
+def _sql_list(values: tuple[str, ...]) -> str:
+    """``('a', 'b')`` from constants of this module (code, never input)."""
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
 def manual_intervention_rate(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
-    """Share of orders created in the period that an operator replayed or resolved (via the
-    exceptions linked to them) by the end of the period."""
+    """Share of orders created in the period that an operator had to act on by the end of it.
+
+    An order is touched when a person (not the detector, not a replay's own resolve) replayed,
+    asked for or approved a replay of, resolved or ignored an exception linked to it
+    (``exception_actions`` via ``exception_orders``), or requested a replay of one of its
+    messages that was not rejected (``replays`` via ``exception_messages``). Triage alone
+    (ack, assign, note, snooze) is not an intervention on the order.
+    """
     grp = _order_column(group)
+    humans = f"NOT IN {_sql_list(SYSTEM_ACTORS)}"
     return read_frame(
         conn,
         f"""
         WITH touched AS (
-            SELECT DISTINCT eo.correlation_id
+            SELECT eo.correlation_id
             FROM exception_orders eo
             JOIN exception_actions a ON a.exception_id = eo.exception_id
-            WHERE a.action IN ({", ".join(f"'{a}'" for a in MANUAL_ACTIONS)})
-              AND a.actor <> '{DETECTOR}' AND a.acted_at < :until
+            WHERE a.action IN {_sql_list(MANUAL_ACTIONS)}
+              AND a.actor {humans} AND a.acted_at < :until
+            UNION
+            SELECT m.correlation_id
+            FROM replays r
+            JOIN exception_messages m ON m.exception_id = r.exception_id AND m.event_id = r.event_id
+            WHERE r.requested_by {humans} AND r.status <> '{ReplayStatus.REJECTED}' AND r.requested_at < :until
         )
         SELECT {grp} AS grp, count(*) AS n,
                avg(CASE WHEN t.correlation_id IS NOT NULL THEN 1.0 ELSE 0.0 END) AS share
         FROM order_facts o
-        LEFT JOIN touched t ON t.correlation_id = o.correlation_id
+        LEFT JOIN (SELECT DISTINCT correlation_id FROM touched) t ON t.correlation_id = o.correlation_id
         WHERE o.created_at >= :since AND o.created_at < :until
         GROUP BY grp ORDER BY grp
         """,
@@ -210,31 +235,21 @@ def manual_intervention_rate(conn: Connection, window: Window, group: str | None
     )
 
 
-def perfect_order_rate(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
-    """Share of decided orders that were perfect, as of the end of the period.
-
-    Orders created in the period and not cancelled are *decided* once shipped, or once
-    their shipment deadline (creation + the acceptance, release and shipment SLAs) has
-    passed. A decided order is perfect when it shipped, each of those steps took no longer
-    than its flow's SLA, no delivery failed and no exception names it. Dispatch counts as
-    complete (events carry no line-level shortfalls). Where a step could be served by
-    several flows (release before the node is known), the longest SLA applies.
-    """
+def _judged_orders(conn: Connection, group: str | None) -> str:
+    """Per order created in ``[:since, :until)`` and not cancelled by ``:until``: whether it is
+    decided, and the four SCOR perfect-order components as of ``:until`` (see
+    :func:`perfect_order_rate`). Columns ``grp, decided, shipped, on_time, in_full, damage_free,
+    documents_right``."""
     grp = _order_column(group)
-    steps = [ORDER_STEP_BY_KEY[k] for k in ("acceptance", "release", "shipment")]
+    steps = [ORDER_STEP_BY_KEY[k] for k in PROMISE_STEPS]
     slas = ",\n".join(
         f"max(f.sla_seconds) FILTER (WHERE f.start_event = '{s.start_event}' "
         f"AND f.end_event = '{s.end_event}') AS {s.key}_sla"
         for s in steps
     )
-    on_time = " AND ".join(
-        f"(s.{s.key}_sla IS NULL OR {seconds_between(conn, f'o.{s.start_col}', f'o.{s.end_col}')} <= s.{s.key}_sla)"
-        for s in steps
-    )
-    deadline = " + ".join(f"coalesce(s.{s.key}_sla, 0)" for s in steps)
-    return read_frame(
-        conn,
-        f"""
+    promise = " + ".join(f"coalesce(s.{s.key}_sla, 0)" for s in steps)
+    reason = json_text(conn, "e.payload", "reason")
+    return f"""
         WITH o AS (
             SELECT * FROM order_facts
             WHERE created_at >= :since AND created_at < :until
@@ -245,20 +260,121 @@ def perfect_order_rate(conn: Connection, window: Window, group: str | None) -> p
             FROM o JOIN flows f ON {" OR ".join(f"({step_flow_join(s)})" for s in steps)}
             GROUP BY o.correlation_id
         ),
-        judged AS (
+        short AS (
+            SELECT DISTINCT e.correlation_id FROM business_events e
+            WHERE e.occurred_at < :until AND e.correlation_id IN (SELECT correlation_id FROM o)
+              AND ((e.event_type = 'order.accepted' AND e.status <> 'ok'
+                    AND e.error_code LIKE '{OVERSELL_CODE_PREFIX}%')
+                   OR (e.event_type = 'order.held' AND e.status = 'ok' AND {reason} = '{STOCK_HOLD_REASON}'))
+        ),
+        returned AS (
+            SELECT DISTINCT e.correlation_id FROM business_events e
+            WHERE e.event_type = 'return.received' AND e.status = 'ok' AND e.occurred_at < :until
+              AND e.correlation_id IN (SELECT correlation_id FROM o)
+        ),
+        flagged AS (
+            SELECT DISTINCT eo.correlation_id FROM exception_orders eo
+            JOIN exceptions x ON x.exception_id = eo.exception_id
+            WHERE x.kind IN {_sql_list(DOCUMENT_EXCEPTION_KINDS)} AND x.first_seen < :until
+        ),
+        facts AS (
             SELECT {grp} AS grp,
-                   o.dispatched_at < :until AS shipped,
-                   o.dispatched_at < :until AND o.failures = 0 AND x.correlation_id IS NULL
-                       AND {on_time} AS perfect,
-                   {seconds_between(conn, "o.created_at", ":until")} > {deadline} AS overdue
+                   coalesce(o.dispatched_at < :until, FALSE) AS shipped,
+                   coalesce(o.dispatched_at < :until, FALSE)
+                       AND {seconds_between(conn, "o.created_at", "o.dispatched_at")} <= {promise} AS on_time,
+                   {seconds_between(conn, "o.created_at", ":until")} > {promise} AS overdue,
+                   sh.correlation_id IS NULL AS complete,
+                   r.correlation_id IS NULL AS damage_free,
+                   o.failures = 0 AND fl.correlation_id IS NULL AS documents_right
             FROM o
             LEFT JOIN s ON s.correlation_id = o.correlation_id
-            LEFT JOIN (SELECT DISTINCT correlation_id FROM exception_orders) x
-                   ON x.correlation_id = o.correlation_id
+            LEFT JOIN short sh ON sh.correlation_id = o.correlation_id
+            LEFT JOIN returned r ON r.correlation_id = o.correlation_id
+            LEFT JOIN flagged fl ON fl.correlation_id = o.correlation_id
         )
-        SELECT grp, count(*) AS n, avg(CASE WHEN perfect THEN 1.0 ELSE 0.0 END) AS share
-        FROM judged
-        WHERE shipped OR overdue
+        SELECT grp, shipped OR overdue AS decided, shipped, on_time, shipped AND complete AS in_full,
+               damage_free, documents_right
+        FROM facts
+    """
+
+
+def _share(predicate: str) -> str:
+    return f"avg(CASE WHEN {predicate} THEN 1.0 ELSE 0.0 END)"
+
+
+def perfect_order_rate(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """Share of decided orders that were perfect (SCOR order level: on time, in full, damage-free,
+    with the right documents), as of the end of the period; also each component's share.
+
+    Orders created in the period and not cancelled by its end are *decided* once shipped, or
+    once their promised ship-by (creation + the acceptance, release and shipment SLAs; the
+    longest where the flow is not known yet) has passed. Flowwatch sees no deliveries, invoices'
+    contents or claims, so each component is a proxy from the events it does see:
+
+    - **on time**: dispatched (``shipment.dispatched``) by the promised ship-by;
+    - **in full**: dispatched, with no stock shortfall: its acceptance never failed for stock
+      (error ``STOCK…``) and it was never held for ``stock_allocation``;
+    - **damage-free**: no ``return.received`` for it by the end of the period;
+    - **documents right**: every message of the order was accepted first time (``failures`` 0)
+      and no delivery-failure exception (``delivery_failed``, ``dead_letter``,
+      ``retries_exhausted``) names it.
+    """
+    return read_frame(
+        conn,
+        f"""
+        SELECT grp, count(*) AS n,
+               {_share("on_time AND in_full AND damage_free AND documents_right")} AS share,
+               {_share("on_time")} AS on_time, {_share("in_full")} AS in_full,
+               {_share("damage_free")} AS damage_free, {_share("documents_right")} AS documents_right
+        FROM ({_judged_orders(conn, group)}) j
+        WHERE decided
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def otif(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """On time in full: share of decided orders dispatched by their promised ship-by with no stock
+    shortfall (the first two components of :func:`perfect_order_rate`, same orders)."""
+    return read_frame(
+        conn,
+        f"""
+        SELECT grp, count(*) AS n, {_share("on_time AND in_full")} AS share
+        FROM ({_judged_orders(conn, group)}) j
+        WHERE decided
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
+def on_time_shipment_rate(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
+    """Share of orders dispatched in the period that left by their promised ship-by (creation +
+    acceptance, release and shipment SLAs), whenever they were created: a shipping view,
+    counted when the shipment happens rather than per order cohort."""
+    grp = _order_column(group)
+    steps = [ORDER_STEP_BY_KEY[k] for k in PROMISE_STEPS]
+    slas = ",\n".join(
+        f"max(f.sla_seconds) FILTER (WHERE f.start_event = '{s.start_event}' "
+        f"AND f.end_event = '{s.end_event}') AS {s.key}_sla"
+        for s in steps
+    )
+    promise = " + ".join(f"coalesce(s.{s.key}_sla, 0)" for s in steps)
+    return read_frame(
+        conn,
+        f"""
+        WITH o AS (
+            SELECT * FROM order_facts WHERE dispatched_at >= :since AND dispatched_at < :until
+        ),
+        s AS (
+            SELECT o.correlation_id, {slas}
+            FROM o JOIN flows f ON {" OR ".join(f"({step_flow_join(s)})" for s in steps)}
+            GROUP BY o.correlation_id
+        )
+        SELECT {grp} AS grp, count(*) AS n,
+               {_share(f"{seconds_between(conn, 'o.created_at', 'o.dispatched_at')} <= {promise}")} AS share
+        FROM o LEFT JOIN s ON s.correlation_id = o.correlation_id
         GROUP BY grp ORDER BY grp
         """,
         {"since": window.since, "until": window.until},
@@ -310,6 +426,10 @@ KPIS: tuple[Kpi, ...] = (
         (Metric("manual_intervention_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
     Kpi("perfect_order_rate", "Perfect order rate", perfect_order_rate,
         (Metric("perfect_order_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
+    Kpi("otif", "On time in full (OTIF)", otif,
+        (Metric("otif_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
+    Kpi("on_time_shipment", "On-time shipment rate", on_time_shipment_rate,
+        (Metric("on_time_shipment_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
     Kpi("inventory_sync_delay", "Inventory sync delay (adjusted → published)",
         _step_lags("f.start_event = 'inventory.adjusted' AND f.end_event = 'inventory.published'", (0.5, 0.95)),
         _pcts("inventory_sync_delay", "seconds", 50, 95), (None, "flow")),
@@ -320,6 +440,8 @@ KPIS: tuple[Kpi, ...] = (
         _pcts("supplier_ack_cycle_time", "hours", 50, 95), ("supplier", None)),
 )  # fmt: skip
 KPI_BY_NAME = {k.name: k for k in KPIS}
+#: Every reported metric by name, with the KPI it belongs to (what a target is set on).
+METRIC_BY_NAME: dict[str, tuple[Kpi, Metric]] = {m.name: (k, m) for k in KPIS for m in k.metrics}
 
 
 def previous_window(window: Window) -> Window:
@@ -411,3 +533,22 @@ def kpi_breakdown(conn: Connection, *, window: Window, group_by: str | None = No
             for m in kpi.metrics
         ]  # fmt: skip
     return out
+
+
+def kpi_trend(conn: Connection, *, window: Window, points: int) -> dict[str, list[float | None]]:
+    """Every KPI metric that has a total, over ``points`` equal slices of ``window`` (oldest first):
+    the scorecard's sparklines, each slice computed by the KPI's own definition."""
+    if points < 2:
+        raise ValueError("a trend needs at least 2 points")
+    step = (window.until - window.since) / points
+    slices = [Window(window.since + step * i, window.since + step * (i + 1), window.bucket_seconds)
+              for i in range(points)]  # fmt: skip
+    trend: dict[str, list[float | None]] = {}
+    for kpi in KPIS:
+        if None not in kpi.dimensions:
+            continue
+        frames = [kpi.compute(conn, w, None) for w in slices]
+        for m in kpi.metrics:
+            zero = 0.0 if m.unit == "orders" else None  # a count with no rows counted nothing
+            trend[m.name] = [json_number(f[m.column].iloc[0]) if len(f) else zero for f in frames]
+    return trend

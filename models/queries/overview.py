@@ -113,6 +113,23 @@ def exception_aging(conn: Connection, *, now: datetime) -> pd.DataFrame:
     )
 
 
+def exception_aging_in_period(conn: Connection, *, window: Window) -> pd.DataFrame:
+    """Exceptions first seen in the period per aging band and severity, aged by how long each stayed
+    open: to its resolution, else to the end of the period (columns ``band, severity, exceptions``)."""
+    age = seconds_between(conn, "first_seen", "least(coalesce(resolved_at, :until), :until)")
+    return read_frame(
+        conn,
+        f"""
+        SELECT {aging_band_sql(age)} AS band, severity, count(*) AS exceptions
+        FROM exceptions
+        WHERE first_seen >= :since AND first_seen < :until
+        GROUP BY band, severity
+        ORDER BY band, severity
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
 def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
     """Open exceptions by severity, with the oldest and mean age in hours."""
     age = seconds_between(conn, "first_seen", ":now")

@@ -324,6 +324,19 @@ alert_rules = sa.Table(
     sa.Column("updated_by", sa.String),  # null: as the file says
 )
 
+# One target per scorecard KPI metric (models/store/default_kpi_targets.toml, then admin edits). The
+# target is in the metric's unit (ratios as 0–1); ``updated_by`` null means "as the file says".
+kpi_targets = sa.Table(
+    "kpi_targets",
+    metadata,
+    sa.Column("kpi", sa.String, primary_key=True),  # a metric name of models.queries.kpis.KPIS
+    sa.Column("target", sa.Double, nullable=False),
+    sa.Column("direction", sa.String, nullable=False),  # higher, lower (models.enums.Direction)
+    sa.Column("origin", sa.String, nullable=False),  # config, api
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_by", sa.String),
+)
+
 # How each rule's last evaluation went, apart from its alerts: ok, nodata or error (never silently ok).
 alert_rule_health = sa.Table(
     "alert_rule_health",

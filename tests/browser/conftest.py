@@ -18,9 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from app.context import open_context
-from app.settings import load_settings
-from tests.live_server import LiveServer, serve
+from tests.live_server import LiveServer, serve_seeded
 
 #: End of the seeded history and the server's "now": a mid-afternoon, so "today" has orders.
 ANCHOR = datetime(2026, 3, 4, 15, 0)
@@ -65,13 +63,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Seed a small demo (7 days × 300 orders) once per module and serve it with uvicorn."""
-    from seed_data import seed_demo
-
-    settings = load_settings(db=tmp_path_factory.mktemp("browser") / "flowwatch.duckdb")
-    ctx = open_context(settings)
-    ctx.clock = lambda: ANCHOR
-    seed_demo(ctx.engine, ctx.writer, days=7, orders_per_day=300, seed=7, anchor=ANCHOR)
-    with serve(settings, ctx=ctx) as live:
+    with serve_seeded(tmp_path_factory.mktemp("browser") / "flowwatch.duckdb", anchor=ANCHOR) as live:
         yield live
 
 

@@ -47,7 +47,7 @@ def test_a_flow_opened_from_the_url_shows_its_signals_on_one_axis(
     page.goto(f"{live_server.url}/flows?flow={OUTAGE_FLOW}&range=7d")
     now = live_server.ctx.now()
     with live_server.ctx.engine.connect() as conn:
-        health = {f["flow_id"]: f for f in flows_health(conn, now=now)}
+        health = {f["flow_id"]: f for f in flows_health(conn, now=now, window=Window.named("7d", now=now))}
         signals = flow_signals(conn, flow_id=OUTAGE_FLOW, window=Window.named("7d", now=now))
         exceptions = flow_exceptions(conn, flow_id=OUTAGE_FLOW, now=now)
 

@@ -132,8 +132,9 @@ def test_the_incident_story_step_by_step(
     messages = int(re.search(r"(\d+) messages", headline.inner_text()).group(1))  # type: ignore[union-attr]
     assert messages >= 2
     page.screenshot(path=str(artifacts / "story-3-plan.png"), full_page=True)
-    page.once("dialog", lambda d: d.accept())
     page.locator("#ex-bulk-start").click()
+    expect(page.locator("#ex-bulk-ask-title")).to_have_text(f"Start replaying {messages} messages?")
+    page.locator("#ex-bulk-ask-yes").click()
     expect(page.locator("#ex-toast")).to_contain_text("Bulk replay #")
     expect(page.locator("#ex-run-progress")).to_contain_text(f"{messages} delivered", timeout=60_000)
 

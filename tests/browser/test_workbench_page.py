@@ -127,12 +127,16 @@ def test_bulk_resolve_of_selected_rows_updates_grid_counts_and_audit(
     for exception_id in chosen:
         page.locator(f"{ROWS}[row-id='{exception_id}'] .ag-selection-checkbox input").check()
     _matching(page, len(before), selected=2)
-    dialogs: list[str] = []
-    page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.on("dialog", lambda d: pytest.fail(f"a native dialog opened: {d.message}"))
     page.locator("#ex-bulk-resolve").click()
+    ask = page.locator("#ex-bulk-ask")  # the in-page confirmation, not the browser's confirm()
+    expect(ask).to_be_visible()
+    expect(page.locator("#ex-bulk-ask-title")).to_have_text("Resolve 2 selected exceptions?")
+    expect(ask).to_contain_text("Each one is audited under your name; reopen brings one back.")
+    page.locator("#ex-bulk-ask-yes").click()
 
     expect(page.locator("#ex-toast")).to_contain_text("Resolved 2 exceptions")
-    assert dialogs == ["Resolve 2 selected exceptions? Each one is audited; reopen brings one back."]
+    expect(ask).to_be_hidden()
     _matching(page, len(before) - 2)
     expect(page.locator(ROWS)).to_have_count(len(before) - 2)
     assert not _grid_ids(page) & {str(i) for i in chosen}

@@ -13,9 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.context import open_context
-from app.settings import load_settings
-from tests.live_server import LiveServer, serve
+from tests.live_server import LiveServer, serve_seeded
 
 ANCHOR = datetime(2026, 3, 12, 14, 0)
 #: Routes whose answer is not JSON, with the media type they document instead.
@@ -24,13 +22,7 @@ NOT_JSON = {"/v1/traces": "application/x-protobuf", "/metrics": "text/plain"}
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    from seed_data import seed_demo
-
-    settings = load_settings(db=tmp_path_factory.mktemp("openapi") / "flowwatch.duckdb")
-    ctx = open_context(settings)
-    ctx.clock = lambda: ANCHOR
-    seed_demo(ctx.engine, ctx.writer, days=7, orders_per_day=300, seed=7, anchor=ANCHOR)
-    with serve(settings, ctx=ctx) as live:
+    with serve_seeded(tmp_path_factory.mktemp("openapi") / "flowwatch.duckdb", anchor=ANCHOR) as live:
         yield live
 
 
@@ -114,6 +106,7 @@ def test_read_answers_carry_only_documented_keys(demo: LiveServer) -> None:
         "/api/v1/exceptions": f"{base}/exceptions?limit=50",
         "/api/v1/exceptions/{exception_id}": f"{base}/exceptions/{exception_id}",
         "/api/v1/exceptions/{exception_id}/likely-cause": f"{base}/exceptions/{exception_id}/likely-cause",
+        "/api/v1/kpis/targets": f"{base}/kpis/targets",
         "/api/v1/alerts": f"{base}/alerts",
         "/api/v1/alerts/rules": f"{base}/alerts/rules",
         "/api/v1/alerts/silences": f"{base}/alerts/silences",

@@ -6,8 +6,16 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from collectors.brokers import ConsumerStatus
 from collectors.pollers.runner import PollerStatus
-from dashboards.components.ingest import ingest_tiles, poller_health, poller_table, received_figure, source_table
+from dashboards.components.ingest import (
+    broker_table,
+    ingest_tiles,
+    poller_health,
+    poller_table,
+    received_figure,
+    source_table,
+)
 
 NOW = datetime(2026, 5, 1, 12, 0)
 COUNTS = {
@@ -95,3 +103,38 @@ def test_received_figure_stacks_sources_and_draws_failures() -> None:
     failed = next(t for t in fig.data if t.type == "scatter")
     assert list(failed.y) == [1, 2]
     assert "No events" in received_figure(df.iloc[0:0], x_range=(t0, NOW)).layout.annotations[0].text
+
+
+def test_broker_table_reads_each_consumer_state_and_counts() -> None:
+    consuming = ConsumerStatus("company", "rabbitmq", is_connected=True, messages=45, accepted=73, refused=2)
+    lost = ConsumerStatus("jet", "nats", messages=1200, accepted=1200,
+                          last_error="ConnectionClosedError: nats: connection closed",
+                          last_error_at=NOW - timedelta(minutes=3))  # fmt: skip
+    table = broker_table([consuming, lost, ConsumerStatus("new", "nats")], now=NOW)
+    rows = [[c.children for c in row.children] for row in table.children[1].children]
+    assert [r[0] for r in rows] == ["company", "jet", "new"]
+    assert [r[2].children for r in rows] == ["consuming", "reconnecting", "connecting"]
+    assert rows[0][3:6] == ["45", "73", "2"]
+    assert rows[1][6] == "ConnectionClosedError: nats: connection closed (3 min ago)"
+    assert rows[0][6] == "—"
+    assert broker_table([], now=NOW).className == "empty-state"
+
+
+def test_received_legend_names_systems_each_in_its_own_colour() -> None:
+    from dashboards.theme import SYSTEM_PALETTE, system_colors
+
+    estate = {"3pl_coastal": "Coastal Fulfilment", "3pl_north": "NorthStar Logistics", "adobe": "Adobe Commerce",
+              "b2b": "B2B portal", "d365": "Dynamics 365", "netsuite": "NetSuite", "shopify": "Shopify storefront",
+              "sup_acme": "Acme Industrial", "sup_bright": "Brightline Chemicals", "sup_pacific": "Pacific Paper Goods",
+              "wms": "Central WMS", "x": "Twelfth"}  # fmt: skip
+    colors = system_colors(list(estate))
+    # sorted, '3pl_coastal' is first and 'wms' eleventh: with a 10-colour cycle they shared blue
+    assert colors["3pl_coastal"] == SYSTEM_PALETTE[0] and colors["wms"] == SYSTEM_PALETTE[10]
+    assert len(set(colors.values())) == 12 and "#d93a3a" not in colors.values()
+    t0 = datetime(2026, 5, 1, 11, 0)
+    df = pd.DataFrame({"bucket": [t0, t0], "source": ["wms", "3pl_coastal"], "events": [3, 5], "failed": [0, 1]})
+    fig = received_figure(df, x_range=(t0, NOW), names=estate, colors=colors)
+    bars = {t.name: t.marker.color for t in fig.data if t.type == "bar"}
+    assert bars == {"Coastal Fulfilment": SYSTEM_PALETTE[0], "Central WMS": SYSTEM_PALETTE[10]}
+    failed = next(t for t in fig.data if t.type == "scatter")
+    assert (failed.name, failed.line.dash, failed.marker.symbol) == ("Failed deliveries (×)", "dash", "x-thin")

@@ -156,7 +156,11 @@ def test_queue_tile_reports_deepest_live_queue_and_dlq_total() -> None:
         }
     )
     tile = queue_tile(queues)
-    assert (tile.value, tile.detail, tile.tone) == ("1,234 / 100", "deepest: orders.shopify", "warning")
+    assert (tile.label, tile.value) == ("Deepest queue now", "1,234 msgs")
+    assert (tile.detail, tile.tone) == ("waiting in orders.shopify · 100 dead-lettered (in DLQs)", "warning")
+    calm = queue_tile(queues.assign(depth=[5, 1, 0, 0]))
+    assert (calm.value, calm.detail, calm.tone) == ("5 msgs", "waiting in orders.shopify · no messages dead-lettered",
+                                                    "ok")  # fmt: skip
 
 
 def test_tile_component_is_findable_by_kpi() -> None:
@@ -210,7 +214,9 @@ def test_flow_rows_put_offenders_first_with_share_over_sla() -> None:
 def test_flow_table_row_text() -> None:
     table = flow_table(_flows())
     first_row = table.children[1].children[0]
-    assert _text(first_row) == "Shopify → D365 orders 400 5 min 30 min 15 min 15.0% Breach"
+    # one unit for p50, p95 and SLA, by the largest (6 h SLA → hours): 5 min = 0.08 h, 30 min = 0.50 h
+    assert _text(first_row) == "Shopify → D365 orders 400 0.08 0.50 0.25 15.0% Breach"
+    assert "p50 (h) p95 (h) SLA (h)" in _text(table)
 
 
 def test_queue_table_marks_dlqs_and_counts_empty_queues() -> None:
@@ -225,8 +231,9 @@ def test_queue_table_marks_dlqs_and_counts_empty_queues() -> None:
     )
     out = queue_table(queues)
     text = _text(out)
-    assert "orders.shopify no consumer 250 0 10 min" in text
-    assert "orders.shopify.dlq DLQ 12 — 2.0 h" in text
+    assert "Oldest message (h)" in text  # the oldest is 2 h: the column is in hours
+    assert "orders.shopify no consumer 250 0 0.17" in text
+    assert "orders.shopify.dlq DLQ 12 — 2.0" in text
     assert "1 queues empty" in text
     assert "release.wms" not in text
 
@@ -250,7 +257,7 @@ def test_attention_rows_are_keyed_by_string_id() -> None:
             "flow": "3pl_north",
             "severity": "critical",
             "affected_orders": 312,
-            "age": "5.5 h",
+            "age": "5.5",  # the column says "Age (h)"
         }
     ]
 

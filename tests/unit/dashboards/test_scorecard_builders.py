@@ -114,9 +114,9 @@ def test_kpi_table_totals_one_row_per_metric_with_counts_as_zero() -> None:
     rows = having(table, "data-metric")
     assert [props(r)["data-metric"] for r in rows] == [e["kpi"] for e in TOTALS["kpis"]]
     cycle = text(rows[0])
-    assert cycle.startswith("Order cycle time (created → shipped) p50 6.0 h 8.0 h")
+    assert cycle == "Order cycle time (created → shipped) p50 6.0 h 8.0 h ▼ −25% — — —", "no target, no trend"
     assert text(rows[1]).startswith("p95"), "a KPI's label is written once"
-    assert text(rows[-1]) == "Oversell incidents (orders) count 0 0 → no change"
+    assert text(rows[-1]) == "Oversell incidents (orders) count 0 0 → no change — — —"
     assert "Not measured as one total (see the flows below): Sync lag per flow step" in text(table)
 
 
@@ -129,7 +129,7 @@ def test_kpi_table_by_channel_has_a_column_per_channel() -> None:
                  _entry("event_delivery_lag_p95_seconds", "seconds", _row(2.0, 2.0, None), group_by="channel")],
     }  # fmt: skip
     table = kpi_table(breakdown, names={"shop": "Web shop (Shopify)", "b2b": "B2B portal"})
-    assert text(table.children[0].children[0]) == "KPI B2B portal Web shop no channel"
+    assert text(table.children[0].children[0]) == "KPI Target B2B portal Web shop no channel"
     assert "not released yet" in text(kpi_table({**breakdown, "group_by": "fulfiller"}, names={}))
     perfect = having(table, "data-metric", "perfect_order_rate")[0]
     assert [props(n)["data-tone"] for n in having(perfect, "data-tone")] == ["good", "bad", "none"]
@@ -149,7 +149,9 @@ def test_flows_furthest_over_their_sla_come_first_and_say_so() -> None:
     rows = having(table, "data-flow")
     assert [props(r)["data-flow"] for r in rows][:2] == ["shop-erp", "erp-3pl"]
     first = rows[0]
-    assert text(first).startswith("Shop → ERP orders 15 min 30 min ▲ +200% 80.0% ▼ −10.0 pp")
+    # one unit per column: SLA and p95 in hours (15 min = 0.25 h, 30 min = 0.50 h)
+    assert text(first).startswith("Shop → ERP orders 0.25 0.50 ▲ +200% 80.0% ▼ −10.0 pp")
+    assert "SLA, target (h)" in text(table) and "Sync lag p95 (h)" in text(table)
     assert with_class(first, "cell-breach") and "Over SLA" in text(first)
     assert "Within SLA" in text(rows[1]) and "No steps" in text(rows[-1])
 
@@ -170,7 +172,8 @@ def test_partners_are_judged_against_the_sla_of_the_step_they_confirm() -> None:
     ]  # fmt: skip
     three_pl = partner_table(scorecard, "3pl", slas)
     row = having(three_pl, "data-partner", "3pl")[0]
-    assert text(row).startswith("NorthStar 30.0 h SLA 24.0 h ▲ +50%")
+    assert text(row).startswith("NorthStar 30.0 SLA 24.0 ▲ +50%"), "hours, said once in the header"
+    assert "Shipment confirmation p95 (h)" in text(three_pl)
     assert with_class(row, "cell-breach"), "30 h is over the 24 h shipment SLA"
     assert [props(n)["data-tone"] for n in having(row, "data-tone")] == ["bad", "flat", "bad"]
     suppliers = partner_table(scorecard, "supplier", slas)

@@ -134,7 +134,7 @@ def test_grid_rows_are_keyed_by_string_id_and_say_what_an_operator_reads() -> No
         "exception_id": "17", "severity": "critical",
         "title": "NorthStar Logistics → Dynamics 365 shipment confirmation: 12 dead-lettered", "kind": "Dead letter",
         "flow": "NorthStar Logistics → Dynamics 365 shipment confirmation", "system": "NorthStar Logistics",
-        "affected_orders": 312, "occurrences": 1440, "age": "2.0 d", "age_band": "1–3d", "age_level": 3,
+        "affected_orders": 312, "occurrences": 1440, "age": "49.0", "age_band": "1–3d", "age_level": 3,
         "status": "acknowledged", "snoozed": False, "assignee": "—", "last_seen": "02 Mar 16:55",
     }  # fmt: skip
     [bare] = wb.grid_rows([_item(flow_name=None, flow_id=None, system_id=None, kind="new_rule", snoozed=True)], {})
@@ -582,3 +582,18 @@ def test_failed_messages_list_undelivered_first_with_the_progress_line() -> None
     assert text(rows[0]).startswith("SHP-3 evt_3 failed 1")
     assert "+57 more messages" in text(view)
     assert "No failed messages" in text(xd.messages_section(_detail(kind="sla_breach")))
+
+
+def test_replay_confirmation_states_counts_pace_duration_and_canary() -> None:
+    summary = {"runnable": 120, "exceptions": 3, "rate_per_second": 5.0, "duplicate_risk": 4, "skipped": 6}
+    title, body, yes = bulk_panel.replay_confirmation(summary, canary=10, rate=2.0, include_risky=False)
+    assert title == "Start replaying 120 messages?" and yes == "Start replay of 120 messages"
+    said = text(body)
+    # 120 messages at the 2/s typed over the plan's 5/s: 60 s, which reads as "60 s"
+    assert "Messages to replay 120" in said and "Of exceptions 3" in said and "Paced at 2/s" in said
+    assert "Takes about 60 s" in said and "Canary batch 10" in said
+    assert "The first 10 messages are a canary: if one of them fails, the run stops there." in said
+    assert "4 messages at duplicate risk are left out." in said and "6 messages will not be sent" in said
+    single = {"runnable": 1, "exceptions": 1, "rate_per_second": 50.0}
+    _, one, _ = bulk_panel.replay_confirmation(single, canary=0, rate=None, include_risky=True)
+    assert "Takes about under 1 s" in text(one) and "No canary batch" in text(one)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from models.queries.common import Window
-from models.queries.flows import flow_definitions, flow_exceptions
+from models.queries.flows import flow_definitions, flow_exceptions, flows_health, systems
 from models.queries.kpis import kpi_breakdown
 from tests.factories import add_flow, add_system, event, events_table, fresh_db
 
@@ -99,3 +99,31 @@ def test_flow_definitions_carry_the_sla(db: Engine) -> None:
     assert flows.loc["b2b-erp", "sla_seconds"] == 1800
     assert flows.loc["shop-erp", "source_system"] == "shop"
     assert flows.loc["shop-erp", ["source_name", "target_name"]].tolist() == ["Web shop", "Main ERP"]
+
+
+def test_flows_health_counts_over_the_window_it_is_given(db: Engine) -> None:
+    """The Flows page's range: day 10 holds S1 (10 min) and S2 (30 min) on shop-erp and B1 (5 min) on b2b-erp;
+    the default hour before NOW holds nothing; day 9 holds S0 (20 min)."""
+    with db.connect() as conn:
+        day = {f["flow_id"]: f for f in flows_health(conn, now=NOW, window=W)}
+        hour = {f["flow_id"]: f for f in flows_health(conn, now=NOW)}
+        before = {f["flow_id"]: f for f in flows_health(conn, now=NOW, window=Window(_t(9, 0), _t(10, 0), 3600))}
+    shop = day["shop-erp"]
+    # p95 of [600, 1800] s, linear: 600 + 0.95 × 1200 = 1740 s, over the 900 s SLA.
+    assert (shop["steps_last_hour"], shop["deliveries_last_hour"], shop["sync_lag_p95_seconds"]) == (2, 4, 1740.0)
+    assert (shop["open_exceptions"], shop["worst_open_severity"], shop["health"]) == (3, "critical", "failing")
+    assert (day["b2b-erp"]["steps_last_hour"], day["b2b-erp"]["sync_lag_p95_seconds"]) == (1, 300.0)
+    assert day["b2b-erp"]["health"] == "healthy"
+    assert (hour["shop-erp"]["steps_last_hour"], hour["shop-erp"]["sync_lag_p95_seconds"]) == (0, None)
+    assert hour["shop-erp"]["open_exceptions"] == 3, "open exceptions are those open now, whatever the window"
+    assert (before["shop-erp"]["steps_last_hour"], before["shop-erp"]["sync_lag_p95_seconds"]) == (1, 1200.0)
+    assert before["b2b-erp"]["deliveries_last_hour"] == 0
+
+
+def test_systems_are_the_estate_in_id_order(db: Engine) -> None:
+    with db.connect() as conn:
+        estate = systems(conn)
+    assert [(s["system_id"], s["kind"], s["name"]) for s in estate] == [
+        ("b2b", "storefront", "B2B portal"), ("erp", "erp", "Main ERP"), ("shop", "storefront", "Web shop"),
+    ]  # fmt: skip
+    assert estate[0]["vendor"] is None
