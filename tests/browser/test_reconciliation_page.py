@@ -46,4 +46,4 @@ def test_funnel_gap_keys_and_timeline(live_server: LiveServer, watched_page: Wat
     first = keys.first.inner_text()
     keys.first.click()
     expect(page).to_have_url(f"{live_server.url}/orders?id={first}")
-    expect(page.get_by_text(first).first).to_be_visible()
+    expect(page.locator("#or-title")).to_contain_text(first)
