@@ -23,6 +23,7 @@ from app.api import (
     error_classes,
     exceptions,
     flows,
+    forecast,
     health,
     ingest,
     kpis,
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(alerts.router, prefix=API_PREFIX)  # issue 12
     app.include_router(reconciliation.router, prefix=API_PREFIX)  # issue 15
     app.include_router(error_classes.router, prefix=API_PREFIX)  # issue 15
+    app.include_router(forecast.router, prefix=API_PREFIX)  # issue 15
     _install_docs(app)
     _install_api_not_found(app)
     _install_error_handlers(app)

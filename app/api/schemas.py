@@ -693,3 +693,24 @@ class ErrorClassList(Out):
 class ErrorClassReverted(Out):
     class_id: str
     error_class: ErrorClass | None = Field(description="the file's definition, or null when the class was removed")
+
+
+# -- backlog forecast (issue 15) --------------------------------------------------------------
+class QueueForecastOut(Out):
+    queue: str
+    flow_id: str
+    target_system: str
+    depth: int
+    throughput_per_min: float = Field(description="orders the flow delivered to its target per minute")
+    arrivals_per_min: float = Field(description="throughput plus the depth's slope")
+    clears_at: datetime | None = Field(description="null: not draining (arrivals at or above throughput)")
+    cutoff: str | None = Field(description="the target's daily cut-off, HH:MM UTC")
+    cutoff_at: datetime | None = Field(description="today's cut-off; null once passed or without one")
+    misses_cutoff: int = Field(description="messages of the backlog that will not be through by the cut-off (FIFO)")
+    orders_at_risk: list[str] = Field(description="waiting orders among them, oldest first (order steps)")
+
+
+class BacklogForecast(Out):
+    as_of: datetime
+    window_minutes: float
+    queues: list[QueueForecastOut]
