@@ -21,7 +21,22 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from swagger_ui_bundle import swagger_ui_path
 
-from app.api import access, alerts, correlation, demo, detection, exceptions, flows, health, ingest, kpis, orders
+from app.api import (
+    access,
+    alerts,
+    correlation,
+    demo,
+    detection,
+    error_classes,
+    exceptions,
+    flows,
+    forecast,
+    health,
+    ingest,
+    kpis,
+    orders,
+    reconciliation,
+)
 from app.auth import OPEN, SECURE_COOKIE, AccessMiddleware, RateLimiter, authorize, check_bind, content_security_policy
 from app.context import AppContext, open_context
 from app.settings import Settings
@@ -74,6 +89,9 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(demo.demo_router, prefix=API_PREFIX)
     app.include_router(demo.router)
     app.include_router(alerts.router, prefix=API_PREFIX)  # issue 12
+    app.include_router(reconciliation.router, prefix=API_PREFIX)  # issue 15
+    app.include_router(error_classes.router, prefix=API_PREFIX)  # issue 15
+    app.include_router(forecast.router, prefix=API_PREFIX)  # issue 15
     _install_docs(app)
     _install_security_schemes(app)
     _install_api_not_found(app)

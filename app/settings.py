@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     orders_per_day: int = Field(1500, ge=1, le=100_000, description="mean demo orders per day")
     seed: int = Field(20261122, description="random seed of the demo data")
     flows_file: Path | None = Field(None, description="TOML flow model (systems and flows); default: the demo's")
+    expectations_file: Path | None = Field(
+        None, description="TOML expected next events and daily cut-offs; default: the demo's"
+    )
+    error_catalog_file: Path | None = Field(
+        None, description="TOML error catalog (known error classes, runbooks, safe actions); default: the built-in"
+    )
     kpi_targets_file: Path | None = Field(
         None, description="TOML of [[targets]] (kpi, target, direction); default: models/store/default_kpi_targets.toml"
     )
@@ -56,6 +62,9 @@ class Settings(BaseSettings):
     )
     detection_reopen_window_hours: float = Field(
         24, ge=0, le=24 * 90, description="a recurrence within this long of a resolve reopens the same exception"
+    )
+    reconciliation_days: int = Field(
+        3, ge=1, le=31, description="detection reconciles this many UTC days (today included) for gaps"
     )
     checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")
     memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'")
