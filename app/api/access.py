@@ -165,7 +165,12 @@ def get_users(conn: Conn) -> list[dict[str, Any]]:
 
 
 @router.post(
-    "/users", response_model=UserChange, status_code=201, openapi_extra=ADMIN, summary="Add a user with a role"
+    "/users",
+    response_model=UserChange,
+    response_model_exclude_unset=True,
+    status_code=201,
+    openapi_extra=ADMIN,
+    summary="Add a user with a role",
 )
 def post_user(body: UserIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals(), ctx.writer.transaction() as conn:
@@ -175,6 +180,7 @@ def post_user(body: UserIn, ctx: Ctx, who: Who) -> dict[str, Any]:
 @router.post(
     "/users/{name}/disable",
     response_model=UserChange,
+    response_model_exclude_unset=True,
     openapi_extra=ADMIN,
     summary="Disable a user and end their sessions",
 )
@@ -193,6 +199,7 @@ class RoleIn(BaseModel):
 @router.post(
     "/users/{name}/role",
     response_model=UserChange,
+    response_model_exclude_unset=True,
     openapi_extra=ADMIN,
     summary="Give a user another role (next request on)",
 )
@@ -204,6 +211,7 @@ def set_role(name: str, body: RoleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
 @router.post(
     "/users/{name}/password",
     response_model=UserChange,
+    response_model_exclude_unset=True,
     openapi_extra=ADMIN,
     summary="Set a user's password, ending their sessions",
 )

@@ -88,6 +88,7 @@ class ActionIn(BaseModel):
 @router.get(
     "/rules",
     response_model=list[RuleRow],
+    response_model_exclude_unset=True,
     openapi_extra=READ,
     summary="Every rule with its definition and source (file, edited or api)",
 )
@@ -95,7 +96,14 @@ def get_rules(conn: Conn) -> list[dict[str, Any]]:
     return jsonable_encoder([{**r, "defined_in": service.rule_source(r)} for r in store.list_rules(conn)])
 
 
-@router.post("/rules", response_model=RuleRow, openapi_extra=ADMIN, status_code=201, summary="Create a rule")
+@router.post(
+    "/rules",
+    response_model=RuleRow,
+    response_model_exclude_unset=True,
+    openapi_extra=ADMIN,
+    status_code=201,
+    summary="Create a rule",
+)
 def create_rule(body: RuleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals():
         return jsonable_encoder(service.save_rule(ctx, service.rule_from(body.rule), actor=who.name))
@@ -104,6 +112,7 @@ def create_rule(body: RuleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
 @router.put(
     "/rules/{rule_id}",
     response_model=RuleRow,
+    response_model_exclude_unset=True,
     openapi_extra=ADMIN,
     summary="Replace a rule's definition (kept over the file's from then on)",
 )
@@ -116,6 +125,7 @@ def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
 @router.patch(
     "/rules/{rule_id}",
     response_model=RuleRow,
+    response_model_exclude_unset=True,
     openapi_extra=ADMIN,
     summary="Change some fields of a rule (e.g. threshold, for, enabled)",
 )
@@ -127,6 +137,7 @@ def patch_rule(rule_id: str, body: RuleIn, ctx: Ctx, who: Who) -> dict[str, Any]
 @router.delete(
     "/rules/{rule_id}",
     response_model=RuleRow,
+    response_model_exclude_unset=True,
     openapi_extra=ADMIN,
     summary="Delete an API rule, or take an edited file rule back to the file's",
 )
@@ -136,7 +147,11 @@ def delete_rule(rule_id: str, ctx: Ctx, who: Who) -> dict[str, Any]:
 
 
 @router.post(
-    "/rules/{rule_id}/{command}", response_model=RuleRow, openapi_extra=ADMIN, summary="Disable or enable a rule"
+    "/rules/{rule_id}/{command}",
+    response_model=RuleRow,
+    response_model_exclude_unset=True,
+    openapi_extra=ADMIN,
+    summary="Disable or enable a rule",
 )
 def toggle_rule(rule_id: str, command: str, ctx: Ctx, who: Who, body: ActionIn | None = None) -> dict[str, Any]:
     if command not in ("disable", "enable"):

@@ -93,8 +93,9 @@ def test_kpis_for_a_period(api: LiveServer) -> None:
     assert body["period"] == {"from": "2026-03-10T00:00:00", "to": "2026-03-11T00:00:00"}
     assert body["previous_period"] == {"from": "2026-03-09T00:00:00", "to": "2026-03-10T00:00:00"}
     p50 = next(k for k in body["kpis"] if k["kpi"] == "order_cycle_time_p50_hours")["rows"]
+    # 12 h against the shipped 8 h target (lower is better): over it by more than 10 % → red
     assert p50 == [{"group": None, "value": 12.0, "previous": None, "change": None, "change_pct": None, "n": 2,
-                    "previous_n": 0}]  # fmt: skip
+                    "previous_n": 0, "rag": "red"}]  # fmt: skip
     by_channel = _get(api, "/kpis", **{"from": "2026-03-10T00:00:00", "to": "2026-03-11T00:00:00",
                                         "group_by": "channel"}).json()  # fmt: skip
     assert next(k for k in by_channel["kpis"] if k["kpi"] == "order_cycle_time_p95_hours")["rows"][0]["group"] == "shop"

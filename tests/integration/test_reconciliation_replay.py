@@ -48,7 +48,7 @@ def test_the_dropped_order_is_replayed_from_the_gap(live: LiveServer, receiver: 
     detail = httpx.get(f"{live.url}/api/v1/exceptions/{gap['exception_id']}", timeout=30).json()
     assert detail["orders"] == ["SHP-7"] and [m["event_id"] for m in detail["messages"]] == ["SHP-7-c"]
 
-    r = httpx.post(f"{live.url}/api/v1/exceptions/{gap['exception_id']}/replay", json={"actor": "dana"}, timeout=30)
+    r = httpx.post(f"{live.url}/api/v1/exceptions/{gap['exception_id']}/replay", headers=live.auth("dana"), timeout=30)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "delivered" and r.json()["resolved"] is True
     [post] = receiver.posts
