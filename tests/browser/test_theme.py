@@ -65,7 +65,8 @@ def test_the_toggle_switches_everything_and_is_remembered(live_server: LiveServe
                   let fiber = el[Object.keys(el).find(k => k.startsWith('__reactFiber$'))];
                   while (fiber && !(fiber.stateNode && fiber.stateNode._cy)) { fiber = fiber.return; }
                   const cy = fiber && fiber.stateNode._cy;
-                  return !!cy && cy.nodes().length > 0 && cy.nodes().filter(n => !n.hasClass('kind-erp'))[0].style('background-color').replace(/ /g, '') === c.replace(/ /g, ''); }""",
+                  const card = cy && cy.nodes().filter(n => !n.hasClass('kind-erp'))[0];
+                  return !!card && card.style('background-color').replace(/ /g, '') === c.replace(/ /g, ''); }""",
         arg=_rgb(node_colour),
     )
 
