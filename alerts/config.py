@@ -74,6 +74,7 @@ class RuleKind(StrEnum):
     CYCLE_TIME = "cycle_time"  # order cycle time p95 of orders created in `window` [hours]
     ORDERS_AT_RISK = "orders_at_risk"  # orders not shipped whose ship-by is within `horizon` [orders]
     INGEST_SILENCE = "ingest_silence"  # no event from a source for [minutes]
+    BACKLOG_CUTOFF = "backlog_cutoff"  # a queue's backlog will miss today's cut-off of its target by [messages]
 
 
 class RuleConfig(BaseModel):
@@ -102,10 +103,14 @@ class RuleConfig(BaseModel):
     by: list[Literal["flow", "kind", "system", "severity"]] = Field(
         default_factory=lambda: ["flow", "kind"], description="exceptions: one alert per value of these"
     )
-    queue: str | None = Field(None, description="queue_depth/queue_age: a glob over queue names, e.g. '*.dlq'")
+    queue: str | None = Field(
+        None, description="queue_depth/queue_age/backlog_cutoff: a glob over queue names, e.g. '*.dlq'"
+    )
     dlq: bool | None = Field(None, description="queue_depth/queue_age: only DLQs (true) or only work queues (false)")
     source: list[str] = Field(default_factory=list, description="ingest_silence: source systems (default: every one)")
-    window: Duration = Field(timedelta(minutes=15), description="sync_lag, cycle_time: the window measured")
+    window: Duration = Field(
+        timedelta(minutes=15), description="sync_lag, cycle_time, backlog_cutoff: the window measured"
+    )
     horizon: Duration = Field(timedelta(hours=4), description="orders_at_risk: ship-by this close (or past)")
     lookback: Duration = Field(timedelta(hours=24), description="ingest_silence: sources heard from this recently")
 
@@ -130,6 +135,8 @@ class RuleConfig(BaseModel):
             raise ValueError("threshold: for ingest_silence it is minutes without events, above 0")
         if self.kind is RuleKind.ORDERS_AT_RISK and self.threshold < 1:
             raise ValueError("threshold: for orders_at_risk it is a number of orders, at least 1")
+        if self.kind is RuleKind.BACKLOG_CUTOFF and self.threshold < 1:
+            raise ValueError("threshold: for backlog_cutoff it is a number of messages missing the cut-off, at least 1")
         if self.for_ > MAX_FOR:
             raise ValueError(f"for: at most {format_duration(MAX_FOR)} (a condition held longer is already news)")
         return self

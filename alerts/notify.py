@@ -43,7 +43,7 @@ from models.queries.correlation import likely_cause
 log = logging.getLogger(__name__)
 
 #: Rule kinds whose value is a count: a change of it is news (an update), a move of a lag is not.
-COUNTED = (RuleKind.EXCEPTIONS, RuleKind.ORDERS_AT_RISK, RuleKind.QUEUE_DEPTH)
+COUNTED = (RuleKind.EXCEPTIONS, RuleKind.ORDERS_AT_RISK, RuleKind.QUEUE_DEPTH, RuleKind.BACKLOG_CUTOFF)
 #: A group with a delivery still owed is looked at again this soon (not a whole group_interval later).
 RETRY_SOON = timedelta(seconds=60)
 

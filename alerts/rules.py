@@ -20,6 +20,7 @@ from alerts.config import RuleConfig, RuleKind
 from alerts.state import Health
 from models.queries import alert_signals as signals
 from models.queries.alert_signals import Scope
+from models.queries.forecast import backlog_forecast
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,26 @@ def _ingest_silence(conn: Connection, rule: RuleConfig, now: datetime) -> Readin
     return Reading(out)
 
 
+def _backlog_cutoff(conn: Connection, rule: RuleConfig, now: datetime) -> Reading:
+    forecasts = [
+        f for f in backlog_forecast(conn, now=now, window=rule.window)
+        if not rule.queue or fnmatch.fnmatchcase(f.queue, rule.queue)
+    ]  # fmt: skip
+    if not forecasts:
+        return Reading([], Health.NODATA, f"no matching queue was sampled in the last {rule.window}")
+    flows, out = _flows(conn), []
+    for f in forecasts:
+        if f.misses_cutoff < rule.threshold:
+            continue
+        summary = (
+            f"{f.queue}: {f.misses_cutoff:,} of {f.depth:,} waiting will miss {f.target_system}'s {f.cutoff} cut-off "
+            f"(in {f.arrivals_per_min:g}/min, out {f.throughput_per_min:g}/min)"
+        )
+        labels = {**_flow_labels(f.flow_id, flows), "queue": f.queue, "kind": "backlog_cutoff"}
+        out.append(Observation(labels, float(f.misses_cutoff), rule.threshold, summary, count=f.misses_cutoff))
+    return Reading(out)
+
+
 READERS: dict[RuleKind, Callable[[Connection, RuleConfig, datetime], Reading]] = {
     RuleKind.SYNC_LAG: _sync_lag,
     RuleKind.EXCEPTIONS: _exceptions,
@@ -190,6 +211,7 @@ READERS: dict[RuleKind, Callable[[Connection, RuleConfig, datetime], Reading]] =
     RuleKind.CYCLE_TIME: _cycle_time,
     RuleKind.ORDERS_AT_RISK: _at_risk,
     RuleKind.INGEST_SILENCE: _ingest_silence,
+    RuleKind.BACKLOG_CUTOFF: _backlog_cutoff,
 }
 
 
@@ -220,6 +242,11 @@ def scope(conn: Connection, rule: RuleConfig | None, labels: dict[str, str], now
         return Scope(touching=labels.get("system"))
     if rule.kind in (RuleKind.QUEUE_DEPTH, RuleKind.QUEUE_AGE):
         return Scope(flows=flow, queue=labels.get("queue"))  # type: ignore[arg-type]
+    if rule.kind is RuleKind.BACKLOG_CUTOFF:
+        forecast = next((f for f in backlog_forecast(conn, now=now, window=rule.window)
+                         if f.queue == labels.get("queue")), None)  # fmt: skip
+        return Scope(flows=flow, queue=labels.get("queue"),  # type: ignore[arg-type]
+                     orders=forecast.orders_at_risk if forecast else ())  # fmt: skip
     if rule.kind is RuleKind.ORDERS_AT_RISK:
         orders = signals.orders_at_risk(conn, now=now, horizon=rule.horizon, lookback=rule.lookback)
         return Scope(orders=tuple(orders.loc[orders["system"] == labels.get("system"), "correlation_id"]))

@@ -25,6 +25,8 @@ from models.queries.common import utcnow
 from models.queries.kpi_targets import sync_config_targets
 from models.queries.partners import list_partners
 from models.store.db import make_engine
+from models.store.error_catalog import load_error_catalog, sync_error_catalog
+from models.store.expectations import load_expectations, sync_expectations
 from models.store.flow_config import FlowConfig, load_flow_config, sync_flow_config
 from models.store.kpi_targets import load_targets_file
 from models.store.schema import create_schema
@@ -86,9 +88,13 @@ def open_context(settings: Settings) -> AppContext:
     )
     create_schema(engine)
     flow_config = load_flow_config(settings.flows_file)
+    expectations = load_expectations(settings.expectations_file)
+    catalog = load_error_catalog(settings.error_catalog_file)
     targets = load_targets_file(settings.kpi_targets_file)
     with engine.begin() as conn:
         sync_flow_config(conn, flow_config)
+        sync_expectations(conn, expectations)
+        sync_error_catalog(conn, catalog, now=utcnow())
         sync_config_targets(conn, [t.model_dump() for t in targets], now=utcnow())
     writer = IngestWriter(engine)
     buffer = IngestBuffer(

@@ -10,10 +10,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import Connection
 
+from app.auth import current_principal
 from app.context import AppContext
-from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
+from app.services.access import Principal
+from app.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, Unauthorized
 
-_STATUS = {NotFound: 404, Conflict: 409, InvalidRequest: 422}
+_STATUS = {NotFound: 404, Conflict: 409, InvalidRequest: 422, Unauthorized: 401, Forbidden: 403}
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -29,11 +31,13 @@ def get_conn(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Connectio
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Conn = Annotated[Connection, Depends(get_conn)]
+#: The authenticated principal: the actor of every action the request takes.
+Who = Annotated[Principal, Depends(current_principal)]
 
 
 @contextmanager
 def refusals() -> Iterator[None]:
-    """Service errors as HTTP errors with the service's own words (404, 409, 422)."""
+    """Service errors as HTTP errors with the service's own words (401, 403, 404, 409, 422)."""
     try:
         yield
     except ServiceError as exc:

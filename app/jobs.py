@@ -69,6 +69,7 @@ def detect(ctx: AppContext) -> DetectionReport:
             resolve_after_passes=settings.detection_resolve_after_passes,
             resolve_after=timedelta(seconds=settings.detection_resolve_after_seconds),
             reopen_window=timedelta(hours=settings.detection_reopen_window_hours),
+            reconciliation_days=settings.reconciliation_days,
         ),
     )
 

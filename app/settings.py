@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     orders_per_day: int = Field(1500, ge=1, le=100_000, description="mean demo orders per day")
     seed: int = Field(20261122, description="random seed of the demo data")
     flows_file: Path | None = Field(None, description="TOML flow model (systems and flows); default: the demo's")
+    expectations_file: Path | None = Field(
+        None, description="TOML expected next events and daily cut-offs; default: the demo's"
+    )
+    error_catalog_file: Path | None = Field(
+        None, description="TOML error catalog (known error classes, runbooks, safe actions); default: the built-in"
+    )
     kpi_targets_file: Path | None = Field(
         None, description="TOML of [[targets]] (kpi, target, direction); default: models/store/default_kpi_targets.toml"
     )
@@ -56,6 +62,9 @@ class Settings(BaseSettings):
     )
     detection_reopen_window_hours: float = Field(
         24, ge=0, le=24 * 90, description="a recurrence within this long of a resolve reopens the same exception"
+    )
+    reconciliation_days: int = Field(
+        3, ge=1, le=31, description="detection reconciles this many UTC days (today included) for gaps"
     )
     checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")
     memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'")
@@ -100,6 +109,24 @@ class Settings(BaseSettings):
         gt=0,
         le=10_000,
         description="how much faster than the history the live demo's orders walk their steps (1: hours, as seeded)",
+    )
+
+    # -- access (issue 11) ---------------------------------------------------------------------------
+    auth: bool = Field(
+        True,
+        description="require a login or an API key; 'off' (FLOWWATCH_AUTH=off): loopback-only development",
+    )
+    behind_tls_proxy: bool = Field(
+        False, description="served through a TLS-terminating proxy: the session cookie is Secure (__Host-)"
+    )
+    session_idle_minutes: float = Field(30, gt=0, le=24 * 60, description="a session unused this long ends")
+    session_absolute_hours: float = Field(8, gt=0, le=24 * 30, description="a session ends this long after login")
+    ingest_key_rate_per_second: float = Field(
+        200, ge=0, description="requests a second one ingest key may send on average (0: unlimited); then 429"
+    )
+    ingest_key_burst: float = Field(400, ge=1, description="requests an ingest key may send at once above its rate")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="largest body of a non-ingest request (actions, admin); 413 beyond"
     )
 
     # -- alerts (issue 12): the common channel settings also from the environment ------------------

@@ -1,6 +1,6 @@
 """Sustained ingest through a real server: NDJSON events/s, OTLP spans/s, p99 under reads.
 
-Run: ``python -m bench.ingest [--event-batches 60] [--otlp-seconds 20] [--clients 2]``.
+Run: ``python -m bench ingest [--event-batches 60] [--otlp-requests 400] [--clients 2]``.
 The server runs as its own process (``python -m app serve``) on a temp database; the
 clients send pre-encoded bodies (PERF-NOTES: the SDK exporter itself tops out near 6.5k
 spans/s, so it cannot load the server), while a reader thread polls the overview KPIs

@@ -257,11 +257,13 @@ def queue_samples(anchor: datetime, n_days: int, seed: int = 9) -> pa.Table:
 
 def load(engine: Engine, writer: IngestWriter, *, anchor: datetime, n_days: int, orders_per_day: int,
          stock_per_day: int) -> dict[str, int]:  # fmt: skip
-    """Write the dataset; the two big indexes are dropped during the load and rebuilt once."""
+    """Write the dataset; the big non-unique indexes are dropped during the load and rebuilt once.
+
+    The unique index on business_events.event_id stays: the writer's de-duplication relies on it."""
     counts = {"business_events": 0, "spans": 0}
     with writer.transaction() as conn:
         sync_flow_config(conn, FLOW_CONFIG)
-    indexes = [*business_events.indexes, *spans.indexes]
+    indexes = [index for index in (*business_events.indexes, *spans.indexes) if not index.unique]
     with engine.begin() as conn:
         for index in indexes:
             index.drop(conn)

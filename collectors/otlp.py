@@ -297,11 +297,14 @@ def _pb_span(span: Any, resource: _Resource, builder: _SpanBuilder) -> None:
 
 
 def _pb_attributes(key_values: Iterable[Any]) -> dict[str, Any]:
+    # Most attributes are strings: reading string_value first saves the WhichOneof call for them
+    # (an unset or empty string reads "", and then WhichOneof decides). This loop is ~70 % of the
+    # decode: every upb field access costs ~0.25 µs, so it does as few as it can.
     result = {}
     for kv in key_values:
         value = kv.value
-        which = value.WhichOneof("value")
-        result[kv.key] = value.string_value if which == "string_value" else _pb_value(value, which)
+        text = value.string_value
+        result[kv.key] = text if text else _pb_value(value, value.WhichOneof("value"))
     return result
 
 

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import dash
 import flask
 from dash import ALL, Input, Output, State, dcc, html
 from flask import Flask
 
+from app.auth import PRINCIPAL_KEY, client_addr
 from app.context import AppContext
+from app.services import access
+from app.services.access import Principal
 from dashboards.theme import browser_theme_spec
+from models.enums import Access, SecurityEvent
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 CTX_KEY = "FLOWWATCH_CTX"
 PRODUCT = "Flowwatch"
@@ -55,6 +64,74 @@ def current_ctx() -> AppContext:
     return flask.current_app.config[CTX_KEY]
 
 
+def current_principal() -> Principal | None:
+    """Who this request is, as the access middleware resolved it (a2wsgi hands the ASGI scope to Flask):
+    the same principal the API sees, never anything the browser claims."""
+    if not flask.has_request_context():
+        return None
+    return flask.request.environ.get("asgi.scope", {}).get(PRINCIPAL_KEY)
+
+
+def can(rule: Access) -> bool:
+    """Whether this request's principal may do ``rule`` (pages hide what it may not)."""
+    return access.refusal(current_principal(), rule) is None
+
+
+def acts(rule: Access) -> Callable[[F], F]:
+    """Mark a Dash callback that acts: it runs only when this request's principal passes ``rule``; a
+    request that does not (a viewer's forged callback, an ended session) is audited and answered 403.
+    The rule rides on the function as ``flowwatch_access``, which the access test reads from the
+    callback map."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            refusal = access.refusal(principal, rule)
+            if refusal is not None:
+                scope = flask.request.environ.get("asgi.scope", {})
+                access.audit(current_ctx(), SecurityEvent.DENIED, principal.name if principal else None,
+                             addr=client_addr(scope), callback=fn.__qualname__, needs=str(rule))  # fmt: skip
+                flask.abort(403, str(refusal))
+            return fn(*args, **kwargs)
+
+        checked.flowwatch_access = rule  # type: ignore[attr-defined]
+        return checked  # type: ignore[return-value]
+
+    return wrap
+
+
+def checks(rule: Access) -> Callable[[F], F]:
+    """Mark a callback that both reads and acts (a refresh that also takes a switch): it calls
+    :func:`denied` itself before acting; the rule is recorded for the access test like :func:`acts`."""
+
+    def mark(fn: F) -> F:
+        fn.flowwatch_access = rule  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def denied(rule: Access, what: str) -> str | None:
+    """Why this request may not do ``what`` (audited), or None when it may."""
+    principal = current_principal()
+    refusal = access.refusal(principal, rule)
+    if refusal is None:
+        return None
+    scope = flask.request.environ.get("asgi.scope", {})
+    access.audit(current_ctx(), SecurityEvent.DENIED, principal.name if principal else None, addr=client_addr(scope),
+                 callback=what, needs=str(rule))  # fmt: skip
+    return str(refusal)
+
+
+def acting_as() -> str:
+    """The name an acting callback acts under (after :func:`acts` let it through)."""
+    principal = current_principal()
+    if principal is None:  # unreachable behind @acts; refuse rather than act anonymously
+        flask.abort(401)
+    return principal.name
+
+
 def create_dash(ctx: AppContext) -> dash.Dash:
     """Build the Dash app around a Flask server that carries the process context."""
     server = Flask("flowwatch")
@@ -70,7 +147,9 @@ def create_dash(ctx: AppContext) -> dash.Dash:
         update_title=None,
         index_string=index_string(),
     )
-    app.layout = shell(ctx.flow_config.company or "", demo=ctx.settings.demo_mode)
+    company, demo, auth_on = ctx.flow_config.company or "", ctx.settings.demo_mode, ctx.settings.auth
+    # A function: the top bar names whoever is logged in, per request.
+    app.layout = lambda: shell(company, demo=demo, principal=current_principal(), auth_on=auth_on)
     # On the app, not dash.clientside_callback: global callbacks go to the first app only.
     app.clientside_callback(
         """
@@ -116,11 +195,39 @@ def create_dash(ctx: AppContext) -> dash.Dash:
     return app
 
 
-def shell(company: str, *, demo: bool = False) -> html.Div:
-    """Top bar (brand, company, one link per registered page; the Demo panel only in demo mode;
-    pages registered with ``nav=False``, such as one partner's, are reached by links) around the page."""
+def user_badge(principal: Principal | None, *, auth_on: bool) -> list[Any]:
+    """Who is logged in and a logout button (a form post: no script, same-origin); or the auth-off warning."""
+    if not auth_on:
+        return [html.Span("AUTH OFF: local development only — anyone reaching this port acts as admin",
+                          className="auth-off-banner", id="fw-auth-off")]  # fmt: skip
+    if principal is None:
+        return []
+    return [
+        html.Span(
+            [html.Span(principal.name, className="user-name"), html.Span(principal.grant, className="user-role")],
+            className="user-badge",
+            id="fw-user",
+        ),
+        html.Form(
+            html.Button("Log out", type="submit", className="logout-button", id="fw-logout"),
+            method="POST",
+            action="/logout",
+            className="logout-form",
+        ),
+    ]
+
+
+def shell(company: str, *, demo: bool = False, principal: Principal | None = None, auth_on: bool = True) -> html.Div:
+    """Top bar (brand, company, one link per registered page; the Demo panel only in demo mode; admin
+    pages for admins; pages registered with ``nav=False``, such as one partner's, reached by links; who
+    is logged in) around the page container."""
+    admin = access.refusal(principal, Access.ADMIN) is None
     pages = sorted(
-        (p for p in dash.page_registry.values() if (demo or not p.get("demo_only")) and p.get("nav", True)),
+        (
+            p
+            for p in dash.page_registry.values()
+            if (demo or not p.get("demo_only")) and (admin or not p.get("admin_only")) and p.get("nav", True)
+        ),
         key=lambda p: (p.get("order") or 0, p["name"]),
     )
     links = [
@@ -147,6 +254,7 @@ def shell(company: str, *, demo: bool = False) -> html.Div:
                     ),
                     html.Nav(links, className="nav"),
                     theme_toggle(),
+                    html.Div(user_badge(principal, auth_on=auth_on), className="topbar-user"),
                 ],
             ),
             html.Main(dash.page_container, className="content"),

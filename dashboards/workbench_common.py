@@ -1,4 +1,4 @@
-"""What the workbench's panels share: the default actor, the filters, the replay base URL, the open id."""
+"""What the workbench's panels share: the filters, the replay base URL, the open id."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import flask
 from app.context import AppContext
 from app.services import replay
 
-DEFAULT_ACTOR = "ops.manager"
 FILTERS = ("status", "kind", "flow", "system", "severity", "age", "assignee", "q", "snoozed")
 #: Buttons that change what an operator sees of a message downstream: asked twice.
 CONFIRMED = ("resolve", "ignore")

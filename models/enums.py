@@ -150,3 +150,54 @@ class Rag(StrEnum):
     AMBER = "amber"
     RED = "red"
     NONE = "none"
+
+
+class Role(StrEnum):
+    """What a person may do: viewer (read), operator (plus exception actions and replay), admin (plus
+    rules, silences, users, keys, partners, config). Ordered: each role includes the one before."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+class Scope(StrEnum):
+    """What an API key may do: ingest (OTLP, events, queue samples only), read, act (read plus
+    operator actions), admin (everything)."""
+
+    INGEST = "ingest"
+    READ = "read"
+    ACT = "act"
+    ADMIN = "admin"
+
+
+class Access(StrEnum):
+    """The access rule of a route or an acting callback (see app/auth.py)."""
+
+    OPEN = "open"  # health, login: no credentials
+    SIGNED = "signed"  # vendor webhooks and Slack: their own signature checks
+    INGEST = "ingest"  # machine ingest: an ingest key (or any admin)
+    READ = "read"  # viewer role, read scope
+    ACT = "act"  # operator role, act scope
+    ADMIN = "admin"  # admin role, admin scope
+
+
+class SecurityEvent(StrEnum):
+    """The ``kind`` column of the security audit."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_THROTTLED = "login_throttled"
+    LOGOUT = "logout"
+    SESSION_EXPIRED = "session_expired"
+    USER_CREATED = "user_created"
+    USER_DISABLED = "user_disabled"
+    ROLE_CHANGED = "role_changed"
+    PASSWORD_RESET = "password_reset"
+    PASSWORD_REHASHED = "password_rehashed"
+    KEY_CREATED = "key_created"
+    KEY_USED = "key_used"
+    KEY_REVOKED = "key_revoked"
+    KEY_REFUSED = "key_refused"
+    DENIED = "denied"
+    CSRF_REFUSED = "csrf_refused"

@@ -80,6 +80,10 @@ class SimulatorConfig:
     #: The everyday trickle of failures beside the ones the fault switches cause.
     background_failures: bool = True
     ready_timeout_seconds: float = 120.0
+    #: API keys when the server has auth on: ingest (OTLP, events, queue samples) and read (the demo's
+    #: fault switches and deliveries). Vendor webhooks carry their own signature instead.
+    ingest_key: str | None = None
+    read_key: str | None = None
 
 
 @dataclass
@@ -119,6 +123,8 @@ class LiveSimulator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client = httpx.Client(base_url=self.base_url, timeout=10.0)
+        self._ingest = {"Authorization": f"Bearer {config.ingest_key}"} if config.ingest_key else {}
+        self._read = {"Authorization": f"Bearer {config.read_key}"} if config.read_key else {}
         self._first_number = first_order_number(time.time())
         self._providers: list[TracerProvider] = []
         self._tracers: dict[str, trace.Tracer] = {}
@@ -128,7 +134,7 @@ class LiveSimulator:
                 id_generator=_SeededIds(f"{config.seed}:{self._first_number}:{service}"),
                 shutdown_on_exit=False,
             )
-            exporter = OTLPSpanExporter(endpoint=f"{self.base_url}/v1/traces", timeout=5)
+            exporter = OTLPSpanExporter(endpoint=f"{self.base_url}/v1/traces", timeout=5, headers=self._ingest)
             provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
             self._providers.append(provider)
             self._tracers[service] = provider.get_tracer("flowwatch.demo.simulator")
@@ -187,8 +193,10 @@ class LiveSimulator:
     def _control(self, traffic: LiveTraffic, now: float) -> None:
         """Read the fault switches and the replays that got through (the demo's incident controls)."""
         try:
-            faults = self._client.get("/api/v1/demo/faults", timeout=5).raise_for_status().json()
-            delivered = self._client.get("/api/v1/demo/deliveries", timeout=5).raise_for_status().json()
+            faults = self._client.get("/api/v1/demo/faults", timeout=5, headers=self._read).raise_for_status().json()
+            delivered = (
+                self._client.get("/api/v1/demo/deliveries", timeout=5, headers=self._read).raise_for_status().json()
+            )
             modes = {s["system"]: s["mode"] for s in faults["systems"]}
             keys = set(delivered["keys"])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:  # a server without the demo controls
@@ -293,7 +301,10 @@ class LiveSimulator:
         errors = 0
         while not self._stop.is_set():
             try:
-                response = self._client.post(path, content=body, headers=headers)
+                signed = "webhooks" in path  # vendor webhooks prove themselves by their signature
+                response = self._client.post(
+                    path, content=body, headers=headers if signed else {**self._ingest, **headers}
+                )
             except httpx.TransportError as exc:
                 errors += 1
                 if errors > _MAX_TRANSPORT_RETRIES:

@@ -31,6 +31,7 @@ from seed_data.exceptions import audit_count, audit_table, draft_exceptions, exc
 from seed_data.incidents import ErpBacklog, plan_incidents
 from seed_data.orders import OrderNumbers, emit_lifecycle, sample_orders
 from seed_data.queues import QueueLedger, queue_samples
+from seed_data.silences import plant_silences
 from seed_data.supply import PoNumbers, emit_inventory, emit_purchase_orders
 from seed_data.timeline import DAY
 
@@ -93,6 +94,7 @@ def seed_demo(
     catalogue = Catalogue.build(seed)
     ledger, findings = QueueLedger(), Findings()
     order_numbers, po_numbers = OrderNumbers(), PoNumbers()
+    planted: dict[str, int] = {}
     for k, start in enumerate(range(-days * DAY, 0, CHUNK_DAYS * DAY)):
         end = min(0, start + CHUNK_DAYS * DAY)
         sink = Sink(np.random.default_rng([seed, 10, k]), anchor_us, ledger, findings)
@@ -100,9 +102,13 @@ def seed_demo(
         emit_lifecycle(sink, orders, plan, backlog)
         emit_purchase_orders(sink, start, end, orders_per_day, plan, catalogue, po_numbers)
         emit_inventory(sink, start, end, orders_per_day, plan, catalogue)
-        for table, batches in (("business_events", sink.events), ("spans", sink.spans)):
-            if batches:
-                rows[table] += writer.append(table, pa.concat_tables(batches)).written
+        events = pa.concat_tables(sink.events) if sink.events else None
+        spans = pa.concat_tables(sink.spans) if sink.spans else None
+        if events is not None:  # the silences sit in the last days: a chunk without them is left as it is
+            events, spans = plant_silences(events, spans, anchor_us, planted)
+        for table, batch in (("business_events", events), ("spans", spans)):
+            if batch is not None:
+                rows[table] += writer.append(table, batch).written
     for batch in queue_samples(ledger, plan, seed, anchor_us, CHUNK_DAYS):
         rows["queue_samples"] += writer.append("queue_samples", batch).written
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from models.ingest.writer import IngestWriter
 from models.store.db import make_engine
+from models.store.flow_config import flow_config_changed
 from models.store.schema import create_schema
 from models.store.tables import business_events, flows, systems
 
@@ -99,9 +100,11 @@ def add_flow(
                 queue=queue,
             )
         )
+    flow_config_changed()
 
 
 def add_system(engine: Engine, system_id: str, kind: str, name: str | None = None) -> None:
     """Insert one system of the estate."""
     with engine.begin() as conn:
         conn.execute(systems.insert().values(system_id=system_id, name=name or system_id, kind=kind))
+    flow_config_changed()

@@ -7,12 +7,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from app.context import AppContext, open_context
 from app.main import create_app
@@ -25,6 +26,17 @@ class LiveServer:
 
     url: str
     ctx: AppContext
+    _keys: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, name: str, scope: str = "act") -> dict[str, str]:
+        """Headers that act as ``name``: an API key of that name (made once, ``scope`` act by default),
+        so the audit names whom the test means; honoured whether auth is on or off."""
+        from app.services.access import create_key
+
+        if name not in self._keys:
+            with self.ctx.writer.transaction() as conn:
+                self._keys[name] = create_key(conn, name, scope, by="test", now=self.ctx.now())
+        return {"Authorization": f"Bearer {self._keys[name]}"}
 
 
 def free_port() -> int:
@@ -51,12 +63,14 @@ def serve_seeded(
 
 
 @contextmanager
-def serve(settings: Settings, *, ctx: AppContext | None = None) -> Iterator[LiveServer]:
-    """Serve ``settings`` (or a prepared ``ctx``) with uvicorn until the block ends."""
+def serve(settings: Settings, *, ctx: AppContext | None = None, app: FastAPI | None = None) -> Iterator[LiveServer]:
+    """Serve ``settings`` (or a prepared ``ctx``, or an ``app`` a test changed) with uvicorn until the block ends."""
+    if app is not None:
+        ctx = app.state.ctx
     ctx = ctx or open_context(settings)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, ctx=ctx), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(app or create_app(settings, ctx=ctx), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, name="flowwatch-test-server", daemon=True)
     thread.start()

@@ -32,8 +32,9 @@ from app.api.schemas import (
     SlackLink,
     TestResults,
 )
+from app.auth import ACT, ADMIN, READ, SIGNED
 from app.context import AppContext
-from app.deps import Conn, Ctx, refusals
+from app.deps import Conn, Ctx, Who, refusals
 from app.services import alerts as service
 from app.services.errors import Conflict, ServiceError
 from models.queries import alerts as store
@@ -51,6 +52,7 @@ def _runtime(ctx: AppContext) -> Any:
 @router.get(
     "",
     response_model=AlertsOverview,
+    openapi_extra=READ,
     summary="Rules with their state, firing/pending/resolved alerts, silences, channels, notifications",
 )
 def get_alerts(ctx: Ctx, conn: Conn, notifications: Annotated[int, Query(ge=0, le=1000)] = 100) -> dict[str, Any]:
@@ -58,7 +60,9 @@ def get_alerts(ctx: Ctx, conn: Conn, notifications: Annotated[int, Query(ge=0, l
         return jsonable_encoder(service.overview(ctx, conn, notifications=notifications))
 
 
-@router.post("/evaluate", response_model=EvaluationRun, summary="Evaluate every rule now and send what is due")
+@router.post(
+    "/evaluate", response_model=EvaluationRun, openapi_extra=ACT, summary="Evaluate every rule now and send what is due"
+)
 async def evaluate_now(ctx: Ctx) -> dict[str, Any]:
     runtime = _runtime(ctx)
     report, outcomes = await run_in_threadpool(runtime.run, ctx.now())
@@ -67,113 +71,128 @@ async def evaluate_now(ctx: Ctx) -> dict[str, Any]:
 
 # -- rules ---------------------------------------------------------------------------------------
 class RuleIn(BaseModel):
-    """A rule definition (see alerts/default_rules.toml; PATCH: only the fields to change) and who saves it."""
+    """A rule definition (see alerts/default_rules.toml; PATCH: only the fields to change); who saves it is
+    the authenticated principal."""
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=200)
     rule: dict[str, Any]
 
 
-class ActorIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ActionIn(BaseModel):
+    """An action's body: the actor is the authenticated principal, so ``actor`` is refused (422)."""
 
-    actor: str = Field(min_length=1, max_length=200)
+    model_config = ConfigDict(extra="forbid")
 
 
 @router.get(
-    "/rules", response_model=list[RuleRow], summary="Every rule with its definition and source (file, edited or api)"
+    "/rules",
+    response_model=list[RuleRow],
+    openapi_extra=READ,
+    summary="Every rule with its definition and source (file, edited or api)",
 )
 def get_rules(conn: Conn) -> list[dict[str, Any]]:
     return jsonable_encoder([{**r, "defined_in": service.rule_source(r)} for r in store.list_rules(conn)])
 
 
-@router.post("/rules", response_model=RuleRow, status_code=201, summary="Create a rule")
-def create_rule(body: RuleIn, ctx: Ctx) -> dict[str, Any]:
+@router.post("/rules", response_model=RuleRow, openapi_extra=ADMIN, status_code=201, summary="Create a rule")
+def create_rule(body: RuleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals():
-        return jsonable_encoder(service.save_rule(ctx, service.rule_from(body.rule), actor=body.actor))
+        return jsonable_encoder(service.save_rule(ctx, service.rule_from(body.rule), actor=who.name))
 
 
 @router.put(
     "/rules/{rule_id}",
     response_model=RuleRow,
+    openapi_extra=ADMIN,
     summary="Replace a rule's definition (kept over the file's from then on)",
 )
-def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
+def edit_rule(rule_id: str, body: RuleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals():
         rule = service.rule_from({"id": rule_id, **body.rule})
-        return jsonable_encoder(service.save_rule(ctx, rule, actor=body.actor, rule_id=rule_id))
+        return jsonable_encoder(service.save_rule(ctx, rule, actor=who.name, rule_id=rule_id))
 
 
 @router.patch(
-    "/rules/{rule_id}", response_model=RuleRow, summary="Change some fields of a rule (e.g. threshold, for, enabled)"
+    "/rules/{rule_id}",
+    response_model=RuleRow,
+    openapi_extra=ADMIN,
+    summary="Change some fields of a rule (e.g. threshold, for, enabled)",
 )
-def patch_rule(rule_id: str, body: RuleIn, ctx: Ctx) -> dict[str, Any]:
+def patch_rule(rule_id: str, body: RuleIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals():
-        return jsonable_encoder(service.patch_rule(ctx, rule_id, body.rule, actor=body.actor))
+        return jsonable_encoder(service.patch_rule(ctx, rule_id, body.rule, actor=who.name))
 
 
 @router.delete(
     "/rules/{rule_id}",
     response_model=RuleRow,
+    openapi_extra=ADMIN,
     summary="Delete an API rule, or take an edited file rule back to the file's",
 )
-def delete_rule(rule_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+def delete_rule(rule_id: str, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals():
-        return jsonable_encoder(service.delete_rule(ctx, rule_id, actor=actor))
+        return jsonable_encoder(service.delete_rule(ctx, rule_id, actor=who.name))
 
 
-@router.post("/rules/{rule_id}/{command}", response_model=RuleRow, summary="Disable or enable a rule")
-def toggle_rule(rule_id: str, command: str, body: ActorIn, ctx: Ctx) -> dict[str, Any]:
+@router.post(
+    "/rules/{rule_id}/{command}", response_model=RuleRow, openapi_extra=ADMIN, summary="Disable or enable a rule"
+)
+def toggle_rule(rule_id: str, command: str, ctx: Ctx, who: Who, body: ActionIn | None = None) -> dict[str, Any]:
     if command not in ("disable", "enable"):
         raise HTTPException(404, f"unknown command {command!r}; use disable or enable")
     with refusals():
-        return jsonable_encoder(service.set_rule_enabled(ctx, rule_id, command == "enable", actor=body.actor))
+        return jsonable_encoder(service.set_rule_enabled(ctx, rule_id, command == "enable", actor=who.name))
 
 
 # -- silences --------------------------------------------------------------------------------------
 class SilenceIn(BaseModel):
-    """Label matchers (``flow="x"``, ``kind=~"a|b"`` or {name, op, value}); author, comment, end required."""
+    """Label matchers (``flow="x"``, ``kind=~"a|b"`` or {name, op, value}); comment and end required.
+    The author is the authenticated principal."""
 
     model_config = ConfigDict(extra="forbid")
 
     matchers: list[Any] = Field(default_factory=list)
-    author: str | None = None
     comment: str | None = None
     ends_at: datetime | None = Field(None, description="ISO 8601; naive means UTC")
     starts_at: datetime | None = None
 
 
-@router.get("/silences", response_model=list[Silence], summary="Silences, active and ended")
+@router.get("/silences", response_model=list[Silence], openapi_extra=READ, summary="Silences, active and ended")
 def get_silences(ctx: Ctx, conn: Conn, active: bool = False) -> list[dict[str, Any]]:
     return jsonable_encoder(store.list_silences(conn, now=ctx.now(), active_only=active))
 
 
 @router.post(
-    "/silences", response_model=Silence, status_code=201, summary="Silence the alerts the matchers select until ends_at"
+    "/silences",
+    response_model=Silence,
+    openapi_extra=ADMIN,
+    status_code=201,
+    summary="Silence the alerts the matchers select until ends_at",
 )
-def create_silence(body: SilenceIn, ctx: Ctx) -> dict[str, Any]:
+def create_silence(body: SilenceIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals():
         silence = service.create_silence(
             ctx,
             matchers=body.matchers,
             ends_at=body.ends_at,
-            author=body.author or "",
+            author=who.name,
             comment=body.comment or "",
             starts_at=body.starts_at,
         )
     return jsonable_encoder(silence)
 
 
-@router.delete("/silences/{silence_id}", response_model=Silence, summary="End a silence now")
-def expire_silence(silence_id: int, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> dict[str, Any]:
+@router.delete("/silences/{silence_id}", response_model=Silence, openapi_extra=ADMIN, summary="End a silence now")
+def expire_silence(silence_id: int, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals():
-        return jsonable_encoder(service.expire_silence(ctx, silence_id, actor=actor))
+        return jsonable_encoder(service.expire_silence(ctx, silence_id, actor=who.name))
 
 
 @router.get(
     "/changes",
     response_model=list[AlertChange],
+    openapi_extra=READ,
     summary="The audit trail of admin changes to rules, silences and Slack links",
 )
 def get_changes(
@@ -186,6 +205,7 @@ def get_changes(
 @router.get(
     "/notifications",
     response_model=list[Notification],
+    openapi_extra=READ,
     summary="The notification log: channel, time, payload, delivery result",
 )
 def get_notifications(
@@ -197,6 +217,7 @@ def get_notifications(
 @router.post(
     "/test",
     response_model=TestResults,
+    openapi_extra=ADMIN,
     summary="Send a test notification to every channel (or ?channel=) and return each result",
 )
 async def send_test(ctx: Ctx, channel: Annotated[list[str], Query()] = []) -> dict[str, Any]:  # noqa: B006
@@ -213,32 +234,38 @@ async def send_test(ctx: Ctx, channel: Annotated[list[str], Query()] = []) -> di
 
 
 # -- Slack accounts ------------------------------------------------------------------------------
-class SlackUserIn(ActorIn):
+class SlackUserIn(ActionIn):
     user_name: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/slack-users", response_model=dict[str, str], summary="Slack user id → Flowwatch user")
+@router.get("/slack-users", response_model=dict[str, str], openapi_extra=READ, summary="Slack user id → Flowwatch user")
 def get_slack_users(ctx: Ctx) -> dict[str, str]:
     return service.slack_users(ctx)
 
 
-@router.put("/slack-users/{slack_user_id}", response_model=SlackLink, summary="Link a Slack user to a Flowwatch user")
-def put_slack_user(slack_user_id: str, body: SlackUserIn, ctx: Ctx) -> dict[str, str]:
+@router.put(
+    "/slack-users/{slack_user_id}",
+    response_model=SlackLink,
+    openapi_extra=ADMIN,
+    summary="Link a Slack user to a Flowwatch user",
+)
+def put_slack_user(slack_user_id: str, body: SlackUserIn, ctx: Ctx, who: Who) -> dict[str, str]:
     with refusals():
-        service.link_slack_user(ctx, slack_user_id, body.user_name, actor=body.actor)
+        service.link_slack_user(ctx, slack_user_id, body.user_name, actor=who.name)
     return {"slack_user_id": slack_user_id, "user_name": body.user_name.strip()}
 
 
-@router.delete("/slack-users/{slack_user_id}", status_code=204, summary="Unlink a Slack user")
-def delete_slack_user(slack_user_id: str, ctx: Ctx, actor: Annotated[str, Query(min_length=1)]) -> None:
+@router.delete("/slack-users/{slack_user_id}", openapi_extra=ADMIN, status_code=204, summary="Unlink a Slack user")
+def delete_slack_user(slack_user_id: str, ctx: Ctx, who: Who) -> None:
     with refusals():
-        service.unlink_slack_user(ctx, slack_user_id, actor=actor)
+        service.unlink_slack_user(ctx, slack_user_id, actor=who.name)
 
 
 # -- Slack interactivity -------------------------------------------------------------------------
 @router.post(
     "/slack/interactivity",
     response_model=SlackAnswer,
+    openapi_extra=SIGNED,
     summary="Slack's interactivity requests (buttons of an alert message)",
 )
 async def slack_interactivity(request: Request, ctx: Ctx, background: BackgroundTasks) -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from app.api.schemas import FlowSignals, LikelyCause
+from app.auth import READ
 from app.deps import Conn, Ctx
 from models.queries.common import DEFAULT_RANGE, RANGES, Window, json_number
 from models.queries.correlation import flow_signals, likely_cause
@@ -14,7 +15,7 @@ from models.queries.correlation import flow_signals, likely_cause
 router = APIRouter(tags=["correlation"])
 
 
-@router.get("/flows/{flow_id:path}/signals", response_model=FlowSignals)
+@router.get("/flows/{flow_id:path}/signals", response_model=FlowSignals, openapi_extra=READ)
 def get_flow_signals(
     ctx: Ctx,
     conn: Conn,
@@ -43,7 +44,7 @@ def get_flow_signals(
     }
 
 
-@router.get("/exceptions/{exception_id}/likely-cause", response_model=LikelyCause)
+@router.get("/exceptions/{exception_id}/likely-cause", response_model=LikelyCause, openapi_extra=READ)
 def get_likely_cause(conn: Conn, exception_id: int) -> dict[str, Any]:
     """The technical signal that moved first before the exception, or null when none did."""
     try:

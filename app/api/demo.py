@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas import Deliveries, Faults, SimReply
+from app.auth import ACT, OPEN, READ
 from app.demo_targets import SIM_KINDS
 from app.deps import Ctx
 from app.services import demo
@@ -23,6 +24,7 @@ demo_router = APIRouter(prefix="/demo", tags=["demo"])
 @router.post(
     "/sim/{kind}/{system}/{resource}",
     response_model=SimReply,
+    openapi_extra=OPEN,
     summary="A simulated ERP, 3PL, WMS, supplier or storefront endpoint",
 )
 async def sim_endpoint(
@@ -62,7 +64,12 @@ class FaultIn(BaseModel):
     delay_seconds: float | None = Field(None, ge=0.0, le=300.0, description="hold of slow/timeout modes")
 
 
-@demo_router.post("/faults", response_model=Faults, summary="Switch a simulated system to ok, error, timeout or slow")
+@demo_router.post(
+    "/faults",
+    response_model=Faults,
+    openapi_extra=ACT,
+    summary="Switch a simulated system to ok, error, timeout or slow",
+)
 def set_fault(body: FaultIn, ctx: Ctx) -> JSONResponse:
     """Set one system's fault (its replays and the live traffic touching it); answers every system's state."""
     try:
@@ -73,7 +80,9 @@ def set_fault(body: FaultIn, ctx: Ctx) -> JSONResponse:
     return JSONResponse({"systems": state})
 
 
-@demo_router.get("/faults", response_model=Faults, summary="Faults and delivery counts of the simulated systems")
+@demo_router.get(
+    "/faults", response_model=Faults, openapi_extra=READ, summary="Faults and delivery counts of the simulated systems"
+)
 def get_faults(ctx: Ctx) -> dict[str, Any]:
     """Every system with a fault or traffic: mode, error rate, received, delivered, duplicates, failed."""
     return {"systems": ctx.sim.state()}
@@ -82,6 +91,7 @@ def get_faults(ctx: Ctx) -> dict[str, Any]:
 @demo_router.get(
     "/deliveries",
     response_model=Deliveries,
+    openapi_extra=READ,
     summary="Idempotency keys the simulated systems took (replays that got through)",
 )
 def get_deliveries(ctx: Ctx) -> dict[str, Any]:

@@ -8,13 +8,14 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from app.api.schemas import DetectionRun
+from app.auth import ACT
 from app.deps import Ctx
 from app.jobs import detect
 
 router = APIRouter(prefix="/detection", tags=["exceptions"])
 
 
-@router.post("/run", response_model=DetectionRun, summary="Run one detection pass now")
+@router.post("/run", response_model=DetectionRun, openapi_extra=ACT, summary="Run one detection pass now")
 async def run_now(ctx: Ctx) -> dict[str, Any]:
     """Open, update, auto-resolve or re-open exceptions from the current data; say what changed."""
     report = await run_in_threadpool(detect, ctx)

@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.api.schemas import ActionResult, BulkPlanOut, BulkRun, ExceptionDetail, ExceptionPage
+from app.auth import ACT, READ
 from app.context import AppContext
-from app.deps import Conn, Ctx, refusals
+from app.deps import Conn, Ctx, Who, refusals
 from app.services import bulk, lifecycle, replay
 from models.queries.exceptions import ExceptionFilter, SortKey, get_exception, list_exceptions
 
@@ -35,7 +36,10 @@ def _split(values: list[str]) -> list[str]:
 
 # -- the grid and the detail panel ---------------------------------------------------------
 @router.get(
-    "/exceptions", response_model=ExceptionPage, summary="Exceptions with filters, sorting and server-side paging"
+    "/exceptions",
+    response_model=ExceptionPage,
+    openapi_extra=READ,
+    summary="Exceptions with filters, sorting and server-side paging",
 )
 def get_exceptions(
     ctx: Ctx,
@@ -80,6 +84,7 @@ def get_exceptions(
 @router.get(
     "/exceptions/{exception_id}",
     response_model=ExceptionDetail,
+    openapi_extra=READ,
     summary="One exception: history, payload, affected orders, replays",
 )
 def get_exception_detail(exception_id: int, ctx: Ctx, conn: Conn) -> dict[str, Any]:
@@ -91,39 +96,38 @@ def get_exception_detail(exception_id: int, ctx: Ctx, conn: Conn) -> dict[str, A
 
 
 # -- lifecycle actions ---------------------------------------------------------------------
-class ActorIn(BaseModel):
-    """Who acts (required on every action: the audit trail names a person)."""
+class ActionIn(BaseModel):
+    """An action's body. The actor is the authenticated principal, never a field: a body that still
+    sends ``actor`` (or any unknown field) is refused with 422 naming it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=200, examples=["dana.okafor"])
 
-
-class AssignIn(ActorIn):
+class AssignIn(ActionIn):
     assignee: str = Field(min_length=1, max_length=200)
 
 
-class NoteIn(ActorIn):
+class NoteIn(ActionIn):
     text: str = Field(min_length=1, max_length=10_000)
 
 
-class ResolveIn(ActorIn):
+class ResolveIn(ActionIn):
     resolution: str | None = Field(None, max_length=2_000)
 
 
-class ReasonIn(ActorIn):
+class ReasonIn(ActionIn):
     reason: str | None = Field(None, max_length=2_000)
 
 
-class SnoozeIn(ActorIn):
+class SnoozeIn(ActionIn):
     until: datetime = Field(description="ISO 8601; naive means UTC")
 
 
-class SeverityIn(ActorIn):
+class SeverityIn(ActionIn):
     severity: str = Field(examples=["high"])
 
 
-class ReplayIn(ActorIn):
+class ReplayIn(ActionIn):
     payload: Any = Field(None, description="an edited payload (JSON) to send instead of the stored one of one message")
     reason: replay.FixReason | None = Field(None, description="required with an edited payload")
     event_id: str | None = Field(
@@ -144,52 +148,78 @@ def _act(ctx: AppContext, exception_id: int, action: lifecycle.Action, actor: st
     }
 
 
-@router.post("/exceptions/{exception_id}/ack", response_model=ActionResult, summary="Acknowledge (open → acknowledged)")
-def ack(exception_id: int, body: ActorIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(ctx, exception_id, lifecycle.Action.ACK, body.actor)
-
-
-@router.post("/exceptions/{exception_id}/assign", response_model=ActionResult, summary="Assign to a person")
-def assign(exception_id: int, body: AssignIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(ctx, exception_id, lifecycle.Action.ASSIGN, body.actor, assignee=body.assignee)
-
-
-@router.post("/exceptions/{exception_id}/note", response_model=ActionResult, summary="Add a note to the audit trail")
-def note(exception_id: int, body: NoteIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(ctx, exception_id, lifecycle.Action.NOTE, body.actor, text=body.text)
+@router.post(
+    "/exceptions/{exception_id}/ack",
+    response_model=ActionResult,
+    openapi_extra=ACT,
+    summary="Acknowledge (open → acknowledged)",
+)
+def ack(exception_id: int, ctx: Ctx, who: Who, body: ActionIn | None = None) -> dict[str, Any]:
+    return _act(ctx, exception_id, lifecycle.Action.ACK, who.name)
 
 
 @router.post(
-    "/exceptions/{exception_id}/resolve", response_model=ActionResult, summary="Resolve (open/acknowledged → resolved)"
+    "/exceptions/{exception_id}/assign", response_model=ActionResult, openapi_extra=ACT, summary="Assign to a person"
 )
-def resolve(exception_id: int, body: ResolveIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(ctx, exception_id, lifecycle.Action.RESOLVE, body.actor, text=body.resolution)
+def assign(exception_id: int, body: AssignIn, ctx: Ctx, who: Who) -> dict[str, Any]:
+    return _act(ctx, exception_id, lifecycle.Action.ASSIGN, who.name, assignee=body.assignee)
 
 
 @router.post(
-    "/exceptions/{exception_id}/ignore", response_model=ActionResult, summary="Ignore (open/acknowledged → ignored)"
+    "/exceptions/{exception_id}/note",
+    response_model=ActionResult,
+    openapi_extra=ACT,
+    summary="Add a note to the audit trail",
 )
-def ignore(exception_id: int, body: ReasonIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(ctx, exception_id, lifecycle.Action.IGNORE, body.actor, text=body.reason)
+def note(exception_id: int, body: NoteIn, ctx: Ctx, who: Who) -> dict[str, Any]:
+    return _act(ctx, exception_id, lifecycle.Action.NOTE, who.name, text=body.text)
 
 
 @router.post(
-    "/exceptions/{exception_id}/reopen", response_model=ActionResult, summary="Reopen (resolved/ignored → open)"
+    "/exceptions/{exception_id}/resolve",
+    response_model=ActionResult,
+    openapi_extra=ACT,
+    summary="Resolve (open/acknowledged → resolved)",
 )
-def reopen(exception_id: int, body: ReasonIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(ctx, exception_id, lifecycle.Action.REOPEN, body.actor, text=body.reason)
+def resolve(exception_id: int, ctx: Ctx, who: Who, body: ResolveIn | None = None) -> dict[str, Any]:
+    return _act(ctx, exception_id, lifecycle.Action.RESOLVE, who.name, text=(body or ResolveIn()).resolution)
 
 
 @router.post(
-    "/exceptions/{exception_id}/snooze", response_model=ActionResult, summary="Hide from the default view until a time"
+    "/exceptions/{exception_id}/ignore",
+    response_model=ActionResult,
+    openapi_extra=ACT,
+    summary="Ignore (open/acknowledged → ignored)",
 )
-def snooze(exception_id: int, body: SnoozeIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(ctx, exception_id, lifecycle.Action.SNOOZE, body.actor, until=body.until)
+def ignore(exception_id: int, ctx: Ctx, who: Who, body: ReasonIn | None = None) -> dict[str, Any]:
+    return _act(ctx, exception_id, lifecycle.Action.IGNORE, who.name, text=(body or ReasonIn()).reason)
 
 
-@router.post("/exceptions/{exception_id}/severity", response_model=ActionResult, summary="Change the severity")
-def severity(exception_id: int, body: SeverityIn, ctx: Ctx) -> dict[str, Any]:
-    return _act(ctx, exception_id, lifecycle.Action.SET_SEVERITY, body.actor, severity=body.severity)
+@router.post(
+    "/exceptions/{exception_id}/reopen",
+    response_model=ActionResult,
+    openapi_extra=ACT,
+    summary="Reopen (resolved/ignored → open)",
+)
+def reopen(exception_id: int, ctx: Ctx, who: Who, body: ReasonIn | None = None) -> dict[str, Any]:
+    return _act(ctx, exception_id, lifecycle.Action.REOPEN, who.name, text=(body or ReasonIn()).reason)
+
+
+@router.post(
+    "/exceptions/{exception_id}/snooze",
+    response_model=ActionResult,
+    openapi_extra=ACT,
+    summary="Hide from the default view until a time",
+)
+def snooze(exception_id: int, body: SnoozeIn, ctx: Ctx, who: Who) -> dict[str, Any]:
+    return _act(ctx, exception_id, lifecycle.Action.SNOOZE, who.name, until=body.until)
+
+
+@router.post(
+    "/exceptions/{exception_id}/severity", response_model=ActionResult, openapi_extra=ACT, summary="Change the severity"
+)
+def severity(exception_id: int, body: SeverityIn, ctx: Ctx, who: Who) -> dict[str, Any]:
+    return _act(ctx, exception_id, lifecycle.Action.SET_SEVERITY, who.name, severity=body.severity)
 
 
 # -- replay ----------------------------------------------------------------------------------
@@ -203,16 +233,20 @@ def _outcome(outcome: replay.ReplayOutcome) -> JSONResponse:
 @router.post(
     "/exceptions/{exception_id}/replay",
     response_model=replay.ReplayOutcome,
+    openapi_extra=ACT,
     summary="Replay every undelivered failed message (one optionally edited)",
 )
-def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Request) -> JSONResponse:
+def replay_exception(
+    exception_id: int, ctx: Ctx, request: Request, who: Who, body: ReplayIn | None = None
+) -> JSONResponse:
     """Each undelivered message is re-sent at the flow's pace with its own result; the exception resolves
     once all are delivered, else stays open with "n of m delivered"; four-eyes flows answer 202."""
     with refusals():
+        body = body or ReplayIn()
         outcome = replay.replay(
             exception_id,
             ctx=ctx,
-            actor=body.actor,
+            actor=who.name,
             payload=body.payload,
             reason=body.reason,
             event_id=body.event_id,
@@ -224,22 +258,28 @@ def replay_exception(exception_id: int, body: ReplayIn, ctx: Ctx, request: Reque
 @router.post(
     "/exceptions/{exception_id}/approve-replay",
     response_model=replay.ReplayOutcome,
+    openapi_extra=ACT,
     summary="Approve a four-eyes replay (another operator)",
 )
-def approve_replay(exception_id: int, body: ActorIn, ctx: Ctx, request: Request) -> JSONResponse:
+def approve_replay(
+    exception_id: int, ctx: Ctx, request: Request, who: Who, body: ActionIn | None = None
+) -> JSONResponse:
     with refusals():
-        outcome = replay.approve_replay(exception_id, ctx=ctx, approver=body.actor, base_url=_base_url(ctx, request))
+        outcome = replay.approve_replay(exception_id, ctx=ctx, approver=who.name, base_url=_base_url(ctx, request))
     return _outcome(outcome)
 
 
 @router.post(
     "/exceptions/{exception_id}/reject-replay",
     response_model=replay.ReplayOutcome,
+    openapi_extra=ACT,
     summary="Reject (or withdraw) a four-eyes replay",
 )
-def reject_replay(exception_id: int, body: ReasonIn, ctx: Ctx) -> JSONResponse:
+def reject_replay(exception_id: int, ctx: Ctx, who: Who, body: ReasonIn | None = None) -> JSONResponse:
     with refusals(), ctx.writer.transaction() as conn:
-        outcome = replay.reject_replay(exception_id, conn=conn, actor=body.actor, now=ctx.now(), reason=body.reason)
+        outcome = replay.reject_replay(
+            exception_id, conn=conn, actor=who.name, now=ctx.now(), reason=(body or ReasonIn()).reason
+        )
     return _outcome(outcome)
 
 
@@ -248,7 +288,6 @@ class BulkIn(bulk.Selection):
     """A bulk action over a filter (the whole filtered set) or ids; replays can be dry-run first."""
 
     action: bulk.BulkAction
-    actor: str = Field(min_length=1, max_length=200)
     dry_run: bool = False
     canary: int = Field(0, ge=0, description="replay this many first; one failure among them stops the run")
     rate_per_second: float | None = Field(None, gt=0, le=10_000, description="default: the flows' setting")
@@ -260,9 +299,10 @@ class BulkIn(bulk.Selection):
 @router.post(
     "/exceptions/bulk",
     response_model=BulkPlanOut | BulkRun,
+    openapi_extra=ACT,
     summary="Bulk replay, resolve, ignore or assign (dry run first)",
 )
-def bulk_action(body: BulkIn, ctx: Ctx, request: Request) -> JSONResponse:
+def bulk_action(body: BulkIn, ctx: Ctx, request: Request, who: Who) -> JSONResponse:
     """Dry run: the plan. Replay: starts a paced background run (202). Others: done at once (200)."""
     selection = bulk.Selection(filter=body.filter, ids=body.ids)
     base_url = _base_url(ctx, request)
@@ -277,7 +317,7 @@ def bulk_action(body: BulkIn, ctx: Ctx, request: Request) -> JSONResponse:
             run_id = bulk.start_run(
                 plan,
                 ctx=ctx,
-                actor=body.actor,
+                actor=who.name,
                 canary=body.canary,
                 rate_per_second=body.rate_per_second,
                 include_duplicate_risk=body.include_duplicate_risk,
@@ -294,7 +334,7 @@ def bulk_action(body: BulkIn, ctx: Ctx, request: Request) -> JSONResponse:
                 body.action,
                 selection,
                 conn=conn,
-                actor=body.actor,
+                actor=who.name,
                 now=ctx.now(),
                 assignee=body.assignee,
                 text=body.text,
@@ -303,7 +343,12 @@ def bulk_action(body: BulkIn, ctx: Ctx, request: Request) -> JSONResponse:
     return JSONResponse(jsonable_encoder(report))
 
 
-@router.get("/bulk-runs/{run_id}", response_model=BulkRun, summary="A bulk run: status, progress and per-item results")
+@router.get(
+    "/bulk-runs/{run_id}",
+    response_model=BulkRun,
+    openapi_extra=READ,
+    summary="A bulk run: status, progress and per-item results",
+)
 def get_bulk_run(
     run_id: int,
     conn: Conn,
@@ -315,8 +360,15 @@ def get_bulk_run(
         return bulk.run_report(run_id, conn=conn, item_status=item_status, offset=offset, limit=limit)
 
 
-@router.post("/bulk-runs/{run_id}/{command}", response_model=BulkRun, summary="Pause, resume or abort a bulk run")
-def control_bulk_run(run_id: int, command: str, body: ActorIn, ctx: Ctx, request: Request) -> dict[str, Any]:
+@router.post(
+    "/bulk-runs/{run_id}/{command}",
+    response_model=BulkRun,
+    openapi_extra=ACT,
+    summary="Pause, resume or abort a bulk run",
+)
+def control_bulk_run(
+    run_id: int, command: str, ctx: Ctx, request: Request, who: Who, body: ActionIn | None = None
+) -> dict[str, Any]:
     """Pause and abort take effect after the item in progress; the answer is the run's state then."""
     runner = ctx.actions.bulk
     with refusals():
@@ -325,7 +377,7 @@ def control_bulk_run(run_id: int, command: str, body: ActorIn, ctx: Ctx, request
         elif command == "resume":
             runner.resume(run_id, ctx=ctx, base_url=_base_url(ctx, request))
         elif command == "abort":
-            runner.abort(run_id, ctx=ctx, actor=body.actor)
+            runner.abort(run_id, ctx=ctx, actor=who.name)
         else:
             raise HTTPException(404, f"unknown command {command!r}; use pause, resume or abort")
         with ctx.engine.connect() as conn:

@@ -6,19 +6,20 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.schemas import Healthz, Readyz
+from app.auth import OPEN
 from app.deps import Ctx
 from models.store.schema import SCHEMA_VERSION, is_current, schema_version
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Healthz)
+@router.get("/healthz", response_model=Healthz, openapi_extra=OPEN)
 def healthz() -> dict[str, str]:
     """The process answers: it is alive."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Readyz)
+@router.get("/readyz", response_model=Readyz, openapi_extra=OPEN)
 def readyz(ctx: Ctx) -> JSONResponse:
     """Ready when the database opens and its schema is this code's version."""
     try:

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app.api.schemas import IngestResult
+from app.auth import INGEST, READ, SIGNED
 from app.context import AppContext
 from app.deps import Ctx
 from app.metrics import render
@@ -69,6 +70,7 @@ _OTLP_ANSWER = "ExportTraceServiceResponse (partial_success when spans were reje
 
 @otlp_router.post(
     "/v1/traces",
+    openapi_extra=INGEST,
     summary="OTLP/HTTP trace export (protobuf or JSON)",
     response_class=Response,
     responses={200: {"description": _OTLP_ANSWER, "content": {"application/x-protobuf": {}, "application/json": {}}}},
@@ -102,7 +104,12 @@ async def otlp_traces(request: Request, ctx: Ctx) -> Response:
     )
 
 
-@router.post("/events", response_model=IngestResult, summary="Canonical business events: JSON object, array or NDJSON")
+@router.post(
+    "/events",
+    response_model=IngestResult,
+    openapi_extra=INGEST,
+    summary="Canonical business events: JSON object, array or NDJSON",
+)
 async def post_events(request: Request, ctx: Ctx) -> JSONResponse:
     """Store the valid records, report each invalid one by index; re-sent ids are no-ops."""
     try:
@@ -123,7 +130,10 @@ async def post_events(request: Request, ctx: Ctx) -> JSONResponse:
 
 
 @router.post(
-    "/webhooks/{adapter}", response_model=IngestResult, summary="Vendor-native webhooks mapped to canonical events"
+    "/webhooks/{adapter}",
+    response_model=IngestResult,
+    openapi_extra=SIGNED,
+    summary="Vendor-native webhooks mapped to canonical events",
 )
 async def post_webhook(adapter: str, request: Request, ctx: Ctx) -> JSONResponse:
     """Verify the signature, map the native payload, store it like canonical events."""
@@ -182,7 +192,12 @@ def _known_ids(ctx: AppContext, ids: list[str]) -> set[str]:
         return stored_event_ids(conn, ids) | ctx.buffer.pending_event_ids(ids)
 
 
-@router.post("/queue-samples", response_model=IngestResult, summary="Pushed queue-depth samples (one object or a list)")
+@router.post(
+    "/queue-samples",
+    response_model=IngestResult,
+    openapi_extra=INGEST,
+    summary="Pushed queue-depth samples (one object or a list)",
+)
 async def post_queue_samples(request: Request, ctx: Ctx) -> JSONResponse:
     """All-or-nothing: a batch with any invalid sample is refused, naming each bad one."""
     try:
@@ -212,6 +227,7 @@ async def post_queue_samples(request: Request, ctx: Ctx) -> JSONResponse:
 
 @otlp_router.get(
     "/metrics",
+    openapi_extra=READ,
     summary="Flowwatch's own Prometheus metrics",
     response_class=PlainTextResponse,
     responses={200: {"description": "Prometheus text exposition format 0.0.4"}},

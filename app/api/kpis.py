@@ -10,7 +10,8 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas import KpiReport, KpiTarget, KpiTargets, Overview
-from app.deps import Conn, Ctx, refusals
+from app.auth import ADMIN, READ
+from app.deps import Conn, Ctx, Who, refusals
 from app.services import kpi_targets as targets_service
 from models.enums import Direction
 from models.queries import overview as q
@@ -26,7 +27,7 @@ DEFAULT_SPAN = timedelta(days=7)
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 
 
-@router.get("/overview", response_model=Overview)
+@router.get("/overview", response_model=Overview, openapi_extra=READ)
 def kpi_overview(
     ctx: Ctx,
     conn: Conn,
@@ -40,7 +41,7 @@ def kpi_overview(
     return q.overview(conn, now=window.until, window=window)
 
 
-@router.get("", response_model=KpiReport)
+@router.get("", response_model=KpiReport, openapi_extra=READ)
 def kpis(
     ctx: Ctx,
     conn: Conn,
@@ -66,16 +67,21 @@ def kpis(
 
 
 class TargetIn(BaseModel):
-    """A metric's new target (in its unit: shares as 0–1) and which way is better, and who sets it."""
+    """A metric's new target (in its unit: shares as 0–1) and which way is better; who sets it is the
+    authenticated principal (an admin)."""
 
     model_config = ConfigDict(extra="forbid")
 
     target: float = Field(description="in the metric's unit: shares 0–1, *_hours hours, *_seconds seconds")
     direction: Direction
-    actor: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/targets", response_model=KpiTargets, summary="Every KPI metric's target, its direction and who set it")
+@router.get(
+    "/targets",
+    response_model=KpiTargets,
+    openapi_extra=READ,
+    summary="Every KPI metric's target, its direction and who set it",
+)
 def get_targets(conn: Conn) -> dict[str, Any]:
     """The stored targets and the RAG rule they are judged by."""
     return jsonable_encoder(
@@ -89,11 +95,12 @@ def get_targets(conn: Conn) -> dict[str, Any]:
 @router.put(
     "/targets/{kpi}",
     response_model=KpiTarget,
+    openapi_extra=ADMIN,
     summary="Set one KPI metric's target (kept over the targets file from then on)",
 )
-def put_target(kpi: str, body: TargetIn, ctx: Ctx) -> dict[str, Any]:
+def put_target(kpi: str, body: TargetIn, ctx: Ctx, who: Who) -> dict[str, Any]:
     with refusals():
-        row = targets_service.set_target(ctx, kpi, target=body.target, direction=body.direction, actor=body.actor)
+        row = targets_service.set_target(ctx, kpi, target=body.target, direction=body.direction, actor=who.name)
     return jsonable_encoder(row)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from app.api.schemas import OrderSearch, OrderTimeline
+from app.auth import READ
 from app.deps import Conn
 from models.queries.timeline import MIN_SEARCH, find_orders, order_timeline
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/orders", tags=["orders"])
 SEARCH_HELP = "order or PO number, trace id or message (event) id; exact matches first, then prefix"
 
 
-@router.get("", response_model=OrderSearch)
+@router.get("", response_model=OrderSearch, openapi_extra=READ)
 def search_orders(
     conn: Conn,
     q: Annotated[str, Query(min_length=MIN_SEARCH, max_length=200, description=SEARCH_HELP)],
@@ -24,7 +25,7 @@ def search_orders(
     return {"query": q, "results": find_orders(conn, query=q, limit=limit)}
 
 
-@router.get("/{correlation_id:path}", response_model=OrderTimeline)
+@router.get("/{correlation_id:path}", response_model=OrderTimeline, openapi_extra=READ)
 def get_order(
     conn: Conn,
     correlation_id: str,

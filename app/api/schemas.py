@@ -304,6 +304,18 @@ class MessageCounts(Out):
     pending: int
 
 
+class KnownError(Out):
+    """The error catalog's class of an exception's error."""
+
+    class_id: str = Field(examples=["unmapped_sku"])
+    name: str
+    explanation: str = Field(description="what the error means, in plain language")
+    runbook: str = Field(description="Markdown")
+    action: str = Field(description="the safe action to offer: replay, edit_and_replay or resolve")
+    suggested_patch: str | None = Field(description="JSON Patch to start an edit-and-replay from")
+    resolve_reason: str | None
+
+
 class ExceptionDetail(ExceptionRow):
     """One exception with what an operator needs to act on it."""
 
@@ -315,6 +327,7 @@ class ExceptionDetail(ExceptionRow):
     messages: list[dict[str, Any]] = Field(description="every failed message: state, replays, last error")
     message_counts: MessageCounts
     actions: list[dict[str, Any]] = Field(description="the audit trail")
+    known_error: KnownError | None = Field(description="the error catalog's class of its error, when known")
 
 
 class ActionResult(Out):
@@ -609,3 +622,162 @@ class SlackAnswer(Out):
     response_type: str | None = None
     replace_original: bool | None = None
     text: str | None = None
+
+
+# -- access ---------------------------------------------------------------------------------
+class Me(Out):
+    """Who the request is: a user (with a role) or an API key (with a scope)."""
+
+    name: str
+    kind: str = Field(description="user or key")
+    role: str | None
+    scope: str | None
+
+
+class UserRow(Out):
+    name: str
+    role: str = Field(description="viewer, operator or admin")
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserChange(Out):
+    """What an admin's change to a user did."""
+
+    name: str
+    role: str | None = None
+    was: str | None = Field(None, description="the role before a role change")
+    disabled: bool | None = None
+    password_reset: bool | None = None
+
+
+class KeyRow(Out):
+    """A key as listed: recognisable by prefix and last four characters, never the key itself."""
+
+    name: str
+    scope: str = Field(description="ingest, read, act or admin")
+    prefix: str
+    last4: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    last_used_addr: str | None
+    state: str = Field(description="active, or why it is refused (revoked, expired)")
+
+
+class KeyCreated(Out):
+    """The new key: shown in this answer once, stored only as a hash."""
+
+    name: str
+    scope: str
+    key: str
+    shown_once: bool
+
+
+class KeyRevoked(Out):
+    name: str
+    revoked: bool
+
+
+class AuditRow(Out):
+    audit_id: int
+    at: datetime
+    kind: str = Field(description="login, login_failed, logout, key_created, key_used, denied, …")
+    principal: str | None
+    addr: str | None
+    detail: dict[str, Any] | None
+
+
+# -- reconciliation (issue 15) ----------------------------------------------------------------
+class ReconciliationStage(Out):
+    position: int
+    stage: str = Field(examples=["erp"])
+    label: str = Field(examples=["Accepted in the ERP"])
+    event: str = Field(examples=["order.accepted"])
+    grace_minutes: int = Field(description="a key is missing once the stage before is this much older")
+    replay: bool = Field(description="a gap's keys can be replayed from the previous stage's message")
+    unless: list[str] = Field(description="events that take a key out of this stage (cancelled, on hold)")
+
+
+class FunnelCell(Out):
+    day: datetime
+    channel: str
+    position: int
+    stage: str
+    label: str
+    reached: int = Field(description="keys with the stage's event")
+    missing: int = Field(description="keys past the stage's grace without it: the gap")
+    pending: int = Field(description="keys still within the grace (in flight)")
+    excluded: int = Field(description="keys with one of the stage's unless events")
+
+
+class ReconciliationGap(Out):
+    day: datetime
+    channel: str
+    position: int
+    stage: str
+    label: str
+    correlation_id: str = Field(description="the missing key: its timeline is /orders?id=<key>")
+    previous_at: datetime = Field(description="when the key reached the stage before")
+    due_at: datetime
+    source_event_id: str | None = Field(description="the previous stage's message (replayed where replay is true)")
+    source_flow_id: str | None
+    replay: bool
+
+
+class ReconciliationReport(Out):
+    """Orders compared key by key across the stages, per day and channel."""
+
+    as_of: datetime
+    since: datetime
+    until: datetime
+    channel: str | None
+    stages: list[ReconciliationStage]
+    funnel: list[FunnelCell]
+    gaps: list[ReconciliationGap]
+
+
+# -- error catalog (issue 15) -----------------------------------------------------------------
+class ErrorClass(KnownError):
+    """A known error class: how it is recognised, what it means and what to do."""
+
+    codes: list[str] = Field(description="error codes, matched case-insensitively")
+    patterns: list[str] = Field(description="regular expressions over the message (case-insensitive)")
+    exclude: list[str] = Field(description="a message matching one of these is not this class")
+    position: int = Field(description="match order: the first matching class wins")
+    origin: str = Field(description="config (the catalogue file) or admin (added here)")
+    updated_by: str | None = Field(description="who last edited it; null: as the file says")
+    updated_at: datetime | None
+
+
+class ErrorClassList(Out):
+    classes: list[ErrorClass]
+
+
+class ErrorClassReverted(Out):
+    class_id: str
+    error_class: ErrorClass | None = Field(description="the file's definition, or null when the class was removed")
+
+
+# -- backlog forecast (issue 15) --------------------------------------------------------------
+class QueueForecastOut(Out):
+    queue: str
+    flow_id: str
+    target_system: str
+    depth: int
+    throughput_per_min: float = Field(description="orders the flow delivered to its target per minute")
+    arrivals_per_min: float = Field(description="throughput plus the depth's slope")
+    clears_at: datetime | None = Field(description="null: not draining (arrivals at or above throughput)")
+    cutoff: str | None = Field(description="the target's daily cut-off, HH:MM UTC")
+    cutoff_at: datetime | None = Field(description="today's cut-off; null once passed or without one")
+    misses_cutoff: int = Field(description="messages of the backlog that will not be through by the cut-off (FIFO)")
+    orders_at_risk: list[str] = Field(description="waiting orders among them, oldest first (order steps)")
+
+
+class BacklogForecast(Out):
+    as_of: datetime
+    window_minutes: float
+    queues: list[QueueForecastOut]

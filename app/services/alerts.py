@@ -18,10 +18,12 @@ from alerts.config import RuleConfig, RulesFileError, field_error
 from alerts.evaluate import routes, stored_rules
 from alerts.labels import Matcher
 from alerts.state import Alert, State
-from app.services import lifecycle
-from app.services.errors import Conflict, IllegalTransition, InvalidRequest, NotFound
-from models.enums import Action, AlertChange
+from app.services import access, lifecycle
+from app.services.access import Principal
+from app.services.errors import Conflict, Forbidden, IllegalTransition, InvalidRequest, NotFound
+from models.enums import Access, Action, AlertChange, Role
 from models.queries import alerts as store
+from models.queries.access import get_user
 
 if TYPE_CHECKING:
     from alerts.runtime import AlertRuntime
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 LINK_HELP = (
     "Your Slack account ({slack_user}) is not linked to a Flowwatch user, so Flowwatch cannot say who acted. "
     "Ask a Flowwatch admin to link it: `PUT /api/v1/alerts/slack-users/{slack_user}` with "
-    '`{{"user_name": "<your Flowwatch user>", "actor": "<admin>"}}`, or the Alerts page, '
+    '`{{"user_name": "<your Flowwatch user>"}}` (as an admin), or the Alerts page, '
     "or `[alerts.slack_users]` in flowwatch.toml."
 )
 
@@ -346,9 +348,18 @@ def group_exceptions(ctx: AppContext, group_key: str) -> tuple[dict[str, Any], l
 
 
 def act_from_slack(ctx: AppContext, action_id: str, value: str, *, actor: str) -> SlackResult:
-    """Acknowledge, Snooze or Assign to me on an alert group, as the linked Flowwatch user ``actor``."""
+    """Acknowledge, Snooze or Assign to me on an alert group, as the linked Flowwatch user ``actor``.
+
+    With auth on, the link must name an enabled user with the operator (or admin) role: Slack proves who
+    pressed the button, the Flowwatch user decides what they may do (Forbidden otherwise)."""
     if action_id not in SLACK_ACTIONS:
         raise InvalidRequest(f"unknown action {action_id!r}")
+    if ctx.settings.auth:
+        with ctx.engine.connect() as conn:
+            user = get_user(conn, actor)
+        who = Principal(actor, "user", role=Role(user["role"])) if user and not user["disabled"] else None
+        if access.refusal(who, Access.ACT) is not None:
+            raise Forbidden(f"the linked Flowwatch user {actor!r} is not an enabled operator, so it cannot act")
     group_key, _, episode = value.partition(":")
     group, ids = group_exceptions(ctx, group_key)
     now = ctx.now()

@@ -1,4 +1,4 @@
-"""Typed errors of the action services; the API maps them to 404, 409 and 422."""
+"""Typed errors of the action services; the API maps them to 401, 403, 404, 409, 422 and 429."""
 
 from __future__ import annotations
 
@@ -26,3 +26,19 @@ class IllegalTransition(Conflict):
 
 class InvalidRequest(ServiceError):
     """The request itself is wrong (snooze in the past, unknown severity, unchanged edit). → 422"""
+
+
+class Unauthorized(ServiceError):
+    """No valid credentials. → 401"""
+
+
+class Forbidden(ServiceError):
+    """Authenticated, but the role or scope does not allow this (or four-eyes: not your own). → 403"""
+
+
+class Throttled(ServiceError):
+    """Too many failed logins (or requests); try again after ``retry_after`` seconds. → 429"""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -41,22 +41,27 @@ def _table(head: list[str], rows: list[list[Any]], empty: str) -> html.Div | htm
 SOURCE_TEXT = {"file": "rules file", "edited": "file, edited", "api": "API / page"}
 
 
-def rule_rows(rules: list[dict[str, Any]]) -> list[list[Any]]:
-    """One row per rule: name, kind, threshold and for, severity, state, source, why (when not ok), actions."""
+def rule_rows(rules: list[dict[str, Any]], *, admin: bool = True) -> list[list[Any]]:
+    """One row per rule: name, kind, threshold and for, severity, state, source, why (when not ok), and
+    for an admin the actions."""
     rows = []
     for r in rules:
         enabled = r.get("enabled", True)
         edited = f" by {r['updated_by']}" if r.get("updated_by") else ""
-        actions = html.Div(
-            className="al-actions",
-            children=[
-                html.Button("Edit", id={"type": "al-rule-edit", "rule": r["id"]}, className="button-link"),
-                html.Button(
-                    "Disable" if enabled else "Enable",
-                    id={"type": "al-rule-toggle", "rule": r["id"]},
-                    className="button-link" + (" button-danger" if enabled else ""),
-                ),
-            ],
+        actions = (
+            html.Div(
+                className="al-actions",
+                children=[
+                    html.Button("Edit", id={"type": "al-rule-edit", "rule": r["id"]}, className="button-link"),
+                    html.Button(
+                        "Disable" if enabled else "Enable",
+                        id={"type": "al-rule-toggle", "rule": r["id"]},
+                        className="button-link" + (" button-danger" if enabled else ""),
+                    ),
+                ],
+            )
+            if admin
+            else ""
         )
         rows.append(
             [
@@ -73,13 +78,13 @@ def rule_rows(rules: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
-def rules_table(rules: list[dict[str, Any]]) -> html.Div | html.Table:
+def rules_table(rules: list[dict[str, Any]], *, admin: bool = True) -> html.Div | html.Table:
     head = ["Rule", "Kind", "Condition", "Severity", "State", "Source", "Detail", ""]
-    return _table(head, rule_rows(rules), "No rules")
+    return _table(head, rule_rows(rules, admin=admin), "No rules")
 
 
-def alert_rows(alerts: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
-    """Firing, then pending, then resolved alerts."""
+def alert_rows(alerts: dict[str, list[dict[str, Any]]], *, admin: bool = True) -> list[list[Any]]:
+    """Firing, then pending, then resolved alerts (an admin may start a silence from each active one)."""
     rows = []
     for state in ("firing", "pending", "resolved"):
         for a in alerts.get(state, []):
@@ -94,7 +99,7 @@ def alert_rows(alerts: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
             mute = (
                 html.Button("Silence…", id={"type": "al-alert-silence", "matchers": silence_matchers_for(labels)},
                             className="button-link", title="Fill the silence form with this alert's labels")
-                if state != "resolved" else ""
+                if state != "resolved" and admin else ""
             )  # fmt: skip
             rows.append(
                 [badge(state, STATE_BADGE[state]), a["rule_id"], where, a.get("summary") or "", _when(since), mute]
@@ -111,12 +116,14 @@ def silence_matchers_for(labels: dict[str, str]) -> str:
     return ", ".join(f'{name}="{labels[name]}"' for name in SILENCE_LABELS if labels.get(name))
 
 
-def alerts_table(alerts: dict[str, list[dict[str, Any]]]) -> html.Div | html.Table:
-    return _table(["State", "Rule", "Where", "Summary", "Since", ""], alert_rows(alerts), "No alert is firing")
+def alerts_table(alerts: dict[str, list[dict[str, Any]]], *, admin: bool = True) -> html.Div | html.Table:
+    head = ["State", "Rule", "Where", "Summary", "Since", ""]
+    return _table(head, alert_rows(alerts, admin=admin), "No alert is firing")
 
 
-def silence_rows(silences: list[dict[str, Any]], now: datetime) -> list[list[Any]]:
-    """Each silence with its matchers, who, why and until when; an active one has an Expire button."""
+def silence_rows(silences: list[dict[str, Any]], now: datetime, *, admin: bool = True) -> list[list[Any]]:
+    """Each silence with its matchers, who, why and until when; an active one has an Expire button for
+    an admin."""
     rows = []
     for s in silences:
         ends = datetime.fromisoformat(s["ends_at"]) if isinstance(s["ends_at"], str) else s["ends_at"]
@@ -126,19 +133,20 @@ def silence_rows(silences: list[dict[str, Any]], now: datetime) -> list[list[Any
         expire = (
             html.Button("Expire", id={"type": "al-silence-expire", "silence": s["silence_id"]},
                         className="button-link button-danger")
-            if active else ""
+            if active and admin else ""
         )  # fmt: skip
         rows.append([f"#{s['silence_id']}", matchers, s["author"], s["comment"], _when(s["ends_at"]), status, expire])
     return rows
 
 
-def silences_table(silences: list[dict[str, Any]], now: datetime) -> html.Div | html.Table:
+def silences_table(silences: list[dict[str, Any]], now: datetime, *, admin: bool = True) -> html.Div | html.Table:
     head = ["", "Matchers", "Author", "Comment", "Ends", "Status", ""]
-    return _table(head, silence_rows(silences, now), "No silences")
+    return _table(head, silence_rows(silences, now, admin=admin), "No silences")
 
 
-def channel_cards(channels: list[dict[str, Any]]) -> list[html.Div]:
-    """A card per channel: its health (a failing one says why and when it is tried next) and a test button."""
+def channel_cards(channels: list[dict[str, Any]], *, can_test: bool = True) -> list[html.Div]:
+    """A card per channel: its health (a failing one says why and when it is tried next) and a test button
+    (for admins only: ``can_test``)."""
     if not channels:
         return [html.Div("No channel configured: set FLOWWATCH_SLACK_* or FLOWWATCH_SMTP_*", className="empty")]
     out = []
@@ -161,7 +169,15 @@ def channel_cards(channels: list[dict[str, Any]]) -> list[html.Div]:
                         ],
                     ),
                     html.Div(detail, className="card-sub"),
-                    html.Button("Send test", id={"type": "al-test", "channel": c["channel"]}, className="button-quiet"),
+                    *(
+                        [
+                            html.Button(
+                                "Send test", id={"type": "al-test", "channel": c["channel"]}, className="button-quiet"
+                            )
+                        ]
+                        if can_test
+                        else []
+                    ),
                 ],
             )
         )

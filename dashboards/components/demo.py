@@ -18,9 +18,11 @@ MODE_TONE = {"ok": "ok", "error": "breach", "timeout": "breach", "slow": "warnin
 KIND_ORDER = ("erp", "3pl", "wms", "storefront", "supplier")
 
 
-def systems_table(systems: Sequence[Mapping[str, Any]], state: Sequence[Mapping[str, Any]]) -> html.Table:
-    """One row per simulated system: name and kind, the fault switch, and what its endpoints received
-    from replays (received, delivered once, duplicates answered, failed by the fault)."""
+def systems_table(
+    systems: Sequence[Mapping[str, Any]], state: Sequence[Mapping[str, Any]], *, can_switch: bool = True
+) -> html.Table:
+    """One row per simulated system: name and kind, the fault switch (disabled without ``can_switch``), and
+    what its endpoints received from replays (received, delivered once, duplicates answered, failed by the fault)."""
     by_system = {s["system"]: s for s in state}
     ordered = sorted((s for s in systems if s["kind"] in KIND_ORDER),
                      key=lambda s: (KIND_ORDER.index(s["kind"]), s["name"]))  # fmt: skip
@@ -36,8 +38,10 @@ def systems_table(systems: Sequence[Mapping[str, Any]], state: Sequence[Mapping[
                 html.Td(badge(MODES[mode], MODE_TONE[mode])),
                 html.Td(dcc.RadioItems(
                     id={"type": "demo-mode", "system": system["system_id"]},
-                    options=[{"label": label, "value": value} for value, label in MODES.items()],
                     value=mode, inline=True, className="segmented demo-switch",
+                    inputStyle={} if can_switch else {"pointerEvents": "none"},
+                    options=[{"label": label, "value": value, "disabled": not can_switch}
+                             for value, label in MODES.items()],
                 )),
                 *(html.Td(fmt_int(now.get(k, 0)), className="num") for k in ("received", "delivered", "duplicates",
                                                                              "failed")),

@@ -158,6 +158,34 @@ def error_section(detail: Mapping[str, Any]) -> html.Div:
     return html.Div(children, className="ex-errors")
 
 
+#: How the catalog's safe action reads to an operator.
+SAFE_ACTION_TEXT = {
+    "replay": "Replay: re-send as is once the cause is gone",
+    "edit_and_replay": "Edit and replay: fix the payload first",
+    "resolve": "Resolve with a reason: nothing to re-send",
+}
+
+
+def known_error_section(known: Mapping[str, Any] | None) -> html.Div:
+    """The catalog's class of the error: what it means, the runbook, and the safe action to take."""
+    if not known:
+        return html.Div("Not a known error class: see the error and the payload", className="ex-known is-none")
+    action = SAFE_ACTION_TEXT.get(str(known["action"]), str(known["action"]))
+    children: list[Any] = [
+        html.Div([html.Span(known["name"], className="ex-known-name"),
+                  html.Span(action, className=f"ex-known-action action-{known['action']}")],
+                 className="ex-known-head"),
+        html.P(known["explanation"], className="ex-known-explanation"),
+    ]  # fmt: skip
+    if known.get("suggested_patch"):
+        children.append(html.Div([html.Span("Suggested patch", className="ex-label"),
+                                  html.Pre(known["suggested_patch"], className="ex-code")]))  # fmt: skip
+    if known.get("resolve_reason"):
+        children.append(html.Div([html.Span("Resolve reason", className="ex-label"), known["resolve_reason"]]))
+    children.append(dcc.Markdown(known["runbook"], className="ex-runbook"))
+    return html.Div(children, className="ex-known", **{"data-class": str(known["class_id"])})
+
+
 def cause_section(cause: Mapping[str, Any] | None) -> html.Div:
     """The technical signal that moved first, or that none did."""
     if not cause:
@@ -365,6 +393,7 @@ def detail_body(detail: Mapping[str, Any], cause: Mapping[str, Any] | None) -> l
     orders_total = int(detail.get("orders_total") or 0)
     return [
         section("What failed", error_section(detail)),
+        section("Known error and runbook", known_error_section(detail.get("known_error")), section_id="ex-known"),
         section("Likely cause", cause_section(cause)),
         section(f"Affected orders ({fmt_int(orders_total)})", orders_section(detail)),
         section(

@@ -21,7 +21,7 @@ def card(
     another element to export."""
     head = [html.Div([html.H2(title), html.P(subtitle, className="card-sub")])]
     target = csv or data_target(body)
-    tools = [controls] if controls is not None else []
+    tools = list(controls) if isinstance(controls, list | tuple) else [controls] if controls is not None else []
     if target is not None:
         tools.append(csv_button(target, slug(title)))
     if tools:

@@ -38,6 +38,8 @@ KIND_LABELS: dict[str, str] = {
     "queue_backlog": "Queue backlog",
     "missing_ack": "Missing 855",
     "missing_asn": "Missing ASN",
+    "missing_event": "Silent non-event",
+    "reconciliation_gap": "Reconciliation gap",
 }
 
 #: Snooze choices of the detail panel: label → how long.

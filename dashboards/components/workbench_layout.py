@@ -75,14 +75,14 @@ def filters_bar(values: dict[str, Any]) -> html.Div:
     )  # fmt: skip
 
 
-def bulk_bar() -> html.Div:
+def bulk_bar(*, can_act: bool = True) -> html.Div:
     """'N selected / M matching', the switch to the whole filtered set, and the bulk actions."""
     return html.Div(
         className="ex-bulkbar",
         children=[
             html.Div(id="ex-selection", className="ex-selection"),
             html.Button(id="ex-select-all", className="button-link", hidden=True),
-            html.Div(className="ex-bulk-actions", children=[
+            html.Div(className="ex-bulk-actions", hidden=not can_act, children=[
                 dcc.Input(id="ex-bulk-assignee", placeholder="Assign to…", className="ex-input ex-input-sm",
                           debounce=False),
                 html.Button("Assign", id="ex-bulk-assign", className="button-quiet", disabled=True),
@@ -142,8 +142,9 @@ def _form(label: str, control: Any, button: str) -> html.Div:
     )
 
 
-def drawer() -> html.Aside:
-    """The detail panel: header and facts (filled per exception), every action, the fix-and-replay editor."""
+def drawer(*, can_act: bool = True) -> html.Aside:
+    """The detail panel: header and facts (filled per exception), every action, the fix-and-replay editor.
+    Without ``can_act`` (a viewer) the actions are not shown; the callbacks refuse them anyway."""
     severities = [{"label": s.capitalize(), "value": s} for s in SEVERITIES]
     return html.Aside(
         id="ex-drawer",
@@ -153,7 +154,7 @@ def drawer() -> html.Aside:
             html.Button("×", id="ex-close", className="ex-drawer-close", title="Close (back to the list)"),
             html.Div(id="ex-detail-head", className="ex-detail-head"),
             html.Div(id="ex-detail-facts"),
-            html.Div(className="ex-actions", children=[
+            html.Div(className="ex-actions", hidden=not can_act, children=[
                 html.Div(className="ex-action-row", children=[
                     _act("ack"), _act("replay", "button-primary"), _act("fix"), _act("resolve"), _act("ignore"),
                     _act("reopen"),
@@ -174,8 +175,6 @@ def drawer() -> html.Aside:
                 html.Div(id="ex-approval", className="ex-approval", hidden=True, children=[
                     html.Div(id="ex-approval-note", className="ex-approval-note"),
                     html.Div(className="ex-action-row", children=[
-                        dcc.Input(id="ex-approver", placeholder="approver (a second operator)",
-                                  className="ex-input ex-input-sm"),
                         _act("approve", "button-primary"), _act("reject"),
                     ]),
                 ]),

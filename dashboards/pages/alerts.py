@@ -15,7 +15,7 @@ from dash import ctx as dash_ctx
 
 from app.services import alerts as service
 from app.services.errors import ServiceError
-from dashboards.app import current_ctx
+from dashboards.app import acting_as, acts, can, current_ctx
 from dashboards.components.alerts import (
     RULE_FORM_FIELDS,
     SILENCE_FOR,
@@ -33,7 +33,7 @@ from dashboards.components.alerts import (
     silences_table,
 )
 from dashboards.components.layout import card, page_header
-from dashboards.workbench_common import DEFAULT_ACTOR
+from models.enums import Access
 
 dash.register_page(__name__, path="/alerts", name="Alerts", title="Alerts · Flowwatch", order=80)
 
@@ -45,8 +45,10 @@ _FORM_IDS = [f"al-rf-{name}" for name in RULE_FORM_FIELDS]
 
 
 def layout(**_query: str) -> html.Div:
-    """The alerts page (no I/O here: the first refresh fills it)."""
+    """The alerts page (no I/O here: the first refresh fills it). Rules, silences and tests are an
+    admin's: others see no controls for them, and the callbacks refuse them anyway."""
     ctx = current_ctx()
+    admin = can(Access.ADMIN)
     return html.Div(
         className="page al-page",
         children=[
@@ -56,23 +58,7 @@ def layout(**_query: str) -> html.Div:
             page_header(
                 "Alerts",
                 "What on-call is told, through which channel, and what is muted",
-                [
-                    html.Span(id="al-updated", className="updated", children="loading…"),
-                    html.Label(
-                        [
-                            "Acting as",
-                            dcc.Input(
-                                id="al-actor",
-                                value=DEFAULT_ACTOR,
-                                debounce=True,
-                                persistence=True,
-                                persistence_type="local",
-                                className="al-input al-input-sm",
-                            ),
-                        ],
-                        className="al-actor",
-                    ),
-                ],
+                [html.Span(id="al-updated", className="updated", children="loading…")],
             ),
             html.Div(
                 className="grid",
@@ -97,7 +83,7 @@ def layout(**_query: str) -> html.Div:
                         span=12,
                         controls=[
                             html.Span(id="al-rules-result", className="al-result", **{"aria-live": "polite"}),
-                            html.Button("New rule", id="al-rule-new", className="button-primary"),
+                            html.Button("New rule", id="al-rule-new", className="button-primary", hidden=not admin),
                         ],
                     ),
                     html.Section(
@@ -124,8 +110,13 @@ def layout(**_query: str) -> html.Div:
                     ),
                     card(
                         "Silences",
-                        "Mute the alerts the matchers select, until the silence ends; author and comment required",
-                        html.Div([silence_form(), html.Div(id="al-silences", className="table-wrap")]),
+                        "Mute the alerts the matchers select until the silence ends; a comment is required",
+                        html.Div(
+                            [
+                                html.Div(silence_form(), hidden=not admin),
+                                html.Div(id="al-silences", className="table-wrap"),
+                            ]
+                        ),
                         span=12,
                     ),
                     card(
@@ -174,12 +165,12 @@ def _refresh(_tick: int | None, _tested: Any, _changed_token: Any) -> tuple[Any,
     ctx = current_ctx()
     with ctx.engine.connect() as conn:
         data = service.overview(ctx, conn, notifications=50)
-    now = data["as_of"]
+    now, admin = data["as_of"], can(Access.ADMIN)
     return (
-        alerts_table(data["alerts"]),
-        channel_cards(data["channels"]),
-        rules_table(data["rules"]),
-        silences_table(data["silences"], now),
+        alerts_table(data["alerts"], admin=admin),
+        channel_cards(data["channels"], can_test=admin),
+        rules_table(data["rules"], admin=admin),
+        silences_table(data["silences"], now, admin=admin),
         notifications_table(data["notifications"]),
         changes_table(data["changes"]),
         f"Updated {now:%H:%M:%S} UTC",
@@ -191,6 +182,7 @@ def _refresh(_tick: int | None, _tested: Any, _changed_token: Any) -> tuple[Any,
     Input({"type": "al-test", "channel": ALL}, "n_clicks"),
     prevent_initial_call=True,
 )
+@acts(Access.ADMIN)
 def _send_test(_clicks: list[int | None]) -> Any:
     """Send a test notification through the channel whose button was pressed."""
     pressed = _pressed()
@@ -242,11 +234,11 @@ def _open_editor(_new: int | None, _edits: list[int | None], _cancel: int | None
     Output("al-editor", "hidden", allow_duplicate=True),
     Input("al-rf-save", "n_clicks"),
     State("al-editing", "data"),
-    State("al-actor", "value"),
     *[State(i, "value") for i in _FORM_IDS],
     prevent_initial_call=True,
 )
-def _save_rule(clicks: int | None, editing: str | None, actor: str | None, *values: Any) -> tuple[Any, ...]:
+@acts(Access.ADMIN)
+def _save_rule(clicks: int | None, editing: str | None, *values: Any) -> tuple[Any, ...]:
     """Create the rule, or change the edited one's form fields (its other settings stay)."""
     if not clicks:
         return (dash.no_update,) * 4
@@ -255,9 +247,9 @@ def _save_rule(clicks: int | None, editing: str | None, actor: str | None, *valu
         fields = rule_from_form(dict(zip(RULE_FORM_FIELDS, values, strict=True)))
         if editing:
             fields.pop("id")
-            saved = service.patch_rule(ctx, editing, fields, actor=actor or "")
+            saved = service.patch_rule(ctx, editing, fields, actor=acting_as())
         else:
-            saved = service.save_rule(ctx, service.rule_from(fields), actor=actor or "")
+            saved = service.save_rule(ctx, service.rule_from(fields), actor=acting_as())
     except (ServiceError, ValueError) as exc:
         return result_text(False, str(exc)), dash.no_update, dash.no_update, False
     verb = "saved" if editing else "created"
@@ -269,10 +261,10 @@ def _save_rule(clicks: int | None, editing: str | None, actor: str | None, *valu
     Output("al-rules-result", "children", allow_duplicate=True),
     Output("al-changed", "data", allow_duplicate=True),
     Input({"type": "al-rule-toggle", "rule": ALL}, "n_clicks"),
-    State("al-actor", "value"),
     prevent_initial_call=True,
 )
-def _toggle_rule(_clicks: list[int | None], actor: str | None) -> tuple[Any, Any]:
+@acts(Access.ADMIN)
+def _toggle_rule(_clicks: list[int | None]) -> tuple[Any, Any]:
     """Disable an enabled rule (its alerts resolve) or enable a disabled one."""
     pressed = _pressed()
     if not isinstance(pressed, dict):
@@ -280,7 +272,7 @@ def _toggle_rule(_clicks: list[int | None], actor: str | None) -> tuple[Any, Any
     ctx = current_ctx()
     try:
         enabled = service.rule_definition(ctx, pressed["rule"])["enabled"]
-        row = service.set_rule_enabled(ctx, pressed["rule"], not enabled, actor=actor or "")
+        row = service.set_rule_enabled(ctx, pressed["rule"], not enabled, actor=acting_as())
     except ServiceError as exc:
         return result_text(False, str(exc)), dash.no_update
     verb = "enabled" if row["enabled"] else "disabled"
@@ -296,11 +288,11 @@ def _toggle_rule(_clicks: list[int | None], actor: str | None) -> tuple[Any, Any
     State("al-sf-matchers", "value"),
     State("al-sf-for", "value"),
     State("al-sf-comment", "value"),
-    State("al-actor", "value"),
     prevent_initial_call=True,
 )
+@acts(Access.ADMIN)
 def _create_silence(
-    clicks: int | None, matchers: str | None, lasts: str | None, comment: str | None, actor: str | None
+    clicks: int | None, matchers: str | None, lasts: str | None, comment: str | None
 ) -> tuple[Any, Any, Any]:
     """A silence from the form; the service refuses one without matchers, comment or author."""
     if not clicks:
@@ -312,7 +304,7 @@ def _create_silence(
             ctx,
             matchers=matchers_from_text(matchers),
             ends_at=ctx.now() + timedelta(hours=hours) if hours else None,
-            author=actor or "",
+            author=acting_as(),
             comment=comment or "",
         )
     except ServiceError as exc:
@@ -325,16 +317,16 @@ def _create_silence(
     Output("al-sf-result", "children", allow_duplicate=True),
     Output("al-changed", "data", allow_duplicate=True),
     Input({"type": "al-silence-expire", "silence": ALL}, "n_clicks"),
-    State("al-actor", "value"),
     prevent_initial_call=True,
 )
-def _expire_silence(_clicks: list[int | None], actor: str | None) -> tuple[Any, Any]:
+@acts(Access.ADMIN)
+def _expire_silence(_clicks: list[int | None]) -> tuple[Any, Any]:
     """End a silence now."""
     pressed = _pressed()
     if not isinstance(pressed, dict):
         return dash.no_update, dash.no_update
     try:
-        ended = service.expire_silence(current_ctx(), int(pressed["silence"]), actor=actor or "")
+        ended = service.expire_silence(current_ctx(), int(pressed["silence"]), actor=acting_as())
     except ServiceError as exc:
         return result_text(False, str(exc)), dash.no_update
     return result_text(True, f"Silence #{ended['silence_id']} expired by {ended['expired_by']}"), _changed()

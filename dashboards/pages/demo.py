@@ -13,9 +13,10 @@ from dash import ALL, Input, Output, dcc, html
 
 from app.services import demo
 from app.services.errors import ServiceError
-from dashboards.app import current_ctx
+from dashboards.app import can, checks, current_ctx, denied
 from dashboards.components.demo import story, systems_table
 from dashboards.components.layout import card, page_header
+from models.enums import Access
 
 dash.register_page(__name__, path="/demo", name="Demo", title="Demo · Flowwatch", order=95, demo_only=True)
 
@@ -53,6 +54,7 @@ def layout(**_query: str) -> html.Div:
     Input({"type": "demo-mode", "system": ALL}, "value"),
     Input("demo-interval", "n_intervals"),
 )
+@checks(Access.ACT)
 def _switch(modes: list[str], _tick: Any) -> tuple[Any, str]:
     """A switch that moved calls the demo service; every call redraws the table from the live state."""
     ctx = current_ctx()
@@ -61,11 +63,14 @@ def _switch(modes: list[str], _tick: Any) -> tuple[Any, str]:
     if isinstance(trigger, dict) and dash.ctx.triggered[0]["value"] is not None:
         mode = dash.ctx.triggered[0]["value"]
         current = {s["system"]: s["mode"] for s in ctx.sim.state()}
-        if current.get(trigger["system"], "ok") != mode:
+        refused = denied(Access.ACT, "demo switch") if current.get(trigger["system"], "ok") != mode else None
+        if refused is not None:
+            said = refused
+        elif current.get(trigger["system"], "ok") != mode:
             try:
                 demo.switch_fault(ctx, trigger["system"], mode)
                 said = f"{trigger['system']} switched to {mode}"
             except ServiceError as exc:
                 said = str(exc)
     systems = [s.model_dump() for s in ctx.flow_config.systems]
-    return systems_table(systems, ctx.sim.state()), said
+    return systems_table(systems, ctx.sim.state(), can_switch=can(Access.ACT)), said

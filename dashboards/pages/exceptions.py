@@ -18,11 +18,12 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from dashboards.app import current_ctx
+from dashboards.app import can, current_ctx
 from dashboards.components import workbench as wb
 from dashboards.components import workbench_layout as wl
 from dashboards.components.layout import page_header
-from dashboards.workbench_common import DEFAULT_ACTOR, exception_id_of
+from dashboards.workbench_common import exception_id_of
+from models.enums import Access
 
 dash.register_page(__name__, path="/exceptions", name="Exceptions", title="Exceptions · Flowwatch", order=10)
 
@@ -30,6 +31,7 @@ dash.register_page(__name__, path="/exceptions", name="Exceptions", title="Excep
 def layout(**query: str) -> html.Div:
     """The workbench for a URL query (filters, ``id`` of the open exception); no I/O."""
     flt = wb.filter_from_query(query)
+    can_act = can(Access.ACT)  # a viewer gets no action buttons (and the callbacks refuse them anyway)
     return html.Div(
         className="page ex-page",
         children=[
@@ -40,7 +42,6 @@ def layout(**query: str) -> html.Div:
             dcc.Store(id="ex-scope", data="rows"),
             dcc.Store(id="ex-total", data=0),
             dcc.Store(id="ex-refresh", data=0),
-            dcc.Store(id="ex-actor-store", storage_type="local"),
             dcc.Store(id="ex-detail-pending"),
             dcc.Store(id="ex-bulk-pending"),
             dcc.Store(id="ex-plan-selection"),
@@ -50,18 +51,7 @@ def layout(**query: str) -> html.Div:
             page_header(
                 "Exceptions",
                 "Triage, replay and resolve what the integrations could not deliver",
-                [
-                    html.Span(id="ex-updated", className="updated", children="loading…"),
-                    html.Label(
-                        [
-                            "Acting as",
-                            dcc.Input(
-                                id="ex-actor", value=DEFAULT_ACTOR, debounce=True, className="ex-input ex-input-sm"
-                            ),
-                        ],
-                        className="ex-actor",
-                    ),
-                ],
+                [html.Span(id="ex-updated", className="updated", children="loading…")],
             ),
             html.Div(id="ex-tiles", className="tiles ex-tiles"),
             html.Div(
@@ -70,11 +60,15 @@ def layout(**query: str) -> html.Div:
                     wl.bulk_card(),
                     html.Section(
                         className="card span-12 ex-grid-card",
-                        children=[wl.filters_bar(wb.controls_from_filter(flt)), wl.bulk_bar(), wl.grid()],
+                        children=[
+                            wl.filters_bar(wb.controls_from_filter(flt)),
+                            wl.bulk_bar(can_act=can_act),
+                            wl.grid(),
+                        ],
                     ),
                 ],
             ),
-            wl.drawer(),
+            wl.drawer(can_act=can_act),
             html.Div(id="ex-toast", className="ex-toast", **{"aria-live": "polite"}),
         ],
     )

@@ -15,10 +15,11 @@ from dash import Input, Output, State, html
 
 from app.services import bulk
 from app.services.errors import ServiceError
-from dashboards.app import current_ctx
+from dashboards.app import acting_as, acts, current_ctx
 from dashboards.components import bulk as bulk_panel
 from dashboards.components import workbench as wb
-from dashboards.workbench_common import DEFAULT_ACTOR, replay_url
+from dashboards.workbench_common import replay_url
+from models.enums import Access
 from models.queries.flows import flow_definitions
 
 
@@ -48,6 +49,7 @@ def _selection_of(rows: list[dict[str, Any]] | None, scope: str, query: dict[str
     State("ex-dupes", "value"),
     prevent_initial_call=True,
 )
+@acts(Access.ACT)
 def _bulk_ask(_r: Any, _i: Any, _s: Any, rows: list[dict[str, Any]] | None, scope: str, total: int,
               planned: dict[str, Any] | None, canary: Any, rate: Any,
               dupes: list[str] | None) -> tuple[Any, ...]:  # fmt: skip
@@ -102,7 +104,6 @@ def _bulk_cancel(n: int) -> bool:
     State("ex-grid", "selectedRows"),
     State("ex-scope", "data"),
     State("ex-filter", "data"),
-    State("ex-actor-store", "data"),
     State("ex-bulk-assignee", "value"),
     State("ex-plan-selection", "data"),
     State("ex-canary", "value"),
@@ -110,14 +111,15 @@ def _bulk_cancel(n: int) -> bool:
     State("ex-dupes", "value"),
     prevent_initial_call=True,
 )
+@acts(Access.ACT)
 def _bulk_apply(_confirmed: Any, _assign: Any, pending: str | None, rows: list[dict[str, Any]] | None, scope: str,
-                query: dict[str, str] | None, actor: str | None, assignee: str | None, planned: dict[str, Any] | None,
+                query: dict[str, str] | None, assignee: str | None, planned: dict[str, Any] | None,
                 canary: Any, rate: Any, dupes: list[str]) -> tuple[Any, ...]:  # fmt: skip
     """Do the confirmed bulk action (or an assign): resolve/ignore/assign at once, a replay as a paced run."""
     if not dash.ctx.triggered[0]["value"]:
         raise dash.exceptions.PreventUpdate
     ctx = current_ctx()
-    actor = actor or DEFAULT_ACTOR
+    actor = acting_as()
     keep = dash.no_update
     action = "assign" if dash.ctx.triggered_id == "ex-bulk-assign" else pending
     try:
@@ -225,10 +227,10 @@ def _run_view(run_id: int | None, _tick: Any) -> tuple[Any, ...]:
     Input("ex-run-resume", "n_clicks"),
     Input("ex-run-abort", "n_clicks"),
     State("ex-run", "data"),
-    State("ex-actor-store", "data"),
     prevent_initial_call=True,
 )
-def _run_control(_p: Any, _r: Any, _a: Any, run_id: int | None, actor: str | None) -> tuple[Any, Any]:
+@acts(Access.ACT)
+def _run_control(_p: Any, _r: Any, _a: Any, run_id: int | None) -> tuple[Any, Any]:
     """Pause, resume or abort the bulk run (each takes effect between items); polling picks up the result."""
     if run_id is None or not dash.ctx.triggered[0]["value"]:
         raise dash.exceptions.PreventUpdate
@@ -240,7 +242,7 @@ def _run_control(_p: Any, _r: Any, _a: Any, run_id: int | None, actor: str | Non
         elif command == "resume":
             ctx.actions.bulk.resume(run_id, ctx=ctx, base_url=replay_url(ctx))
         else:
-            ctx.actions.bulk.abort(run_id, ctx=ctx, actor=actor or DEFAULT_ACTOR)
+            ctx.actions.bulk.abort(run_id, ctx=ctx, actor=acting_as())
     except ServiceError as exc:
         return wb.toast(str(exc), "breach"), dash.no_update
     past = {"pause": "paused", "resume": "resumed", "abort": "aborted"}[command]

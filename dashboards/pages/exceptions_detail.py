@@ -16,12 +16,12 @@ from dash import ALL, Input, Output, State, html
 
 from app.services import lifecycle, replay
 from app.services.errors import InvalidRequest, ServiceError
-from dashboards.app import current_ctx
+from dashboards.app import acting_as, acts, current_ctx
 from dashboards.components import exception_detail as xd
 from dashboards.components import workbench as wb
 from dashboards.components import workbench_layout as wl
-from dashboards.workbench_common import CONFIRMED, DEFAULT_ACTOR, replay_url
-from models.enums import Action
+from dashboards.workbench_common import CONFIRMED, replay_url
+from models.enums import Access, Action
 from models.queries.correlation import likely_cause
 from models.queries.exceptions import get_exception, get_state, shown_message
 
@@ -103,7 +103,7 @@ def _act_once(name: str, exception_id: int, actor: str, form: dict[str, Any]) ->
     if name in ("replay", "send", "approve"):
         base_url = replay_url(ctx)
         if name == "approve":
-            outcome = replay.approve_replay(exception_id, ctx=ctx, approver=form["approver"] or "", base_url=base_url)
+            outcome = replay.approve_replay(exception_id, ctx=ctx, approver=actor, base_url=base_url)
         elif name == "send":
             edited = _edited_payload(form["fix_text"])
             with ctx.engine.connect() as conn:
@@ -164,22 +164,20 @@ def _edited_payload(text: str | None) -> Any:
     Input("ex-fix-send", "n_clicks"),
     Input("ex-detail-confirm", "submit_n_clicks"),
     State("ex-open", "data"),
-    State("ex-actor-store", "data"),
     State("ex-detail-pending", "data"),
     State("ex-fix", "hidden"),
     State("ex-assign-to", "value"),
     State("ex-note-text", "value"),
     State("ex-snooze-for", "value"),
     State("ex-severity-to", "value"),
-    State("ex-approver", "value"),
     State("ex-fix-text", "value"),
     State("ex-fix-reason", "value"),
     prevent_initial_call=True,
 )
-def _panel_action(_clicks: Any, _send: Any, _confirmed: Any, exception_id: int | None, actor: str | None,
-                  pending: str | None, fix_hidden: bool, assignee: str | None, note: str | None, snooze: str | None,
-                  severity: str | None, approver: str | None, fix_text: str | None,
-                  fix_reason: str | None) -> tuple[Any, ...]:  # fmt: skip
+@acts(Access.ACT)
+def _panel_action(_clicks: Any, _send: Any, _confirmed: Any, exception_id: int | None, pending: str | None,
+                  fix_hidden: bool, assignee: str | None, note: str | None, snooze: str | None,
+                  severity: str | None, fix_text: str | None, fix_reason: str | None) -> tuple[Any, ...]:  # fmt: skip
     """Every button of the panel: resolve and ignore ask first, fix opens the editor, the rest act at once."""
     trigger = dash.ctx.triggered_id
     if exception_id is None or trigger is None or not dash.ctx.triggered[0]["value"]:
@@ -191,10 +189,10 @@ def _panel_action(_clicks: Any, _send: Any, _confirmed: Any, exception_id: int |
     if name in CONFIRMED and trigger != "ex-detail-confirm":
         message = f"{wl.BUTTON_LABELS[name]} exception #{exception_id}? It leaves the open list; reopen brings it back."
         return keep, keep, True, message, name, keep, keep
-    form = {"assignee": assignee, "note": note, "snooze": snooze, "severity": severity, "approver": approver,
-            "fix_text": fix_text, "fix_reason": fix_reason}  # fmt: skip
+    form = {"assignee": assignee, "note": note, "snooze": snooze, "severity": severity, "fix_text": fix_text,
+            "fix_reason": fix_reason}  # fmt: skip
     try:
-        message, tone = _act_once(str(name), exception_id, actor or DEFAULT_ACTOR, form)
+        message, tone = _act_once(str(name), exception_id, acting_as(), form)
     except ServiceError as exc:
         return wb.toast(str(exc), "breach"), keep, keep, keep, None, keep, keep
     cleared = "" if name == "note" else keep

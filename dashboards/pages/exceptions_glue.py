@@ -1,4 +1,4 @@
-"""The workbench's browser-side glue: the remembered actor, filters in the URL, grid refreshes, toasts.
+"""The workbench's browser-side glue: filters in the URL, grid refreshes, toasts.
 
 Part of the workbench page, not a page of its own (it never calls dash.register_page): Dash runs
 each pages-folder module that names register_page once per app it builds, so these callbacks
@@ -9,27 +9,7 @@ from __future__ import annotations
 
 from dash import Input, Output, clientside_callback
 
-from dashboards.workbench_common import DEFAULT_ACTOR
-
 # -- browser-side glue -------------------------------------------------------------------------
-# The actor is remembered in local storage; the field shows it, and typing changes it.
-clientside_callback(
-    """
-    function (typed, stored) {
-        const trigger = (dash_clientside.callback_context.triggered_id || "");
-        if (trigger === "ex-actor") {
-            const actor = (typed || "").trim();
-            return [dash_clientside.no_update, actor || dash_clientside.no_update];
-        }
-        return [stored || "DEFAULT_ACTOR", dash_clientside.no_update];
-    }
-    """.replace("DEFAULT_ACTOR", DEFAULT_ACTOR),
-    Output("ex-actor", "value"),
-    Output("ex-actor-store", "data"),
-    Input("ex-actor", "value"),
-    Input("ex-actor-store", "data"),
-)
-
 # Filters and the open exception go into the URL without a reload (a Location update would
 # rebuild the page); a new filter empties the grid's cache so it asks the server again.
 clientside_callback(

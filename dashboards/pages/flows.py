@@ -39,6 +39,7 @@ from dashboards.components.flows import (
     flow_tiles,
     signals_figure,
 )
+from dashboards.components.forecast import forecast_table
 from dashboards.components.format import RANGE_LABELS
 from dashboards.components.layout import GRAPH_CONFIG, card, keyed_grid, page_header
 from dashboards.components.tiles import tile_component
@@ -46,6 +47,7 @@ from dashboards.theme import ACCENT
 from models.queries.common import DEFAULT_RANGE, RANGES, Window
 from models.queries.correlation import flow_signals, likely_cause
 from models.queries.flows import flow_definitions, flow_exceptions, flows_health, systems
+from models.queries.forecast import backlog_forecast
 
 dash.register_page(__name__, path="/flows", name="Flows", title="Flows · Flowwatch", order=20)
 
@@ -176,10 +178,26 @@ def layout(**query: str) -> html.Div:
                         ),
                         span=12,
                     ),
+                    card(
+                        "Backlog forecast",
+                        "Per queue over the last 30 min: arrivals against deliveries, when it clears, and which "
+                        "orders miss today's cut-off of the 3PL or warehouse (first in, first out)",
+                        html.Div(id="fl-forecast", className="table-wrap"),
+                        span=12,
+                    ),
                 ],
             ),
         ],
     )
+
+
+@dash.callback(Output("fl-forecast", "children"), Input("fl-interval", "n_intervals"))
+def _refresh_forecast(_tick: int | None) -> Any:
+    """The backlog forecast as of now (its own callback: the flow grid does not wait for it)."""
+    ctx = current_ctx()
+    now = ctx.now()
+    with ctx.engine.connect() as conn:
+        return forecast_table(backlog_forecast(conn, now=now), now=now)
 
 
 @dash.callback(

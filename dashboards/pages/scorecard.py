@@ -16,7 +16,7 @@ from dash import ALL, Input, Output, State, clientside_callback, dcc, html, no_u
 
 from app.services.errors import ServiceError
 from app.services.kpi_targets import set_target
-from dashboards.app import current_ctx
+from dashboards.app import acting_as, acts, can, current_ctx
 from dashboards.components.charts import aging_figure
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.scorecard import (
@@ -31,6 +31,7 @@ from dashboards.components.scorecard import (
     system_names,
 )
 from dashboards.components.targets import input_unit, target_options, targets_admin_table
+from models.enums import Access
 from models.queries.common import Window
 from models.queries.flows import flow_definitions
 from models.queries.kpi_targets import list_targets
@@ -104,15 +105,6 @@ def _admin() -> html.Details:
                                 options=[{"label": "Higher", "value": "higher"}, {"label": "Lower", "value": "lower"}],
                                 inline=True,
                                 className="segmented",
-                            ),
-                        ],
-                        className="sc-field",
-                    ),
-                    html.Label(
-                        [
-                            "Your name",
-                            dcc.Input(
-                                id="sc-target-actor", type="text", placeholder="e.g. dana.okafor", className="sc-input"
                             ),
                         ],
                         className="sc-field",
@@ -209,7 +201,7 @@ def layout(**query: str) -> html.Div:
                         html.Div(id="sc-flows", className="table-wrap"),
                         span=12,
                     ),
-                    html.Section(className="card span-12 no-print", children=[_admin()]),
+                    html.Section(className="card span-12 no-print", children=[_admin()], hidden=not can(Access.ADMIN)),
                 ],
             ),
         ],
@@ -338,17 +330,17 @@ def _fill_form(metric: str, _version: int) -> tuple[Any, ...]:
     State("sc-target-kpi", "value"),
     State("sc-target-value", "value"),
     State("sc-target-direction", "value"),
-    State("sc-target-actor", "value"),
     State("sc-targets-version", "data"),
     prevent_initial_call=True,
 )
-def _save_target(_n: int, metric: str, value: Any, direction: str, actor: str, version: int) -> tuple[Any, ...]:
+@acts(Access.ADMIN)
+def _save_target(_n: int, metric: str, value: Any, direction: str, version: int) -> tuple[Any, ...]:
     """Save through the same service as ``PUT /api/v1/kpis/targets/{kpi}``; refusals are shown as said."""
     if value is None:
         return "Enter a target value.", "sc-target-message error", no_update
     unit, factor = input_unit(metric)
     try:
-        row = set_target(current_ctx(), metric, target=float(value) * factor, direction=direction, actor=actor or "")
+        row = set_target(current_ctx(), metric, target=float(value) * factor, direction=direction, actor=acting_as())
     except ServiceError as exc:
         return f"Not saved: {exc}", "sc-target-message error", no_update
     shown = f"{row['target'] / factor:g} {unit}".replace(" %", "%")

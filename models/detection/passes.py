@@ -79,6 +79,8 @@ SEVERITY_RULES: tuple[tuple[str, Callable[[Finding, str | None], bool], str], ..
     ("other SLA breaches and sync lag", lambda f, _c: f.kind == "sla_breach", "medium"),
     ("dead letters waiting in a DLQ", lambda f, _c: f.kind == "queue_backlog" and f.error_class == "dlq", "medium"),
     ("queue backlog", lambda f, _c: f.kind == "queue_backlog", "high"),
+    ("expected events that never came", lambda f, _c: f.kind == "missing_event", "high"),
+    ("orders a system never got (reconciliation)", lambda f, _c: f.kind == "reconciliation_gap", "high"),
 )  # fmt: skip
 DEFAULT_SEVERITY = "medium"
 
@@ -356,6 +358,9 @@ def _title(f: Finding, flow_name: str | None, systems: dict[str, str]) -> str:
         "missing_ack": f"No 855 from {system} for {f.key}",
         "missing_asn": f"No ASN (856) from {system} for {f.key}",
         "queue_backlog": f"{f.key}: dead letters waiting" if f.error_class == "dlq" else f"{f.key} backlog",
+        "missing_event": f"Silent: {f.first_error}",
+        "reconciliation_gap": f"Reconciliation {f.key.replace('/', ' on ')}: orders missing"
+        + (f" ({flow})" if f.flow_id else ""),
     }
     if f.kind == "sla_breach":
         return f"{flow}: sync lag over threshold" if f.key == "sync-lag" else f"{flow}: orders stuck before {f.key}"

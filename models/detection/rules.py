@@ -17,19 +17,24 @@ Fingerprints follow ``{kind}:{flow}:{key}`` (the seeded demo writes the same sha
 | 855 / ASN missing past SLA | missing_ack, missing_asn | the PO |
 | sync lag p95 over threshold | sla_breach | sync-lag |
 | queue backlog, DLQ not empty | queue_backlog | the queue |
+| expected next event never came (:mod:`models.detection.silent`) | missing_event | expectation/cause |
+| keys a reconciliation stage never got (:mod:`models.detection.reconcile`) | reconciliation_gap | stage/day |
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Connection
 
 from models.detection.fingerprint import error_class
+from models.detection.occurrences import OCCURRENCE_COLUMNS, DetectionSettings, RuleResult
+from models.detection.occurrences import duration_text as _duration
+from models.detection.occurrences import occurrence_frame as _frame
+from models.detection.reconcile import reconciliation_gaps
+from models.detection.silent import silent_non_events
 from models.queries.common import Window, read_frame
 from models.queries.steps import (
     ORDER_STEP_BY_KEY,
@@ -41,10 +46,6 @@ from models.queries.steps import (
 )
 from models.store.dialect import percentile, seconds_between
 
-#: Columns of an occurrence frame.
-OCCURRENCE_COLUMNS = (
-    "kind", "flow_id", "key", "system_id", "error_class", "message", "event_id", "at", "correlation_id",
-)  # fmt: skip
 DATA_QUALITY_PREFIX = "VAL"
 #: Steps a missing confirmation is named after.
 MISSING_KINDS = {"po.acknowledged": "missing_ack", "asn.received": "missing_asn"}
@@ -54,51 +55,6 @@ PAUSED_BY = {"release": "order.held"}
 #: never received is a delivery failure (its own exception), not a late acceptance.
 UNDELIVERED_START = ("acceptance",)
 SYNC_LAG_KEY = "sync-lag"
-
-
-@dataclass(frozen=True)
-class DetectionSettings:
-    """Thresholds of the rules (flows carry their own SLA and lag threshold)."""
-
-    max_attempts: int = 3
-    #: Failed deliveries are looked for this far back; exceptions about older ones are left as they are.
-    failure_lookback: timedelta = timedelta(days=7)
-    sync_lag_window: timedelta = timedelta(minutes=15)
-    queue_max_depth: int = 5000
-    queue_max_age_seconds: float = 300.0
-    #: A queue whose latest sample is older than this is not judged (no news is not good news).
-    queue_sample_max_age: timedelta = timedelta(minutes=10)
-    #: How far back a queue's current episode over threshold is traced.
-    queue_episode_lookback: timedelta = timedelta(hours=24)
-    critical_affected_orders: int = 50
-    #: Hold-down: an exception auto-resolves only once its condition stayed clear this many passes…
-    resolve_after_passes: int = 2
-    #: …and at least this long, so a condition that toggles does not open and resolve a series.
-    resolve_after: timedelta = timedelta(minutes=10)
-    #: A fingerprint that fails again within this long of its resolution reopens the same
-    #: exception; later, it is a new incident and opens a new one.
-    reopen_window: timedelta = timedelta(hours=24)
-
-
-@dataclass
-class RuleResult:
-    """What one rule found, which exceptions it answers for, and why they clear."""
-
-    name: str
-    occurrences: pd.DataFrame
-    owns: Callable[[dict[str, Any]], bool]  # over a stored exception (kind, error_class, business_key, last_seen)
-    clear_reason: str
-    #: The occurrences are failed messages (event_id, correlation_id): their exceptions keep each one
-    #: for replay, and messages no longer failing were delivered by their source.
-    carries_messages: bool = False
-
-
-def _frame(rows: pd.DataFrame | list[dict[str, object]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    for column in OCCURRENCE_COLUMNS:
-        if column not in frame:
-            frame[column] = None
-    return frame[list(OCCURRENCE_COLUMNS)]
 
 
 def failures(conn: Connection, *, now: datetime, settings: DetectionSettings) -> list[RuleResult]:
@@ -382,21 +338,12 @@ def queue_backlog(conn: Connection, *, now: datetime, settings: DetectionSetting
     ]  # fmt: skip
 
 
-RULES = (failures, stuck_orders, missing_confirmations, sync_lag, queue_backlog)
+RULES = (
+    failures, stuck_orders, missing_confirmations, sync_lag, queue_backlog, silent_non_events, reconciliation_gaps,
+)  # fmt: skip
+__all__ = ["OCCURRENCE_COLUMNS", "RULES", "DetectionSettings", "RuleResult"]
 
 
 def _due(start: pd.Series, sla_seconds: pd.Series) -> pd.Series:
     """When a step started at ``start`` breaches its SLA."""
     return pd.to_datetime(start) + pd.to_timedelta(sla_seconds.astype(float), unit="s")
-
-
-def _duration(seconds: float) -> str:
-    """``900`` → ``15 min``, ``7200`` → ``2 h``: SLAs as people say them."""
-    seconds = float(seconds)
-    if seconds >= 86400 and seconds % 86400 == 0:
-        return f"{seconds / 86400:.0f} d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import sqlalchemy as sa
 
-from models.ingest.writer import IngestWriter
+from models.ingest.writer import DuplicateEvents, IngestWriter
 from models.queries.common import utcnow
 from models.store.tables import ingest_segments
 
@@ -219,23 +219,34 @@ class IngestBuffer:
         grouped: dict[str, list[pa.Table]] = defaultdict(list)
         for table, data in batches:
             grouped[table].append(data)
-        rows = 0
-        with self._writer.transaction() as conn:
-            done = conn.execute(
-                sa.select(ingest_segments.c.segment).where(ingest_segments.c.segment == segment.name)
-            ).first()
-            if done is None:
-                for table, parts in grouped.items():
-                    merged = pa.concat_tables(parts, promote_options="default")
-                    result = self._writer.append_in(conn, table, merged)
-                    self.stats.flushed_rows[table] += result.written
-                    self.stats.duplicates += result.duplicates
-                    rows += result.written
-                conn.execute(ingest_segments.insert().values(segment=segment.name, rows=rows, applied_at=utcnow()))
+        merged = {table: pa.concat_tables(parts, promote_options="default") for table, parts in grouped.items()}
+        try:
+            rows = self._apply(segment.name, merged, check_stored=False)
+        except DuplicateEvents:  # the segment repeats stored event ids: void, applied again with the check
+            rows = self._apply(segment.name, merged, check_stored=True)
         segment.unlink(missing_ok=True)
         self.stats.flushes += 1
         self.stats.last_flush_at = time.time()
         self.stats.last_flush_seconds = time.monotonic() - started
+        return rows
+
+    def _apply(self, name: str, merged: dict[str, pa.Table], *, check_stored: bool) -> int:
+        """One transaction: every table's batch and the segment's record (none if recorded already)."""
+        rows = 0
+        written: dict[str, int] = defaultdict(int)
+        duplicates = 0
+        with self._writer.transaction() as conn:
+            done = conn.execute(sa.select(ingest_segments.c.segment).where(ingest_segments.c.segment == name)).first()
+            if done is None:
+                for table, data in merged.items():
+                    result = self._writer.append_in(conn, table, data, check_stored=check_stored)
+                    written[table] += result.written
+                    duplicates += result.duplicates
+                    rows += result.written
+                conn.execute(ingest_segments.insert().values(segment=name, rows=rows, applied_at=utcnow()))
+        for table, count in written.items():  # counted once the transaction committed
+            self.stats.flushed_rows[table] += count
+        self.stats.duplicates += duplicates
         return rows
 
     def _open_segment(self) -> BufferedWriter:

@@ -156,6 +156,7 @@ SMOOTH, MIN_CALLS = 3, 10
 _WHAT = {
     "dead_letter": "dead letters", "delivery_failed": "delivery failures", "retries_exhausted": "exhausted retries",
     "queue_backlog": "backlog", "missing_ack": "missing 855", "missing_asn": "missing ASN",
+    "missing_event": "missing events", "reconciliation_gap": "orders missing downstream",
 }  # fmt: skip
 
 

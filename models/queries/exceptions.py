@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from models.enums import ExceptionStatus
 from models.queries.common import AGING_BANDS, SEVERITIES, severity_rank
+from models.queries.error_classes import known_error
 from models.queries.messages import list_messages, message_counts
 from models.queries.writes import insert_sql, set_clause
 from models.store.tables import business_events, exception_actions, exception_orders, exceptions, flows, replays
@@ -315,6 +316,10 @@ def get_exception(
         exception_id, {"total": 0, "delivered": 0, "failed": 0, "pending": 0}
     )
     detail["actions"] = action_history(conn, exception_id)
+    event = detail["event"] or {}
+    detail["known_error"] = known_error(
+        conn, [(event.get("error_code"), event.get("error_message")), (row["error_class"], row["first_error"])]
+    )
     return detail
 
 

@@ -99,12 +99,30 @@ def load_flow_config(path: Path | None = None) -> FlowConfig:
         raise FlowConfigError(f"flow file {source}: {problems}") from exc
 
 
+_generation = 0
+
+
+def flow_config_changed() -> None:
+    """Systems or flows were written: copies cached by readers (the order timeline) are stale.
+
+    Flowwatch writes them only in ``sync_flow_config``; tests that insert rows directly call this."""
+    global _generation
+    _generation += 1
+
+
+def flow_config_generation() -> int:
+    """Bumped by every ``flow_config_changed``: a cached copy made at an older generation is stale."""
+    return _generation
+
+
 def sync_flow_config(conn: Connection, config: FlowConfig) -> dict[str, int]:
     """Upsert the file's systems and flows; rows the file no longer names are kept (data refers to them)."""
+    flow_config_changed()
     for table, key, items in ((systems, "system_id", config.systems), (flows, "flow_id", config.flows)):
         rows = [item.model_dump() for item in items]
         ids = [row[key] for row in rows]
         conn.execute(table.delete().where(table.c[key].in_(ids)))
         if rows:
             conn.execute(sa.insert(table), rows)
+    flow_config_changed()  # again: a reader may have cached the old rows while these were written
     return {"systems": len(config.systems), "flows": len(config.flows)}

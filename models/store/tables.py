@@ -66,6 +66,9 @@ business_events = sa.Table(
     sa.Column("trace_id", sa.String),
     sa.Column("payload", sa.String),  # JSON text, kept for replay
     sa.Index("ix_business_events_correlation_id", "correlation_id"),
+    # The writer's de-duplication: refuses a stored event_id in O(batch) (see models/ingest/writer.py).
+    # create_schema adds it to older databases (their ids are unique already: the writer kept them so).
+    sa.Index("ux_business_events_event_id", "event_id", unique=True),
 )
 
 spans = sa.Table(
@@ -443,4 +446,129 @@ alert_slack_users = sa.Table(
     sa.Column("user_name", sa.String, nullable=False),
     sa.Column("linked_by", sa.String, nullable=False),
     sa.Column("linked_at", sa.DateTime, nullable=False),
+)
+
+# -- access (issue 11): users, API keys, browser sessions and the security audit ------------------
+security_audit_id_seq = sa.Sequence("security_audit_id_seq", metadata=metadata)
+
+# People who log in. The password is an argon2id hash (its parameters are in the hash itself).
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("role", sa.String, nullable=False),  # viewer, operator, admin
+    sa.Column("password_hash", sa.String, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+# Machine credentials: only the SHA-256 of the secret is kept; prefix and last4 let a person
+# recognise a key in a list without it being usable.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("scope", sa.String, nullable=False),  # ingest, read, act, admin
+    sa.Column("prefix", sa.String, nullable=False),
+    sa.Column("last4", sa.String, nullable=False),
+    sa.Column("key_hash", sa.String, nullable=False, unique=True),
+    sa.Column("created_by", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime),
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("last_used_at", sa.DateTime),
+    sa.Column("last_used_addr", sa.String),
+)
+
+# Server-side browser sessions: the cookie carries a random id, the table its SHA-256, so a copy of
+# the database does not hand out live sessions; ended_at is set by logout and by the timeouts.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String, primary_key=True),
+    sa.Column("user_name", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime),
+    sa.Column("addr", sa.String),
+)
+
+# Append-only: who logged in (or failed to), created, used or revoked a key, changed a role, or was
+# refused. Nothing updates or deletes these rows.
+security_audit = sa.Table(
+    "security_audit",
+    metadata,
+    sa.Column("audit_id", sa.BigInteger, security_audit_id_seq, primary_key=True),
+    sa.Column("at", sa.DateTime, nullable=False, quote=True),  # a reserved word in DuckDB
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("principal", sa.String),
+    sa.Column("addr", sa.String),
+    sa.Column("detail", sa.String),  # JSON
+    sa.Index("ix_security_audit_at", "at"),
+)
+
+
+# -- expected next events, reconciliation, error catalog (issue 15) ---------------------------
+# What must follow each flow step and by when (models/store/expectations.py syncs the TOML file
+# into it on start): an ok after_event of a key makes an ok expect_event of the same key due.
+expected_events = sa.Table(
+    "expected_events",
+    metadata,
+    sa.Column("expectation_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("after_event", sa.String, nullable=False),
+    sa.Column("expect_event", sa.String, nullable=False),
+    sa.Column("after_source", sa.String),  # only start events from this system
+    sa.Column("after_target", sa.String),  # only start events to this system
+    sa.Column("system_id", sa.String),  # who owes the expected event
+    sa.Column("flow_id", sa.String),
+    sa.Column("within_seconds", sa.Integer),  # due this long after the start…
+    sa.Column("cutoff", sa.String),  # …or by the next daily cut-off, HH:MM UTC
+    sa.Column("cutoff_lead_seconds", sa.Integer, nullable=False),  # a start later than cut-off − lead: next day's
+    sa.Column("unless_events", sa.String, nullable=False),  # JSON list: a key with any of these is left alone
+)
+
+# Daily carrier / 3PL cut-offs (HH:MM UTC) by system, from the same file.
+cutoffs = sa.Table(
+    "cutoffs",
+    metadata,
+    sa.Column("system_id", sa.String, primary_key=True),
+    sa.Column("cutoff", sa.String, nullable=False),
+)
+
+# The reconciliation funnel's stages in order, from the same file (models/queries/reconciliation.py).
+reconciliation_stages = sa.Table(
+    "reconciliation_stages",
+    metadata,
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("stage", sa.String, nullable=False),
+    sa.Column("label", sa.String, nullable=False),
+    sa.Column("event", sa.String, nullable=False),
+    sa.Column("grace_seconds", sa.Integer, nullable=False),
+    sa.Column("replay", sa.Boolean, nullable=False),  # a gap's keys replay the previous stage's message
+    sa.Column("unless_events", sa.String, nullable=False),  # JSON list
+)
+
+# The error catalog (models/store/error_catalog.py): known error classes matched over an error's code
+# and message, each with its explanation, Markdown runbook and the safe action to offer. Rows of the
+# TOML file (origin 'config') are refreshed on start while updated_by is null; an admin's edit sets
+# updated_by and wins over the file; classes an admin adds have origin 'admin'.
+error_classes = sa.Table(
+    "error_classes",
+    metadata,
+    sa.Column("class_id", sa.String, primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),  # match order: the first matching class wins
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("codes", sa.String, nullable=False),  # JSON list, matched case-insensitively
+    sa.Column("patterns", sa.String, nullable=False),  # JSON list of regular expressions over the message
+    sa.Column("exclude", sa.String, nullable=False),  # JSON list: a message matching one is not this class
+    sa.Column("explanation", sa.String, nullable=False),
+    sa.Column("runbook", sa.String, nullable=False),  # Markdown
+    sa.Column("action", sa.String, nullable=False),  # replay, edit_and_replay, resolve
+    sa.Column("suggested_patch", sa.String),  # JSON Patch text, for edit_and_replay
+    sa.Column("resolve_reason", sa.String),  # for resolve
+    sa.Column("origin", sa.String, nullable=False),  # config, admin
+    sa.Column("updated_by", sa.String),  # null: as the file says
+    sa.Column("updated_at", sa.DateTime),
 )

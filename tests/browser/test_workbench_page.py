@@ -146,7 +146,7 @@ def test_bulk_resolve_of_selected_rows_updates_grid_counts_and_audit(
         for exception_id in chosen:
             assert get_state(conn, exception_id)["status"] == "resolved"  # type: ignore[index]
             [audit] = [a for a in action_history(conn, exception_id) if a["action"] == "resolve"]
-            assert audit["actor"] == "ops.manager"
+            assert audit["actor"] == "local"  # auth off: the local developer
             assert audit["after_state"]["status"] == "resolved"
             assert audit["detail"]["bulk"] is True
         assert get_state(conn, before[2]["exception_id"])["status"] != "resolved"  # type: ignore[index]
@@ -204,7 +204,7 @@ def test_replaying_a_dead_letter_from_the_detail_panel_delivers_and_resolves_it(
     with live_server.ctx.engine.connect() as conn:
         assert get_state(conn, exception_id)["status"] == "resolved"  # type: ignore[index]
         actions = [(a["action"], a["actor"], a["outcome"]) for a in action_history(conn, exception_id)]
-    assert actions[-2:] == [("replay", "ops.manager", "delivered"), ("resolve", "replay", "done")]
+    assert actions[-2:] == [("replay", "local", "delivered"), ("resolve", "replay", "done")]
     sims = {s["system"]: s for s in httpx.get(f"{live_server.url}/api/v1/demo/faults").json()["systems"]}
     assert sims["d365"]["delivered"] >= 1
 

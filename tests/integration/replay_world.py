@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from app.context import AppContext
 from app.settings import load_settings
 from models.queries.messages import record_failures
+from models.store.flow_config import flow_config_changed
 from models.store.tables import exception_actions, exception_orders, exceptions, flows, replays
 from tests.factories import event, events_table
 from tests.live_server import LiveServer, serve
@@ -68,6 +69,7 @@ def add_flow(
                 replay_four_eyes=four_eyes,
             )
         )
+    flow_config_changed()
 
 
 def default_payload(n: int) -> dict[str, Any]:

@@ -160,7 +160,9 @@ def test_an_unlinked_slack_user_is_told_how_to_link_and_nothing_changes(
     assert _statuses(world) == [("open", None)] * 3
 
     linked = httpx.put(
-        f"{server.url}/api/v1/alerts/slack-users/U0STRANGER", json={"user_name": "sam.ito", "actor": "admin"}
+        f"{server.url}/api/v1/alerts/slack-users/U0STRANGER",
+        json={"user_name": "sam.ito"},
+        headers=server.auth("admin", "admin"),
     )
     assert linked.status_code == 200
     _post(server, _interaction(slack, _button(slack, "fw_assign"), "U0STRANGER"), timestamp=int(time.time()))
@@ -176,10 +178,18 @@ def test_silences_need_author_comment_and_end_suppress_and_expire(
     url = f"{server.url}/api/v1/alerts/silences"
     end = (server.ctx.now() + timedelta(hours=1)).isoformat()
     matchers = ['flow="shopify-d365-orders"']
-    no_comment = httpx.post(url, json={"matchers": matchers, "author": "dana", "ends_at": end})
-    no_end = httpx.post(url, json={"matchers": matchers, "author": "dana", "comment": "ERP upgrade"})
-    bad_matcher = httpx.post(url, json={"matchers": ["ERP upgrade"], "author": "d", "comment": "c", "ends_at": end})
-    past = httpx.post(url, json={"matchers": matchers, "author": "d", "comment": "c", "ends_at": "2001-01-01T00:00"})
+    no_comment = httpx.post(url, json={"matchers": matchers, "ends_at": end}, headers=server.auth("dana", "admin"))
+    no_end = httpx.post(
+        url, json={"matchers": matchers, "comment": "ERP upgrade"}, headers=server.auth("dana", "admin")
+    )
+    bad_matcher = httpx.post(
+        url, json={"matchers": ["ERP upgrade"], "comment": "c", "ends_at": end}, headers=server.auth("d", "admin")
+    )
+    past = httpx.post(
+        url,
+        json={"matchers": matchers, "comment": "c", "ends_at": "2001-01-01T00:00"},
+        headers=server.auth("d", "admin"),
+    )
     assert [r.status_code for r in (no_comment, no_end, bad_matcher, past)] == [422] * 4
     assert no_comment.json()["detail"] == "comment is required: why it is silenced"
     assert no_end.json()["detail"] == "ends_at is required: a silence always ends"
@@ -187,7 +197,9 @@ def test_silences_need_author_comment_and_end_suppress_and_expire(
     with world.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM alert_silences")).scalar_one() == 0
 
-    made = httpx.post(url, json={"matchers": matchers, "author": "dana", "comment": "ERP upgrade", "ends_at": end})
+    made = httpx.post(
+        url, json={"matchers": matchers, "comment": "ERP upgrade", "ends_at": end}, headers=server.auth("dana", "admin")
+    )
     assert made.status_code == 201 and made.json()["author"] == "dana"
     now = server.ctx.now()
     world.fail_orders(5, now)
@@ -198,7 +210,7 @@ def test_silences_need_author_comment_and_end_suppress_and_expire(
     ]
     assert slack.calls == []
 
-    ended = httpx.delete(f"{url}/{made.json()['silence_id']}", params={"actor": "dana"})
+    ended = httpx.delete(f"{url}/{made.json()['silence_id']}", headers=server.auth("dana", "admin"))
     assert ended.status_code == 200 and ended.json()["expired_by"] == "dana"
     trail = httpx.get(f"{server.url}/api/v1/alerts/changes").json()
     assert [(c["action"], c["target"], c["actor"]) for c in trail] == [
@@ -206,7 +218,7 @@ def test_silences_need_author_comment_and_end_suppress_and_expire(
         ("silence_created", f"silence #{made.json()['silence_id']}", "dana"),
     ]
     assert trail[1]["after"]["comment"] == "ERP upgrade" and trail[0]["after"]["expired_by"] == "dana"
-    again = httpx.delete(f"{url}/{made.json()['silence_id']}", params={"actor": "dana"})
+    again = httpx.delete(f"{url}/{made.json()['silence_id']}", headers=server.auth("dana", "admin"))
     assert again.status_code == 409
     world.runtime.evaluate(now + timedelta(minutes=1))
     outcomes = world.runtime.notify(now + timedelta(minutes=6))  # the group's next flush
@@ -219,20 +231,27 @@ def test_rules_api_validates_and_the_overview_and_test_send_answer(
 ) -> None:
     server, _world = live
     base = f"{server.url}/api/v1/alerts"
-    bad = httpx.post(f"{base}/rules", json={"actor": "admin", "rule": {"id": "x", "name": "X", "kind": "lag"}})
+    bad = httpx.post(
+        f"{base}/rules", json={"rule": {"id": "x", "name": "X", "kind": "lag"}}, headers=server.auth("admin", "admin")
+    )
     assert bad.status_code == 422 and "kind: Input should be" in bad.json()["detail"]
     assert "threshold: Field required" in bad.json()["detail"]
     rule = {"id": "dlq", "name": "DLQ", "kind": "queue_depth", "dlq": True, "threshold": 1, "for": "2m"}
-    made = httpx.post(f"{base}/rules", json={"actor": "admin", "rule": rule})
+    made = httpx.post(f"{base}/rules", json={"rule": rule}, headers=server.auth("admin", "admin"))
     assert made.status_code == 201 and made.json()["updated_by"] == "admin"
-    assert httpx.post(f"{base}/rules", json={"actor": "admin", "rule": rule}).status_code == 409
-    edited = httpx.put(f"{base}/rules/dlq", json={"actor": "sam", "rule": {**rule, "threshold": 10}})
+    assert httpx.post(f"{base}/rules", json={"rule": rule}, headers=server.auth("admin", "admin")).status_code == 409
+    edited = httpx.put(
+        f"{base}/rules/dlq", json={"rule": {**rule, "threshold": 10}}, headers=server.auth("sam", "admin")
+    )
     assert edited.status_code == 200 and edited.json()["definition"]["threshold"] == 10
-    assert httpx.put(f"{base}/rules/nope", json={"actor": "sam", "rule": rule}).status_code == 404
-    assert httpx.post(f"{base}/rules/failing/disable", json={"actor": "sam"}).json()["enabled"] is False
+    assert httpx.put(f"{base}/rules/nope", json={"rule": rule}, headers=server.auth("sam", "admin")).status_code == 404
+    assert (
+        httpx.post(f"{base}/rules/failing/disable", json={}, headers=server.auth("sam", "admin")).json()["enabled"]
+        is False
+    )
     (disabled,) = httpx.get(f"{base}/changes", params={"target": "failing"}).json()
     assert (disabled["action"], disabled["actor"]) == ("rule_disabled", "sam")
-    assert httpx.post(f"{base}/rules/failing/explode", json={"actor": "sam"}).status_code == 404
+    assert httpx.post(f"{base}/rules/failing/explode", json={}, headers=server.auth("sam", "admin")).status_code == 404
 
     tested = httpx.post(f"{base}/test", timeout=30)
     assert tested.status_code == 200
@@ -275,30 +294,33 @@ def test_rule_admin_names_the_bad_field_and_an_edit_applies_on_the_next_evaluati
         ({"colour": "red"}, "colour: Extra inputs are not permitted"),
     ]
     for change, expected in cases:
-        answer = httpx.post(base, json={"actor": "admin", "rule": {**good, **change}})
+        answer = httpx.post(base, headers=server.auth("admin", "admin"), json={"rule": {**good, **change}})
         assert answer.status_code == 422, change
         assert answer.json()["detail"].startswith(expected), answer.json()["detail"]
-    assert httpx.post(base, json={"rule": good}).status_code == 422  # no actor
+    assert httpx.post(base, json={"actor": "admin", "rule": good}).status_code == 422  # the actor is the login
     assert [r["rule_id"] for r in httpx.get(base).json()] == ["failing"]  # nothing half-made
 
     # The file's rule fires at 1 exception; an edit to 10 applies on the next evaluation.
     now = server.ctx.now()
     world.fail_orders(5, now)
     assert world.runtime.evaluate(now).firing == 1
-    patched = httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {"threshold": 10}})
+    patched = httpx.patch(f"{base}/failing", headers=server.auth("sam", "admin"), json={"rule": {"threshold": 10}})
     assert patched.status_code == 200
     assert (patched.json()["defined_in"], patched.json()["updated_by"]) == ("edited", "sam")
     assert patched.json()["definition"]["exception_kind"] == ["delivery_failed"]  # the rest kept
     later = world.runtime.evaluate(now + timedelta(seconds=30))
     assert (later.firing, later.resolved) == (0, 1)  # 5 < 10
-    assert httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {"threshold": 5}}).status_code == 200
+    assert (
+        httpx.patch(f"{base}/failing", headers=server.auth("sam", "admin"), json={"rule": {"threshold": 5}}).status_code
+        == 200
+    )
     assert world.runtime.evaluate(now + timedelta(seconds=60)).firing == 1  # 5 ≥ 5 again
 
     refused = [
-        httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {}}),
-        httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {"id": "other"}}),
-        httpx.patch(f"{base}/failing", json={"actor": "sam", "rule": {"for": "soon"}}),
-        httpx.patch(f"{base}/nope", json={"actor": "sam", "rule": {"threshold": 2}}),
+        httpx.patch(f"{base}/failing", headers=server.auth("sam", "admin"), json={"rule": {}}),
+        httpx.patch(f"{base}/failing", headers=server.auth("sam", "admin"), json={"rule": {"id": "other"}}),
+        httpx.patch(f"{base}/failing", headers=server.auth("sam", "admin"), json={"rule": {"for": "soon"}}),
+        httpx.patch(f"{base}/nope", headers=server.auth("sam", "admin"), json={"rule": {"threshold": 2}}),
     ]
     assert [r.status_code for r in refused] == [422, 422, 422, 404]
     assert refused[0].json()["detail"] == "nothing to change: give at least one field of the rule"
@@ -310,14 +332,14 @@ def test_rule_admin_names_the_bad_field_and_an_edit_applies_on_the_next_evaluati
     rules_file.write_text(RULES.replace("threshold = 1", "threshold = 3"))
     world.runtime.sync_rules(now)
     assert httpx.get(base).json()[0]["definition"]["threshold"] == 5
-    reverted = httpx.delete(f"{base}/failing", params={"actor": "sam"})
+    reverted = httpx.delete(f"{base}/failing", headers=server.auth("sam", "admin"))
     assert reverted.status_code == 200 and reverted.json()["defined_in"] == "file"
     assert reverted.json()["definition"]["threshold"] == 3 and reverted.json()["reverted_by"] == "sam"
-    again = httpx.delete(f"{base}/failing", params={"actor": "sam"})
+    again = httpx.delete(f"{base}/failing", headers=server.auth("sam", "admin"))
     assert again.status_code == 409 and "defined in the rules file" in again.json()["detail"]
 
-    assert httpx.post(base, json={"actor": "admin", "rule": good}).json()["defined_in"] == "api"
-    gone = httpx.delete(f"{base}/dlq", params={"actor": "admin"})
+    assert httpx.post(base, headers=server.auth("admin", "admin"), json={"rule": good}).json()["defined_in"] == "api"
+    gone = httpx.delete(f"{base}/dlq", headers=server.auth("admin", "admin"))
     assert gone.status_code == 200 and gone.json()["deleted"] is True
     assert [r["rule_id"] for r in httpx.get(base).json()] == ["failing"]
 
@@ -334,7 +356,7 @@ def test_rule_admin_names_the_bad_field_and_an_edit_applies_on_the_next_evaluati
     assert (first_edit["before"]["threshold"], first_edit["after"]["threshold"]) == (1, 10)
     assert (trail[2]["before"]["threshold"], trail[2]["after"]["threshold"]) == (5, 3)  # back to the file's
     assert trail[0]["after"] is None and trail[0]["before"]["kind"] == "queue_depth"
-    unchanged = httpx.put(f"{base}/failing", json={"actor": "eve", "rule": {k: v for k, v in trail[2]["after"].items()
-                                                                           if k != "id"}})  # fmt: skip
+    as_file = {k: v for k, v in trail[2]["after"].items() if k != "id"}
+    unchanged = httpx.put(f"{base}/failing", headers=server.auth("eve", "admin"), json={"rule": as_file})
     assert unchanged.status_code == 200 and unchanged.json()["defined_in"] == "file"  # the same: still the file's
     assert len(httpx.get(f"{server.url}/api/v1/alerts/changes").json()) == 5

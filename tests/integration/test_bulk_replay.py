@@ -38,8 +38,8 @@ def _every_tenth(key: str | None) -> bool:
 
 
 def _bulk(live: LiveServer, **body: Any) -> httpx.Response:
-    payload = {"action": "replay", "actor": "dana.okafor", "filter": {"flow_id": [FLOW]}, **body}
-    return httpx.post(f"{live.url}/api/v1/exceptions/bulk", json=payload, timeout=60)
+    payload = {"action": "replay", "filter": {"flow_id": [FLOW]}, **body}
+    return httpx.post(f"{live.url}/api/v1/exceptions/bulk", json=payload, headers=live.auth("dana.okafor"), timeout=60)
 
 
 def _items(live: LiveServer, run_id: int) -> list[dict[str, Any]]:
@@ -166,7 +166,7 @@ def test_pause_then_resume_completes(live: LiveServer, receiver: Receiver) -> No
     run_id = _bulk(live, rate_per_second=40).json()["run_id"]
     wait_for_run(live, run_id, until=lambda r: r["processed"] >= 10)
 
-    paused = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/pause", json={"actor": "dana.okafor"}, timeout=30)
+    paused = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/pause", headers=live.auth("dana.okafor"), timeout=30)
 
     assert paused.status_code == 200 and paused.json()["status"] == "paused"
     done_at_pause = paused.json()["processed"]
@@ -174,13 +174,13 @@ def test_pause_then_resume_completes(live: LiveServer, receiver: Receiver) -> No
     assert scalar(live.ctx, "SELECT count(*) FROM replays WHERE status = 'running'") == 0  # nothing half-done
     assert settled(lambda: len(receiver.posts), times=3, every=0.2) == done_at_pause  # nothing more goes out
     assert len(receiver.posts) == done_at_pause == wait_for_run(live, run_id, until=lambda r: True)["processed"]
-    again = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/pause", json={"actor": "dana.okafor"}, timeout=30)
+    again = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/pause", headers=live.auth("dana.okafor"), timeout=30)
     assert (
         again.status_code == 409
         and again.json()["detail"] == f"bulk run {run_id} is paused; only a running run can be paused"
     )
 
-    resumed = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/resume", json={"actor": "dana.okafor"}, timeout=30)
+    resumed = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/resume", headers=live.auth("dana.okafor"), timeout=30)
     assert resumed.status_code == 200 and resumed.json()["status"] == "running"
     run = wait_for_run(live, run_id)
 
@@ -195,7 +195,7 @@ def test_abort_leaves_no_item_half_done(live: LiveServer, receiver: Receiver) ->
     run_id = _bulk(live, rate_per_second=40).json()["run_id"]
     wait_for_run(live, run_id, until=lambda r: r["processed"] >= 15)
 
-    aborted = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/abort", json={"actor": "sam.lee"}, timeout=30)
+    aborted = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/abort", headers=live.auth("sam.lee"), timeout=30)
 
     assert aborted.status_code == 200 and aborted.json()["status"] == "aborted"
     assert aborted.json()["detail"] == "aborted by sam.lee"
@@ -209,7 +209,7 @@ def test_abort_leaves_no_item_half_done(live: LiveServer, receiver: Receiver) ->
     assert all(i["error"] == "not run: aborted by sam.lee" for i in not_run)
     assert len(receiver.posts) == len(replayed) == len(receiver.delivered)
     assert scalar(live.ctx, "SELECT count(*) FROM replays WHERE status = 'running'") == 0
-    gone = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/resume", json={"actor": "sam.lee"}, timeout=30)
+    gone = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/resume", headers=live.auth("sam.lee"), timeout=30)
     assert gone.status_code == 409
 
 
@@ -245,20 +245,24 @@ def test_duplicate_risk_is_flagged_and_skipped_unless_included(live: LiveServer,
 def test_bulk_resolve_and_assign_over_a_filter(live: LiveServer, receiver: Receiver) -> None:
     add_flow(live.ctx, FLOW, target=f"{receiver.url}/erp/d365/shipments")
     ids = add_failures(live.ctx, FLOW, 40)
-    httpx.post(f"{live.url}/api/v1/exceptions/{ids[0]}/ignore", json={"actor": "sam.lee"}, timeout=10)
+    httpx.post(f"{live.url}/api/v1/exceptions/{ids[0]}/ignore", headers=live.auth("sam.lee"), timeout=10)
 
     url = f"{live.url}/api/v1/exceptions/bulk"
     assigned = httpx.post(
-        url, json={"action": "assign", "actor": "lead", "ids": ids[:5], "assignee": "sam.lee"}, timeout=30
+        url, json={"action": "assign", "ids": ids[:5], "assignee": "sam.lee"}, headers=live.auth("lead"), timeout=30
     ).json()
     assert assigned["counts"] == {"done": 4, "skipped": 1}
     dry = httpx.post(
-        url, json={"action": "resolve", "actor": "lead", "filter": {"status": ["open"]}, "dry_run": True}, timeout=30
+        url,
+        json={"action": "resolve", "filter": {"status": ["open"]}, "dry_run": True},
+        headers=live.auth("lead"),
+        timeout=30,
     ).json()
     assert (dry["selected"], dry["runnable"]) == (39, 39)
     resolved = httpx.post(
         url,
-        json={"action": "resolve", "actor": "lead", "filter": {"flow_id": [FLOW]}, "text": "3PL back up"},
+        json={"action": "resolve", "filter": {"flow_id": [FLOW]}, "text": "3PL back up"},
+        headers=live.auth("lead"),
         timeout=30,
     ).json()
 
@@ -268,5 +272,5 @@ def test_bulk_resolve_and_assign_over_a_filter(live: LiveServer, receiver: Recei
     grid = httpx.get(f"{live.url}/api/v1/exceptions", params={"status": "resolved", "limit": 1}, timeout=10).json()
     assert grid["total"] == 39 and grid["items"][0]["resolution"] == "3PL back up"
     assert scalar(live.ctx, "SELECT count(*) FROM exception_actions WHERE action = 'resolve' AND actor = 'lead'") == 39
-    bad = httpx.post(url, json={"action": "resolve", "actor": "lead", "filter": {}, "ids": [1]}, timeout=10)
+    bad = httpx.post(url, json={"action": "resolve", "filter": {}, "ids": [1]}, headers=live.auth("lead"), timeout=10)
     assert bad.status_code == 422

@@ -35,8 +35,12 @@ def _order(n: int) -> dict:
     return {"order": f"SHP-{1_000_000 + n}", "lines": [{"sku": "JAN-1001", "qty": 2}], "ship_to": {"zip": "12207"}}
 
 
-def _post(live: LiveServer, exception_id: int, action: str, **body: object) -> httpx.Response:
-    return httpx.post(f"{live.url}/api/v1/exceptions/{exception_id}/{action}", json=body, timeout=30)
+def _post(
+    live: LiveServer, exception_id: int, action: str, actor: str = "dana.okafor", **body: object
+) -> httpx.Response:
+    """POST an action as ``actor`` (an API key of that name: the actor is who authenticated)."""
+    url = f"{live.url}/api/v1/exceptions/{exception_id}/{action}"
+    return httpx.post(url, json=body, headers=live.auth(actor), timeout=30)
 
 
 def test_edited_payload_reaches_the_target_and_the_original_is_kept(live: LiveServer, receiver: Receiver) -> None:
@@ -102,7 +106,7 @@ def test_four_eyes_flow_waits_for_a_second_operator(live: LiveServer, receiver: 
         f"a replay of exception {eid} requested by alice awaits approval by a second operator"
     )
     self_approval = _post(live, eid, "approve-replay", actor="alice")
-    assert self_approval.status_code == 409
+    assert self_approval.status_code == 403
     assert self_approval.json()["detail"] == (
         "four-eyes: alice requested this replay and cannot also approve it; another operator must approve"
     )
@@ -153,7 +157,7 @@ def test_four_eyes_over_many_messages_edits_one_and_approval_delivers_all(live: 
                    event_id="evt-00004")  # fmt: skip
     assert parked.status_code == 202 and parked.json()["summary"] == "6 messages await a second operator's approval"
     assert receiver.posts == []
-    assert _post(live, eid, "approve-replay", actor="alice").status_code == 409
+    assert _post(live, eid, "approve-replay", actor="alice").status_code == 403
 
     approved = _post(live, eid, "approve-replay", actor="bob")
 

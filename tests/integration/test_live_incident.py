@@ -85,14 +85,15 @@ def test_northstar_down_live_then_fixed_and_replayed(tmp_path: Path) -> None:
             for x in dead:  # the outage's last dead letters join with the next passes: plan once it holds still
                 settled(lambda x=x: httpx.get(f"{live.url}/api/v1/exceptions/{x['exception_id']}",
                                               timeout=10).json()["message_counts"])  # fmt: skip
-            plan = httpx.post(f"{live.url}/api/v1/exceptions/bulk", timeout=30, json={
-                "action": "replay", "actor": "dana.okafor", "dry_run": True,
+            plan = httpx.post(f"{live.url}/api/v1/exceptions/bulk", headers=live.auth("dana.okafor"), timeout=30, json={
+                "action": "replay", "dry_run": True,
                 "ids": [x["exception_id"] for x in dead]}).json()  # fmt: skip
             assert plan["messages"] >= 1 and plan["runnable"] == plan["messages"]
             run = httpx.post(
                 f"{live.url}/api/v1/exceptions/bulk",
+                headers=live.auth("dana.okafor"),
                 timeout=30,
-                json={"action": "replay", "actor": "dana.okafor", "ids": [x["exception_id"] for x in dead]},
+                json={"action": "replay", "ids": [x["exception_id"] for x in dead]},
             ).json()
             report = _until(
                 "the bulk replay finished",

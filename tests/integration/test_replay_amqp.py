@@ -98,7 +98,9 @@ def _stored_payload(n: int) -> bytes:
 
 
 def _replay(live: LiveServer, exception_id: int) -> httpx.Response:
-    return httpx.post(f"{live.url}/api/v1/exceptions/{exception_id}/replay", json={"actor": "dana.okafor"}, timeout=30)
+    return httpx.post(
+        f"{live.url}/api/v1/exceptions/{exception_id}/replay", headers=live.auth("dana.okafor"), timeout=30
+    )
 
 
 def test_dead_letter_goes_back_to_its_queue_exactly_once(
@@ -125,7 +127,7 @@ def test_dead_letter_goes_back_to_its_queue_exactly_once(
     ]
 
     # Replaying again finds nothing in the DLQ: nothing is published twice.
-    httpx.post(f"{live.url}/api/v1/exceptions/{eid}/reopen", json={"actor": "dana.okafor"}, timeout=10)
+    httpx.post(f"{live.url}/api/v1/exceptions/{eid}/reopen", headers=live.auth("dana.okafor"), timeout=10)
     again = _replay(live, eid)
     assert again.json()["status"] == "failed" and again.json()["messages"][0]["error_code"] == "NOT-IN-DLQ"
     assert (_depth(channel, queue, 0), _depth(channel, f"{queue}.dlq", 0)) == (0, 0)

@@ -27,7 +27,9 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def _replay(live: LiveServer, exception_id: int, actor: str = "dana.okafor", **body: object) -> httpx.Response:
-    return httpx.post(f"{live.url}/api/v1/exceptions/{exception_id}/replay", json={"actor": actor, **body}, timeout=30)
+    return httpx.post(
+        f"{live.url}/api/v1/exceptions/{exception_id}/replay", json=body, headers=live.auth(actor), timeout=30
+    )
 
 
 def _one(r: httpx.Response) -> dict:
@@ -132,7 +134,7 @@ def test_double_replay_delivers_once_and_each_replay_is_a_new_event(live: LiveSe
     refused = _replay(live, eid)
     assert refused.status_code == 409
     assert refused.json()["detail"] == "cannot replay a resolved exception; reopen it first"
-    httpx.post(f"{live.url}/api/v1/exceptions/{eid}/reopen", json={"actor": "dana.okafor"}, timeout=10)
+    httpx.post(f"{live.url}/api/v1/exceptions/{eid}/reopen", headers=live.auth("dana.okafor"), timeout=10)
     assert _replay(live, eid).json()["status"] == "delivered"
 
     assert receiver.keys_posted == ["evt-00001"] * 3
@@ -194,8 +196,11 @@ def test_refusals_are_404_and_409_with_reasons(live: LiveServer, receiver: Recei
     no_target = _replay(live, untargeted)
     assert no_target.status_code == 409
     assert no_target.json()["detail"] == "flow no-target has no replay target; its messages cannot be replayed"
-    assert _replay(live, eid, actor="").status_code == 422
-    httpx.post(f"{live.url}/api/v1/exceptions/{eid}/ignore", json={"actor": "sam.lee"}, timeout=10)
+    self_declared = httpx.post(f"{live.url}/api/v1/exceptions/{eid}/replay", json={"actor": "mallory"},
+                               headers=live.auth("dana.okafor"), timeout=10)  # fmt: skip
+    assert self_declared.status_code == 422  # who acts is who authenticated, never a typed name
+    assert self_declared.json()["errors"] == [{"where": "body.actor", "error": "Extra inputs are not permitted"}]
+    httpx.post(f"{live.url}/api/v1/exceptions/{eid}/ignore", headers=live.auth("sam.lee"), timeout=10)
     ignored = _replay(live, eid)
     assert ignored.status_code == 409
     assert ignored.json()["detail"] == "cannot replay an ignored exception; reopen it first"
@@ -214,7 +219,7 @@ def test_demo_targets_take_faults_and_honour_the_idempotency_key(live: LiveServe
 
     httpx.post(faults, json={"system": "d365", "mode": "ok"}, timeout=10)
     assert _replay(live, first).json()["status"] == "delivered"
-    httpx.post(f"{live.url}/api/v1/exceptions/{first}/reopen", json={"actor": "dana.okafor"}, timeout=10)
+    httpx.post(f"{live.url}/api/v1/exceptions/{first}/reopen", headers=live.auth("dana.okafor"), timeout=10)
     assert _replay(live, first).json()["status"] == "delivered"  # answered as a duplicate, not delivered again
     assert _replay(live, second).json()["status"] == "delivered"
 

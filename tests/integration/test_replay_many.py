@@ -40,7 +40,9 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def _replay(live: LiveServer, exception_id: int, actor: str = "dana.okafor", **body: object) -> httpx.Response:
-    return httpx.post(f"{live.url}/api/v1/exceptions/{exception_id}/replay", json={"actor": actor, **body}, timeout=60)
+    return httpx.post(
+        f"{live.url}/api/v1/exceptions/{exception_id}/replay", json=body, headers=live.auth(actor), timeout=60
+    )
 
 
 def _detail(live: LiveServer, exception_id: int) -> dict:
@@ -172,15 +174,15 @@ def test_bulk_replay_plans_and_counts_in_messages(live: LiveServer, receiver: Re
     groups = [add_failures(live.ctx, FLOW, n, prefix=p, grouped=True)[0] for p, n in (("a", 10), ("b", 20), ("c", 5))]
 
     plan = httpx.post(f"{live.url}/api/v1/exceptions/bulk",
-                      json={"action": "replay", "actor": "dana.okafor", "dry_run": True, "ids": groups},
-                      timeout=30).json()  # fmt: skip
+                      json={"action": "replay", "dry_run": True, "ids": groups},
+                      headers=live.auth("dana.okafor"), timeout=30).json()  # fmt: skip
     assert (plan["selected"], plan["exceptions"], plan["messages"], plan["runnable"]) == (3, 3, 35, 35)
     assert plan["text"] == "3 exceptions, 35 messages, ~0.7 s at 50/s"
     assert len(plan["items"]) == 35 and len({i["event_id"] for i in plan["items"]}) == 35
 
     started = httpx.post(f"{live.url}/api/v1/exceptions/bulk",
-                         json={"action": "replay", "actor": "dana.okafor", "ids": groups, "canary": 3},
-                         timeout=30)  # fmt: skip
+                         json={"action": "replay", "ids": groups, "canary": 3},
+                         headers=live.auth("dana.okafor"), timeout=30)  # fmt: skip
     assert started.status_code == 202, started.text
     run = wait_for_run(live, started.json()["run_id"])
 
@@ -197,11 +199,13 @@ def test_manual_resolve_with_undelivered_messages_needs_a_reason(live: LiveServe
     (eid,) = add_failures(live.ctx, FLOW, 32, grouped=True)
     url = f"{live.url}/api/v1/exceptions/{eid}/resolve"
 
-    refused = httpx.post(url, json={"actor": "dana.okafor"}, timeout=10)
+    refused = httpx.post(url, headers=live.auth("dana.okafor"), timeout=10)
     assert refused.status_code == 409
     assert refused.json()["detail"] == (
         "32 of its 32 failed messages are not delivered: replay them, or give a reason to resolve it anyway"
     )
-    done = httpx.post(url, json={"actor": "dana.okafor", "resolution": "re-keyed by hand in D365"}, timeout=10)
+    done = httpx.post(
+        url, json={"resolution": "re-keyed by hand in D365"}, headers=live.auth("dana.okafor"), timeout=10
+    )
     assert done.status_code == 200 and done.json()["exception"]["status"] == "resolved"
     assert receiver.posts == []

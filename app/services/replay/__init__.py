@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from app.services import lifecycle
-from app.services.errors import Conflict, InvalidRequest, NotFound
+from app.services.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from app.services.replay.deliver import deliver, rate_of, send
 from app.services.replay.plan import (
     FINANCIAL_EVENT_TYPES,
@@ -164,7 +164,7 @@ def _parked(active: list[dict[str, Any]], exception_id: int) -> list[dict[str, A
 def approve_replay(exception_id: int, *, ctx: AppContext, approver: str, base_url: str | None = None) -> ReplayOutcome:
     """A second operator approves a parked (four-eyes) replay, which then runs at once.
 
-    The operator who requested it cannot approve it (Conflict).
+    The operator who requested it cannot approve it (Forbidden: four eyes are two people).
     """
     approver = _actor(approver)
     with ctx.actions.in_flight.hold(exception_id):
@@ -175,7 +175,7 @@ def approve_replay(exception_id: int, *, ctx: AppContext, approver: str, base_ur
             parked = _parked(active, exception_id)
             requester = parked[0]["requested_by"]
             if requester == approver:
-                raise Conflict(
+                raise Forbidden(
                     f"four-eyes: {approver} requested this replay and cannot also approve it; "
                     "another operator must approve"
                 )

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from app.context import open_context
 from app.main import create_app
 from app.services import lifecycle
+from app.services.access import create_key
 from app.services.errors import IllegalTransition, InvalidRequest, NotFound
 from app.services.lifecycle import TRANSITIONS, Action
 from app.settings import load_settings
@@ -236,25 +237,28 @@ def test_the_api_answers_409_with_the_reason_404_and_422(tmp_path: Path) -> None
         engine = app.state.ctx.engine
         resolved, open_ = _exception(engine, "resolved", 1), _exception(engine, "open", 2)
 
-        refused = client.post(f"/api/v1/exceptions/{resolved}/ack", json={"actor": "dana"})
+        ctx = app.state.ctx
+        with ctx.writer.transaction() as conn:  # the actor is who authenticated: an act key per person
+            dana, sam = ({"Authorization": f"Bearer {create_key(conn, n, 'act', by='test', now=ctx.now())}"}
+                         for n in ("dana", "sam"))  # fmt: skip
+
+        refused = client.post(f"/api/v1/exceptions/{resolved}/ack", headers=dana)
         assert refused.status_code == 409
         assert refused.json() == {"detail": "cannot ack a resolved exception; reopen it first"}
-        missing = client.post("/api/v1/exceptions/777/resolve", json={"actor": "dana"})
+        missing = client.post("/api/v1/exceptions/777/resolve", headers=dana)
         assert missing.status_code == 404 and missing.json() == {"detail": "exception 777 does not exist"}
-        assert client.post(f"/api/v1/exceptions/{open_}/assign", json={"actor": "dana"}).status_code == 422
-        assert client.post(f"/api/v1/exceptions/{open_}/ack", json={}).status_code == 422
-        assert (
-            client.post(
-                f"/api/v1/exceptions/{open_}/severity", json={"actor": "dana", "severity": "urgent"}
-            ).status_code
-            == 422
-        )
+        assert client.post(f"/api/v1/exceptions/{open_}/assign", json={}, headers=dana).status_code == 422
+        typed = client.post(f"/api/v1/exceptions/{open_}/ack", json={"actor": "mallory"}, headers=dana)
+        assert typed.status_code == 422
+        assert typed.json()["errors"] == [{"where": "body.actor", "error": "Extra inputs are not permitted"}]
+        severity = client.post(f"/api/v1/exceptions/{open_}/severity", json={"severity": "urgent"}, headers=dana)
+        assert severity.status_code == 422
 
-        acked = client.post(f"/api/v1/exceptions/{open_}/ack", json={"actor": "dana"})
+        acked = client.post(f"/api/v1/exceptions/{open_}/ack", headers=dana)
         assert acked.status_code == 200
         assert (acked.json()["before"]["status"], acked.json()["after"]["status"]) == ("open", "acknowledged")
         assert acked.json()["exception"]["assignee"] == "dana"
-        twice = client.post(f"/api/v1/exceptions/{open_}/ack", json={"actor": "sam"})
+        twice = client.post(f"/api/v1/exceptions/{open_}/ack", headers=sam)
         assert twice.status_code == 409
         assert twice.json()["detail"] == "cannot ack an acknowledged exception; it is already acknowledged"
         grid = client.get("/api/v1/exceptions", params={"status": "acknowledged,resolved", "sort": "age"}).json()

@@ -541,9 +541,28 @@ def test_history_is_newest_first_with_actor_action_and_outcome() -> None:
 def test_detail_body_sections_in_reading_order() -> None:
     sections = xd.detail_body(_detail(orders_total=3), None)
     assert [text(s.children[0]) for s in sections] == [
-        "What failed", "Likely cause", "Affected orders (3)", "Failed messages (0)", "Replays (0)", "History",
-        "Failed message",
+        "What failed", "Known error and runbook", "Likely cause", "Affected orders (3)", "Failed messages (0)",
+        "Replays (0)", "History", "Failed message",
     ]  # fmt: skip
+
+
+def test_known_error_explains_offers_the_safe_action_and_renders_the_runbook() -> None:
+    known = {
+        "class_id": "unmapped_sku",
+        "name": "SKU not mapped",
+        "explanation": "A line names an unknown SKU.",
+        "runbook": "1. Map the SKU.\n2. *Edit and replay*.",
+        "action": "edit_and_replay",
+        "suggested_patch": '[{"op": "replace", "path": "/lines/0/sku", "value": "X"}]',
+        "resolve_reason": None,
+    }
+    view = xd.known_error_section(known)
+    assert props(view)["data-class"] == "unmapped_sku"
+    assert text(with_class(view, "ex-known-action")[0]) == "Edit and replay: fix the payload first"
+    assert "A line names an unknown SKU." in text(view) and '"path": "/lines/0/sku"' in text(view)
+    [runbook] = with_class(view, "ex-runbook")
+    assert runbook.children == "1. Map the SKU.\n2. *Edit and replay*."  # Markdown, rendered by dcc.Markdown
+    assert text(xd.known_error_section(None)) == "Not a known error class: see the error and the payload"
 
 
 def test_failed_messages_list_undelivered_first_with_the_progress_line() -> None:

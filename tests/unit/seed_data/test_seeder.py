@@ -14,8 +14,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from models.detection.passes import run_detection
 from models.ingest.writer import IngestWriter
 from models.store.db import make_engine
+from models.store.expectations import load_expectations, sync_expectations
 from models.store.schema import create_schema, get_meta
 from models.store.tables import metadata
 from seed_data import SeedReport, seed_demo
@@ -419,7 +421,7 @@ def test_nothing_is_after_the_anchor(seeded: tuple[Engine, SeedReport]) -> None:
     for table in metadata.sorted_tables:
         for column in table.columns:
             if isinstance(column.type, sa.DateTime):
-                latest = _one(engine, f"SELECT max({column.name}) FROM {table.name}")
+                latest = _one(engine, f'SELECT max("{column.name}") FROM {table.name}')
                 assert latest is None or latest <= ANCHOR, f"{table.name}.{column.name}"
 
 
@@ -499,3 +501,42 @@ def test_refuses_a_non_empty_database_or_an_aware_anchor(tmp_path: Path) -> None
     create_schema(fresh)
     with pytest.raises(ValueError, match="naive UTC"):
         seed_demo(fresh, IngestWriter(fresh), anchor=datetime.fromisoformat("2026-03-05T15:07:00+00:00"))
+
+
+def test_planted_silences_are_what_detection_finds(seeded: tuple[Engine, SeedReport]) -> None:
+    """Two Shopify orders created 1–3 h before the anchor that D365 never accepted, and two POs
+    acknowledged 62–70 h before it without an ASN: the missing_event exceptions list exactly them."""
+    engine, _ = seeded
+    dropped = _rows(
+        engine,
+        """SELECT correlation_id FROM order_facts WHERE channel = 'shopify' AND accepted_at IS NULL
+           AND created_at >= :a AND created_at < :b AND failures = 0 ORDER BY 1""",
+        a=_at(-3 * 3600), b=_at(-3600),
+    )  # fmt: skip
+    no_asn = _rows(
+        engine,
+        """SELECT a.correlation_id FROM business_events a WHERE a.event_type = 'po.acknowledged'
+           AND a.occurred_at >= :a AND a.occurred_at < :b AND NOT EXISTS (
+               SELECT 1 FROM business_events s WHERE s.correlation_id = a.correlation_id
+               AND s.event_type = 'asn.received') ORDER BY 1""",
+        a=_at(-70 * 3600), b=_at(-62 * 3600),
+    )  # fmt: skip
+    assert len(dropped) == 2 and len(no_asn) == 2
+    with engine.connect() as conn:
+        trans = conn.begin()  # detection writes: rolled back, the shared database stays as seeded
+        try:
+            sync_expectations(conn, load_expectations())
+            run_detection(conn, now=ANCHOR)
+            found = dict(
+                conn.execute(
+                    sa.text("""SELECT x.business_key, list(o.correlation_id ORDER BY o.correlation_id)
+                               FROM exceptions x JOIN exception_orders o USING (exception_id)
+                               WHERE x.kind = 'missing_event' GROUP BY x.business_key""")
+                ).all()
+            )
+        finally:
+            trans.rollback()
+    assert found == {
+        "erp-acceptance-d365/silent": [k for (k,) in dropped],
+        "asn-after-ack/silent": [k for (k,) in no_asn],
+    }

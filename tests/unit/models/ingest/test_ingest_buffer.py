@@ -102,10 +102,10 @@ class _GatedWriter(IngestWriter):
         super().__init__(engine)
         self.entered, self.gate = threading.Event(), threading.Event()
 
-    def append_in(self, conn, table, data):  # type: ignore[no-untyped-def]
+    def append_in(self, conn, table, data, **kwargs):  # type: ignore[no-untyped-def]
         self.entered.set()
         assert self.gate.wait(timeout=30)
-        return super().append_in(conn, table, data)
+        return super().append_in(conn, table, data, **kwargs)
 
 
 def test_flush_waits_for_the_batch_the_background_flusher_is_committing(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -145,3 +145,32 @@ def _samples(n: int) -> pa.Table:
             for i in range(n)
         ]
     )
+
+
+def test_a_segment_repeating_stored_events_stores_only_the_new_ones_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The unique index refuses the repeated ids, the segment's transaction is voided and applied
+    # again with the stored-id check: 2 new rows, 2 duplicates, and the order's failures counted once.
+    engine, writer = fresh_db(tmp_path)
+    buf = IngestBuffer(writer, tmp_path / "wal", max_delay_seconds=60)
+    first = [event("R1", "order.created", T0), event("R2", "order.created", T0, status="failed")]
+    buf.submit("business_events", events_table(first))
+    buf.flush()
+    again = [*first, event("R3", "order.created", T0), event("R4", "order.created", T0)]
+    buf.submit("business_events", events_table(again))
+    buf.flush()
+    assert _count(engine, "business_events") == 4
+    assert (buf.stats.flushed_rows["business_events"], buf.stats.duplicates) == (4, 2)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT failures FROM order_facts WHERE correlation_id = 'R2'").scalar() == 1
+    assert [p for p in (tmp_path / "wal").glob("*.wal") if p.stat().st_size] == []
+
+
+def test_writer_append_skips_stored_ids_and_keeps_the_first_of_a_batch(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine, writer = fresh_db(tmp_path)
+    w1 = event("W1", "order.created", T0, event_id="w1")
+    assert writer.append("business_events", events_table([w1])).written == 1
+    repeat = events_table([w1, event("W2", "order.created", T0, event_id="w2")])
+    doubled = pa.concat_tables([repeat, repeat])  # W1 stored; W2 twice in the batch
+    result = writer.append("business_events", doubled)
+    assert (result.written, result.duplicates) == (1, 3)
+    assert _count(engine, "business_events") == 2

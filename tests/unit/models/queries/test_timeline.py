@@ -166,3 +166,29 @@ def test_find_orders_summary_and_limit(db) -> None:  # type: ignore[no-untyped-d
         limited = find_orders(conn, query="SHP-", limit=1)
     assert (hit["events"], hit["failed_attempts"], hit["first_seen"]) == (5, 1, T0.isoformat())
     assert [f["correlation_id"] for f in limited] == ["SHP-1001"]
+
+
+def test_a_flow_config_sync_reaches_the_cached_systems_and_slas(db) -> None:  # type: ignore[no-untyped-def]
+    # The timeline caches systems and flows per engine; syncing the flow file must show at once.
+    from models.store.flow_config import FlowConfig, sync_flow_config
+
+    with db.connect() as conn:
+        before = order_timeline(conn, correlation_id="SHP-1001")
+    assert before is not None
+    assert [s["name"] for s in before["systems"]][:2] == ["Shop", "The ERP"]
+    assert before["steps"][0]["sla_seconds"] == 900  # created -> accepted, on the storefront flow
+    config = FlowConfig.model_validate({
+        "systems": [{"system_id": "shop", "name": "Shop 2", "kind": "storefront"},
+                    {"system_id": "erp", "name": "The ERP", "kind": "erp"}],
+        "flows": [{"flow_id": ACC, "name": "orders", "category": "orders", "source_system": "shop",
+                   "target_system": "erp", "start_event": "order.created", "end_event": "order.accepted",
+                   "sla_seconds": 1200, "lag_threshold_seconds": 600}],
+    })  # fmt: skip
+    with db.begin() as conn:
+        sync_flow_config(conn, config)
+    with db.connect() as conn:
+        after = order_timeline(conn, correlation_id="SHP-1001")
+    assert after is not None
+    assert [s["name"] for s in after["systems"]][:2] == ["Shop 2", "The ERP"]
+    assert after["steps"][0]["sla_seconds"] == 1200
+    assert after["steps"][0]["within_sla"] is True  # 10 minutes against 20
