@@ -28,21 +28,29 @@ PRODUCT = "Flowwatch"
 THEME_STORE = "fw-theme"
 
 
+#: Served by the Dash server and loaded in <head>: a file, not an inline script, so the CSP needs no hash.
+THEME_SCRIPT = "/fw-theme.js"
+
+
+def theme_script() -> str:
+    """The stored theme set on <html> before the first paint (so a dark reader never sees a light
+    flash), and window.FW_THEME, what assets/fw_theme.js draws charts with in the dark theme."""
+    spec = json.dumps(browser_theme_spec(), separators=(",", ":"))
+    return (
+        "(function () {\n"
+        f'    try {{ if (JSON.parse(window.localStorage.getItem("{THEME_STORE}")) === "dark") {{\n'
+        '        document.documentElement.setAttribute("data-theme", "dark"); } } catch (e) {}\n'
+        f"    window.FW_THEME = {spec};\n"
+        "})();\n"
+    )
+
+
 def index_string() -> str:
-    """Dash's page with a language, and the stored theme set on <html> before the first paint (so a
-    dark reader never sees a light flash); window.FW_THEME is what assets/fw_theme.js draws charts with."""
-    spec = json.dumps(browser_theme_spec(), separators=(",", ":")).replace("</", "<\\/")
+    """Dash's page, with a language and the theme script ahead of the stylesheets."""
     return f"""<!DOCTYPE html>
 <html lang="en">
     <head>
-        <script>
-            try {{
-                if (JSON.parse(window.localStorage.getItem("{THEME_STORE}")) === "dark") {{
-                    document.documentElement.setAttribute("data-theme", "dark");
-                }}
-            }} catch (e) {{}}
-            window.FW_THEME = {spec};
-        </script>
+        <script src="{THEME_SCRIPT}"></script>
         {{%metas%}}
         <title>{{%title%}}</title>
         {{%favicon%}}
@@ -146,6 +154,12 @@ def create_dash(ctx: AppContext) -> dash.Dash:
         suppress_callback_exceptions=True,
         update_title=None,
         index_string=index_string(),
+    )
+    script = theme_script()
+    server.add_url_rule(
+        THEME_SCRIPT,
+        "fw_theme_script",
+        lambda: flask.Response(script, mimetype="text/javascript", headers={"Cache-Control": "no-cache"}),
     )
     company, demo, auth_on = ctx.flow_config.company or "", ctx.settings.demo_mode, ctx.settings.auth
     # A function: the top bar names whoever is logged in, per request.
