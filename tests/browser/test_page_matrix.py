@@ -59,6 +59,10 @@ def targets(live_server: LiveServer) -> list[Target]:
         Target("scorecard", "/scorecard", "#sc-tiles .tile-value"),
         Target("alerts", "/alerts", "#al-rules tbody tr"),
         Target("ingest", "/ingest", "[data-kpi=accepted] .tile-value"),
+        # Pages that landed with issues 11 and 15, in the same top bar.
+        Target("reconciliation", "/reconciliation", "#rc-funnel"),
+        Target("error-catalog", "/error-catalog", "#ec-list"),
+        Target("admin", "/admin", "#admin-users"),
     ]
 
 
