@@ -9,8 +9,18 @@
 (function () {
     "use strict";
 
+    // Paper is white: while printing, charts are drawn light whatever the screen's theme.
+    let printing = false;
+
     function dark() {
-        return document.documentElement.getAttribute("data-theme") === "dark";
+        return !printing && document.documentElement.getAttribute("data-theme") === "dark";
+    }
+
+    function redrawAll() {
+        if (!window.Plotly) return;
+        for (const gd of document.querySelectorAll(".js-plotly-plot")) {
+            if (gd.__fwSource) window.Plotly.react(gd, gd.__fwSource);
+        }
     }
 
     function recolour(value, colours) {
@@ -74,11 +84,16 @@
         const wanted = theme === "dark" ? "dark" : "light";
         if (document.documentElement.getAttribute("data-theme") === wanted) return wanted;
         document.documentElement.setAttribute("data-theme", wanted);
-        if (window.Plotly) {
-            for (const gd of document.querySelectorAll(".js-plotly-plot")) {
-                if (gd.__fwSource) window.Plotly.react(gd, gd.__fwSource);
-            }
-        }
+        redrawAll();
         return wanted;
     };
+
+    window.addEventListener("beforeprint", () => {
+        printing = true;
+        if (document.documentElement.getAttribute("data-theme") === "dark") redrawAll();
+    });
+    window.addEventListener("afterprint", () => {
+        printing = false;
+        if (document.documentElement.getAttribute("data-theme") === "dark") redrawAll();
+    });
 })();

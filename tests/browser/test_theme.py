@@ -45,6 +45,15 @@ def test_the_toggle_switches_everything_and_is_remembered(live_server: LiveServe
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == _rgb("#0d1421")
     assert page.evaluate("JSON.parse(localStorage.getItem('fw-theme'))") == "dark"
 
+    # Paper is white: printing from the dark theme prints the light palette and light charts.
+    page.emulate_media(media="print")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == _rgb("#ffffff")
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert set(_chart_fonts(page)) == {INK}
+    page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    page.emulate_media(media="screen")
+    assert set(_chart_fonts(page)) == {DARK_INK}
+
     # A new visit starts dark before Dash has rendered anything: no light flash.
     page.goto(f"{live_server.url}/exceptions")
     page.wait_for_selector("html[data-theme=dark]", state="attached")
