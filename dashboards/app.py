@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,12 +17,54 @@ from app.auth import PRINCIPAL_KEY, client_addr
 from app.context import AppContext
 from app.services import access
 from app.services.access import Principal
+from dashboards.theme import browser_theme_spec
 from models.enums import Access, SecurityEvent
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 CTX_KEY = "FLOWWATCH_CTX"
 PRODUCT = "Flowwatch"
+#: The theme the reader chose, kept in the browser's localStorage under this key (dcc.Store, JSON).
+THEME_STORE = "fw-theme"
+
+
+#: Served by the Dash server and loaded in <head>: a file, not an inline script, so the CSP needs no hash.
+THEME_SCRIPT = "/fw-theme.js"
+
+
+def theme_script() -> str:
+    """The stored theme set on <html> before the first paint (so a dark reader never sees a light
+    flash), and window.FW_THEME, what assets/fw_theme.js draws charts with in the dark theme."""
+    spec = json.dumps(browser_theme_spec(), separators=(",", ":"))
+    return (
+        "(function () {\n"
+        f'    try {{ if (JSON.parse(window.localStorage.getItem("{THEME_STORE}")) === "dark") {{\n'
+        '        document.documentElement.setAttribute("data-theme", "dark"); } } catch (e) {}\n'
+        f"    window.FW_THEME = {spec};\n"
+        "})();\n"
+    )
+
+
+def index_string() -> str:
+    """Dash's page, with a language and the theme script ahead of the stylesheets."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+    <head>
+        <script src="{THEME_SCRIPT}"></script>
+        {{%metas%}}
+        <title>{{%title%}}</title>
+        {{%favicon%}}
+        {{%css%}}
+    </head>
+    <body>
+        {{%app_entry%}}
+        <footer>
+            {{%config%}}
+            {{%scripts%}}
+            {{%renderer%}}
+        </footer>
+    </body>
+</html>"""
 
 
 def current_ctx() -> AppContext:
@@ -110,6 +153,13 @@ def create_dash(ctx: AppContext) -> dash.Dash:
         title=PRODUCT,
         suppress_callback_exceptions=True,
         update_title=None,
+        index_string=index_string(),
+    )
+    script = theme_script()
+    server.add_url_rule(
+        THEME_SCRIPT,
+        "fw_theme_script",
+        lambda: flask.Response(script, mimetype="text/javascript", headers={"Cache-Control": "no-cache"}),
     )
     company, demo, auth_on = ctx.flow_config.company or "", ctx.settings.demo_mode, ctx.settings.auth
     # A function: the top bar names whoever is logged in, per request.
@@ -124,6 +174,32 @@ def create_dash(ctx: AppContext) -> dash.Dash:
         Output({"type": "fw-nav", "path": ALL}, "className"),
         Input("fw-location", "pathname"),
         State({"type": "fw-nav", "path": ALL}, "id"),
+    )
+    app.clientside_callback(
+        """
+        function (clicks, theme) {
+            if (!clicks) { return window.dash_clientside.no_update; }
+            return theme === "dark" ? "light" : "dark";
+        }
+        """,
+        Output(THEME_STORE, "data"),
+        Input("fw-theme-toggle", "n_clicks"),
+        State(THEME_STORE, "data"),
+        prevent_initial_call=True,
+    )
+    # The stored theme onto <html> (and every chart redrawn) the moment it changes; the index page's
+    # script already set it before the first paint.
+    app.clientside_callback(
+        """
+        function (theme) {
+            const applied = window.fwApplyTheme(theme);
+            const button = document.getElementById("fw-theme-toggle");
+            if (button) { button.setAttribute("aria-pressed", applied === "dark" ? "true" : "false"); }
+            return applied === "dark" ? "Switch to the light theme" : "Switch to the dark theme";
+        }
+        """,
+        Output("fw-theme-toggle", "title"),
+        Input(THEME_STORE, "data"),
     )
     # Pages register their callbacks in a process-global list that Dash hands to whichever
     # app serves a request first; claim them now, so a second app in the same process
@@ -178,6 +254,7 @@ def shell(company: str, *, demo: bool = False, principal: Principal | None = Non
         className="app",
         children=[
             dcc.Location(id="fw-location"),
+            dcc.Store(id=THEME_STORE, storage_type="local"),
             html.Header(
                 className="topbar",
                 children=[
@@ -190,9 +267,25 @@ def shell(company: str, *, demo: bool = False, principal: Principal | None = Non
                         ],
                     ),
                     html.Nav(links, className="nav"),
+                    theme_toggle(),
                     html.Div(user_badge(principal, auth_on=auth_on), className="topbar-user"),
                 ],
             ),
             html.Main(dash.page_container, className="content"),
         ],
+    )
+
+
+def theme_toggle() -> html.Button:
+    """The top bar's dark-theme switch: a toggle button (aria-pressed) whose label never changes."""
+    return html.Button(
+        [
+            html.Span(className="theme-toggle-icon", **{"aria-hidden": "true"}),
+            html.Span("Dark", className="theme-toggle-text"),
+        ],
+        id="fw-theme-toggle",
+        className="theme-toggle",
+        type="button",
+        title="Switch to the dark theme",
+        **{"aria-label": "Dark theme"},
     )

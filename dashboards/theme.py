@@ -73,17 +73,27 @@ SERIES_COLORS: tuple[str, ...] = (
 CONTEXT_GREY = "#c3ccd8"
 
 
-def _template() -> go.layout.Template:
+AXIS_LINE = "#cbd5e1"
+HOVER_BG = "#ffffff"
+
+
+def _template(
+    *, ink: str = INK, muted: str = MUTED, grid: str = GRID, axis: str = AXIS_LINE, hover: str = HOVER_BG
+) -> go.layout.Template:
     """Quiet axes, a system font, transparent backgrounds: the card gives the frame."""
     return go.layout.Template(
         layout=go.Layout(
-            font={"family": FONT_STACK, "size": 12, "color": INK},
+            font={"family": FONT_STACK, "size": 12, "color": ink},
             colorway=list(SERIES_COLORS),
             paper_bgcolor="rgba(0,0,0,0)",
             plot_bgcolor="rgba(0,0,0,0)",
             margin={"l": 56, "r": 16, "t": 16, "b": 44},
             hovermode="x unified",
-            hoverlabel={"font": {"family": FONT_STACK, "size": 12}, "bgcolor": "white"},
+            hoverlabel={
+                "font": {"family": FONT_STACK, "size": 12, "color": ink},
+                "bgcolor": hover,
+                "bordercolor": axis,
+            },
             legend={
                 "orientation": "h",
                 "yanchor": "bottom",
@@ -95,19 +105,19 @@ def _template() -> go.layout.Template:
             },
             xaxis={
                 "automargin": True,
-                "gridcolor": GRID,
-                "linecolor": "#cbd5e1",
+                "gridcolor": grid,
+                "linecolor": axis,
                 "zeroline": False,
                 "ticks": "outside",
-                "tickcolor": "#cbd5e1",
-                "title": {"font": {"size": 12, "color": MUTED}},
+                "tickcolor": axis,
+                "title": {"font": {"size": 12, "color": muted}},
             },
             yaxis={
                 "automargin": True,
-                "gridcolor": GRID,
+                "gridcolor": grid,
                 "zeroline": False,
-                "linecolor": "#cbd5e1",
-                "title": {"font": {"size": 12, "color": MUTED}},
+                "linecolor": axis,
+                "title": {"font": {"size": 12, "color": muted}},
                 "rangemode": "tozero",
             },
         )
@@ -116,3 +126,67 @@ def _template() -> go.layout.Template:
 
 #: Every figure builder sets this template explicitly (no global Plotly default to depend on).
 TEMPLATE: go.layout.Template = _template()
+
+
+# ---- the dark theme ----------------------------------------------------------------------------
+# Figures are built once, in the light template; in the dark theme the browser draws them with
+# DARK_TEMPLATE and DARK_COLORS (assets/fw_theme.js, handed both by the index page), so a toggle
+# restyles every chart at once without a round trip and no builder takes a theme argument.
+
+DARK_INK = "#e6ebf3"
+DARK_MUTED = "#9fafc4"
+DARK_SURFACE = "#172033"
+
+#: The light template's colours on the dark card (text >= AA on #172033, grid lines quiet).
+DARK_TEMPLATE: go.layout.Template = _template(
+    ink=DARK_INK, muted=DARK_MUTED, grid="#2a3850", axis="#465673", hover=DARK_SURFACE
+)
+
+#: Explicit colours a builder sets that would vanish or glare on the dark card → their dark
+#: counterparts (lines and marks keep >= 3:1 against the card, series stay distinct).
+DARK_COLORS: dict[str, str] = {
+    INK: DARK_INK,
+    MUTED: DARK_MUTED,
+    GRID: "#2a3850",
+    AXIS_LINE: "#465673",
+    CONTEXT_GREY: "#4f5f7a",
+    "#475569": "#94a3b8",  # slate series
+    "#3f3f46": "#a1a1aa",  # charcoal system
+    "#6a3d9a": "#a884d8",  # purple system
+    "#8c564b": "#c4907f",  # brown system
+    "#4f46e5": "#8f8af2",  # indigo series
+    "#7f7f00": "#b8b840",  # olive system
+    "#b45309": "#e08a3c",  # amber-brown series
+    "#be185d": "#e5609b",  # pink series
+    "#9333ea": "#b57cf5",  # violet series
+    "#2563eb": "#5b8cff",  # blue series (the accent)
+    "#b91c1c": "#ef6b6b",  # DLQ red
+    "#8a5b00": "#f2c14e",  # degraded wording on the map
+    "#ffffff": DARK_SURFACE,
+    "white": DARK_SURFACE,
+}
+
+#: The flow map (Cytoscape draws on a canvas, so CSS variables cannot reach it): node cards,
+#: their borders, the ERP's tint, label ink and label backgrounds, the open flow's outline.
+MAP_COLORS: dict[str, dict[str, str]] = {
+    "light": {
+        "node": "#ffffff", "node_line": "#b8c4d6", "erp": "#eef4ff", "erp_line": "#7aa2e8",
+        "ink": INK, "label_bg": "#ffffff", "degraded_ink": "#8a5b00", "outline": "#2563eb",
+    },
+    "dark": {
+        "node": "#1c2740", "node_line": "#52617c", "erp": "#1b2b4a", "erp_line": "#5b8cff",
+        "ink": DARK_INK, "label_bg": DARK_SURFACE, "degraded_ink": "#f2c14e", "outline": "#7aa7ff",
+    },
+}  # fmt: skip
+
+THEMES = ("light", "dark")
+
+
+def is_dark(theme: str | None) -> bool:
+    """The stored theme ("light", "dark" or nothing yet) → whether to draw dark."""
+    return theme == "dark"
+
+
+def browser_theme_spec() -> dict[str, object]:
+    """What assets/fw_theme.js needs to draw figures dark: the template and the colour map."""
+    return {"template": DARK_TEMPLATE.to_plotly_json(), "colors": {k.lower(): v for k, v in DARK_COLORS.items()}}

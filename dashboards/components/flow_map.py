@@ -20,7 +20,7 @@ from dash import dcc, html
 from dashboards.components.flows import STATUS, flow_grid_rows, flow_status
 from dashboards.components.format import fmt_duration, fmt_int, fmt_pct, short_name
 from dashboards.components.tables import badge
-from dashboards.theme import HEALTH_COLORS, INK
+from dashboards.theme import HEALTH_COLORS, MAP_COLORS, is_dark
 from models.queries.flows import lag_status
 
 #: Column of each kind of system: where orders and goods come from, the ERPs, where goods go.
@@ -149,23 +149,24 @@ def map_elements(systems: Sequence[Mapping[str, Any]], flows: Sequence[Mapping[s
     return elements
 
 
-def map_stylesheet(*, selected: str | None = None) -> list[dict[str, Any]]:
+def map_stylesheet(*, selected: str | None = None, theme: str | None = None) -> list[dict[str, Any]]:
     """Nodes as quiet cards; edges coloured, styled and worded by status; the ``selected`` (open)
-    flow outlined."""
+    flow outlined; card and label colours from the stored ``theme`` (the canvas sees no CSS)."""
+    c = MAP_COLORS["dark" if is_dark(theme) else "light"]
     sheet: list[dict[str, Any]] = [
         {"selector": "node", "style": {
-            "shape": "round-rectangle", "width": 152, "height": 42, "background-color": "#ffffff",
-            "border-width": 1.5, "border-color": "#b8c4d6", "label": "data(label)", "color": INK,
+            "shape": "round-rectangle", "width": 152, "height": 42, "background-color": c["node"],
+            "border-width": 1.5, "border-color": c["node_line"], "label": "data(label)", "color": c["ink"],
             "font-size": 13, "font-weight": 600, "text-valign": "center", "text-halign": "center",
             "text-wrap": "ellipsis", "text-max-width": 140, "font-family": "Liberation Sans, Arial, sans-serif"}},
-        {"selector": "node.kind-erp", "style": {"background-color": "#eef4ff", "border-color": "#7aa2e8",
+        {"selector": "node.kind-erp", "style": {"background-color": c["erp"], "border-color": c["erp_line"],
                                                 "border-width": 2}},
         {"selector": "node.kind-3pl, node.kind-supplier", "style": {"border-style": "solid"}},
         {"selector": "edge", "style": {
             "curve-style": "bezier", "control-point-step-size": 34, "target-arrow-shape": "triangle",
             "arrow-scale": 1.1, "target-label": "data(label)",
-            "target-text-offset": 64, "font-size": 11, "font-weight": 700, "color": INK,
-            "text-background-color": "#ffffff", "text-background-opacity": 0.92, "text-background-padding": 2,
+            "target-text-offset": 64, "font-size": 11, "font-weight": 700, "color": c["ink"],
+            "text-background-color": c["label_bg"], "text-background-opacity": 0.92, "text-background-padding": 2,
             "text-background-shape": "round-rectangle", "text-rotation": "none", "loop-direction": "0deg",
             "loop-sweep": "-50deg", "font-family": "Liberation Sans, Arial, sans-serif"}},
 
@@ -177,9 +178,9 @@ def map_stylesheet(*, selected: str | None = None) -> list[dict[str, Any]]:
             "line-color": colour, "target-arrow-color": colour, "line-style": style, "width": width,
             "z-index": 10 if status in ("failing", "degraded") else 1,
             "text-border-color": colour, "text-border-width": 1, "text-border-opacity": 1 if _worded else 0,
-            "color": colour if status != "degraded" else "#8a5b00"}})  # fmt: skip
+            "color": colour if status != "degraded" else c["degraded_ink"]}})  # fmt: skip
     if selected:
-        outline = {"underlay-color": "#2563eb", "underlay-opacity": 0.3, "underlay-padding": 7}
+        outline = {"underlay-color": c["outline"], "underlay-opacity": 0.3, "underlay-padding": 7}
         sheet.append({"selector": f'edge[flow_id = "{_css_string(selected)}"]', "style": outline})
     return sheet
 

@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
-from dash import html
+from dash import dcc, html
 
 from dashboards.components.format import fmt_duration, fmt_int, short_name
 from dashboards.components.tables import badge
@@ -223,7 +224,8 @@ def timeline_tiles(timeline: Mapping[str, Any], stages: Sequence[Stage], legs: S
 
 
 def exception_items(timeline: Mapping[str, Any]) -> html.Div:
-    """Exceptions that name this key: severity, title, status and when, open ones first."""
+    """Exceptions that name this key: severity, title (a link that opens it in the workbench, where it is
+    acted on), status and when, open ones first."""
     exceptions = [e for e in timeline["entries"] if e["type"] == "exception"]
     if not exceptions:
         return html.Div("No exception names this key", className="empty-state")
@@ -235,7 +237,15 @@ def exception_items(timeline: Mapping[str, Any]) -> html.Div:
                 **{"data-exception": str(x["exception_id"])},
                 children=[
                     html.Div(
-                        [badge(x["severity"], x["severity"]), html.Span(x["title"], className="or-x-title")],
+                        [
+                            badge(x["severity"], x["severity"]),
+                            dcc.Link(
+                                x["title"],
+                                href=f"/exceptions?id={quote(str(x['exception_id']))}",
+                                className="or-x-title",
+                                title="Open in the exception workbench",
+                            ),
+                        ],
                         className="or-x-head",
                     ),
                     html.Div(

@@ -232,10 +232,11 @@ def _refresh_list(_tick: int | None, range_: str) -> tuple[Any, ...]:
     Output("fl-grid", "selectedRows"),
     Output("fl-map", "stylesheet"),
     Input("fl-flow", "data"),
+    Input("fw-theme", "data"),
 )
-def _mark_open(flow_id: str | None) -> tuple[Any, ...]:
-    """The open flow selected in the list and outlined on the map."""
-    return ([{"flow_id": flow_id}] if flow_id else []), map_stylesheet(selected=flow_id)
+def _mark_open(flow_id: str | None, theme: str | None) -> tuple[Any, ...]:
+    """The open flow selected in the list and outlined on the map, drawn in the reader's theme."""
+    return ([{"flow_id": flow_id}] if flow_id else []), map_stylesheet(selected=flow_id, theme=theme)
 
 
 @dash.callback(

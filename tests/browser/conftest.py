@@ -35,6 +35,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+#: Where Cytoscape draws an element, in page pixels (the instance hangs off the component's React fiber).
+MAP_WHERE = """(id) => {
+    const el = document.getElementById('fl-map');
+    const key = Object.keys(el).find(k => k.startsWith('__reactFiber$'));
+    let fiber = el[key];
+    while (fiber && !(fiber.stateNode && fiber.stateNode._cy)) { fiber = fiber.return; }
+    const cy = fiber.stateNode._cy, item = cy.getElementById(id);
+    const p = item.isEdge() ? item.midpoint() : item.position();
+    const box = el.getBoundingClientRect(), pan = cy.pan(), zoom = cy.zoom();
+    return {x: box.left + p.x * zoom + pan.x, y: box.top + p.y * zoom + pan.y,
+            edges: cy.edges().map(e => [e.data('flow_id'), e.classes().join(' ')]), nodes: cy.nodes().length};
+}"""
+
 
 @dataclass
 class WatchedPage:

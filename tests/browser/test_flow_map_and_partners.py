@@ -26,7 +26,7 @@ from models.queries.common import Window
 from models.queries.exceptions import list_exceptions
 from models.queries.flows import flows_health
 from models.queries.partner_performance import partner_scorecards
-from tests.browser.conftest import ANCHOR, TIMEOUT_MS, WatchedPage
+from tests.browser.conftest import ANCHOR, MAP_WHERE, TIMEOUT_MS, WatchedPage
 from tests.live_server import LiveServer, serve
 
 pytestmark = pytest.mark.browser
@@ -34,19 +34,6 @@ pytestmark = pytest.mark.browser
 VIEWPORTS = {"1024": {"width": 1024, "height": 768}, "1440": {"width": 1440, "height": 900}}
 OUTAGE_FLOW = "3pl_north-d365-shipment"
 LATE_SUPPLIER = "sup_brightline"
-
-#: Where Cytoscape draws an element, in page pixels (the instance hangs off the component's React fiber).
-WHERE = """(id) => {
-    const el = document.getElementById('fl-map');
-    const key = Object.keys(el).find(k => k.startsWith('__reactFiber$'));
-    let fiber = el[key];
-    while (fiber && !(fiber.stateNode && fiber.stateNode._cy)) { fiber = fiber.return; }
-    const cy = fiber.stateNode._cy, item = cy.getElementById(id);
-    const p = item.isEdge() ? item.midpoint() : item.position();
-    const box = el.getBoundingClientRect(), pan = cy.pan(), zoom = cy.zoom();
-    return {x: box.left + p.x * zoom + pan.x, y: box.top + p.y * zoom + pan.y,
-            edges: cy.edges().map(e => [e.data('flow_id'), e.classes().join(' ')]), nodes: cy.nodes().length};
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +75,7 @@ def _shot(page: Page, artifacts: Path, name: str) -> None:
 
 def _map(page: Page, element: str) -> dict[str, Any]:
     page.wait_for_function("() => (document.querySelector('#fl-map-summary') || {}).innerText")
-    return page.evaluate(WHERE, element)
+    return page.evaluate(MAP_WHERE, element)
 
 
 def _health(server: LiveServer, range_: str) -> dict[str, dict[str, Any]]:

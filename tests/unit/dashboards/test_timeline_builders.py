@@ -211,6 +211,11 @@ def test_exceptions_open_first_with_status_badges() -> None:
     items = having(exception_items(_timeline([resolved, _exception(600)], [])), "data-exception")
     assert [props(i)["data-exception"] for i in items] == ["10", "9"]
     assert "resolved Mar 2 09:00:00" in text(items[1])
+    # each opens in the workbench, where it is acted on
+    assert [props(link)["href"] for i in items for link in having(i, "href")] == [
+        "/exceptions?id=10",
+        "/exceptions?id=9",
+    ]
     assert text(exception_items(_timeline([], []))) == "No exception names this key"
 
 
