@@ -5,7 +5,6 @@ from the API. A bad value stops with the setting's name, like every other settin
 from __future__ import annotations
 
 import re
-import tomllib
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from alerts.labels import Matcher
+from models.store.toml_files import read_toml
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("default_rules.toml")
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -325,12 +325,7 @@ class RulesFileError(ValueError):
 def load_rules_file(path: Path | None) -> list[RuleConfig]:
     """The ``[[rules]]`` of a TOML file (default: the demo's), each validated; errors name file and rule."""
     path = path or DEFAULT_RULES_FILE
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise RulesFileError(f"cannot read alert rules file {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesFileError(f"alert rules file {path} is not valid TOML: {exc}") from exc
+    data = read_toml(path, "alert rules file", RulesFileError)
     unknown = sorted(set(data) - {"rules"})
     if unknown:
         raise RulesFileError(f"alert rules file {path}: unknown key {', '.join(unknown)} (expected [[rules]])")

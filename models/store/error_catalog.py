@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from models.store.flow_config import Id
 from models.store.tables import error_classes
+from models.store.toml_files import read_toml
 
 DEFAULT_ERROR_CATALOG_FILE = Path(__file__).with_name("default_error_catalog.toml")
 
@@ -110,12 +110,7 @@ class ErrorCatalog(BaseModel):
 def load_error_catalog(path: Path | None = None) -> ErrorCatalog:
     """Read and validate a catalogue file (the default when ``path`` is None)."""
     source = path or DEFAULT_ERROR_CATALOG_FILE
-    try:
-        document = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ErrorCatalogError(f"cannot read error catalog {source}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ErrorCatalogError(f"error catalog {source} is not valid TOML: {exc}") from exc
+    document = read_toml(source, "error catalog", ErrorCatalogError)
     try:
         return ErrorCatalog.model_validate(document)
     except ValidationError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from models.store.flow_config import EventType, Id
 from models.store.tables import cutoffs, expected_events, reconciliation_stages
+from models.store.toml_files import read_toml
 
 DEFAULT_EXPECTATIONS_FILE = Path(__file__).with_name("default_expectations.toml")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -131,12 +131,7 @@ class ExpectationsConfig(BaseModel):
 def load_expectations(path: Path | None = None) -> ExpectationsConfig:
     """Read and validate an expectations file (the demo's when ``path`` is None)."""
     source = path or DEFAULT_EXPECTATIONS_FILE
-    try:
-        document = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ExpectationsError(f"cannot read expectations file {source}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ExpectationsError(f"expectations file {source} is not valid TOML: {exc}") from exc
+    document = read_toml(source, "expectations file", ExpectationsError)
     try:
         return ExpectationsConfig.model_validate(document)
     except ValidationError as exc:

@@ -7,7 +7,6 @@ than in code; the demo distributor's file is the default.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy.engine import Connection
 
 from models.store.tables import flows, systems
+from models.store.toml_files import read_toml
 
 DEFAULT_FLOWS_FILE = Path(__file__).with_name("default_flows.toml")
 
@@ -86,12 +86,7 @@ class FlowConfig(BaseModel):
 def load_flow_config(path: Path | None = None) -> FlowConfig:
     """Read and validate a flow file (the demo's when ``path`` is None)."""
     source = path or DEFAULT_FLOWS_FILE
-    try:
-        document = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise FlowConfigError(f"cannot read flow file {source}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise FlowConfigError(f"flow file {source} is not valid TOML: {exc}") from exc
+    document = read_toml(source, "flow file", FlowConfigError)
     try:
         return FlowConfig.model_validate(document)
     except ValidationError as exc:

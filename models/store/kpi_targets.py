@@ -9,7 +9,6 @@ metric's name ends with, counts as counts.
 from __future__ import annotations
 
 import math
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from models.enums import Direction, Rag
 from models.queries.kpis import METRIC_BY_NAME
+from models.store.toml_files import read_toml
 
 DEFAULT_TARGETS_FILE = Path(__file__).with_name("default_kpi_targets.toml")
 #: Amber band: a value worse than target by at most this share of the target.
@@ -94,12 +94,7 @@ class TargetsFileError(ValueError):
 def load_targets_file(path: Path | None = None) -> list[KpiTarget]:
     """The ``[[targets]]`` of a TOML file (the demo's when ``path`` is None), each validated."""
     source = path or DEFAULT_TARGETS_FILE
-    try:
-        document: dict[str, Any] = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TargetsFileError(f"cannot read KPI targets file {source}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetsFileError(f"KPI targets file {source} is not valid TOML: {exc}") from exc
+    document = read_toml(source, "KPI targets file", TargetsFileError)
     unknown = sorted(set(document) - {"targets"})
     if unknown:
         raise TargetsFileError(f"KPI targets file {source}: unknown key {', '.join(unknown)} (expected [[targets]])")

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app.context import open_context
 from app.settings import load_settings
@@ -26,7 +27,7 @@ from models.queries.common import Window
 from models.queries.exceptions import list_exceptions
 from models.queries.flows import flows_health
 from models.queries.partner_performance import partner_scorecards
-from tests.browser.conftest import ANCHOR, MAP_WHERE, TIMEOUT_MS, WatchedPage
+from tests.browser.conftest import ANCHOR, MAP_WHERE, TIMEOUT_MS, WatchedPage, settle
 from tests.live_server import LiveServer, serve
 
 pytestmark = pytest.mark.browser
@@ -78,6 +79,22 @@ def _map(page: Page, element: str) -> dict[str, Any]:
     return page.evaluate(MAP_WHERE, element)
 
 
+def _hover(page: Page, element: str, shown: str) -> dict[str, Any]:
+    """Point at ``element`` once the page has settled, until its panel ``shown`` appears: the map may
+    still be fitting itself when the page first paints, which moves the element under the pointer."""
+    for _ in range(5):
+        settle(page)
+        where = _map(page, element)
+        page.mouse.move(0, 0)
+        page.mouse.move(where["x"], where["y"])
+        try:
+            page.locator(shown).wait_for(state="visible", timeout=3_000)
+            return where
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"pointing at {element} never showed {shown}")
+
+
 def _health(server: LiveServer, range_: str) -> dict[str, dict[str, Any]]:
     now = server.ctx.now()
     with server.ctx.engine.connect() as conn:
@@ -103,8 +120,9 @@ def test_flow_map_shows_health_hover_numbers_and_opens_a_flow(
     _shot(page, artifacts, f"flow-map-{size}")
 
     outage = health[OUTAGE_FLOW]
-    page.mouse.move(drawn["x"], drawn["y"])
-    panel = page.locator(f".fm-info[data-flow='{OUTAGE_FLOW}']")
+    shown = f".fm-info[data-flow='{OUTAGE_FLOW}']"
+    drawn = _hover(page, f"flow:{OUTAGE_FLOW}", shown)
+    panel = page.locator(shown)
     expect(panel).to_be_visible()
     expect(panel).to_contain_text(STATUS[flow_status(outage)][1])
     expect(panel).to_contain_text(f"Deliveries{outage['deliveries_last_hour']:,}")
