@@ -235,19 +235,27 @@ def manual_intervention_rate(conn: Connection, window: Window, group: str | None
     )
 
 
+def _promise_sql() -> tuple[str, str]:
+    """The promised ship-by, defined once: a query of each order of ``o`` with the SLA of every step
+    its promise adds up (``<step>_sla``), to be named ``s``, and that sum in seconds over ``s``."""
+    steps = [ORDER_STEP_BY_KEY[k] for k in PROMISE_STEPS]
+    slas = ", ".join(
+        f"max(f.sla_seconds) FILTER (WHERE f.start_event = '{s.start_event}' "
+        f"AND f.end_event = '{s.end_event}') AS {s.key}_sla"
+        for s in steps
+    )
+    joins = " OR ".join(f"({step_flow_join(s)})" for s in steps)
+    query = f"SELECT o.correlation_id, {slas} FROM o JOIN flows f ON {joins} GROUP BY o.correlation_id"
+    return query, " + ".join(f"coalesce(s.{s.key}_sla, 0)" for s in steps)
+
+
 def _judged_orders(conn: Connection, group: str | None) -> str:
     """Per order created in ``[:since, :until)`` and not cancelled by ``:until``: whether it is
     decided, and the four SCOR perfect-order components as of ``:until`` (see
     :func:`perfect_order_rate`). Columns ``grp, decided, shipped, on_time, in_full, damage_free,
     documents_right``."""
     grp = _order_column(group)
-    steps = [ORDER_STEP_BY_KEY[k] for k in PROMISE_STEPS]
-    slas = ",\n".join(
-        f"max(f.sla_seconds) FILTER (WHERE f.start_event = '{s.start_event}' "
-        f"AND f.end_event = '{s.end_event}') AS {s.key}_sla"
-        for s in steps
-    )
-    promise = " + ".join(f"coalesce(s.{s.key}_sla, 0)" for s in steps)
+    slas, promise = _promise_sql()
     reason = json_text(conn, "e.payload", "reason")
     return f"""
         WITH o AS (
@@ -256,9 +264,7 @@ def _judged_orders(conn: Connection, group: str | None) -> str:
               AND (cancelled_at IS NULL OR cancelled_at >= :until)
         ),
         s AS (
-            SELECT o.correlation_id, {slas}
-            FROM o JOIN flows f ON {" OR ".join(f"({step_flow_join(s)})" for s in steps)}
-            GROUP BY o.correlation_id
+            {slas}
         ),
         short AS (
             SELECT DISTINCT e.correlation_id FROM business_events e
@@ -354,13 +360,7 @@ def on_time_shipment_rate(conn: Connection, window: Window, group: str | None) -
     acceptance, release and shipment SLAs), whenever they were created: a shipping view,
     counted when the shipment happens rather than per order cohort."""
     grp = _order_column(group)
-    steps = [ORDER_STEP_BY_KEY[k] for k in PROMISE_STEPS]
-    slas = ",\n".join(
-        f"max(f.sla_seconds) FILTER (WHERE f.start_event = '{s.start_event}' "
-        f"AND f.end_event = '{s.end_event}') AS {s.key}_sla"
-        for s in steps
-    )
-    promise = " + ".join(f"coalesce(s.{s.key}_sla, 0)" for s in steps)
+    slas, promise = _promise_sql()
     return read_frame(
         conn,
         f"""
@@ -368,9 +368,7 @@ def on_time_shipment_rate(conn: Connection, window: Window, group: str | None) -
             SELECT * FROM order_facts WHERE dispatched_at >= :since AND dispatched_at < :until
         ),
         s AS (
-            SELECT o.correlation_id, {slas}
-            FROM o JOIN flows f ON {" OR ".join(f"({step_flow_join(s)})" for s in steps)}
-            GROUP BY o.correlation_id
+            {slas}
         )
         SELECT {grp} AS grp, count(*) AS n,
                {_share(f"{seconds_between(conn, 'o.created_at', 'o.dispatched_at')} <= {promise}")} AS share
