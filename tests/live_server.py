@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,18 +48,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Seeded demo databases of this test session, by what was seeded: seeding once and copying the file
+#: is what lets a dozen browser modules each own a fresh demo within the suite's time limit.
+_SEEDED: dict[tuple[datetime, int, int, int], Path] = {}
+
+
+def seeded_db(db: Path, *, anchor: datetime, days: int = 7, orders_per_day: int = 300, seed: int = 7) -> Path:
+    """Put a copy of the demo distributor's ``days`` of history ending at ``anchor`` at ``db``: the
+    seeder's own output (the same seed gives the same data), made once per session and copied."""
+    key = (anchor, days, orders_per_day, seed)
+    if key not in _SEEDED:
+        from seed_data import seed_demo
+
+        template = Path(tempfile.mkdtemp(prefix="flowwatch-seeded-")) / "demo.duckdb"
+        ctx = open_context(load_settings(db=template))
+        try:
+            seed_demo(ctx.engine, ctx.writer, days=days, orders_per_day=orders_per_day, seed=seed, anchor=anchor)
+        finally:
+            ctx.close()
+        _SEEDED[key] = template
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_SEEDED[key], db)
+    return db
+
+
 @contextmanager
 def serve_seeded(
     db: Path, *, anchor: datetime, days: int = 7, orders_per_day: int = 300, seed: int = 7
 ) -> Iterator[LiveServer]:
-    """Seed ``days`` of the demo distributor ending at ``anchor`` into a new database at ``db`` and serve
-    it with the clock pinned to ``anchor``, so "today" and "in flight" do not drift during a test."""
-    from seed_data import seed_demo
-
-    settings = load_settings(db=db)
+    """Serve a seeded demo (:func:`seeded_db`) at ``db`` with the clock pinned to ``anchor``, so
+    "today" and "in flight" do not drift during a test."""
+    settings = load_settings(db=seeded_db(db, anchor=anchor, days=days, orders_per_day=orders_per_day, seed=seed))
     ctx = open_context(settings)
     ctx.clock = lambda: anchor
-    seed_demo(ctx.engine, ctx.writer, days=days, orders_per_day=orders_per_day, seed=seed, anchor=anchor)
     with serve(settings, ctx=ctx) as live:
         yield live
 

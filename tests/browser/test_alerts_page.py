@@ -18,7 +18,7 @@ from app.services.alerts import overview
 from app.settings import load_settings
 from models.detection.passes import run_detection
 from tests.browser.conftest import ANCHOR, WatchedPage
-from tests.live_server import LiveServer, serve
+from tests.live_server import LiveServer, seeded_db, serve
 from tests.slack_server import TOKEN, SlackServer, slack_server
 
 pytestmark = pytest.mark.browser
@@ -33,10 +33,8 @@ def slack() -> Iterator[SlackServer]:
 @pytest.fixture(scope="module")
 def alerting(tmp_path_factory: pytest.TempPathFactory, slack: SlackServer) -> Iterator[LiveServer]:
     """A week of the demo, its default rules evaluated until they fire, notified to the Slack server."""
-    from seed_data import seed_demo
-
     settings = load_settings(
-        db=tmp_path_factory.mktemp("alerts") / "flowwatch.duckdb",
+        db=seeded_db(tmp_path_factory.mktemp("alerts") / "flowwatch.duckdb", anchor=ANCHOR),
         slack_bot_token=TOKEN,
         slack_channel="#ops",
         slack_api_base_url=slack.api,
@@ -44,7 +42,6 @@ def alerting(tmp_path_factory: pytest.TempPathFactory, slack: SlackServer) -> It
     ctx = open_context(settings)
     clock = [ANCHOR]
     ctx.clock = lambda: clock[0]
-    seed_demo(ctx.engine, ctx.writer, days=7, orders_per_day=300, seed=7, anchor=ANCHOR)
     with ctx.writer.transaction() as conn:
         run_detection(conn, now=ANCHOR)
     assert ctx.alerts is not None

@@ -17,8 +17,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from app.context import open_context
-from app.settings import load_settings
 from dashboards.components.flows import STATUS, flow_status
 from dashboards.components.format import fmt_duration, fmt_pct
 from dashboards.components.partners import rank
@@ -28,11 +26,12 @@ from models.queries.exceptions import list_exceptions
 from models.queries.flows import flows_health
 from models.queries.partner_performance import partner_scorecards
 from tests.browser.conftest import ANCHOR, MAP_WHERE, TIMEOUT_MS, WatchedPage, settle
-from tests.live_server import LiveServer, serve
+from tests.live_server import LiveServer, serve_seeded
 
 pytestmark = pytest.mark.browser
 
-VIEWPORTS = {"1024": {"width": 1024, "height": 768}, "1440": {"width": 1440, "height": 900}}
+#: One width here; every page at 1024 and 1440 px, light and dark, is test_page_matrix.py's.
+VIEWPORTS = {"1440": {"width": 1440, "height": 900}}
 OUTAGE_FLOW = "3pl_north-d365-shipment"
 LATE_SUPPLIER = "sup_brightline"
 
@@ -40,13 +39,7 @@ LATE_SUPPLIER = "sup_brightline"
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """14 days × 300 orders, so the partners' previous 7 days hold data too (the default 7 do not)."""
-    from seed_data import seed_demo
-
-    settings = load_settings(db=tmp_path_factory.mktemp("map") / "flowwatch.duckdb")
-    ctx = open_context(settings)
-    ctx.clock = lambda: ANCHOR
-    seed_demo(ctx.engine, ctx.writer, days=14, orders_per_day=300, seed=7, anchor=ANCHOR)
-    with serve(settings, ctx=ctx) as live:
+    with serve_seeded(tmp_path_factory.mktemp("map") / "flowwatch.duckdb", anchor=ANCHOR, days=14) as live:
         yield live
 
 

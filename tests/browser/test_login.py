@@ -25,7 +25,7 @@ from models.detection.passes import run_detection_job
 from models.queries import access as store
 from models.queries.exceptions import ExceptionFilter, get_state, list_exceptions
 from tests.browser.conftest import ANCHOR, TIMEOUT_MS, WatchedPage
-from tests.live_server import LiveServer, serve
+from tests.live_server import LiveServer, seeded_db, serve
 
 pytestmark = pytest.mark.browser
 
@@ -36,12 +36,10 @@ ROLES = {"vera": "viewer", "otto": "operator", "ada": "admin"}
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A small seeded demo served with auth on, one user per role."""
-    from seed_data import seed_demo
-
-    settings = load_settings(db=tmp_path_factory.mktemp("login") / "fw.duckdb", auth=True)
+    db = seeded_db(tmp_path_factory.mktemp("login") / "fw.duckdb", anchor=ANCHOR, days=3, orders_per_day=200)
+    settings = load_settings(db=db, auth=True)
     ctx = open_context(settings)
     ctx.clock = lambda: ANCHOR
-    seed_demo(ctx.engine, ctx.writer, days=3, orders_per_day=200, seed=7, anchor=ANCHOR)
     with ctx.writer.transaction() as conn:
         for name, role in ROLES.items():
             access.create_user(conn, name, role, PASSWORD, by="test", now=ANCHOR)

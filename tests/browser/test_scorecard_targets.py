@@ -20,8 +20,6 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from app.context import open_context
-from app.settings import load_settings
 from dashboards.components.format import fmt_pct
 from models.queries.common import Window
 from models.queries.kpi_targets import list_targets
@@ -30,23 +28,19 @@ from models.queries.overview import exception_aging_in_period
 from models.queries.timeline import find_orders
 from models.store.kpi_targets import rag_status
 from tests.browser.conftest import ANCHOR, TIMEOUT_MS, WatchedPage
-from tests.live_server import LiveServer, serve
+from tests.live_server import LiveServer, serve_seeded
 
 pytestmark = pytest.mark.browser
-VIEWPORTS = {"1024": {"width": 1024, "height": 768}, "1440": {"width": 1440, "height": 900}}
+#: One width here (the narrow one, where layouts break first); every page at both widths and in both
+#: themes is test_page_matrix.py's.
+VIEWPORTS = {"1024": {"width": 1024, "height": 768}}
 ROWS = "#ex-grid .ag-center-cols-container .ag-row"
 
 
 @pytest.fixture(scope="module")
 def fortnight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Fourteen days of the demo (300 orders a day), the shipped targets, the clock at ANCHOR."""
-    from seed_data import seed_demo
-
-    settings = load_settings(db=tmp_path_factory.mktemp("targets") / "flowwatch.duckdb")
-    ctx = open_context(settings)
-    ctx.clock = lambda: ANCHOR
-    seed_demo(ctx.engine, ctx.writer, days=14, orders_per_day=300, seed=7, anchor=ANCHOR)
-    with serve(settings, ctx=ctx) as live:
+    with serve_seeded(tmp_path_factory.mktemp("targets") / "flowwatch.duckdb", anchor=ANCHOR, days=14) as live:
         yield live
 
 

@@ -15,10 +15,11 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pika
 import pika.exceptions
@@ -32,6 +33,14 @@ from collectors.brokers import NatsConfig, RabbitConfig
 AMQP_URL = os.environ.get("FLOWWATCH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 NATS_URL = os.environ.get("FLOWWATCH_TEST_NATS_URL", "nats://127.0.0.1:4222")
 T0 = datetime(2026, 3, 12, 9, 0)
+T = TypeVar("T")
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to its end on an event loop of its own thread: the browser tests' Playwright
+    keeps an event loop running on the main thread for the whole session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _unavailable(reason: str) -> None:
@@ -218,7 +227,7 @@ def jetstream() -> Iterator[tuple[str, str]]:
         await nc.close()
 
     try:
-        asyncio.run(probe())
+        _run(probe())
     except Exception as exc:
         _unavailable(f"NATS JetStream is not reachable at {NATS_URL}: {exc!r}")
     tag = uuid.uuid4().hex[:10]
@@ -233,7 +242,7 @@ def jetstream() -> Iterator[tuple[str, str]]:
                 await js.delete_stream(name)
         await nc.close()
 
-    asyncio.run(drop())
+    _run(drop())
 
 
 def _js_publish(subject: str, bodies: list[tuple[bytes, dict[str, str]]]) -> None:
@@ -246,7 +255,7 @@ def _js_publish(subject: str, bodies: list[tuple[bytes, dict[str, str]]]) -> Non
             await js.publish(subject, body, headers=headers or None)  # returns once the stream stored it
         await nc.close()
 
-    asyncio.run(send())
+    _run(send())
 
 
 def _js_dead_letters(stream: str) -> list[tuple[bytes, dict[str, str]]]:
@@ -263,7 +272,7 @@ def _js_dead_letters(stream: str) -> list[tuple[bytes, dict[str, str]]]:
         await nc.close()
         return out
 
-    return asyncio.run(read())
+    return _run(read())
 
 
 def test_nats_events_are_ingested_acknowledged_after_the_write_and_resumed_after_a_restart(
