@@ -59,6 +59,7 @@ def test_the_toggle_switches_everything_and_is_remembered(live_server: LiveServe
     page.wait_for_selector("html[data-theme=dark]", state="attached")
     first_paint = page.evaluate("document.documentElement.dataset.theme")
     assert first_paint == "dark"
+    page.wait_for_selector(".ag-root-wrapper")  # the grid is drawn by its own component after the page
     settle(page)
     grid_bg = page.eval_on_selector(".ag-root-wrapper", "g => getComputedStyle(g).backgroundColor")
     assert grid_bg == _rgb("#172033")
