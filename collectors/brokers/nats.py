@@ -9,8 +9,6 @@ a delay and JetStream redelivers it.
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -23,38 +21,24 @@ from nats.js.errors import NotFoundError
 
 from collectors.brokers.config import NatsConfig
 from collectors.brokers.decode import decode
-from collectors.brokers.runner import ConsumerStatus, Submit
+from collectors.brokers.runner import Consumer, Submit
 from models.ingest.buffer import Backpressure
-
-log = logging.getLogger(__name__)
 
 ERROR_HEADER = "Flowwatch-Error"
 
 
-class NatsConsumer:
-    """Pull ``config.subject`` from ``config.stream`` until :meth:`stop`; reconnects on its own."""
+class NatsConsumer(Consumer):
+    """Pull ``config.subject`` from ``config.stream`` until stopped, on an event loop of its thread."""
+
+    kind = "nats"
+    errors = (NatsError, OSError)
 
     def __init__(self, config: NatsConfig, submit: Submit, clock: Callable[[], datetime]) -> None:
-        self.config, self._submit, self._clock = config, submit, clock
-        self.status = ConsumerStatus(config.name, "nats")
-        self._stop = threading.Event()
+        super().__init__(config.name, submit, clock)
+        self.config = config
 
-    def stop(self) -> None:
-        """Finish the batch in hand and leave."""
-        self._stop.set()
-
-    def run(self) -> None:
-        """The consumer thread: its own event loop; on an error, wait and connect again."""
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                asyncio.run(self._consume())
-                delay = 0.5
-            except (NatsError, OSError) as exc:
-                self.status.failed(f"{type(exc).__name__}: {exc}")
-                log.warning("broker %s: %s; reconnecting in %.1f s", self.config.name, exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
+    def consume(self) -> None:
+        asyncio.run(self._consume())
 
     async def _consume(self) -> None:
         c = self.config

@@ -8,8 +8,6 @@ dead-letter queue (a persistent publish confirmed by the broker) before the batc
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -20,40 +18,23 @@ from pika.exceptions import AMQPError
 
 from collectors.brokers.config import RabbitConfig
 from collectors.brokers.decode import decode
-from collectors.brokers.runner import ConsumerStatus, Submit
+from collectors.brokers.runner import Consumer, Submit
 from models.ingest.buffer import Backpressure
-
-log = logging.getLogger(__name__)
 
 ERROR_HEADER = "x-flowwatch-error"
 
 
-class RabbitConsumer:
-    """Consume ``config.queue`` until :meth:`stop`; reconnects with backoff when the broker goes away."""
+class RabbitConsumer(Consumer):
+    """Consume ``config.queue`` until stopped; reconnects with backoff when the broker goes away."""
+
+    kind = "rabbitmq"
+    errors = (AMQPError,)
 
     def __init__(self, config: RabbitConfig, submit: Submit, clock: Callable[[], datetime]) -> None:
-        self.config, self._submit, self._clock = config, submit, clock
-        self.status = ConsumerStatus(config.name, "rabbitmq")
-        self._stop = threading.Event()
+        super().__init__(config.name, submit, clock)
+        self.config = config
 
-    def stop(self) -> None:
-        """Finish the batch in hand and leave."""
-        self._stop.set()
-
-    def run(self) -> None:
-        """The consumer thread: connect, consume, and on any broker error wait and start again."""
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                self._consume()
-                delay = 0.5
-            except AMQPError as exc:
-                self.status.failed(f"{type(exc).__name__}: {exc}")
-                log.warning("broker %s: %s; reconnecting in %.1f s", self.config.name, exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
-
-    def _consume(self) -> None:
+    def consume(self) -> None:
         connection = pika.BlockingConnection(pika.URLParameters(self.config.url))
         try:
             channel = connection.channel()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 if TYPE_CHECKING:
     from collectors.brokers.config import NatsConfig, RabbitConfig
+
+log = logging.getLogger(__name__)
 
 #: Hands a table to the ingest buffer (durable when it returns; raises Backpressure when full).
 Submit = Callable[[str, pa.Table], None]
@@ -49,26 +52,52 @@ class ConsumerStatus:
             self.refused += refused
 
 
-class _Consumer(Protocol):
-    status: ConsumerStatus
+class Consumer:
+    """What both consumers share: a status, a stop flag, and the thread's loop that connects, consumes
+    until stopped, and on a broker error (``errors``) waits with a doubling backoff and connects again."""
 
-    def run(self) -> None: ...
+    kind = ""
+    errors: tuple[type[BaseException], ...] = ()
 
-    def stop(self) -> None: ...
+    def __init__(self, name: str, submit: Submit, clock: Callable[[], datetime]) -> None:
+        self._submit, self._clock = submit, clock
+        self.status = ConsumerStatus(name, self.kind)
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Finish the batch in hand and leave."""
+        self._stop.set()
+
+    def run(self) -> None:
+        """The consumer thread."""
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                self.consume()
+                delay = 0.5
+            except self.errors as exc:
+                self.status.failed(f"{type(exc).__name__}: {exc}")
+                log.warning("broker %s: %s; reconnecting in %.1f s", self.status.name, exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+
+    def consume(self) -> None:
+        """Connect and consume until stopped (a broker error ends it)."""
+        raise NotImplementedError
 
 
 class BrokerConsumers:
     """Start a consumer thread per ``[[brokers]]`` entry; stop them with the process."""
 
     def __init__(self) -> None:
-        self._consumers: list[tuple[_Consumer, threading.Thread]] = []
+        self._consumers: list[tuple[Consumer, threading.Thread]] = []
 
     def start(
         self, configs: Sequence[RabbitConfig | NatsConfig], submit: Submit, clock: Callable[[], datetime]
     ) -> None:
         """One thread per consumer (the imports wait until a broker is configured)."""
         for config in configs:
-            consumer: _Consumer
+            consumer: Consumer
             if config.kind == "rabbitmq":
                 from collectors.brokers.rabbitmq import RabbitConsumer
 
