@@ -82,9 +82,9 @@ def test_northstar_down_live_then_fixed_and_replayed(tmp_path: Path) -> None:
                       "ORDER BY sampled_at DESC LIMIT 1")[0]["depth"] <= 2)  # fmt: skip
 
             dead = [x for x in northstar if x["kind"] == "dead_letter"]
-            for x in dead:  # the outage's last dead letters join with the next passes: plan once it holds still
-                settled(lambda x=x: httpx.get(f"{live.url}/api/v1/exceptions/{x['exception_id']}",
-                                              timeout=10).json()["message_counts"])  # fmt: skip
+            # the outage's last dead letters join with the next passes: plan once they all hold still
+            settled(lambda: [httpx.get(f"{live.url}/api/v1/exceptions/{x['exception_id']}",
+                                       timeout=10).json()["message_counts"] for x in dead])  # fmt: skip
             plan = httpx.post(f"{live.url}/api/v1/exceptions/bulk", headers=live.auth("dana.okafor"), timeout=30, json={
                 "action": "replay", "dry_run": True,
                 "ids": [x["exception_id"] for x in dead]}).json()  # fmt: skip
