@@ -85,9 +85,8 @@ def test_background_flusher_commits_by_age(tmp_path) -> None:  # type: ignore[no
     buf.start()
     try:
         buf.submit("queue_samples", _samples(4))
-        for _ in range(200):
-            if _count(engine, "queue_samples") == 4:
-                break
+        deadline = time.monotonic() + 30  # by age (0.05 s), never flushed by hand; generous for a busy machine
+        while _count(engine, "queue_samples") < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert _count(engine, "queue_samples") == 4
         assert buf.stats.flushed_rows["queue_samples"] == 4
