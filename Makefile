@@ -19,8 +19,11 @@ install: $(STAMP)
 demo: install
 	$(BIN)/flowwatch demo $(ARGS)
 
+# Two workers (pytest-xdist): most tests wait on a server, a broker or Chromium, so two share the
+# two cores well; tests that restart or share a broker carry xdist_group("rabbitmq") and run in one worker.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # mypy is strict on models/ and app/services/ (pyproject's [tool.mypy])
 lint: install

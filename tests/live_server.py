@@ -91,11 +91,16 @@ def serve(settings: Settings, *, ctx: AppContext | None = None, app: FastAPI | N
     if app is not None:
         ctx = app.state.ctx
     ctx = ctx or open_context(settings)
-    port = free_port()
+    # The socket is bound here and handed to uvicorn: no other test (or xdist worker) can take the port
+    # between choosing it and listening on it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(app or create_app(settings, ctx=ctx), host="127.0.0.1", port=port, log_level="warning")
     )
-    thread = threading.Thread(target=server.run, name="flowwatch-test-server", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="flowwatch-test-server",
+                              daemon=True)  # fmt: skip
     thread.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -113,6 +118,7 @@ def serve(settings: Settings, *, ctx: AppContext | None = None, app: FastAPI | N
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+        sock.close()
 
 
 def settled(read: Callable[[], object], *, times: int = 3, every: float = 2.0, timeout: float = 60.0) -> object:

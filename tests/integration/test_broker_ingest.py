@@ -30,6 +30,9 @@ from app.metrics import render
 from app.settings import load_settings
 from collectors.brokers import NatsConfig, RabbitConfig
 
+# One worker runs every test that uses the real RabbitMQ: one of them restarts it.
+pytestmark = pytest.mark.xdist_group("rabbitmq")
+
 AMQP_URL = os.environ.get("FLOWWATCH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 NATS_URL = os.environ.get("FLOWWATCH_TEST_NATS_URL", "nats://127.0.0.1:4222")
 T0 = datetime(2026, 3, 12, 9, 0)

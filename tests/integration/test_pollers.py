@@ -30,6 +30,9 @@ from dashboards.components.ingest import poller_health
 from models.ingest.buffer import Backpressure
 from tests.live_server import free_port
 
+# One worker runs every test that uses the real RabbitMQ: one of them restarts it.
+pytestmark = pytest.mark.xdist_group("rabbitmq")
+
 SAMPLES = Path(__file__).parents[1] / "unit" / "collectors" / "samples"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 NOW = datetime(2024, 5, 1, 10, 0, 0)  # the recorded exporter's head timestamps are 600 s / 3,600 s before
