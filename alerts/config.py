@@ -16,13 +16,12 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from alerts.labels import Matcher
-from models.store.toml_files import read_toml
+from models.store.toml_files import read_toml_entries, repeated
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("default_rules.toml")
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -311,13 +310,6 @@ class AlertsConfig(BaseModel):
         return self
 
 
-def field_error(error: Any) -> str:
-    """One pydantic error as ``field: message`` (a rule-wide check's message names its field itself)."""
-    where = ".".join(str(p) for p in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
-
-
 class RulesFileError(ValueError):
     """The rules file cannot be read; the message names the file and the rule."""
 
@@ -325,20 +317,8 @@ class RulesFileError(ValueError):
 def load_rules_file(path: Path | None) -> list[RuleConfig]:
     """The ``[[rules]]`` of a TOML file (default: the demo's), each validated; errors name file and rule."""
     path = path or DEFAULT_RULES_FILE
-    data = read_toml(path, "alert rules file", RulesFileError)
-    unknown = sorted(set(data) - {"rules"})
-    if unknown:
-        raise RulesFileError(f"alert rules file {path}: unknown key {', '.join(unknown)} (expected [[rules]])")
-    rules = []
-    for index, raw in enumerate(data.get("rules", [])):
-        try:
-            rules.append(RuleConfig.model_validate(raw))
-        except ValidationError as exc:
-            raise RulesFileError(
-                f"alert rules file {path}, rule {index + 1} ({raw.get('id')}): {field_error(exc.errors()[0])}"
-            ) from None
-    ids = [r.id for r in rules]
-    twice = sorted({i for i in ids if ids.count(i) > 1})
+    rules = read_toml_entries(path, "alert rules file", "rules", RuleConfig, RulesFileError, name=lambda r: r.get("id"))
+    twice = repeated(r.id for r in rules)
     if twice:
         raise RulesFileError(f"alert rules file {path}: rule ids must be unique: {', '.join(twice)}")
     return rules

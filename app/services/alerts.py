@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from alerts.config import RuleConfig, RulesFileError, field_error
+from alerts.config import RuleConfig, RulesFileError
 from alerts.evaluate import routes, stored_rules
 from alerts.labels import Matcher
 from alerts.state import Alert, State
@@ -24,6 +24,7 @@ from app.services.errors import Conflict, Forbidden, IllegalTransition, InvalidR
 from models.enums import Access, Action, AlertChange, Role
 from models.queries import alerts as store
 from models.queries.access import get_user
+from models.store.toml_files import validation_problems
 
 if TYPE_CHECKING:
     from alerts.runtime import AlertRuntime
@@ -104,7 +105,7 @@ def rule_from(definition: dict[str, Any]) -> RuleConfig:
     try:
         return RuleConfig.model_validate(definition)
     except ValidationError as exc:
-        raise InvalidRequest("; ".join(field_error(e) for e in exc.errors())) from exc
+        raise InvalidRequest(validation_problems(exc)) from exc
 
 
 def _check_route(ctx: AppContext, rule: RuleConfig) -> None:

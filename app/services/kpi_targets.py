@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from app.services.errors import InvalidRequest
 from models.enums import Direction
 from models.queries import kpi_targets as store
-from models.store.kpi_targets import KpiTarget, problems
+from models.store.kpi_targets import KpiTarget
+from models.store.toml_files import validation_problems
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -23,7 +24,7 @@ def set_target(ctx: AppContext, kpi: str, *, target: Any, direction: Any, actor:
     try:
         checked = KpiTarget.model_validate({"kpi": kpi, "target": target, "direction": direction})
     except ValidationError as exc:
-        raise InvalidRequest(problems(exc)) from None
+        raise InvalidRequest(validation_problems(exc, "target")) from None
     with ctx.writer.transaction() as conn:
         previous = store.list_targets(conn).get(checked.kpi)
         origin = previous["origin"] if previous else "api"

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from models.store.flow_config import Id
 from models.store.tables import error_classes
-from models.store.toml_files import read_toml
+from models.store.toml_files import read_toml, validation_problems
 
 DEFAULT_ERROR_CATALOG_FILE = Path(__file__).with_name("default_error_catalog.toml")
 
@@ -114,8 +114,7 @@ def load_error_catalog(path: Path | None = None) -> ErrorCatalog:
     try:
         return ErrorCatalog.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}" for err in exc.errors())
-        raise ErrorCatalogError(f"error catalog {source}: {problems}") from exc
+        raise ErrorCatalogError(f"error catalog {source}: {validation_problems(exc, 'file')}") from exc
 
 
 @dataclass(frozen=True)

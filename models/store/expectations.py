@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from models.store.flow_config import EventType, Id
 from models.store.tables import cutoffs, expected_events, reconciliation_stages
-from models.store.toml_files import read_toml
+from models.store.toml_files import read_toml, validation_problems
 
 DEFAULT_EXPECTATIONS_FILE = Path(__file__).with_name("default_expectations.toml")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -135,8 +135,7 @@ def load_expectations(path: Path | None = None) -> ExpectationsConfig:
     try:
         return ExpectationsConfig.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}" for err in exc.errors())
-        raise ExpectationsError(f"expectations file {source}: {problems}") from exc
+        raise ExpectationsError(f"expectations file {source}: {validation_problems(exc, 'file')}") from exc
 
 
 def sync_expectations(conn: Connection, config: ExpectationsConfig) -> dict[str, int]:

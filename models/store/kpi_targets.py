@@ -12,11 +12,11 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.enums import Direction, Rag
 from models.queries.kpis import METRIC_BY_NAME
-from models.store.toml_files import read_toml
+from models.store.toml_files import read_toml_entries, repeated
 
 DEFAULT_TARGETS_FILE = Path(__file__).with_name("default_kpi_targets.toml")
 #: Amber band: a value worse than target by at most this share of the target.
@@ -79,14 +79,6 @@ class KpiTarget(BaseModel):
         return self
 
 
-def problems(exc: ValidationError) -> str:
-    """A validation error as ``field: message; …`` (a range error names ``target``)."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'target'}: {e['msg'].removeprefix('Value error, ')}"
-        for e in exc.errors()
-    )
-
-
 class TargetsFileError(ValueError):
     """The targets file cannot be used; the message names the file and the entry."""
 
@@ -94,20 +86,9 @@ class TargetsFileError(ValueError):
 def load_targets_file(path: Path | None = None) -> list[KpiTarget]:
     """The ``[[targets]]`` of a TOML file (the demo's when ``path`` is None), each validated."""
     source = path or DEFAULT_TARGETS_FILE
-    document = read_toml(source, "KPI targets file", TargetsFileError)
-    unknown = sorted(set(document) - {"targets"})
-    if unknown:
-        raise TargetsFileError(f"KPI targets file {source}: unknown key {', '.join(unknown)} (expected [[targets]])")
-    targets = []
-    for index, raw in enumerate(document.get("targets", [])):
-        try:
-            targets.append(KpiTarget.model_validate(raw))
-        except ValidationError as exc:
-            raise TargetsFileError(
-                f"KPI targets file {source}, target {index + 1} ({raw.get('kpi')}): {problems(exc)}"
-            ) from None
-    names = [t.kpi for t in targets]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    targets = read_toml_entries(source, "KPI targets file", "targets", KpiTarget, TargetsFileError,
+                                name=lambda t: t.get("kpi"), whole="target")  # fmt: skip
+    twice = repeated(t.kpi for t in targets)
     if twice:
         raise TargetsFileError(f"KPI targets file {source}: a kpi may have one target: {', '.join(twice)}")
     return targets

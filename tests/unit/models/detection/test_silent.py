@@ -174,7 +174,7 @@ def test_the_default_catalogue_loads_and_bad_files_name_the_key(tmp_path: Path) 
     assert default.cutoff_of(next(e for e in default.expectations if e.cutoff_system)) == "14:00"
     assert load_expectations(DEFAULT_EXPECTATIONS_FILE) == default
     cases = {
-        'cutoffs = { wms = "25:00" }': "cutoffs: Value error, wms: '25:00' is not a time of day HH:MM (UTC)",
+        'cutoffs = { wms = "25:00" }': "cutoffs: wms: '25:00' is not a time of day HH:MM (UTC)",
         '[[expectations]]\nexpectation_id = "x"\nname = "x"\nafter = "a.b"\nexpect = "c.d"':
             "give exactly one of within_minutes, cutoff, cutoff_system",
         '[[expectations]]\nexpectation_id = "x"\nname = "x"\nafter = "a.b"\nexpect = "c.d"\ncutoff_system = "nope"':

@@ -101,14 +101,14 @@ def test_every_class_has_a_case_and_what_to_offer() -> None:
     ("text", "message"),
     [
         ('[[classes]]\nclass_id = "x"\nname = "x"\nexplanation = "x"\nrunbook = "x"\naction = "replay"',
-         "classes.0: Value error, give codes or patterns"),
+         "classes.0: give codes or patterns"),
         ('[[classes]]\nclass_id = "x"\nname = "x"\npatterns = ["(unclosed"]\nexplanation = "x"\nrunbook = "x"\n'
-         'action = "replay"', "classes.0.patterns: Value error, [0] '(unclosed' is not a regular expression"),
+         'action = "replay"', "classes.0.patterns: [0] '(unclosed' is not a regular expression"),
         ('[[classes]]\nclass_id = "x"\nname = "x"\ncodes = ["A"]\nexplanation = "x"\nrunbook = "x"\naction = "fix"',
          "classes.0.action: Input should be 'replay', 'edit_and_replay' or 'resolve'"),
         ('[[classes]]\nclass_id = "x"\nname = "x"\ncodes = ["A"]\nexplanation = "x"\nrunbook = "x"\n'
          'action = "edit_and_replay"\nsuggested_patch = "{}"',
-         "classes.0.suggested_patch: Value error, a JSON Patch is a list of operations"),
+         "classes.0.suggested_patch: a JSON Patch is a list of operations"),
     ],
 )  # fmt: skip
 def test_a_bad_catalogue_names_the_key(tmp_path: Path, text: str, message: str) -> None:
