@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
@@ -89,19 +91,35 @@ def browser(chromium_path: str) -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def watched_page(browser: Browser) -> Iterator[WatchedPage]:
-    """A fresh 1440×900 page whose console errors fail the test."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+@contextmanager
+def watched(browser: Browser, *, width: int = 1440, height: int = 900, theme: str | None = None,
+            **context_options: Any) -> Iterator[WatchedPage]:  # fmt: skip
+    """A fresh page of that size (its browser having stored ``theme`` as the toggle would), whose
+    console errors fail the test."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **context_options)
+    if theme is not None:
+        context.add_init_script(f"window.localStorage.setItem('fw-theme', JSON.stringify('{theme}'))")
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
-    watched = WatchedPage(page)
-    page.on("console", watched.on_console)
-    page.on("pageerror", lambda exc: watched.errors.append(f"pageerror: {exc}"))
-    yield watched
+    seen = WatchedPage(page)
+    page.on("console", seen.on_console)
+    page.on("pageerror", lambda exc: seen.errors.append(f"pageerror: {exc}"))
+    yield seen
     context.close()
-    assert watched.errors == [], "the page logged errors"
+    assert seen.errors == [], "the page logged errors"
+
+
+@pytest.fixture
+def watched_page(browser: Browser) -> Iterator[WatchedPage]:
+    """A fresh 1440×900 page whose console errors fail the test."""
+    with watched(browser) as page:
+        yield page
+
+
+def overflow(page: Page) -> int:
+    """How far the document scrolls sideways (0 when it fits the window)."""
+    return int(page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth"))
 
 
 def settle(page: Page) -> None:

@@ -25,7 +25,7 @@ from models.queries.common import Window
 from models.queries.exceptions import list_exceptions
 from models.queries.flows import flows_health
 from models.queries.partner_performance import partner_scorecards
-from tests.browser.conftest import ANCHOR, MAP_WHERE, TIMEOUT_MS, WatchedPage, settle
+from tests.browser.conftest import ANCHOR, MAP_WHERE, WatchedPage, overflow, settle, watched
 from tests.live_server import LiveServer, serve_seeded
 
 pytestmark = pytest.mark.browser
@@ -46,21 +46,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 @pytest.fixture(params=list(VIEWPORTS))
 def viewed(request: pytest.FixtureRequest, browser: Browser) -> Iterator[tuple[WatchedPage, str]]:
     """A fresh page at each viewport whose console errors fail the test."""
-    context = browser.new_context(viewport=VIEWPORTS[request.param])
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    watched = WatchedPage(page)
-    page.on("console", watched.on_console)
-    page.on("pageerror", lambda exc: watched.errors.append(f"pageerror: {exc}"))
-    yield watched, request.param
-    context.close()
-    assert watched.errors == [], "the page logged errors"
-
-
-def _no_horizontal_overflow(page: Page) -> None:
-    width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    assert width[0] <= width[1], f"the page is {width[0]} px wide in a {width[1]} px window"
+    with watched(browser, **VIEWPORTS[request.param]) as page:
+        yield page, request.param
 
 
 def _shot(page: Page, artifacts: Path, name: str) -> None:
@@ -109,7 +96,7 @@ def test_flow_map_shows_health_hover_numbers_and_opens_a_flow(
     assert drawn["nodes"] == len(systems)
     expect(page.locator(".fm-legend")).to_contain_text("Failing")
     expect(page.locator(".fm-legend-item")).to_have_count(len(STATUS))
-    _no_horizontal_overflow(page)
+    assert overflow(page) == 0, "the page scrolls sideways"
     _shot(page, artifacts, f"flow-map-{size}")
 
     outage = health[OUTAGE_FLOW]
@@ -126,7 +113,7 @@ def test_flow_map_shows_health_hover_numbers_and_opens_a_flow(
     page.wait_for_url(re.compile(rf"[?&]flow={OUTAGE_FLOW}\b"))
     expect(page.locator("#fl-detail")).to_be_visible()
     expect(page.locator("#fl-title")).to_contain_text("NorthStar Logistics → Dynamics 365 shipment confirmation")
-    _no_horizontal_overflow(page)
+    assert overflow(page) == 0, "the page scrolls sideways"
 
 
 def test_the_flow_list_and_tiles_follow_the_range(live_server: LiveServer, viewed: tuple[WatchedPage, str]) -> None:
@@ -168,7 +155,7 @@ def test_partners_ranked_then_one_partner_then_its_exceptions(
     assert completeness["previous"] is not None, "14 days seeded: the previous 7 days have data"
     expect(cell.locator(".sc-delta")).not_to_have_text("no prior data")
     expect(page.locator("nav .nav-link", has_text="Partners")).to_have_class(re.compile(r"\bactive\b"))
-    _no_horizontal_overflow(page)
+    assert overflow(page) == 0, "the page scrolls sideways"
     _shot(page, artifacts, f"partners-{size}")
 
     page.locator(f"tr[data-partner='{LATE_SUPPLIER}'] a.pt-name").click()
@@ -183,7 +170,7 @@ def test_partners_ranked_then_one_partner_then_its_exceptions(
     expect(page.locator("#pd-flows li[data-flow]")).to_have_count(
         sum(1 for f in _health(live_server, "7d").values() if LATE_SUPPLIER in (f["source_system"], f["target_system"]))
     )
-    _no_horizontal_overflow(page)
+    assert overflow(page) == 0, "the page scrolls sideways"
     _shot(page, artifacts, f"partner-{LATE_SUPPLIER}-{size}")
 
     page.locator("#pd-exceptions a.pt-all").click()

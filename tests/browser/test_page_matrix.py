@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from models.queries.partner_performance import partners
 from models.queries.timeline import find_orders
-from tests.browser.conftest import TIMEOUT_MS, LiveServer, WatchedPage, settle
+from tests.browser.conftest import LiveServer, WatchedPage, overflow, settle, watched
 
 pytestmark = pytest.mark.browser
 
@@ -70,16 +70,8 @@ def targets(live_server: LiveServer) -> list[Target]:
 @pytest.fixture
 def themed_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[tuple[WatchedPage, str]]:
     """One page whose browser already chose ``request.param`` (as the toggle would have stored it)."""
-    context = browser.new_context(viewport={"width": VIEWPORTS[0][0], "height": VIEWPORTS[0][1]})
-    context.add_init_script(f"window.localStorage.setItem('fw-theme', JSON.stringify('{request.param}'))")
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    watched = WatchedPage(page)
-    page.on("console", watched.on_console)
-    page.on("pageerror", lambda exc: watched.errors.append(f"pageerror: {exc}"))
-    yield watched, request.param
-    context.close()
+    with watched(browser, width=VIEWPORTS[0][0], height=VIEWPORTS[0][1], theme=request.param) as page:
+        yield page, request.param
 
 
 def _load(page: Page, url: str, target: Target) -> None:
@@ -88,11 +80,6 @@ def _load(page: Page, url: str, target: Target) -> None:
     expect(page.locator(target.ready).first).to_have_text(re.compile(r"\S"))
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].every(p => p._fullLayout)")
     settle(page)
-
-
-def _overflow(page: Page) -> int:
-    """How far the document scrolls sideways (0 when it fits the window)."""
-    return page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
 
 
 def _axe_findings(page: Page) -> list[str]:
@@ -119,7 +106,7 @@ def test_every_page_at_both_widths(
             _load(page, f"{live_server.url}{target.path}", target)
             where = f"{target.name} at {width}px, {theme}"
             assert page.evaluate("document.documentElement.dataset.theme || 'light'") == theme, where
-            if (over := _overflow(page)) > 0:
+            if (over := overflow(page)) > 0:
                 problems.append(f"{where}: scrolls {over}px sideways")
             problems += [f"{where}: {e}" for e in watched.errors[seen:]]
             page.screenshot(path=str(artifacts / f"matrix-{target.name}-{width}-{theme}.png"), full_page=True)

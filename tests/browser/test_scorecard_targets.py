@@ -27,7 +27,7 @@ from models.queries.kpis import kpi_breakdown
 from models.queries.overview import exception_aging_in_period
 from models.queries.timeline import find_orders
 from models.store.kpi_targets import rag_status
-from tests.browser.conftest import ANCHOR, TIMEOUT_MS, WatchedPage
+from tests.browser.conftest import ANCHOR, TIMEOUT_MS, WatchedPage, overflow, watched
 from tests.live_server import LiveServer, serve_seeded
 
 pytestmark = pytest.mark.browser
@@ -47,16 +47,8 @@ def fortnight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture(params=list(VIEWPORTS))
 def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[tuple[str, WatchedPage]]:
     """A fresh page at one of the two widths, accepting downloads; console errors fail the test."""
-    context = browser.new_context(viewport=VIEWPORTS[request.param], accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    watched = WatchedPage(page)
-    page.on("console", watched.on_console)
-    page.on("pageerror", lambda exc: watched.errors.append(f"pageerror: {exc}"))
-    yield request.param, watched
-    context.close()
-    assert watched.errors == [], "the page logged errors"
+    with watched(browser, **VIEWPORTS[request.param], accept_downloads=True) as page:
+        yield request.param, page
 
 
 def _perfect(server: LiveServer) -> tuple[float, dict]:
@@ -66,12 +58,6 @@ def _perfect(server: LiveServer) -> tuple[float, dict]:
         target = list_targets(conn)["perfect_order_rate"]
     row = next(k for k in totals["kpis"] if k["kpi"] == "perfect_order_rate")["rows"][0]
     return row["value"], target
-
-
-def _no_horizontal_overflow(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    viewport = page.evaluate("window.innerWidth")
-    assert width <= viewport, f"the page is {width} px wide in a {viewport} px window"
 
 
 def _loaded(page: Page) -> None:
@@ -111,7 +97,7 @@ def test_scorecard_shows_targets_and_status_without_overflow_and_prints(
     for metric in ("otif_rate", "on_time_shipment_rate", "manual_intervention_rate"):
         expect(page.locator(f"#sc-kpis [data-metric={metric}] .rag")).to_be_visible()
 
-    _no_horizontal_overflow(page)
+    assert overflow(page) == 0, "the page scrolls sideways"
     page.wait_for_timeout(300)  # let the charts finish their resize animation before the picture
     page.screenshot(path=str(artifacts / f"scorecard-targets-{width}.png"), full_page=True)
 
@@ -121,7 +107,7 @@ def test_scorecard_shows_targets_and_status_without_overflow_and_prints(
     expect(page.locator(".csv-button").first).to_be_hidden()
     expect(page.locator("#sc-kpis [data-metric=perfect_order_rate] .rag")).to_be_visible()
     expect(page.locator("#sc-period-label")).to_be_visible()  # the printed page says which period
-    _no_horizontal_overflow(page)
+    assert overflow(page) == 0, "the page scrolls sideways"
     page.screenshot(path=str(artifacts / f"scorecard-print-{width}.png"), full_page=True)
     for paper in ("A4", "Letter"):  # the report as the browser would print it (Save as PDF)
         pdf = page.pdf(path=str(artifacts / f"scorecard-{paper.lower()}-{width}.pdf"), format=paper,
@@ -245,7 +231,7 @@ def test_order_search_shows_loading_then_empty_state_never_the_previous_order(
     expect(page.locator("#or-results")).to_contain_text("No order matches “zzz-nothing”")
     expect(page.locator("#or-view")).to_be_hidden()
     expect(page.locator("#or-title")).not_to_be_visible()
-    _no_horizontal_overflow(page)
+    assert overflow(page) == 0, "the page scrolls sideways"
     page.screenshot(path=str(artifacts / f"orders-empty-{width}.png"), full_page=True)
 
 
@@ -276,7 +262,7 @@ def test_bulk_replay_start_asks_in_the_page_with_counts_rate_and_duration(
     expect(ask).to_contain_text(re.compile(r"Takes about(under 1 s|\d+ s|\d+ min|[\d.]+ h)"))
     expect(ask).to_contain_text(f"Canary batch{min(3, messages)}")
     expect(page.locator("#ex-bulk-ask-yes")).to_have_text(f"Start replay of {messages:,} {noun}")
-    _no_horizontal_overflow(page)
+    assert overflow(page) == 0, "the page scrolls sideways"
     page.screenshot(path=str(artifacts / f"bulk-confirm-{width}.png"), full_page=False)
 
     expect(page.locator("#ex-bulk-ask-yes")).to_be_focused()  # keyboard: Enter goes, Escape cancels
