@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,8 +18,10 @@ from app.auth import PRINCIPAL_KEY, client_addr
 from app.context import AppContext
 from app.services import access
 from app.services.access import Principal
+from dashboards.components import filters as gf
 from dashboards.theme import browser_theme_spec
 from models.enums import Access, SecurityEvent
+from models.queries.scope import Scope, scope_systems
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -140,6 +143,33 @@ def acting_as() -> str:
     return principal.name
 
 
+def page_filters(query: dict[str, Any]) -> gf.GlobalFilters:
+    """The global filters of a page's URL query, checked against the estate's systems (configuration
+    read at start, so a layout stays free of I/O)."""
+    estate = [{"system_id": s.system_id, "kind": s.kind} for s in current_ctx().flow_config.systems]
+    return gf.parse_filters(query, gf.known_systems(estate))
+
+
+def scope_store(filters: gf.GlobalFilters) -> dcc.Store:
+    """The page's channel / ERP / fulfiller, which its callbacks read (``scope_of``)."""
+    return dcc.Store(id="fw-scope", data=filters.scope.chosen())
+
+
+def scope_of(data: dict[str, str] | None) -> Scope:
+    """The scope a page's ``fw-scope`` store holds (it was checked when the page was built)."""
+    return Scope(**{dim: (data or {}).get(dim) for dim in gf.DIMENSIONS})
+
+
+def page_of(pathname: str | None) -> dict[str, Any]:
+    """The registry entry of the page at ``pathname`` (templates such as ``/partners/<partner>`` too)."""
+    for page in dash.page_registry.values():
+        template = page.get("path_template") or page["path"]
+        pattern = "^" + re.sub(r"<[^>]+>", "[^/]+", re.escape(template)) + "$"
+        if page["path"] == pathname or re.match(pattern, pathname or ""):
+            return page
+    return {}
+
+
 def create_dash(ctx: AppContext) -> dash.Dash:
     """Build the Dash app around a Flask server that carries the process context."""
     server = Flask("flowwatch")
@@ -201,6 +231,7 @@ def create_dash(ctx: AppContext) -> dash.Dash:
         Output("fw-theme-toggle", "title"),
         Input(THEME_STORE, "data"),
     )
+    _filter_callbacks(app)
     # Pages register their callbacks in a process-global list that Dash hands to whichever
     # app serves a request first; claim them now, so a second app in the same process
     # (tests, a CLI next to a server) neither steals nor duplicates them.
@@ -253,8 +284,11 @@ def shell(company: str, *, demo: bool = False, principal: Principal | None = Non
     return html.Div(
         className="app",
         children=[
-            dcc.Location(id="fw-location"),
+            # A filter change navigates without a reload: the pages router rebuilds the page for the new URL.
+            dcc.Location(id="fw-location", refresh="callback-nav"),
             dcc.Store(id=THEME_STORE, storage_type="local"),
+            # The URL's query after a page wrote it itself (assets/fw_filters.js): what the links carry.
+            dcc.Store(id="fw-query"),
             html.Header(
                 className="topbar",
                 children=[
@@ -271,7 +305,7 @@ def shell(company: str, *, demo: bool = False, principal: Principal | None = Non
                     html.Div(user_badge(principal, auth_on=auth_on), className="topbar-user"),
                 ],
             ),
-            html.Main(dash.page_container, className="content"),
+            html.Main([gf.filter_bar(), dash.page_container], className="content"),
         ],
     )
 
@@ -289,3 +323,49 @@ def theme_toggle() -> html.Button:
         title="Switch to the dark theme",
         **{"aria-label": "Dark theme"},
     )
+
+
+def _filter_callbacks(app: dash.Dash) -> None:
+    """The filter bar: the URL sets the pickers, a picker sets the URL (and so the page), the nav links
+    carry the range and filters, and a page's filters that do not apply are disabled with the reason."""
+    dims = gf.DIMENSIONS
+
+    @app.callback(
+        *(Output(f"fw-f-{d}", "options") for d in dims),
+        *(Output(f"fw-f-{d}", "value") for d in dims),
+        *(Output(f"fw-f-{d}", "disabled") for d in dims),
+        *(Output(f"fw-f-{d}-label", "title") for d in dims),
+        Output("fw-location", "search"),
+        Output({"type": "fw-nav", "path": ALL}, "href"),
+        Input("fw-location", "pathname"),
+        Input("fw-location", "search"),
+        Input("fw-query", "data"),
+        *(Input(f"fw-f-{d}", "value") for d in dims),
+        State({"type": "fw-nav", "path": ALL}, "id"),
+    )
+    def _sync(pathname: str | None, search: str | None, written: str | None, *rest: Any) -> tuple[Any, ...]:
+        values, nav = rest[: len(dims)], rest[len(dims)]
+        trigger = dash.ctx.triggered_id
+        if trigger == "fw-query" and written is not None:
+            search = written
+        with current_ctx().engine.connect() as conn:
+            systems = scope_systems(conn)
+        options = gf.dropdown_options(systems)
+        known = {d: {o["value"] for o in options[d]} for d in dims}
+        if isinstance(trigger, str) and trigger.startswith("fw-f-"):
+            picked = gf.parse_filters(dict(zip(dims, values, strict=True)), known)
+            target = gf.with_filters(search, picked)
+            hrefs = [dash.get_relative_path(n["path"]) + gf.carried_search(target) for n in nav]
+            return (*(options[d] for d in dims), *((dash.no_update,) * len(dims)), *((dash.no_update,) * 2 * len(dims)),
+                    target if target != (search or "") else dash.no_update, hrefs)  # fmt: skip
+        shown = gf.parse_search(search, known).scope
+        reasons = gf.not_applicable(page_of(pathname))
+        hrefs = [dash.get_relative_path(n["path"]) + gf.carried_search(search) for n in nav]
+        return (
+            *(options[d] for d in dims),
+            *(getattr(shown, d) for d in dims),
+            *(d in reasons for d in dims),
+            *(reasons.get(d, f"Show only what concerns one {gf.LABELS[d]}") for d in dims),
+            dash.no_update,
+            hrefs,
+        )

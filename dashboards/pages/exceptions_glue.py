@@ -20,7 +20,7 @@ clientside_callback(
         if (open) { parts.push("id=" + open); }
         const next = window.location.pathname + (parts.length ? "?" + parts.join("&") : "");
         if (next !== window.location.pathname + window.location.search) {
-            window.history.pushState(null, "", next);
+            window.fwPushState(next);
         }
     }
     """,

@@ -335,7 +335,7 @@ clientside_callback(
         if (!changed && (params.get("range") || "DEFAULT_RANGE") === range) { return; }
         if (flow) { params.set("flow", flow); } else { params.delete("flow"); }
         params.set("range", range);
-        window.history.pushState(null, "", window.location.pathname + "?" + params.toString());
+        window.fwPushState(window.location.pathname + "?" + params.toString());
         if (changed && flow) {
             requestAnimationFrame(() => document.getElementById("fl-detail").scrollIntoView({behavior: "smooth"}));
         }

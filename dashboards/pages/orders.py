@@ -234,7 +234,7 @@ clientside_callback(
         if (key) { params.set("id", key); } else { params.delete("id"); }
         if (query) { params.set("q", query); } else { params.delete("q"); }
         const search = params.toString();
-        window.history.pushState(null, "", window.location.pathname + (search ? "?" + search : ""));
+        window.fwPushState(window.location.pathname + (search ? "?" + search : ""));
         if (key) { window.scrollTo({top: 0, behavior: "smooth"}); }
     }
     """,

@@ -172,7 +172,7 @@ clientside_callback(
         const params = new URLSearchParams(window.location.search);
         if ((params.get("period") || "DEFAULT") === period) { return; }
         params.set("period", period);
-        window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
+        window.fwPushState(window.location.pathname + "?" + params.toString(), true);
     }
     """.replace("DEFAULT", DEFAULT_PERIOD),
     Input("pd-period", "value"),

@@ -358,7 +358,7 @@ clientside_callback(
         }
         params.set("period", period);
         if (group === "total") { params.delete("group"); } else { params.set("group", group); }
-        window.history.pushState(null, "", window.location.pathname + "?" + params.toString());
+        window.fwPushState(window.location.pathname + "?" + params.toString());
     }
     """.replace("DEFAULT_PERIOD", DEFAULT_PERIOD),
     Input("sc-period", "value"),
