@@ -173,7 +173,8 @@ def _conditions(flt: ExceptionFilter, now: datetime) -> list[sa.ColumnElement[bo
     if flt.seen_since is not None:
         conds.append(_x.last_seen >= flt.seen_since)
     if not flt.scope.everything:
-        conds.append(sa.text(exception_in_scope(flt.scope, "exceptions")).bindparams(**flt.scope.params()))
+        predicate = sa.text(exception_in_scope(flt.scope, "exceptions")).bindparams(**flt.scope.params())
+        conds.append(sa.and_(sa.true(), predicate))  # a text clause, typed as the boolean it is
     return conds
 
 
