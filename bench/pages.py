@@ -56,10 +56,9 @@ def _record(url: str, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
     current: list[dict[str, Any]] = []
 
     def keep(request: Request) -> None:
-        if request.method == "POST" and request.url.endswith("/_dash-update-component"):
+        if request.method == "POST" and "/_dash-update-component" in request.url:
             body = request.post_data_json
-            current.append({"body": body, "headers": {"content-type": "application/json",
-                                                      "origin": url}, "output": body.get("output", "?")})  # fmt: skip
+            current.append({"path": request.url.removeprefix(url), "body": body, "output": body.get("output", "?")})
 
     def settle(page: Any) -> None:
         """The page's content rendered (the router's callback answered), then no request for 0.5 s."""
@@ -77,6 +76,7 @@ def _record(url: str, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
             page.goto(url + path)
             settle(page)
         for path, change in (("/", "channel"), ("/exceptions", "channel"), ("/scorecard", "period")):
+            current = []  # the page's own initial callbacks were recorded above
             page.goto(url + path)
             settle(page)
             current = recorded.setdefault(f"{path} {change} change", [])
@@ -93,13 +93,13 @@ def _record(url: str, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
 def _replay(url: str, requests: list[dict[str, Any]]) -> dict[str, list[float]]:
     """Each recorded callback sent ``REPEAT`` times (after one warm-up): its times in ms."""
     times: dict[str, list[float]] = {}
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with httpx.Client(base_url=url, timeout=60, headers={"origin": url}) as client:
         for req in requests:
-            client.post("/_dash-update-component", json=req["body"], headers=req["headers"])
+            client.post(req["path"], json=req["body"])
         for _ in range(REPEAT):
             for req in requests:
                 began = time.perf_counter()
-                answer = client.post("/_dash-update-component", json=req["body"], headers=req["headers"])
+                answer = client.post(req["path"], json=req["body"])
                 elapsed = (time.perf_counter() - began) * 1000
                 if answer.status_code not in (200, 204):
                     raise SystemExit(f"{req['output']}: HTTP {answer.status_code} {answer.text[:200]}")
