@@ -284,10 +284,9 @@ def shell(company: str, *, demo: bool = False, principal: Principal | None = Non
     return html.Div(
         className="app",
         children=[
-            # A filter change navigates without a reload: the pages router rebuilds the page for the new URL.
-            dcc.Location(id="fw-location", refresh="callback-nav"),
+            dcc.Location(id="fw-location"),
             dcc.Store(id=THEME_STORE, storage_type="local"),
-            # The URL's query after a page wrote it itself (assets/fw_filters.js): what the links carry.
+            # The URL's current query, also after a page wrote it itself (assets/fw_filters.js).
             dcc.Store(id="fw-query"),
             html.Header(
                 className="topbar",
@@ -326,8 +325,9 @@ def theme_toggle() -> html.Button:
 
 
 def _filter_callbacks(app: dash.Dash) -> None:
-    """The filter bar: the URL sets the pickers, a picker sets the URL (and so the page), the nav links
-    carry the range and filters, and a page's filters that do not apply are disabled with the reason."""
+    """The filter bar: the URL sets the pickers and the nav links (which carry the range and filters),
+    and disables a page's filters that do not apply, with the reason; a picker changed by hand loads
+    the page again for the new URL, so the page and a pasted link always agree."""
     dims = gf.DIMENSIONS
 
     @app.callback(
@@ -335,37 +335,30 @@ def _filter_callbacks(app: dash.Dash) -> None:
         *(Output(f"fw-f-{d}", "value") for d in dims),
         *(Output(f"fw-f-{d}", "disabled") for d in dims),
         *(Output(f"fw-f-{d}-label", "title") for d in dims),
-        Output("fw-location", "search"),
         Output({"type": "fw-nav", "path": ALL}, "href"),
         Input("fw-location", "pathname"),
         Input("fw-location", "search"),
         Input("fw-query", "data"),
-        *(Input(f"fw-f-{d}", "value") for d in dims),
         State({"type": "fw-nav", "path": ALL}, "id"),
     )
-    def _sync(pathname: str | None, search: str | None, written: str | None, *rest: Any) -> tuple[Any, ...]:
-        values, nav = rest[: len(dims)], rest[len(dims)]
-        trigger = dash.ctx.triggered_id
-        if trigger == "fw-query" and written is not None:
+    def _sync(pathname: str | None, search: str | None, written: str | None, nav: list[Any]) -> tuple[Any, ...]:
+        if written is not None:  # the current query (a page may have written it past dcc.Location)
             search = written
         with current_ctx().engine.connect() as conn:
-            systems = scope_systems(conn)
-        options = gf.dropdown_options(systems)
-        known = {d: {o["value"] for o in options[d]} for d in dims}
-        if isinstance(trigger, str) and trigger.startswith("fw-f-"):
-            picked = gf.parse_filters(dict(zip(dims, values, strict=True)), known)
-            target = gf.with_filters(search, picked)
-            hrefs = [dash.get_relative_path(n["path"]) + gf.carried_search(target) for n in nav]
-            return (*(options[d] for d in dims), *((dash.no_update,) * len(dims)), *((dash.no_update,) * 2 * len(dims)),
-                    target if target != (search or "") else dash.no_update, hrefs)  # fmt: skip
-        shown = gf.parse_search(search, known).scope
+            options = gf.dropdown_options(scope_systems(conn))
+        shown = gf.parse_search(search, {d: {o["value"] for o in options[d]} for d in dims}).scope
         reasons = gf.not_applicable(page_of(pathname))
-        hrefs = [dash.get_relative_path(n["path"]) + gf.carried_search(search) for n in nav]
         return (
             *(options[d] for d in dims),
             *(getattr(shown, d) for d in dims),
             *(d in reasons for d in dims),
             *(reasons.get(d, f"Show only what concerns one {gf.LABELS[d]}") for d in dims),
-            dash.no_update,
-            hrefs,
+            [dash.get_relative_path(n["path"]) + gf.carried_search(search) for n in nav],
         )
+
+    # A picker the URL already says is a no-op; a changed one is a new URL, loaded (window.fwFilter).
+    app.clientside_callback(
+        "function (...values) { window.fwFilter(DIMS, values); }".replace("DIMS", json.dumps(list(dims))),
+        *(Input(f"fw-f-{d}", "value") for d in dims),
+        prevent_initial_call=True,
+    )

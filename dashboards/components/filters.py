@@ -77,13 +77,6 @@ def carried_search(search: str | None) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
-def with_filters(search: str | None, filters: GlobalFilters) -> str:
-    """``search`` with its channel / ERP / fulfiller replaced by ``filters``' (other keys kept)."""
-    params = {k: v for k, v in parse_qsl((search or "").lstrip("?")) if k not in DIMENSIONS}
-    params.update(filters.scope.chosen())
-    return "?" + urlencode(params) if params else ""
-
-
 def dropdown_options(systems: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, str]]]:
     """Each dimension's dropdown options from :func:`models.queries.scope.scope_systems`."""
     return {dim: [{"label": s["name"], "value": s["system_id"]} for s in systems.get(dim, [])] for dim in DIMENSIONS}

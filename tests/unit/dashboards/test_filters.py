@@ -66,12 +66,6 @@ def test_links_carry_the_range_and_filters_only(search: str | None, carried: str
     assert gf.carried_search(search) == carried
 
 
-def test_with_filters_replaces_only_the_filters() -> None:
-    search = "?range=7d&channel=adobe&flow=acc"
-    assert gf.with_filters(search, gf.GlobalFilters(scope=Scope(erp="d365"))) == "?range=7d&flow=acc&erp=d365"
-    assert gf.with_filters("?channel=adobe", gf.GlobalFilters()) == ""
-
-
 def test_dropdown_options_and_what_does_not_apply() -> None:
     systems = {"channel": [{"system_id": "shopify", "name": "Shopify"}], "erp": [], "fulfiller": []}
     assert gf.dropdown_options(systems) == {
