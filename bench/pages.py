@@ -2,7 +2,7 @@
 
 The payloads are the browser's own: Chromium (Debian's, never a downloaded one) opens each page once
 and every POST to ``/_dash-update-component`` it makes is recorded; the filter changes are recorded
-the same way (the global channel on the overview and the workbench — the page is rebuilt for the new
+the same way (the global channel on the overview and the workbench — the page loads for its new
 URL —, the period on the scorecard). Each recorded request is then sent again ``REPEAT`` times from a
 plain HTTP client, one at a time, and timed: the time of one callback over loopback HTTP (its server
 time plus a round trip of well under a millisecond). A page's figure is its slowest callback.
@@ -10,6 +10,7 @@ time plus a round trip of well under a millisecond). A page's figure is its slow
 
 from __future__ import annotations
 
+import re
 import shutil
 import statistics
 import time
@@ -83,6 +84,7 @@ def _record(url: str, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
             if change == "channel":
                 page.locator("#fw-f-channel").click()
                 page.get_by_role("option", name="Shopify storefront", exact=True).click()
+                page.wait_for_url(re.compile(rf"[?&]channel={CHANNEL}"))  # the page loads for its new URL
             else:
                 page.locator("#sc-period label", has_text="30").click()
             settle(page)
