@@ -53,8 +53,8 @@ def _event_bodies(batches: int) -> list[bytes]:
     return bodies
 
 
-def _start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, FLOWWATCH_INGEST_BATCH_ROWS="100000", FLOWWATCH_INGEST_MAX_DELAY_SECONDS="0.5")
+def _start_server(db: Path, port: int, **extra_env: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, FLOWWATCH_INGEST_BATCH_ROWS="100000", FLOWWATCH_INGEST_MAX_DELAY_SECONDS="0.5", **extra_env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--db", str(db), "--port", str(port)],
         env=env,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,8 +18,10 @@ from app.auth import PRINCIPAL_KEY, client_addr
 from app.context import AppContext
 from app.services import access
 from app.services.access import Principal
+from dashboards.components import filters as gf
 from dashboards.theme import browser_theme_spec
 from models.enums import Access, SecurityEvent
+from models.queries.scope import Scope, scope_systems
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -140,6 +143,33 @@ def acting_as() -> str:
     return principal.name
 
 
+def page_filters(query: dict[str, Any]) -> gf.GlobalFilters:
+    """The global filters of a page's URL query, checked against the estate's systems (configuration
+    read at start, so a layout stays free of I/O)."""
+    estate = [{"system_id": s.system_id, "kind": s.kind} for s in current_ctx().flow_config.systems]
+    return gf.parse_filters(query, gf.known_systems(estate))
+
+
+def scope_store(filters: gf.GlobalFilters) -> dcc.Store:
+    """The page's channel / ERP / fulfiller, which its callbacks read (``scope_of``)."""
+    return dcc.Store(id="fw-scope", data=filters.scope.chosen())
+
+
+def scope_of(data: dict[str, str] | None) -> Scope:
+    """The scope a page's ``fw-scope`` store holds (it was checked when the page was built)."""
+    return Scope(**{dim: (data or {}).get(dim) for dim in gf.DIMENSIONS})
+
+
+def page_of(pathname: str | None) -> dict[str, Any]:
+    """The registry entry of the page at ``pathname`` (templates such as ``/partners/<partner>`` too)."""
+    for page in dash.page_registry.values():
+        template = page.get("path_template") or page["path"]
+        pattern = "^" + re.sub(r"<[^>]+>", "[^/]+", re.escape(template)) + "$"
+        if page["path"] == pathname or re.match(pattern, pathname or ""):
+            return page
+    return {}
+
+
 def create_dash(ctx: AppContext) -> dash.Dash:
     """Build the Dash app around a Flask server that carries the process context."""
     server = Flask("flowwatch")
@@ -201,6 +231,7 @@ def create_dash(ctx: AppContext) -> dash.Dash:
         Output("fw-theme-toggle", "title"),
         Input(THEME_STORE, "data"),
     )
+    _filter_callbacks(app)
     # Pages register their callbacks in a process-global list that Dash hands to whichever
     # app serves a request first; claim them now, so a second app in the same process
     # (tests, a CLI next to a server) neither steals nor duplicates them.
@@ -255,6 +286,8 @@ def shell(company: str, *, demo: bool = False, principal: Principal | None = Non
         children=[
             dcc.Location(id="fw-location"),
             dcc.Store(id=THEME_STORE, storage_type="local"),
+            # The URL's current query, also after a page wrote it itself (assets/fw_filters.js).
+            dcc.Store(id="fw-query"),
             html.Header(
                 className="topbar",
                 children=[
@@ -271,7 +304,7 @@ def shell(company: str, *, demo: bool = False, principal: Principal | None = Non
                     html.Div(user_badge(principal, auth_on=auth_on), className="topbar-user"),
                 ],
             ),
-            html.Main(dash.page_container, className="content"),
+            html.Main([gf.filter_bar(), dash.page_container], className="content"),
         ],
     )
 
@@ -288,4 +321,44 @@ def theme_toggle() -> html.Button:
         type="button",
         title="Switch to the dark theme",
         **{"aria-label": "Dark theme"},
+    )
+
+
+def _filter_callbacks(app: dash.Dash) -> None:
+    """The filter bar: the URL sets the pickers and the nav links (which carry the range and filters),
+    and disables a page's filters that do not apply, with the reason; a picker changed by hand loads
+    the page again for the new URL, so the page and a pasted link always agree."""
+    dims = gf.DIMENSIONS
+
+    @app.callback(
+        *(Output(f"fw-f-{d}", "options") for d in dims),
+        *(Output(f"fw-f-{d}", "value") for d in dims),
+        *(Output(f"fw-f-{d}", "disabled") for d in dims),
+        *(Output(f"fw-f-{d}-label", "title") for d in dims),
+        Output({"type": "fw-nav", "path": ALL}, "href"),
+        Input("fw-location", "pathname"),
+        Input("fw-location", "search"),
+        Input("fw-query", "data"),
+        State({"type": "fw-nav", "path": ALL}, "id"),
+    )
+    def _sync(pathname: str | None, search: str | None, written: str | None, nav: list[Any]) -> tuple[Any, ...]:
+        if written is not None:  # the current query (a page may have written it past dcc.Location)
+            search = written
+        with current_ctx().engine.connect() as conn:
+            options = gf.dropdown_options(scope_systems(conn))
+        shown = gf.parse_search(search, {d: {o["value"] for o in options[d]} for d in dims}).scope
+        reasons = gf.not_applicable(page_of(pathname))
+        return (
+            *(options[d] for d in dims),
+            *(getattr(shown, d) for d in dims),
+            *(d in reasons for d in dims),
+            *(reasons.get(d, f"Show only what concerns one {gf.LABELS[d]}") for d in dims),
+            [dash.get_relative_path(n["path"]) + gf.carried_search(search) for n in nav],
+        )
+
+    # A picker the URL already says is a no-op; a changed one is a new URL, loaded (window.fwFilter).
+    app.clientside_callback(
+        "function (...values) { window.fwFilter(DIMS, values); }".replace("DIMS", json.dumps(list(dims))),
+        *(Input(f"fw-f-{d}", "value") for d in dims),
+        prevent_initial_call=True,
     )

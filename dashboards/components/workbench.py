@@ -100,6 +100,8 @@ def filter_from_query(query: Mapping[str, Any]) -> ExceptionFilter:
         unassigned=assignee.lower() == UNASSIGNED,
         text=text or None,
         snoozed={"include": None, "only": True}.get(snoozed, False),
+        # The global filter (the page checked it against the estate before it came here).
+        **{dim: str(query[dim]) for dim in ("channel", "erp", "fulfiller") if query.get(dim)},
     )
 
 
@@ -130,7 +132,7 @@ def query_from_filter(flt: ExceptionFilter) -> dict[str, str]:
         query["snoozed"] = "include"
     elif flt.snoozed:
         query["snoozed"] = "only"
-    return query
+    return query | flt.scope.chosen()
 
 
 def controls_from_filter(flt: ExceptionFilter) -> dict[str, Any]:

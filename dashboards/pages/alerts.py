@@ -35,7 +35,10 @@ from dashboards.components.alerts import (
 from dashboards.components.layout import card, page_header
 from models.enums import Access
 
-dash.register_page(__name__, path="/alerts", name="Alerts", title="Alerts · Flowwatch", order=80)
+dash.register_page(
+    __name__, path="/alerts", name="Alerts", title="Alerts · Flowwatch", order=80,
+    filters_note="Alert rules watch the whole estate; a rule's own conditions say what it covers",
+)  # fmt: skip
 
 EDITOR_NOTE = (
     "The fields every rule has; its other settings (kinds, windows…) are kept as they are. "

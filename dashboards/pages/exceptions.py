@@ -18,19 +18,24 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from dashboards.app import can, current_ctx
+from dashboards.app import can, current_ctx, page_filters, scope_store
 from dashboards.components import workbench as wb
 from dashboards.components import workbench_layout as wl
+from dashboards.components.filters import DIMENSIONS
 from dashboards.components.layout import page_header
 from dashboards.workbench_common import exception_id_of
 from models.enums import Access
 
-dash.register_page(__name__, path="/exceptions", name="Exceptions", title="Exceptions · Flowwatch", order=10)
+dash.register_page(
+    __name__, path="/exceptions", name="Exceptions", title="Exceptions · Flowwatch", order=10,
+    filters=("channel", "erp", "fulfiller"),
+)  # fmt: skip
 
 
 def layout(**query: str) -> html.Div:
     """The workbench for a URL query (filters, ``id`` of the open exception); no I/O."""
-    flt = wb.filter_from_query(query)
+    filters = page_filters(query)
+    flt = wb.filter_from_query({k: v for k, v in query.items() if k not in DIMENSIONS} | filters.scope.chosen())
     can_act = can(Access.ACT)  # a viewer gets no action buttons (and the callbacks refuse them anyway)
     return html.Div(
         className="page ex-page",
@@ -38,6 +43,7 @@ def layout(**query: str) -> html.Div:
             dcc.Interval(id="ex-interval", interval=current_ctx().settings.refresh_seconds * 1000),
             dcc.Interval(id="ex-run-poll", interval=1000, disabled=True),
             dcc.Store(id="ex-filter", data=wb.query_from_filter(flt)),
+            scope_store(filters),
             dcc.Store(id="ex-open", data=exception_id_of(query.get("id"))),
             dcc.Store(id="ex-scope", data="rows"),
             dcc.Store(id="ex-total", data=0),

@@ -18,9 +18,12 @@ clientside_callback(
         const parts = Object.entries(query || {}).map(
             ([k, v]) => k + "=" + encodeURIComponent(v).replace(/%2C/g, ","));
         if (open) { parts.push("id=" + open); }
+        // The global range is not the workbench's, but a link onwards keeps it.
+        const range = new URLSearchParams(window.location.search).get("range");
+        if (range) { parts.push("range=" + encodeURIComponent(range)); }
         const next = window.location.pathname + (parts.length ? "?" + parts.join("&") : "");
         if (next !== window.location.pathname + window.location.search) {
-            window.history.pushState(null, "", next);
+            window.fwPushState(next);
         }
     }
     """,

@@ -12,7 +12,7 @@ from typing import Any
 import dash
 from dash import Input, Output, State, html
 
-from dashboards.app import current_ctx
+from dashboards.app import current_ctx, scope_of
 from dashboards.components import workbench as wb
 from dashboards.components.tiles import tile_component
 from dashboards.workbench_common import FILTERS
@@ -39,12 +39,14 @@ def _options(_id: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     Output("ex-scope", "data", allow_duplicate=True),
     *(Input(f"ex-f-{name}", "value") for name in FILTERS),
     State("ex-filter", "data"),
+    State("fw-scope", "data"),
     prevent_initial_call=True,
 )
 def _filters(*values: Any) -> tuple[Any, Any]:
-    """The filter bar → the canonical URL query (which the grid reads); a new filter drops the selection."""
-    query = wb.query_from_controls(dict(zip(FILTERS, values[:-1], strict=True)))
-    if query == values[-1]:
+    """The filter bar (and the page's global filter) → the canonical URL query (which the grid reads);
+    a new filter drops the selection."""
+    query = wb.query_from_controls(dict(zip(FILTERS, values[:-2], strict=True)) | (values[-1] or {}))
+    if query == values[-2]:
         return dash.no_update, dash.no_update
     return query, "rows"
 
@@ -124,11 +126,12 @@ def _scope(_clicks: int | None, _rows: Any, scope: str) -> tuple[Any, Any]:
     Output("ex-updated", "children"),
     Input("ex-interval", "n_intervals"),
     Input("ex-refresh", "data"),
+    State("fw-scope", "data"),
 )
-def _tiles(_tick: int | None, _refresh: Any) -> tuple[list[html.Div], str]:
-    """The active counts; they move after every action and with detection."""
+def _tiles(_tick: int | None, _refresh: Any, chosen: dict[str, str] | None) -> tuple[list[html.Div], str]:
+    """The active counts (of the global filter's scope); they move after every action and with detection."""
     ctx = current_ctx()
     now = ctx.now()
     with ctx.engine.connect() as conn:
-        totals = exception_totals(conn, now=now)
+        totals = exception_totals(conn, now=now, scope=scope_of(chosen))
     return [tile_component(t) for t in wb.workbench_tiles(totals)], f"Updated {now:%H:%M:%S} UTC"

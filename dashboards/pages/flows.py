@@ -16,7 +16,7 @@ import dash
 import dash_cytoscape as cyto
 from dash import Input, Output, State, clientside_callback, dcc, html
 
-from dashboards.app import current_ctx
+from dashboards.app import current_ctx, page_filters, scope_of, scope_store
 from dashboards.components.charts import empty_figure
 from dashboards.components.flow_map import (
     attention_list,
@@ -49,7 +49,9 @@ from models.queries.correlation import flow_signals, likely_cause
 from models.queries.flows import flow_definitions, flow_exceptions, flows_health, systems
 from models.queries.forecast import backlog_forecast
 
-dash.register_page(__name__, path="/flows", name="Flows", title="Flows · Flowwatch", order=20)
+dash.register_page(
+    __name__, path="/flows", name="Flows", title="Flows · Flowwatch", order=20, filters=("channel", "erp", "fulfiller")
+)
 
 #: Open exceptions whose likely cause is looked up (each look-up reads a day of signals).
 MAX_EXCEPTIONS = 6
@@ -57,10 +59,12 @@ MAX_EXCEPTIONS = 6
 
 def layout(**query: str) -> html.Div:
     """Every flow; ``?flow=<id>`` opens one, ``?range=6h|24h|7d|30d`` sets its signals' range."""
-    range_ = query.get("range") if query.get("range") in RANGES else DEFAULT_RANGE
+    filters = page_filters(query)
+    range_ = filters.range or DEFAULT_RANGE
     return html.Div(
         className="page",
         children=[
+            scope_store(filters),
             dcc.Interval(id="fl-interval", interval=current_ctx().settings.refresh_seconds * 1000),
             dcc.Store(id="fl-flow", data=query.get("flow") or None),
             page_header(
@@ -209,9 +213,10 @@ def _refresh_forecast(_tick: int | None) -> Any:
     Output("fl-map-attention", "children"),
     Input("fl-interval", "n_intervals"),
     Input("fl-range", "value"),
+    State("fw-scope", "data"),
 )
-def _refresh_list(_tick: int | None, range_: str) -> tuple[Any, ...]:
-    """Health of every flow over the range, as tiles, map and list.
+def _refresh_list(_tick: int | None, range_: str, chosen: dict[str, str] | None) -> tuple[Any, ...]:
+    """Health of every flow of the global filter's scope over the range, as tiles, map and list.
 
     The open flow is marked by ``_mark_open`` (no query), never here: a slow refresh that
     started before the flow was closed must not select it again when it lands.
@@ -220,8 +225,9 @@ def _refresh_list(_tick: int | None, range_: str) -> tuple[Any, ...]:
     now = ctx.now()
     range_ = range_ if range_ in RANGES else DEFAULT_RANGE
     with ctx.engine.connect() as conn:
-        flows = flows_health(conn, now=now, window=Window.named(range_, now=now))
-        estate = systems(conn)
+        scope = scope_of(chosen)
+        flows = flows_health(conn, now=now, window=Window.named(range_, now=now), scope=scope)
+        estate = systems(conn, scope)
     tiles = [tile_component(t) for t in flow_tiles(flows, period=f"in the last {RANGE_LABELS[range_]}")]
     summary = f"{map_summary(flows)} · last {RANGE_LABELS[range_]}"
     rows = flow_grid_rows(flows)
@@ -300,9 +306,13 @@ clientside_callback("function (flow) { return !flow; }", Output("fl-detail", "hi
     Input("fl-flow", "data"),
     Input("fl-range", "value"),
     Input("fl-interval", "n_intervals"),
+    State("fw-scope", "data"),
 )
-def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tuple[Any, ...]:
-    """The open flow's signals over the range, and the likely cause of each of its open exceptions."""
+def _refresh_detail(
+    flow_id: str | None, range_: str, _tick: int | None, chosen: dict[str, str] | None
+) -> tuple[Any, ...]:
+    """The open flow's signals over the range, and the likely cause of each of its open exceptions; its
+    health counts the global filter's orders (all of them when the flow is outside the filter)."""
     if not flow_id:
         return (dash.no_update,) * 5
     ctx = current_ctx()
@@ -313,7 +323,9 @@ def _refresh_detail(flow_id: str | None, range_: str, _tick: int | None) -> tupl
         if flow_id not in definitions.index:
             message = f"No flow is configured with the id “{flow_id}”"
             return "Unknown flow", message, empty_figure(message), html.Div(), html.Div()
-        health = {f["flow_id"]: f for f in flows_health(conn, now=now, window=window)}
+        health = {f["flow_id"]: f for f in flows_health(conn, now=now, window=window, scope=scope_of(chosen))}
+        if flow_id not in health:
+            health = {f["flow_id"]: f for f in flows_health(conn, now=now, window=window)}
         signals = flow_signals(conn, flow_id=flow_id, window=window)
         exceptions = flow_exceptions(conn, flow_id=flow_id, now=now, limit=MAX_EXCEPTIONS)
         causes = {int(i): likely_cause(conn, exception_id=int(i)) for i in exceptions["exception_id"]}
@@ -335,7 +347,7 @@ clientside_callback(
         if (!changed && (params.get("range") || "DEFAULT_RANGE") === range) { return; }
         if (flow) { params.set("flow", flow); } else { params.delete("flow"); }
         params.set("range", range);
-        window.history.pushState(null, "", window.location.pathname + "?" + params.toString());
+        window.fwPushState(window.location.pathname + "?" + params.toString());
         if (changed && flow) {
             requestAnimationFrame(() => document.getElementById("fl-detail").scrollIntoView({behavior: "smooth"}));
         }

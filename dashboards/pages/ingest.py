@@ -20,7 +20,10 @@ from models.queries.alert_signals import system_names
 from models.queries.common import RANGES, Window
 from models.queries.ingest import received_per_bucket
 
-dash.register_page(__name__, path="/ingest", name="Ingest", title="Ingest · Flowwatch", order=90)
+dash.register_page(
+    __name__, path="/ingest", name="Ingest", title="Ingest · Flowwatch", order=90,
+    filters_note="Ingest counts what reaches Flowwatch, before it is an order of a channel, ERP or 3PL",
+)  # fmt: skip
 
 DEFAULT_INGEST_RANGE = "6h"
 

@@ -12,7 +12,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html
 
-from dashboards.app import current_ctx
+from dashboards.app import current_ctx, page_filters, scope_of, scope_store
 from dashboards.components.layout import card, page_header
 from dashboards.components.tiles import tile_component
 from dashboards.components.timeline import (
@@ -28,7 +28,10 @@ from dashboards.components.timeline import (
 from models.queries.flows import flow_definitions
 from models.queries.timeline import MIN_SEARCH, find_orders, order_timeline
 
-dash.register_page(__name__, path="/orders", name="Orders", title="Order timeline · Flowwatch", order=30)
+dash.register_page(
+    __name__, path="/orders", name="Orders", title="Order timeline · Flowwatch", order=30,
+    filters=("channel", "erp", "fulfiller"),
+)  # fmt: skip
 
 SEARCH_LIMIT = 25
 HINT = (
@@ -44,6 +47,7 @@ def layout(**query: str) -> html.Div:
     return html.Div(
         className="page",
         children=[
+            scope_store(page_filters(query)),
             dcc.Store(id="or-key", data=key),
             dcc.Store(id="or-submitted", data=text or None),
             page_header(
@@ -140,9 +144,12 @@ def layout(**query: str) -> html.Div:
     Input("or-find", "n_clicks"),
     Input({"type": "or-result", "key": ALL}, "n_clicks"),
     State("or-key", "data"),
+    State("fw-scope", "data"),
     prevent_initial_call="initial_duplicate",
 )
-def _search(text: str | None, _find: int | None, clicks: list[int | None], key: str | None) -> tuple[Any, ...]:
+def _search(
+    text: str | None, _find: int | None, clicks: list[int | None], key: str | None, chosen: dict[str, str] | None
+) -> tuple[Any, ...]:
     """Search on Enter or Find; a single exact match opens at once, a clicked result opens its key."""
     trigger = dash.ctx.triggered_id
     if isinstance(trigger, dict):  # a result row
@@ -155,7 +162,7 @@ def _search(text: str | None, _find: int | None, clicks: list[int | None], key: 
     if len(query) < MIN_SEARCH:
         return html.Div(f"Type at least {MIN_SEARCH} characters", className="empty-state"), False, None, None
     with current_ctx().engine.connect() as conn:
-        results = find_orders(conn, query=query, limit=SEARCH_LIMIT)
+        results = find_orders(conn, query=query, limit=SEARCH_LIMIT, scope=scope_of(chosen))
     exact = {r["correlation_id"] for r in results if r["match"] == "exact"}
     found = search_results(results, query, limit=SEARCH_LIMIT)
     if len(exact) == 1:
@@ -234,7 +241,7 @@ clientside_callback(
         if (key) { params.set("id", key); } else { params.delete("id"); }
         if (query) { params.set("q", query); } else { params.delete("q"); }
         const search = params.toString();
-        window.history.pushState(null, "", window.location.pathname + (search ? "?" + search : ""));
+        window.fwPushState(window.location.pathname + (search ? "?" + search : ""));
         if (key) { window.scrollTo({top: 0, behavior: "smooth"}); }
     }
     """,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, clientside_callback, dcc, html
+from dash import Input, Output, State, clientside_callback, dcc, html
 
-from dashboards.app import current_ctx
+from dashboards.app import current_ctx, page_filters, scope_of, scope_store
 from dashboards.components.charts import (
     ALL_FLOWS,
     aging_figure,
@@ -45,16 +45,18 @@ from models.queries.overview import (
     sync_lag_series,
 )
 
-dash.register_page(__name__, path="/", name="Overview", title="Overview · Flowwatch", order=0)
+dash.register_page(
+    __name__, path="/", name="Overview", title="Overview · Flowwatch", order=0, filters=("channel", "erp", "fulfiller")
+)
 
 CATEGORIES = ("orders", "fulfilment", "shipment", "invoice", "stock", "supply")
 
 
 def layout(**query: str) -> html.Div:
-    """The overview for ``?range=6h|24h|7d|30d`` (anything else falls back to 24h)."""
-    range_ = query.get("range", DEFAULT_RANGE)
-    if range_ not in RANGES:
-        range_ = DEFAULT_RANGE
+    """The overview for ``?range=6h|24h|7d|30d`` (anything else falls back to 24h) and the global
+    ``?channel=&erp=&fulfiller=``."""
+    filters = page_filters(query)
+    range_ = filters.range or DEFAULT_RANGE
     category_options = [{"label": "All flows · % of SLA", "value": ALL_FLOWS}] + [
         {"label": c.capitalize(), "value": c} for c in CATEGORIES
     ]
@@ -63,6 +65,7 @@ def layout(**query: str) -> html.Div:
         children=[
             # Reading settings is not I/O: the context was built before the first request.
             dcc.Interval(id="ov-interval", interval=current_ctx().settings.refresh_seconds * 1000),
+            scope_store(filters),
             page_header(
                 "Operations overview",
                 "Orders, integrations and exceptions across every system",
@@ -140,18 +143,20 @@ def layout(**query: str) -> html.Div:
     Output("ov-updated", "children"),
     Input("ov-range", "value"),
     Input("ov-interval", "n_intervals"),
+    State("fw-scope", "data"),
 )
-def _refresh_summary(range_: str, _tick: int | None) -> tuple[list[html.Div], Any, str]:
+def _refresh_summary(range_: str, _tick: int | None, chosen: dict[str, str] | None) -> tuple[list[html.Div], Any, str]:
     """Tiles and the flow table share one read of sync lag per flow."""
     ctx = current_ctx()
     now = ctx.now()
     window = Window.named(range_, now=now)
+    scope = scope_of(chosen)
     with ctx.engine.connect() as conn:
-        counts = order_counts(conn, now=now, window=window)
-        cycle = cycle_time(conn, window=window)
-        lag = sync_lag_by_flow(conn, window=window)
-        totals = exception_totals(conn, now=now)
-        queues = queue_current(conn, now=now)
+        counts = order_counts(conn, now=now, window=window, scope=scope)
+        cycle = cycle_time(conn, window=window, scope=scope)
+        lag = sync_lag_by_flow(conn, window=window, scope=scope)
+        totals = exception_totals(conn, now=now, scope=scope)
+        queues = queue_current(conn, now=now, scope=scope)
     tiles = [
         orders_today_tile(counts, range_label=RANGE_LABELS[range_]),
         in_flight_tile(counts),
@@ -168,14 +173,16 @@ def _refresh_summary(range_: str, _tick: int | None) -> tuple[list[html.Div], An
     Input("ov-range", "value"),
     Input("ov-category", "value"),
     Input("ov-interval", "n_intervals"),
+    State("fw-scope", "data"),
 )
-def _refresh_lag(range_: str, category: str, _tick: int | None) -> Any:
+def _refresh_lag(range_: str, category: str, _tick: int | None, chosen: dict[str, str] | None) -> Any:
     """p95 sync lag series of the chosen category against the flows' SLAs."""
     ctx = current_ctx()
     window = Window.named(range_, now=ctx.now())
+    scope = scope_of(chosen)
     with ctx.engine.connect() as conn:
-        series = sync_lag_series(conn, window=window)
-        flows = sync_lag_by_flow(conn, window=window)
+        series = sync_lag_series(conn, window=window, scope=scope)
+        flows = sync_lag_by_flow(conn, window=window, scope=scope)
     return sync_lag_figure(series, flows, category=category, x_range=(window.since, window.until))
 
 
@@ -184,14 +191,18 @@ def _refresh_lag(range_: str, category: str, _tick: int | None) -> Any:
     Output("ov-attention", "rowData"),
     Input("ov-range", "value"),
     Input("ov-interval", "n_intervals"),
+    State("fw-scope", "data"),
 )
-def _refresh_exceptions(_range: str, _tick: int | None) -> tuple[Any, list[dict[str, Any]]]:
-    """Exceptions are a current state: the range does not filter them, refresh does."""
+def _refresh_exceptions(
+    _range: str, _tick: int | None, chosen: dict[str, str] | None
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Exceptions are a current state: the range does not filter them, refresh (and the scope) does."""
     ctx = current_ctx()
     now = ctx.now()
+    scope = scope_of(chosen)
     with ctx.engine.connect() as conn:
-        aging = exception_aging(conn, now=now)
-        attention = needs_attention(conn, now=now, limit=8)
+        aging = exception_aging(conn, now=now, scope=scope)
+        attention = needs_attention(conn, now=now, limit=8, scope=scope)
     return aging_figure(aging), attention_rows(attention)
 
 
@@ -200,15 +211,17 @@ def _refresh_exceptions(_range: str, _tick: int | None) -> tuple[Any, list[dict[
     Output("ov-queue-table", "children"),
     Input("ov-range", "value"),
     Input("ov-interval", "n_intervals"),
+    State("fw-scope", "data"),
 )
-def _refresh_queues(range_: str, _tick: int | None) -> tuple[Any, Any]:
+def _refresh_queues(range_: str, _tick: int | None, chosen: dict[str, str] | None) -> tuple[Any, Any]:
     """Depth trend over the range, and each queue's latest sample."""
     ctx = current_ctx()
     now = ctx.now()
     window = Window.named(range_, now=now)
+    scope = scope_of(chosen)
     with ctx.engine.connect() as conn:
-        series = queue_depth_series(conn, window=window)
-        current = queue_current(conn, now=now)
+        series = queue_depth_series(conn, window=window, scope=scope)
+        current = queue_current(conn, now=now, scope=scope)
     return queue_depth_figure(series, x_range=(window.since, window.until)), queue_table(current)
 
 
@@ -220,7 +233,7 @@ clientside_callback(
         const params = new URLSearchParams(window.location.search);
         if ((params.get("range") || "DEFAULT_RANGE") === value) { return; }
         params.set("range", value);
-        window.history.pushState(null, "", window.location.pathname + "?" + params.toString());
+        window.fwPushState(window.location.pathname + "?" + params.toString());
     }
     """.replace("DEFAULT_RANGE", DEFAULT_RANGE),
     Input("ov-range", "value"),

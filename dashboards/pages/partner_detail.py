@@ -38,6 +38,7 @@ dash.register_page(
     name="Partner",
     title="Partner · Flowwatch",
     order=36,
+    filters_note="One partner's own view: its flows, exceptions and orders",
     nav=False,
 )
 
@@ -47,7 +48,7 @@ MAX_EXCEPTIONS, MAX_ORDERS = 8, 25
 
 def layout(partner: str | None = None, **query: str) -> html.Div:
     """The partner named in the path, for ``?period=``; no I/O."""
-    period = period_of(query.get("period"))
+    period = period_of(query.get("period") or query.get("range"))  # the global range, when it is a period
     return html.Div(
         className="page",
         children=[
@@ -172,7 +173,7 @@ clientside_callback(
         const params = new URLSearchParams(window.location.search);
         if ((params.get("period") || "DEFAULT") === period) { return; }
         params.set("period", period);
-        window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
+        window.fwPushState(window.location.pathname + "?" + params.toString(), true);
     }
     """.replace("DEFAULT", DEFAULT_PERIOD),
     Input("pd-period", "value"),

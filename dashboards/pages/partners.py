@@ -26,7 +26,10 @@ from dashboards.components.partners import (
 from models.queries.common import Window
 from models.queries.partner_performance import partner_scorecards
 
-dash.register_page(__name__, path="/partners", name="Partners", title="Partners · Flowwatch", order=35)
+dash.register_page(
+    __name__, path="/partners", name="Partners", title="Partners · Flowwatch", order=35,
+    filters_note="Partners ranks every 3PL and supplier against the others: open one for its own view",
+)  # fmt: skip
 
 #: How each column is measured, as the page explains it (the query module holds the definitions).
 READING = (
@@ -43,7 +46,7 @@ READING = (
 
 def layout(**query: str) -> html.Div:
     """The ranked partners for ``?period=``; no I/O."""
-    period = period_of(query.get("period"))
+    period = period_of(query.get("period") or query.get("range"))  # the global range, when it is a period
     return html.Div(
         className="page",
         children=[
@@ -112,7 +115,7 @@ clientside_callback(
         const params = new URLSearchParams(window.location.search);
         if ((params.get("period") || "DEFAULT") === period) { return; }
         params.set("period", period);
-        window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
+        window.fwPushState(window.location.pathname + "?" + params.toString(), true);
     }
     """.replace("DEFAULT", DEFAULT_PERIOD),
     Input("pt-period", "value"),

@@ -13,14 +13,16 @@ from typing import Any
 import dash
 from dash import Input, Output, State, dcc, html
 
-from dashboards.app import current_ctx
+from dashboards.app import current_ctx, page_filters, scope_store
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.reconciliation import DAY_CHOICES, funnel_figure, funnel_table, gap_keys
 from models.queries.reconciliation import reconcile
 
 dash.register_page(
-    __name__, path="/reconciliation", name="Reconciliation", title="Reconciliation · Flowwatch", order=35
-)
+    __name__, path="/reconciliation", name="Reconciliation", title="Reconciliation · Flowwatch", order=35,
+    filters=("channel",),
+    filters_note="The funnel follows each channel's orders through every ERP and 3PL: only the channel narrows it",
+)  # fmt: skip
 
 DEFAULT_DAYS = 3
 
@@ -34,26 +36,20 @@ def _days(value: Any) -> int:
 
 
 def layout(**query: str) -> html.Div:
-    """The funnel for ``?days=`` and ``?channel=``, with the gap ``?day=&in=&stage=`` opened."""
+    """The funnel for ``?days=`` and the global ``?channel=``, with the gap ``?day=&in=&stage=`` opened."""
+    filters = page_filters(query)
     days = _days(query.get("days"))
     selection = {k: query.get(k) for k in ("day", "in", "stage")} if query.get("stage") else None
     return html.Div(
         className="page",
         children=[
             dcc.Store(id="rc-selection", data=selection),
+            scope_store(filters),
             page_header(
                 "Reconciliation",
                 "Orders compared key by key: storefront → ERP → WMS / 3PL → shipped",
                 [
                     html.Span(id="rc-label", className="updated", children="loading…"),
-                    dcc.Input(
-                        id="rc-channel",
-                        type="text",
-                        value=query.get("channel") or "",
-                        debounce=True,
-                        placeholder="channel (all)",
-                        className="rc-channel",
-                    ),
                     dcc.RadioItems(
                         id="rc-days",
                         options=[{"label": f"{d} d", "value": d} for d in DAY_CHOICES],
@@ -91,15 +87,15 @@ def layout(**query: str) -> html.Div:
     Output("rc-keys", "children"),
     Output("rc-label", "children"),
     Input("rc-days", "value"),
-    Input("rc-channel", "value"),
+    State("fw-scope", "data"),
     State("rc-selection", "data"),
 )
-def _refresh(days: int, channel: str | None, selection: dict[str, str] | None) -> tuple[Any, ...]:
-    """The funnel of the range, and the selected gap's keys."""
+def _refresh(days: int, chosen: dict[str, str] | None, selection: dict[str, str] | None) -> tuple[Any, ...]:
+    """The funnel of the range (of the global filter's channel), and the selected gap's keys."""
     ctx = current_ctx()
     now = ctx.now()
     days = _days(days)
-    channel = (channel or "").strip() or None
+    channel = (chosen or {}).get("channel")
     since = datetime(now.year, now.month, now.day) - timedelta(days=days - 1)
     with ctx.engine.connect() as conn:
         result = reconcile(conn, since=since, until=now, now=now, channel=channel)

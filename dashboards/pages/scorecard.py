@@ -40,7 +40,10 @@ from models.queries.overview import exception_aging_in_period, exception_totals
 from models.queries.scorecard import partner_scorecard
 from models.store.kpi_targets import TOLERANCE
 
-dash.register_page(__name__, path="/scorecard", name="Scorecard", title="KPI scorecard · Flowwatch", order=40)
+dash.register_page(
+    __name__, path="/scorecard", name="Scorecard", title="KPI scorecard · Flowwatch", order=40,
+    filters_note="The scorecard compares every channel, ERP and 3PL: pick one under “Group by”",
+)  # fmt: skip
 
 PERIODS = {"7d": "7 days", "30d": "30 days"}
 #: Sparkline points per period: daily for a week, three-day slices for a month.
@@ -120,7 +123,8 @@ def _admin() -> html.Details:
 
 def layout(**query: str) -> html.Div:
     """The scorecard for ``?period=7d|30d`` grouped by ``?group=total|channel|erp|fulfiller|supplier``."""
-    period = query.get("period") if query.get("period") in PERIODS else DEFAULT_PERIOD
+    asked = query.get("period") or query.get("range")  # the global range, when it is a period
+    period = asked if asked in PERIODS else DEFAULT_PERIOD
     group = query.get("group") if query.get("group") in GROUPS else "total"
     return html.Div(
         className="page sc-page",
@@ -358,7 +362,7 @@ clientside_callback(
         }
         params.set("period", period);
         if (group === "total") { params.delete("group"); } else { params.set("group", group); }
-        window.history.pushState(null, "", window.location.pathname + "?" + params.toString());
+        window.fwPushState(window.location.pathname + "?" + params.toString());
     }
     """.replace("DEFAULT_PERIOD", DEFAULT_PERIOD),
     Input("sc-period", "value"),

@@ -21,6 +21,7 @@ from models.enums import ExceptionStatus
 from models.queries.common import AGING_BANDS, SEVERITIES, severity_rank
 from models.queries.error_classes import known_error
 from models.queries.messages import list_messages, message_counts
+from models.queries.scope import Scope, exception_in_scope
 from models.queries.writes import insert_sql, set_clause
 from models.store.tables import business_events, exception_actions, exception_orders, exceptions, flows, replays
 
@@ -99,6 +100,14 @@ class ExceptionFilter(BaseModel):
     text: str | None = Field(None, description="in title, first error or business key; or an order number")
     snoozed: bool | None = Field(None, description="true: only snoozed now; false: hide them; null: both")
     seen_since: datetime | None = Field(None, description="last seen at or after (naive UTC)")
+    channel: str | None = Field(None, description="the global filter: exceptions of this storefront's scope")
+    erp: str | None = Field(None, description="the global filter: exceptions of this ERP's scope")
+    fulfiller: str | None = Field(None, description="the global filter: exceptions of this WMS or 3PL's scope")
+
+    @property
+    def scope(self) -> Scope:
+        """The global filter part (channel, ERP, fulfiller) as a query scope."""
+        return Scope(self.channel, self.erp, self.fulfiller)
 
     @field_validator("severity")
     @classmethod
@@ -163,6 +172,9 @@ def _conditions(flt: ExceptionFilter, now: datetime) -> list[sa.ColumnElement[bo
         conds.append(sa.or_(_x.snoozed_until.is_(None), _x.snoozed_until <= now))
     if flt.seen_since is not None:
         conds.append(_x.last_seen >= flt.seen_since)
+    if not flt.scope.everything:
+        predicate = sa.text(exception_in_scope(flt.scope, "exceptions")).bindparams(**flt.scope.params())
+        conds.append(sa.and_(sa.true(), predicate))  # a text clause, typed as the boolean it is
     return conds
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from models.enums import ACTIVE_SQL
 from models.queries.common import SEVERITIES, Window, json_number, read_frame, severity_rank
 from models.queries.overview import sync_lag_by_flow
+from models.queries.scope import ALL, Scope, flow_in_scope, system_in_scope
 from models.store.dialect import in_list, seconds_between
 
 HEALTH_WINDOW = timedelta(hours=1)
@@ -41,15 +42,19 @@ def health(p95: float | None, sla: int, failures: int, open_exceptions: int, wor
     return "healthy"
 
 
-def flows_health(conn: Connection, *, now: datetime, window: Window | None = None) -> list[dict[str, Any]]:
-    """Every flow with its definition and health over ``window`` (default: the hour before ``now``).
+def flows_health(
+    conn: Connection, *, now: datetime, window: Window | None = None, scope: Scope = ALL
+) -> list[dict[str, Any]]:
+    """Every flow of ``scope`` with its definition and health over ``window`` (default: the hour before
+    ``now``); its lags count the scope's orders, its open exceptions those of systems in scope.
 
     The ``*_last_hour`` fields count over ``window`` when one is given (the Flows page's range);
     the names stay for the API, which always asks for the hour. Open exceptions are those open now.
     """
     window = window or Window(now - HEALTH_WINDOW, now, int(HEALTH_WINDOW.total_seconds()))
-    lag = sync_lag_by_flow(conn, window=window).set_index("flow_id")
-    flows = read_frame(conn, "SELECT * FROM flows ORDER BY category, flow_id")
+    lag = sync_lag_by_flow(conn, window=window, scope=scope).set_index("flow_id")
+    flows = read_frame(conn, f"SELECT * FROM flows f WHERE {flow_in_scope(scope)} ORDER BY category, flow_id",
+                       scope.params())  # fmt: skip
     failures = read_frame(
         conn,
         """
@@ -67,9 +72,10 @@ def flows_health(conn: Connection, *, now: datetime, window: Window | None = Non
         f"""
         SELECT flow_id, count(*) AS open_exceptions, min(CASE severity {ranks} END) AS worst_rank
         FROM exceptions
-        WHERE status IN {ACTIVE_SQL} AND flow_id IS NOT NULL
+        WHERE status IN {ACTIVE_SQL} AND flow_id IS NOT NULL AND {system_in_scope(scope, "system_id")}
         GROUP BY flow_id
         """,
+        scope.params(),
     ).set_index("flow_id")
     rows = []
     for f in flows.to_dict("records"):
@@ -143,7 +149,12 @@ def flow_exceptions(conn: Connection, *, flow_id: str, now: datetime, limit: int
     return frame.assign(orders=[by_exception.get(i, []) for i in frame["exception_id"]])
 
 
-def systems(conn: Connection) -> list[dict[str, Any]]:
-    """Every system of the estate (id, name, kind, vendor): the nodes of the flow map."""
-    frame = read_frame(conn, "SELECT system_id, name, kind, vendor FROM systems ORDER BY system_id")
+def systems(conn: Connection, scope: Scope = ALL) -> list[dict[str, Any]]:
+    """Every system of the estate (id, name, kind, vendor) that ``scope`` keeps: the nodes of the flow map."""
+    frame = read_frame(
+        conn,
+        f"SELECT system_id, name, kind, vendor FROM systems WHERE {system_in_scope(scope, 'system_id')}"
+        " ORDER BY system_id",
+        scope.params(),
+    )
     return [{k: v if isinstance(v, str) else None for k, v in row.items()} for row in frame.to_dict("records")]

@@ -16,34 +16,36 @@ from sqlalchemy.engine import Connection
 
 from models.enums import ACTIVE_SQL
 from models.queries.common import SEVERITIES, Window, aging_band_sql, json_number, read_frame, severity_rank
+from models.queries.scope import ALL, Scope, exception_in_scope, flow_id_in_scope, flow_in_scope, order_in_scope
 from models.queries.steps import order_durations, step_lags_sql, step_params
 from models.store.dialect import percentile, seconds_between, time_bucket
 
 
-def order_counts(conn: Connection, *, now: datetime, window: Window) -> dict[str, int]:
-    """Orders created today (UTC), in the window, and in flight (created, not shipped, not cancelled)."""
+def order_counts(conn: Connection, *, now: datetime, window: Window, scope: Scope = ALL) -> dict[str, int]:
+    """Orders of ``scope`` created today (UTC), in the window, and in flight (created, not shipped,
+    not cancelled)."""
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     row = conn.execute(
         sa.text(
-            """
+            f"""
             SELECT count(*) FILTER (WHERE created_at >= :day_start AND created_at <= :now),
                    count(*) FILTER (WHERE created_at >= :since AND created_at < :until),
                    count(*) FILTER (WHERE dispatched_at IS NULL AND cancelled_at IS NULL
                                     AND created_at <= :now)
             FROM order_facts
-            WHERE created_at IS NOT NULL
+            WHERE created_at IS NOT NULL AND {order_in_scope(scope, "")}
             """
         ),
-        {"day_start": day_start, "now": now, "since": window.since, "until": window.until},
+        {"day_start": day_start, "now": now, "since": window.since, "until": window.until, **scope.params()},
     ).one()
     return {"orders_today": row[0], "orders_in_range": row[1], "in_flight": row[2]}
 
 
-def cycle_time(conn: Connection, *, window: Window) -> dict[str, float | int | None]:
+def cycle_time(conn: Connection, *, window: Window, scope: Scope = ALL) -> dict[str, float | int | None]:
     """Order cycle time (first dispatch − first creation) percentiles, in hours, for orders
     created in the window and already shipped; interpolation is linear (quantile_cont)."""
     frame = order_durations(
-        conn, window=window, start_col="created_at", end_col="dispatched_at", quantiles=(0.5, 0.9, 0.95)
+        conn, window=window, start_col="created_at", end_col="dispatched_at", quantiles=(0.5, 0.9, 0.95), scope=scope
     )
     if frame.empty:
         return {"shipped": 0, "p50_hours": None, "p90_hours": None, "p95_hours": None}
@@ -59,12 +61,13 @@ def _hours(seconds: Any) -> float | None:
     return None if value is None else value / 3600.0
 
 
-def sync_lag_by_flow(conn: Connection, *, window: Window) -> pd.DataFrame:
-    """Sync lag p50/p95 (seconds) per flow for steps completed in the window, beside each SLA."""
+def sync_lag_by_flow(conn: Connection, *, window: Window, scope: Scope = ALL) -> pd.DataFrame:
+    """Sync lag p50/p95 (seconds) per flow of ``scope`` for its steps completed in the window, beside
+    each SLA."""
     return read_frame(
         conn,
         f"""
-        WITH lags AS ({step_lags_sql(conn)})
+        WITH lags AS ({step_lags_sql(conn, scope=scope)})
         SELECT f.flow_id, f.name, f.category, f.sla_seconds,
                count(lags.lag_seconds) AS steps,
                {percentile(conn, "lags.lag_seconds", 0.5)} AS p50_seconds,
@@ -72,20 +75,21 @@ def sync_lag_by_flow(conn: Connection, *, window: Window) -> pd.DataFrame:
                count(*) FILTER (WHERE lags.lag_seconds > f.sla_seconds) AS over_sla
         FROM flows f
         LEFT JOIN lags ON lags.flow_id = f.flow_id
+        WHERE {flow_in_scope(scope)}
         GROUP BY f.flow_id, f.name, f.category, f.sla_seconds
         ORDER BY f.category, f.flow_id
         """,
-        step_params(window),
+        step_params(window, scope),
     )
 
 
-def sync_lag_series(conn: Connection, *, window: Window) -> pd.DataFrame:
-    """Sync lag p95 (seconds) per flow per time bucket of the step's completion."""
+def sync_lag_series(conn: Connection, *, window: Window, scope: Scope = ALL) -> pd.DataFrame:
+    """Sync lag p95 (seconds) per flow of ``scope`` per time bucket of the step's completion."""
     bucket = time_bucket(conn, window.bucket_seconds, "lags.end_at")
     return read_frame(
         conn,
         f"""
-        WITH lags AS ({step_lags_sql(conn)})
+        WITH lags AS ({step_lags_sql(conn, scope=scope)})
         SELECT lags.flow_id, {bucket} AS bucket,
                {percentile(conn, "lags.lag_seconds", 0.95)} AS p95_seconds,
                count(*) AS steps
@@ -93,27 +97,27 @@ def sync_lag_series(conn: Connection, *, window: Window) -> pd.DataFrame:
         GROUP BY lags.flow_id, bucket
         ORDER BY lags.flow_id, bucket
         """,
-        step_params(window),
+        step_params(window, scope),
     )
 
 
-def exception_aging(conn: Connection, *, now: datetime) -> pd.DataFrame:
-    """Open and acknowledged exceptions counted per aging band (now − first_seen) and severity."""
+def exception_aging(conn: Connection, *, now: datetime, scope: Scope = ALL) -> pd.DataFrame:
+    """Open and acknowledged exceptions of ``scope`` per aging band (now − first_seen) and severity."""
     age = seconds_between(conn, "first_seen", ":now")
     return read_frame(
         conn,
         f"""
         SELECT {aging_band_sql(age)} AS band, severity, count(*) AS exceptions
         FROM exceptions
-        WHERE status IN {ACTIVE_SQL}
+        WHERE status IN {ACTIVE_SQL} AND {exception_in_scope(scope)}
         GROUP BY band, severity
         ORDER BY band, severity  -- deterministic, so every reader lists it alike
         """,
-        {"now": now},
+        {"now": now, **scope.params()},
     )
 
 
-def exception_aging_in_period(conn: Connection, *, window: Window) -> pd.DataFrame:
+def exception_aging_in_period(conn: Connection, *, window: Window, scope: Scope = ALL) -> pd.DataFrame:
     """Exceptions first seen in the period per aging band and severity, aged by how long each stayed
     open: to its resolution, else to the end of the period (columns ``band, severity, exceptions``)."""
     age = seconds_between(conn, "first_seen", "least(coalesce(resolved_at, :until), :until)")
@@ -122,16 +126,16 @@ def exception_aging_in_period(conn: Connection, *, window: Window) -> pd.DataFra
         f"""
         SELECT {aging_band_sql(age)} AS band, severity, count(*) AS exceptions
         FROM exceptions
-        WHERE first_seen >= :since AND first_seen < :until
+        WHERE first_seen >= :since AND first_seen < :until AND {exception_in_scope(scope)}
         GROUP BY band, severity
         ORDER BY band, severity
         """,
-        {"since": window.since, "until": window.until},
+        {"since": window.since, "until": window.until, **scope.params()},
     )
 
 
-def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
-    """Open exceptions by severity, with the oldest and mean age in hours."""
+def exception_totals(conn: Connection, *, now: datetime, scope: Scope = ALL) -> dict[str, Any]:
+    """Open exceptions of ``scope`` by severity, with the oldest and mean age in hours."""
     age = seconds_between(conn, "first_seen", ":now")
     row = (
         conn.execute(
@@ -142,10 +146,10 @@ def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
                max({age}) / 3600.0 AS oldest_hours,
                avg({age}) / 3600.0 AS mean_age_hours
         FROM exceptions
-        WHERE status IN {ACTIVE_SQL}
+        WHERE status IN {ACTIVE_SQL} AND {exception_in_scope(scope)}
         """
             ),
-            {"now": now},
+            {"now": now, **scope.params()},
         )
         .mappings()
         .one()
@@ -153,26 +157,27 @@ def exception_totals(conn: Connection, *, now: datetime) -> dict[str, Any]:
     return {k: json_number(v) for k, v in row.items()}
 
 
-def queue_current(conn: Connection, *, now: datetime, max_age_minutes: int = 60) -> pd.DataFrame:
-    """The latest sample of each queue seen in the last ``max_age_minutes``."""
+def queue_current(conn: Connection, *, now: datetime, max_age_minutes: int = 60, scope: Scope = ALL) -> pd.DataFrame:
+    """The latest sample of each queue seen in the last ``max_age_minutes`` (of ``scope``'s flows, and
+    the queues of no flow)."""
     return read_frame(
         conn,
-        """
+        f"""
         SELECT broker, queue, flow_id, is_dlq, depth, consumers, oldest_age_seconds, sampled_at
         FROM (
             SELECT *, row_number() OVER (PARTITION BY broker, queue ORDER BY sampled_at DESC) AS n
             FROM queue_samples
-            WHERE sampled_at > :since AND sampled_at <= :now
+            WHERE sampled_at > :since AND sampled_at <= :now AND {flow_id_in_scope(scope, "flow_id")}
         ) latest
         WHERE n = 1
         ORDER BY is_dlq, depth DESC, queue
         """,
-        {"since": now - pd.Timedelta(minutes=max_age_minutes), "now": now},
+        {"since": now - pd.Timedelta(minutes=max_age_minutes), "now": now, **scope.params()},
     )
 
 
-def queue_depth_series(conn: Connection, *, window: Window) -> pd.DataFrame:
-    """Peak depth per queue per time bucket."""
+def queue_depth_series(conn: Connection, *, window: Window, scope: Scope = ALL) -> pd.DataFrame:
+    """Peak depth per queue (of ``scope``'s flows, and the queues of no flow) per time bucket."""
     bucket = time_bucket(conn, window.bucket_seconds, "sampled_at")
     return read_frame(
         conn,
@@ -180,16 +185,16 @@ def queue_depth_series(conn: Connection, *, window: Window) -> pd.DataFrame:
         SELECT queue, is_dlq, {bucket} AS bucket, max(depth) AS depth,
                max(oldest_age_seconds) AS oldest_age_seconds
         FROM queue_samples
-        WHERE sampled_at >= :since AND sampled_at < :until
+        WHERE sampled_at >= :since AND sampled_at < :until AND {flow_id_in_scope(scope, "flow_id")}
         GROUP BY queue, is_dlq, bucket
         ORDER BY queue, bucket
         """,
-        {"since": window.since, "until": window.until},
+        {"since": window.since, "until": window.until, **scope.params()},
     )
 
 
-def needs_attention(conn: Connection, *, now: datetime, limit: int = 10) -> pd.DataFrame:
-    """Open exceptions that hurt most orders first, then the most severe and the oldest."""
+def needs_attention(conn: Connection, *, now: datetime, limit: int = 10, scope: Scope = ALL) -> pd.DataFrame:
+    """Open exceptions of ``scope`` that hurt most orders first, then the most severe and the oldest."""
     return read_frame(
         conn,
         f"""
@@ -198,11 +203,11 @@ def needs_attention(conn: Connection, *, now: datetime, limit: int = 10) -> pd.D
                {seconds_between(conn, "x.first_seen", ":now")} / 3600.0 AS age_hours
         FROM exceptions x
         LEFT JOIN flows f ON f.flow_id = x.flow_id
-        WHERE x.status IN {ACTIVE_SQL}
+        WHERE x.status IN {ACTIVE_SQL} AND {exception_in_scope(scope, "x")}
         ORDER BY x.affected_orders DESC, {severity_rank("x.severity")}, x.first_seen
         LIMIT :limit
         """,
-        {"now": now, "limit": limit},
+        {"now": now, "limit": limit, **scope.params()},
     )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from models.queries.common import Window, read_frame
+from models.queries.scope import ALL, Scope, flow_in_scope, order_in_scope
 from models.store.dialect import percentile, seconds_between
 
 
@@ -92,9 +93,10 @@ def order_durations(
     end_col: str,
     quantiles: tuple[float, ...],
     group: str | None = None,
+    scope: Scope = ALL,
 ) -> pd.DataFrame:
     """Percentiles (seconds, linear interpolation) of ``end_col − start_col`` per group, for orders
-    created in the window that reached ``end_col``; columns ``grp, n, q50, q90…``."""
+    of ``scope`` created in the window that reached ``end_col``; columns ``grp, n, q50, q90…``."""
     if group is not None and group not in ORDER_DIMENSIONS:
         raise ValueError(f"orders cannot be grouped by {group!r}")
     secs = seconds_between(conn, start_col, end_col)
@@ -106,17 +108,18 @@ def order_durations(
         SELECT {grp} AS grp, count(*) AS n, {cols}
         FROM order_facts
         WHERE created_at >= :since AND created_at < :until
-          AND {start_col} IS NOT NULL AND {end_col} IS NOT NULL
+          AND {start_col} IS NOT NULL AND {end_col} IS NOT NULL AND {order_in_scope(scope, "")}
         GROUP BY grp
         ORDER BY grp
         """,
-        {"since": window.since, "until": window.until},
+        {"since": window.since, "until": window.until, **scope.params()},
     )
 
 
-def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
+def step_lags_sql(conn: Connection, flow_filter: str = "TRUE", scope: Scope = ALL) -> str:
     """Per (flow, correlation id, start): the lag from a start event to the first end event
-    after it, for end events in ``[:since, :until)``; ``flow_filter`` is a predicate over flows ``f``.
+    after it, for end events in ``[:since, :until)``; ``flow_filter`` is a predicate over flows ``f``;
+    ``scope`` keeps its flows and orders (bind ``scope.params()``, which :func:`step_params` takes).
 
     Both halves are rollups the writer keeps, so no read pairs raw events (the slow part at
     scale): order steps from ``order_facts`` (first successful event of each step and the flow
@@ -124,13 +127,14 @@ def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
     successful start of its correlation id before it: stock keys recur, so each publication
     pairs with the adjustment it published).
     """
+    in_scope = flow_in_scope(scope)
     facts = "\n            UNION ALL\n".join(
         f"""SELECT o.{s.flow_col} AS flow_id, o.correlation_id, o.{s.start_col} AS start_at, o.{s.end_col} AS end_at
             FROM order_facts o
             JOIN flows f ON f.flow_id = o.{s.flow_col}
                  AND f.start_event = '{s.start_event}' AND f.end_event = '{s.end_event}'
             WHERE o.{s.end_col} >= :since AND o.{s.end_col} < :until AND o.{s.start_col} IS NOT NULL
-              AND ({flow_filter})"""
+              AND ({flow_filter}) AND {in_scope} AND {order_in_scope(scope)}"""
         for s in ORDER_STEPS
     )
     return f"""
@@ -138,6 +142,7 @@ def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
             SELECT s.flow_id, s.correlation_id, s.start_at, min(s.end_at) AS end_at
             FROM flow_steps s JOIN flows f ON f.flow_id = s.flow_id
             WHERE s.end_at >= :since AND s.end_at < :until AND NOT ({ORDER_STEP_FLOW}) AND ({flow_filter})
+              AND {in_scope}
             GROUP BY s.flow_id, s.correlation_id, s.start_at
             UNION ALL
             {facts}
@@ -148,9 +153,9 @@ def step_lags_sql(conn: Connection, flow_filter: str = "TRUE") -> str:
     """
 
 
-def step_params(window: Window, **extra: Any) -> dict[str, Any]:
-    """Bound parameters of :func:`step_lags_sql` for ``window``."""
-    return {"since": window.since, "until": window.until, **extra}
+def step_params(window: Window, scope: Scope = ALL, **extra: Any) -> dict[str, Any]:
+    """Bound parameters of :func:`step_lags_sql` for ``window`` and ``scope``."""
+    return {"since": window.since, "until": window.until, **scope.params(), **extra}
 
 
 def partner_expr(kind: str, flow: str = "f") -> str:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from models.queries.common import json_number, read_frame
+from models.queries.scope import ALL, Scope, order_in_scope
 from models.store.dialect import in_list, seconds_between
 from models.store.flow_config import flow_config_generation
 
@@ -266,9 +267,10 @@ def _systems(known: dict[str, tuple[str, str]], events: list[Row]) -> list[Row]:
     return list(seen.values())
 
 
-def find_orders(conn: Connection, *, query: str, limit: int = 20) -> list[dict[str, Any]]:
+def find_orders(conn: Connection, *, query: str, limit: int = 20, scope: Scope = ALL) -> list[dict[str, Any]]:
     """Business keys matching an order/PO number, trace id or message id exactly; only when
-    nothing matches exactly, keys starting with the query (at least three characters).
+    nothing matches exactly, keys starting with the query (at least three characters), of
+    ``scope``'s orders (an exact key is found whatever the scope: someone asked for that one).
 
     Exact look-ups run cheapest first and stop at the first hit: the order number through the
     correlation-id index, a trace id through the spans' trace-id index, then the scans.
@@ -302,6 +304,12 @@ def find_orders(conn: Connection, *, query: str, limit: int = 20) -> list[dict[s
         if found:
             break
     keys = sorted(found, key=lambda k: (found[k][1] != "correlation_id", k))[:limit]
+    if keys and not scope.everything and next(iter(found.values()))[0] == "prefix":
+        sql = f"SELECT correlation_id FROM order_facts o WHERE {in_list(conn, 'o.correlation_id', 'keys')}"
+        kept = {
+            k for (k,) in conn.execute(sa.text(f"{sql} AND {order_in_scope(scope)}"), {"keys": keys, **scope.params()})
+        }
+        keys = [k for k in keys if k in kept]
     if not keys:
         return []
     summary = read_frame(
