@@ -344,6 +344,7 @@ def _payload(view: render.GroupView, message: Message, channel: Channel) -> dict
         "orders": imp.orders,
         "value_at_risk": round(imp.value_at_risk, 2),
         "earliest_ship_by": imp.earliest_ship_by.isoformat() if imp.earliest_ship_by else None,
+        "customer_tier": imp.customer_tier,
         "likely_cause": view.likely_cause,
         "muted": view.muted,
     }

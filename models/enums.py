@@ -31,6 +31,13 @@ ACTIVE_STATUSES = (ExceptionStatus.OPEN, ExceptionStatus.ACKNOWLEDGED)
 ACTIVE_SQL = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
 
 
+class CustomerTier(StrEnum):
+    """A customer's tier as an order.created payload states it, most important first."""
+
+    KEY = "key"
+    STANDARD = "standard"
+
+
 class Action(StrEnum):
     """What an operator (or a replay) can do to an exception; also the ``action`` column of the audit."""
 

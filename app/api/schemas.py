@@ -281,8 +281,16 @@ class ExceptionRecord(Out):
     updated_at: datetime | None
 
 
-class ExceptionRow(ExceptionRecord):
-    """An exception as the grid lists it: with its age and whether it is snoozed now."""
+class BusinessImpact(Out):
+    """What an exception, incident or alert costs the business (models/queries/impact.py)."""
+
+    value_at_risk: float = Field(0.0, description="sum of the affected orders' totals")
+    customer_tier: str | None = Field(None, description="the most important tier among its orders: key, standard")
+    earliest_ship_by: datetime | None = Field(None, description="the earliest promised ship-by of its open orders")
+
+
+class ExceptionRow(ExceptionRecord, BusinessImpact):
+    """An exception as the grid lists it: with its age, whether it is snoozed now, and its business impact."""
 
     age_seconds: float | None
     age_band: str | None

@@ -130,6 +130,10 @@ order_facts = sa.Table(
     # The order's total from its order.created payload (``total``, or Shopify's ``total_price``):
     # the value an alert says is at risk. Appended last: the writer's merge inserts by position.
     sa.Column("order_value", sa.Numeric(18, 2)),
+    # What the seller promised, from the same payload: the customer's tier (``customer_tier``: key or
+    # standard) and the ship-by (``ship_by``, or ``ship_within_hours`` after creation); null = unknown.
+    sa.Column("customer_tier", sa.String),
+    sa.Column("ship_by", sa.DateTime),
 )
 
 # Completed steps of flows that are not order steps (stock, supply), one row per end event
