@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.detection.fingerprint import fingerprint
+from models.detection.incidents import IncidentReport, correlate
 from models.detection.rules import DATA_QUALITY_PREFIX, RULES, DetectionSettings, RuleResult
 from models.enums import ACTIVE_SQL, ACTIVE_STATUSES, DETECTOR
 from models.queries.common import SEVERITIES, read_frame
@@ -105,6 +106,7 @@ class DetectionReport:
     resolved: list[str] = field(default_factory=list)
     reopened: list[str] = field(default_factory=list)
     clearing: list[str] = field(default_factory=list)  # clear, but still within the hold-down
+    incidents: IncidentReport = field(default_factory=IncidentReport)
     findings: int = 0
     elapsed_seconds: float = 0.0
 
@@ -208,6 +210,7 @@ def run_detection(conn: Connection, *, now: datetime, settings: DetectionSetting
             report.resolved.append(fp)
         else:
             report.clearing.append(fp)
+    report.incidents = correlate(conn, now=now, settings=settings)
     report.elapsed_seconds = round(time.perf_counter() - began, 4)
     return report
 

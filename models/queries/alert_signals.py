@@ -167,6 +167,7 @@ class Scope:
     touching: str | None = None  # any flow from or to this system, or exceptions on it
     queue: str | None = None  # backlog exceptions of this queue
     orders: tuple[str, ...] = ()  # orders the alert names directly (at risk of their ship-by)
+    incident: int | None = None  # the exceptions attached to this incident
 
 
 def related_exceptions(conn: Connection, scopes: Sequence[Scope], *, now: datetime) -> list[int]:
@@ -193,6 +194,10 @@ def related_exceptions(conn: Connection, scopes: Sequence[Scope], *, now: dateti
         if scope.queue:
             where.append("(x.kind = 'queue_backlog' AND x.business_key = :queue)")
             params["queue"] = scope.queue
+            narrowed = True
+        if scope.incident is not None:
+            where.append("x.exception_id IN (SELECT exception_id FROM incident_exceptions WHERE incident_id = :inc)")
+            params["inc"] = scope.incident
             narrowed = True
         if not narrowed and not scope.kinds:
             continue  # an alert about nothing in particular (cycle time) holds no exceptions

@@ -13,7 +13,7 @@ the demo's hundreds of exceptions and thousands of orders, with no column to kee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -33,15 +33,22 @@ _RANK = sa.case({t: i for i, t in enumerate(TIERS)}, value=_f.customer_tier)
 def impact_subquery(ids: Sequence[int] | None = None) -> sa.Subquery:
     """Per exception with linked orders (of ``ids``, or all): orders, value_at_risk, valued_orders,
     tier_rank, customer_tier and earliest_ship_by. Join it to ``exceptions`` on ``exception_id``."""
-    links = sa.select(exception_orders.c.exception_id, exception_orders.c.correlation_id).distinct()
+    links = sa.select(exception_orders.c.exception_id, exception_orders.c.correlation_id)
     if ids is not None:
         links = links.where(exception_orders.c.exception_id.in_(sa.select(sa.func.unnest(sa.literal(list(ids))))))
-    held = links.subquery("held")
+    return impact_of(links, "impact")
+
+
+def impact_of(links: sa.Select[Any], name: str) -> sa.Subquery:
+    """The impact of each group of orders ``links`` selects as (group key, correlation_id): the key
+    keeps its column name. Exceptions group by exception_id; incidents by incident_id."""
+    held = links.distinct().subquery("held")
+    key, order = list(held.c)
     rank = sa.func.min(_RANK)
     open_order = sa.and_(_f.dispatched_at.is_(None), _f.cancelled_at.is_(None))
     return (
         sa.select(
-            held.c.exception_id,
+            key,
             sa.func.count().label("orders"),
             sa.func.coalesce(sa.func.sum(_f.order_value), 0).label("value_at_risk"),
             sa.func.count(_f.order_value).label("valued_orders"),
@@ -49,9 +56,9 @@ def impact_subquery(ids: Sequence[int] | None = None) -> sa.Subquery:
             sa.case({i: t for i, t in enumerate(TIERS)}, value=rank).label("customer_tier"),
             sa.func.min(sa.case((open_order, _f.ship_by))).label("earliest_ship_by"),
         )
-        .select_from(held.outerjoin(order_facts, _f.correlation_id == held.c.correlation_id))
-        .group_by(held.c.exception_id)
-        .subquery("impact")
+        .select_from(held.outerjoin(order_facts, _f.correlation_id == order))
+        .group_by(key)
+        .subquery(name)
     )
 
 
@@ -79,16 +86,18 @@ def exception_impact(conn: Connection, ids: Sequence[int]) -> dict[int, Exceptio
     if not ids:
         return {}
     sub = impact_subquery([int(i) for i in ids])
-    return {
-        int(r["exception_id"]): ExceptionImpact(
-            orders=int(r["orders"]),
-            value_at_risk=money(r["value_at_risk"]),
-            valued_orders=int(r["valued_orders"]),
-            customer_tier=r["customer_tier"],
-            earliest_ship_by=r["earliest_ship_by"],
-        )
-        for r in conn.execute(sa.select(sub)).mappings()
-    }
+    return {int(r["exception_id"]): impact_row(dict(r)) for r in conn.execute(sa.select(sub)).mappings()}
+
+
+def impact_row(row: Mapping[str, Any]) -> ExceptionImpact:
+    """A row of :func:`impact_of` as an :class:`ExceptionImpact` (a missing row: none)."""
+    return ExceptionImpact(
+        orders=int(row.get("orders") or 0),
+        value_at_risk=money(row.get("value_at_risk")),
+        valued_orders=int(row.get("valued_orders") or 0),
+        customer_tier=row.get("customer_tier"),
+        earliest_ship_by=row.get("earliest_ship_by"),
+    )
 
 
 def money(value: Decimal | float | int | None) -> float:

@@ -576,3 +576,49 @@ error_classes = sa.Table(
     sa.Column("updated_by", sa.String),  # null: as the file says
     sa.Column("updated_at", sa.DateTime),
 )
+
+
+# -- incidents (issue 15): simultaneous exceptions one shared system explains ---------------------
+incident_id_seq = sa.Sequence("incident_id_seq", metadata=metadata)
+incident_action_id_seq = sa.Sequence("incident_action_id_seq", metadata=metadata)
+
+# One incident per episode of a system explaining several flows' exceptions (models/detection/incidents.py):
+# "Dynamics 365 unavailable". Its exceptions are attached in incident_exceptions; resolving it resolves them.
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("incident_id", sa.BigInteger, incident_id_seq, primary_key=True),
+    sa.Column("system_id", sa.String, nullable=False),  # the root cause: the shared upstream/downstream system
+    sa.Column("title", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # open, acknowledged, resolved (models.enums.IncidentStatus)
+    sa.Column("owner", sa.String),
+    sa.Column("opened_at", sa.DateTime, nullable=False),
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("resolution", sa.String),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+incident_exceptions = sa.Table(
+    "incident_exceptions",
+    metadata,
+    sa.Column("incident_id", sa.BigInteger, nullable=False),
+    sa.Column("exception_id", sa.BigInteger, nullable=False),
+    sa.Column("attached_at", sa.DateTime, nullable=False),
+    sa.PrimaryKeyConstraint("incident_id", "exception_id"),
+)
+
+# The incident's timeline and audit: opened and exceptions attached (detector), acknowledged, owner set,
+# resolved (an operator or the detector); never updated.
+incident_actions = sa.Table(
+    "incident_actions",
+    metadata,
+    sa.Column("action_id", sa.BigInteger, incident_action_id_seq, primary_key=True),
+    sa.Column("incident_id", sa.BigInteger, nullable=False),
+    sa.Column("action", sa.String, nullable=False),  # open, attach, ack, assign, resolve
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("acted_at", sa.DateTime, nullable=False),
+    sa.Column("before_state", sa.String),  # JSON: status and owner
+    sa.Column("after_state", sa.String),
+    sa.Column("detail", sa.String),
+    sa.Index("ix_incident_actions_incident", "incident_id"),
+)
