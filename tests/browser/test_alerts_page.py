@@ -138,7 +138,7 @@ def test_a_rule_is_created_edited_and_disabled_from_the_page(
 ) -> None:
     page = watched_page.page
     page.goto(f"{alerting.url}/alerts")
-    expect(page.locator("#al-rules tbody tr")).to_have_count(10)
+    expect(page.locator("#al-rules tbody tr")).to_have_count(11)  # the default rules file (alerts/default_rules.toml)
 
     page.click("#al-rule-new")
     expect(page.locator("#al-editor")).to_be_visible()
