@@ -42,6 +42,7 @@ KIND_LABELS: dict[str, str] = {
     "missing_asn": "Missing ASN",
     "missing_event": "Silent non-event",
     "reconciliation_gap": "Reconciliation gap",
+    "inventory_gap": "Inventory gap",
 }
 
 #: Snooze choices of the detail panel: label → how long.

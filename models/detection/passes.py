@@ -82,6 +82,7 @@ SEVERITY_RULES: tuple[tuple[str, Callable[[Finding, str | None], bool], str], ..
     ("queue backlog", lambda f, _c: f.kind == "queue_backlog", "high"),
     ("expected events that never came", lambda f, _c: f.kind == "missing_event", "high"),
     ("orders a system never got (reconciliation)", lambda f, _c: f.kind == "reconciliation_gap", "high"),
+    ("stock a storefront shows wrongly", lambda f, _c: f.kind == "inventory_gap", "medium"),
 )  # fmt: skip
 DEFAULT_SEVERITY = "medium"
 
@@ -364,6 +365,7 @@ def _title(f: Finding, flow_name: str | None, systems: dict[str, str]) -> str:
         "missing_event": f"Silent: {f.first_error}",
         "reconciliation_gap": f"Reconciliation {f.key.replace('/', ' on ')}: orders missing"
         + (f" ({flow})" if f.flow_id else ""),
+        "inventory_gap": f"{flow}: stock of {f.key} differs from the WMS",
     }
     if f.kind == "sla_breach":
         return f"{flow}: sync lag over threshold" if f.key == "sync-lag" else f"{flow}: orders stuck before {f.key}"

@@ -554,6 +554,22 @@ reconciliation_stages = sa.Table(
     sa.Column("unless_events", sa.String, nullable=False),  # JSON list
 )
 
+# Inventory reconciliation checks, from the same file (models/detection/inventory.py): per key (SKU@location)
+# the quantity of its latest ok ``adjusted_event`` against that of the latest ok ``published_event`` to each
+# system a flow ending in it targets (a storefront).
+inventory_checks = sa.Table(
+    "inventory_checks",
+    metadata,
+    sa.Column("check_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("adjusted_event", sa.String, nullable=False),
+    sa.Column("adjusted_quantity", sa.String, nullable=False),  # JSON path in its payload, e.g. $.on_hand
+    sa.Column("published_event", sa.String, nullable=False),
+    sa.Column("published_quantity", sa.String, nullable=False),
+    sa.Column("grace_seconds", sa.Integer, nullable=False),  # an adjustment this recent may still be on its way
+    sa.Column("lookback_seconds", sa.Integer, nullable=False),  # keys adjusted this far back are compared
+)
+
 # The error catalog (models/store/error_catalog.py): known error classes matched over an error's code
 # and message, each with its explanation, Markdown runbook and the safe action to offer. Rows of the
 # TOML file (origin 'config') are refreshed on start while updated_by is null; an admin's edit sets
