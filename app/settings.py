@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     )
     incident_min_flows: int = Field(2, ge=1, le=100, description="…over at least this many flows")
     incident_window_minutes: float = Field(
-        30, gt=0, le=7 * 24 * 60, description="…each seen within this long (simultaneous)"
+        30, gt=0, le=7 * 24 * 60, description="…each first seen within this long (they began together)"
     )
     checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")
     memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'")

@@ -1,7 +1,8 @@
 """Incidents: simultaneous exceptions that one shared system explains, grouped under it.
 
 The estate is a graph: systems are nodes, flows are edges (source → target). When at least
-``incident_min_exceptions`` active exceptions seen within ``incident_window``, over at least
+``incident_min_exceptions`` active exceptions that began within ``incident_window`` (first seen: they
+started together, unlike a dead-letter queue waiting since yesterday), over at least
 ``incident_min_flows`` flows, touch one system (it is the source or target of their flows, or the
 exception's own system), that system is the likely common cause: "Dynamics 365 unavailable"
 explains the storefronts' orders failing into it and the 3PLs' confirmations failing back.
@@ -115,7 +116,7 @@ def _candidates(conn: Connection, *, since: datetime) -> list[Candidate]:
             f"""
             SELECT x.exception_id, x.flow_id, x.kind, x.system_id, f.source_system, f.target_system
             FROM exceptions x LEFT JOIN flows f ON f.flow_id = x.flow_id
-            WHERE x.status IN {ACTIVE_SQL} AND x.last_seen >= :since
+            WHERE x.status IN {ACTIVE_SQL} AND x.first_seen >= :since
               AND x.exception_id NOT IN (
                   SELECT ie.exception_id FROM incident_exceptions ie
                   JOIN incidents n ON n.incident_id = ie.incident_id WHERE n.status IN {_ACTIVE_N})

@@ -3,7 +3,7 @@ downstream alerts are inhibited while its own alert fires; counts computed by ha
 
 The estate (flows are edges; degree = flows touching a system):
     shopify → d365, adobe → d365, d365 → wms, d365 → 3pl_north, 3pl_north → d365,   (d365: 5 flows)
-    wms → shopify, netsuite → 3pl_coastal, 3pl_coastal → netsuite.
+    wms → shopify, netsuite → 3pl_coastal, 3pl_coastal → netsuite, netsuite → netsuite (invoicing).
 """
 
 from __future__ import annotations
@@ -33,21 +33,21 @@ FLOWS = {
     "shopify-d365-orders": ("shopify", "d365"), "adobe-d365-orders": ("adobe", "d365"),
     "d365-wms-release": ("d365", "wms"), "d365-3pl_north-release": ("d365", "3pl_north"),
     "3pl_north-d365-shipment": ("3pl_north", "d365"), "wms-shopify-inventory": ("wms", "shopify"),
-    "netsuite-3pl_coastal-release": ("netsuite", "3pl_coastal"),
+    "netsuite-3pl_coastal-release": ("netsuite", "3pl_coastal"), "netsuite-invoice": ("netsuite", "netsuite"),
     "3pl_coastal-netsuite-shipment": ("3pl_coastal", "netsuite"),
 }  # fmt: skip
 _ids = iter(range(1, 100_000))
 
 
-def _exception(flow: str, *, seen: datetime = NOW, status: str = "open", order: str | None = None,
-               tier: str = "standard") -> dict[str, list[dict[str, object]]]:  # fmt: skip
+def _exception(flow: str, *, seen: datetime = NOW, began: datetime | None = None, status: str = "open",
+               order: str | None = None, tier: str = "standard") -> dict[str, list[dict[str, object]]]:  # fmt: skip
     """Rows of one exception on ``flow`` (and of its one order worth 10.00), per table."""
     i = next(_ids)
     rows: dict[str, list[dict[str, object]]] = {
         "exceptions": [dict(
             exception_id=i, fingerprint=f"delivery_failed:{flow}:{i}", kind="delivery_failed", flow_id=flow,
             system_id=FLOWS[flow][1], business_key=f"K{i}", title=f"{flow} failing {i}", severity="high",
-            status=status, first_seen=seen - timedelta(minutes=5), last_seen=seen, occurrences=1,
+            status=status, first_seen=began or seen - timedelta(minutes=5), last_seen=seen, occurrences=1,
             affected_orders=1 if order else 0, updated_at=seen,
         )],
         "order_facts": [], "exception_orders": [],
@@ -77,11 +77,12 @@ def outage(tmp_path: Path) -> Iterator[Engine]:
         # the outage: 75 exceptions on each of four D365 flows, one order each worth 10.00 (one key account)
         made = [_exception(D365_FLOWS[n % 4], order=f"O-{n}", tier="key" if n == 7 else "standard")
                 for n in range(300)]  # fmt: skip
-        # not part of it: two NetSuite-side exceptions (too few), one older than the window, one resolved
+        # not part of it: two NetSuite-side exceptions (too few), one that began before the window (still
+        # recurring: not simultaneous), one resolved
         made += [
             _exception("netsuite-3pl_coastal-release"),
             _exception("3pl_coastal-netsuite-shipment"),
-            _exception("3pl_coastal-netsuite-shipment", seen=NOW - timedelta(hours=2)),
+            _exception("netsuite-invoice", began=NOW - timedelta(hours=2)),
             _exception("shopify-d365-orders", status="resolved"),
         ]
         _insert(conn, *made)
@@ -111,7 +112,7 @@ def test_a_d365_outage_is_one_incident_and_its_downstream_alerts_are_inhibited(o
     assert [e["what"] for e in detail["timeline"]].count("exception") == 300
     assert detail["timeline"][-1]["what"] == "open"  # opened after the first exceptions were seen
 
-    # the alerts: one per failing flow (5 flows with active exceptions: 4 of D365's, 2 NetSuite-side)
+    # the alerts: one per failing flow (7 flows with active exceptions: 4 of D365's, 3 NetSuite-side)
     rule = RuleConfig.model_validate({"id": "failing", "name": "Failing", "kind": "exceptions", "threshold": 1})
     own = RuleConfig.model_validate({"id": "incident", "name": "Incident", "kind": "incidents", "threshold": 1})
     with outage.connect() as conn:
@@ -123,6 +124,7 @@ def test_a_d365_outage_is_one_incident_and_its_downstream_alerts_are_inhibited(o
         **dict.fromkeys(D365_FLOWS, 1),  # downstream of the incident: inhibited by incident 1
         "netsuite-3pl_coastal-release": None,
         "3pl_coastal-netsuite-shipment": None,
+        "netsuite-invoice": None,
         "incident 1": None,  # the incident's own alert speaks for them
     }
 
