@@ -336,6 +336,7 @@ class ExceptionDetail(ExceptionRow):
     message_counts: MessageCounts
     actions: list[dict[str, Any]] = Field(description="the audit trail")
     known_error: KnownError | None = Field(description="the error catalog's class of its error, when known")
+    incident: dict[str, Any] | None = Field(None, description="the incident it belongs to: incident_id, title, status")
 
 
 class ActionResult(Out):

@@ -21,6 +21,7 @@ from models.enums import ExceptionStatus
 from models.queries.common import AGING_BANDS, SEVERITIES, severity_rank
 from models.queries.error_classes import known_error
 from models.queries.impact import TIERS, ExceptionImpact, exception_impact, impact_subquery, money
+from models.queries.incidents import incident_of
 from models.queries.messages import list_messages, message_counts
 from models.queries.writes import insert_sql, set_clause
 from models.store.tables import business_events, exception_actions, exception_orders, exceptions, flows, replays
@@ -357,6 +358,7 @@ def get_exception(
     detail["actions"] = action_history(conn, exception_id)
     impact = exception_impact(conn, [exception_id]).get(exception_id)
     detail.update((impact or ExceptionImpact()).as_dict())
+    detail["incident"] = incident_of(conn, exception_id)
     event = detail["event"] or {}
     detail["known_error"] = known_error(
         conn, [(event.get("error_code"), event.get("error_message")), (row["error_class"], row["first_error"])]

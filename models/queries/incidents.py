@@ -197,6 +197,22 @@ def attached_exception_ids(conn: Connection, incident_id: int, *, active_only: b
     return [int(i) for i in conn.execute(query).scalars()]
 
 
+def incident_of(conn: Connection, exception_id: int) -> dict[str, Any] | None:
+    """The latest incident an exception is attached to (id, title, status), or None."""
+    row = (
+        conn.execute(
+            sa.select(_n.incident_id, _n.title, _n.status)
+            .join(incident_exceptions, _ie.incident_id == _n.incident_id)
+            .where(_ie.exception_id == exception_id)
+            .order_by(_n.opened_at.desc(), _n.incident_id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row is not None else None
+
+
 # -- writes (detection and the incident actions) ----------------------------------------------
 def insert_incident(conn: Connection, *, system_id: str, title: str, now: datetime) -> int:
     """A new open incident; its id."""

@@ -89,6 +89,10 @@ def test_incident_actions_and_refusals(server: LiveServer) -> None:
             "WHERE a.action = 'resolve' ORDER BY x.exception_id"
         )).all()  # fmt: skip
     assert audit == [("resolved", "incident #1 resolved: D365 back", "dana")] * 3
+    shown = httpx.get(f"{server.url}/api/v1/exceptions/1", timeout=30).json()
+    assert (shown["incident"], shown["value_at_risk"]) == (
+        {"incident_id": 1, "title": "Dynamics 365 (main ERP) unavailable", "status": "resolved"}, 12.5,
+    )  # fmt: skip
 
     for path, code in (("1/resolve", 409), ("99/resolve", 404), ("99/ack", 404)):
         answer = httpx.post(f"{url}/{path}", headers=dana, timeout=30)

@@ -430,6 +430,13 @@ def test_header_facts_and_orders() -> None:
     assert having(head, "href", "/flows?flow=shopify-d365-orders")
     facts = text(xd.facts(detail))
     assert "Age 5.0 h · 4–24h" in facts and "Orders affected 312" in facts and "Assignee sam" in facts
+    assert "Value at risk — Customer tier not known Earliest ship-by —" in facts  # nothing known of its orders
+    valued = text(xd.facts(_detail(value_at_risk=48210.5, customer_tier="key", earliest_ship_by=NOW)))
+    assert "Value at risk $48,210 Customer tier key Earliest ship-by 04 Mar 15:00" in valued
+    part = xd.detail_header(_detail(incident={"incident_id": 3, "title": "Dynamics 365 unavailable",
+                                              "status": "open"}), now=NOW)  # fmt: skip
+    assert having(part, "href", "/incidents?id=3")
+    assert "part of incident #3: Dynamics 365 unavailable (open)" in text(part)
     orders = xd.orders_section(detail)
     links = having(orders, "href")
     assert len(links) == xd.ORDER_LINKS
