@@ -74,6 +74,7 @@ class RuleKind(StrEnum):
     ORDERS_AT_RISK = "orders_at_risk"  # orders not shipped whose ship-by is within `horizon` [orders]
     INGEST_SILENCE = "ingest_silence"  # no event from a source for [minutes]
     BACKLOG_CUTOFF = "backlog_cutoff"  # a queue's backlog will miss today's cut-off of its target by [messages]
+    INCIDENTS = "incidents"  # an open incident, one alert each, by its active exceptions [count]
 
 
 class RuleConfig(BaseModel):

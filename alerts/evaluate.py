@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from alerts import rules as rule_kinds
 from alerts.config import AlertsConfig, RouteConfig, RuleConfig
 from alerts.labels import labels_key, matches_all
+from alerts.stages import INCIDENT_LABEL
 from alerts.state import Alert, Health, State, step
 from models.queries import alerts as store
 
@@ -63,8 +64,11 @@ def route_for(labels: dict[str, str], rule: RuleConfig, table: dict[str, RouteCo
 
 
 def group_of(labels: dict[str, str], route: RouteConfig, config: AlertsConfig) -> tuple[str, dict[str, str]]:
-    """The group key and the group's labels (the route's ``group_by`` values)."""
+    """The group key and the group's labels (the route's ``group_by`` values; an incident's alert is a group
+    of its own, so each incident is one conversation whatever the grouping)."""
     group_labels = {name: labels.get(name, "") for name in (route.group_by or config.group_by)}
+    if labels.get(INCIDENT_LABEL):
+        group_labels[INCIDENT_LABEL] = labels[INCIDENT_LABEL]
     return labels_key({"route": route.name, **group_labels}), group_labels
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -32,6 +32,7 @@ from alerts.stages import (
     decide,
     in_maintenance,
     inhibited,
+    inhibited_by_incident,
     rate_limited,
     silenced_by,
 )
@@ -39,11 +40,14 @@ from alerts.state import Alert, State
 from models.queries import alerts as store
 from models.queries.alert_signals import Impact, flow_systems, impact, related_exceptions, system_names
 from models.queries.correlation import likely_cause
+from models.queries.incidents import IncidentScope, active_scopes
 
 log = logging.getLogger(__name__)
 
 #: Rule kinds whose value is a count: a change of it is news (an update), a move of a lag is not.
-COUNTED = (RuleKind.EXCEPTIONS, RuleKind.ORDERS_AT_RISK, RuleKind.QUEUE_DEPTH, RuleKind.BACKLOG_CUTOFF)
+COUNTED = (
+    RuleKind.EXCEPTIONS, RuleKind.ORDERS_AT_RISK, RuleKind.QUEUE_DEPTH, RuleKind.BACKLOG_CUTOFF, RuleKind.INCIDENTS,
+)  # fmt: skip
 #: A group with a delivery still owed is looked at again this soon (not a whole group_interval later).
 RETRY_SOON = timedelta(seconds=60)
 
@@ -94,14 +98,21 @@ class Notifier:
         return firing, resolved
 
     def visible(
-        self, firing: list[Alert], everything: list[Alert], silences: list[Silence], now: datetime
+        self,
+        firing: list[Alert],
+        everything: list[Alert],
+        silences: list[Silence],
+        now: datetime,
+        incidents: Sequence[IncidentScope] = (),
     ) -> tuple[list[Alert], int]:
-        """Inhibit, silence and maintenance stages: the alerts left to notify, and how many were muted."""
+        """Inhibit (rules, then active incidents), silence and maintenance stages: the alerts left to
+        notify, and how many were muted."""
         sources = [a.labels for a in everything if a.state is State.FIRING]
         shown = [
             a
             for a in firing
             if not inhibited(a.labels, sources, self.config.inhibit)
+            and inhibited_by_incident(a.labels, incidents) is None
             and silenced_by(a.labels, silences, now) is None
             and in_maintenance(a.labels, self.config.maintenance, now) is None
         ]
@@ -203,7 +214,9 @@ class Notifier:
     ) -> list[Outcome]:
         firing, resolved = self.members(states, group)
         firing = [_counted(a, kinds) for a in firing]
-        shown, muted = self.visible(firing, states, silences, now)
+        with self.engine.connect() as conn:
+            incidents = active_scopes(conn)
+        shown, muted = self.visible(firing, states, silences, now, incidents)
         route = routes(self.config).get(group["route"]) or routes(self.config)[DEFAULT_ROUTE]
         repeat = route.repeat_interval if route.repeat_interval is not None else self.config.repeat_interval
         names = [
@@ -344,6 +357,7 @@ def _payload(view: render.GroupView, message: Message, channel: Channel) -> dict
         "orders": imp.orders,
         "value_at_risk": round(imp.value_at_risk, 2),
         "earliest_ship_by": imp.earliest_ship_by.isoformat() if imp.earliest_ship_by else None,
+        "customer_tier": imp.customer_tier,
         "likely_cause": view.likely_cause,
         "muted": view.muted,
     }

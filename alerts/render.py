@@ -133,6 +133,7 @@ def facts(view: GroupView) -> list[tuple[str, str]]:
         ("Orders affected", f"{imp.orders:,}"),
         ("Value at risk", value),
         ("Earliest ship-by", when(imp.earliest_ship_by, view.now)),
+        ("Customer tier", imp.customer_tier or "not known"),
         ("Exceptions", f"{imp.exceptions:,}{acked}"),
         ("Severity", view.severity),
         ("Likely cause", view.likely_cause or "not found yet"),

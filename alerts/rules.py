@@ -17,10 +17,13 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from alerts.config import RuleConfig, RuleKind
+from alerts.stages import INCIDENT_LABEL
 from alerts.state import Health
+from models.enums import ACTIVE_INCIDENT_STATUSES
 from models.queries import alert_signals as signals
 from models.queries.alert_signals import Scope
 from models.queries.forecast import backlog_forecast
+from models.queries.incidents import list_incidents
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,21 @@ def _backlog_cutoff(conn: Connection, rule: RuleConfig, now: datetime) -> Readin
     return Reading(out)
 
 
+def _incidents(conn: Connection, rule: RuleConfig, now: datetime) -> Reading:
+    """One alert per open or acknowledged incident: the alert the incident's own exceptions' alerts give
+    way to (see alerts.stages.inhibited_by_incident)."""
+    rows, _total = list_incidents(conn, status=[str(s) for s in ACTIVE_INCIDENT_STATUSES], limit=500)
+    out = []
+    for r in rows:
+        n = int(r["active_exceptions"])
+        if n < rule.threshold:
+            continue
+        summary = f"{r['title']}: {n:,} open exceptions across {int(r['flows'])} flows, {int(r['orders']):,} orders"
+        labels = {"kind": "incident", INCIDENT_LABEL: str(r["incident_id"]), "system": str(r["system_id"])}
+        out.append(Observation(labels, float(n), rule.threshold, summary, count=n))
+    return Reading(out)
+
+
 READERS: dict[RuleKind, Callable[[Connection, RuleConfig, datetime], Reading]] = {
     RuleKind.SYNC_LAG: _sync_lag,
     RuleKind.EXCEPTIONS: _exceptions,
@@ -212,6 +230,7 @@ READERS: dict[RuleKind, Callable[[Connection, RuleConfig, datetime], Reading]] =
     RuleKind.ORDERS_AT_RISK: _at_risk,
     RuleKind.INGEST_SILENCE: _ingest_silence,
     RuleKind.BACKLOG_CUTOFF: _backlog_cutoff,
+    RuleKind.INCIDENTS: _incidents,
 }
 
 
@@ -247,6 +266,8 @@ def scope(conn: Connection, rule: RuleConfig | None, labels: dict[str, str], now
                          if f.queue == labels.get("queue")), None)  # fmt: skip
         return Scope(flows=flow, queue=labels.get("queue"),  # type: ignore[arg-type]
                      orders=forecast.orders_at_risk if forecast else ())  # fmt: skip
+    if rule.kind is RuleKind.INCIDENTS and labels.get(INCIDENT_LABEL, "").isdigit():
+        return Scope(incident=int(labels[INCIDENT_LABEL]))
     if rule.kind is RuleKind.ORDERS_AT_RISK:
         orders = signals.orders_at_risk(conn, now=now, horizon=rule.horizon, lookback=rule.lookback)
         return Scope(orders=tuple(orders.loc[orders["system"] == labels.get("system"), "correlation_id"]))

@@ -18,6 +18,7 @@ from typing import Any
 from alerts.config import InhibitRule, MaintenanceWindow
 from alerts.labels import Labels, Matcher, matches_all
 from alerts.state import Alert
+from models.queries.incidents import IncidentScope
 
 
 class Kind(StrEnum):
@@ -42,6 +43,24 @@ def inhibited(labels: Labels, sources: Sequence[Labels], rules: Sequence[Inhibit
             if value and matches_all(rule.source, source) and any(labels.get(t) == value for t in rule.target_labels):
                 return True
     return False
+
+
+#: The label an incident's own alert carries (its id): never inhibited by its incident.
+INCIDENT_LABEL = "incident"
+
+
+def inhibited_by_incident(labels: Labels, incidents: Sequence[IncidentScope]) -> int | None:
+    """The id of an active incident that explains this alert, else None: the alert is about one of the
+    incident's flows, or names its system (``system``, ``source_system``, ``target_system``). An
+    incident's own alert is never inhibited, so the incident notifies once instead of each flow."""
+    if labels.get(INCIDENT_LABEL):
+        return None
+    systems = {labels.get(name) for name in SYSTEM_LABELS} - {None, ""}
+    flow = labels.get("flow")
+    for incident in incidents:
+        if (flow and flow in incident.flows) or incident.system_id in systems:
+            return incident.incident_id
+    return None
 
 
 @dataclass(frozen=True)

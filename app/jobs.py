@@ -70,6 +70,9 @@ def detect(ctx: AppContext) -> DetectionReport:
             resolve_after=timedelta(seconds=settings.detection_resolve_after_seconds),
             reopen_window=timedelta(hours=settings.detection_reopen_window_hours),
             reconciliation_days=settings.reconciliation_days,
+            incident_min_exceptions=settings.incident_min_exceptions,
+            incident_min_flows=settings.incident_min_flows,
+            incident_window=timedelta(minutes=settings.incident_window_minutes),
         ),
     )
 

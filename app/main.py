@@ -32,6 +32,7 @@ from app.api import (
     flows,
     forecast,
     health,
+    incidents,
     ingest,
     kpis,
     orders,
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(reconciliation.router, prefix=API_PREFIX)  # issue 15
     app.include_router(error_classes.router, prefix=API_PREFIX)  # issue 15
     app.include_router(forecast.router, prefix=API_PREFIX)  # issue 15
+    app.include_router(incidents.router, prefix=API_PREFIX)  # issue 15
     _install_docs(app)
     _install_security_schemes(app)
     _install_api_not_found(app)

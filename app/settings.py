@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     reconciliation_days: int = Field(
         3, ge=1, le=31, description="detection reconciles this many UTC days (today included) for gaps"
     )
+    incident_min_exceptions: int = Field(
+        3, ge=2, le=10_000, description="an incident groups at least this many active exceptions sharing a system"
+    )
+    incident_min_flows: int = Field(2, ge=1, le=100, description="…over at least this many flows")
+    incident_window_minutes: float = Field(
+        30, gt=0, le=7 * 24 * 60, description="…each first seen within this long (they began together)"
+    )
     checkpoint_threshold: str = Field("256MB", description="DuckDB checkpoint_threshold (ingest speed)")
     memory_limit: str | None = Field(None, description="DuckDB memory_limit, e.g. '4GB'")
     shopify_secret: str | None = Field(None, description="shared secret of Shopify webhooks")

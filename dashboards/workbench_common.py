@@ -9,7 +9,7 @@ import flask
 from app.context import AppContext
 from app.services import replay
 
-FILTERS = ("status", "kind", "flow", "system", "severity", "age", "assignee", "q", "snoozed")
+FILTERS = ("status", "kind", "flow", "system", "severity", "age", "assignee", "q", "snoozed", "tier", "min")
 #: Buttons that change what an operator sees of a message downstream: asked twice.
 CONFIRMED = ("resolve", "ignore")
 

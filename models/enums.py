@@ -31,6 +31,35 @@ ACTIVE_STATUSES = (ExceptionStatus.OPEN, ExceptionStatus.ACKNOWLEDGED)
 ACTIVE_SQL = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
 
 
+class IncidentStatus(StrEnum):
+    """Lifecycle of an incident: open → acknowledged → resolved."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class IncidentAction(StrEnum):
+    """What happens to an incident (the ``action`` of its timeline)."""
+
+    OPEN = "open"
+    ATTACH = "attach"
+    ACK = "ack"
+    ASSIGN = "assign"
+    RESOLVE = "resolve"
+
+
+#: Incidents still being worked on.
+ACTIVE_INCIDENT_STATUSES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+
+
+class CustomerTier(StrEnum):
+    """A customer's tier as an order.created payload states it, most important first."""
+
+    KEY = "key"
+    STANDARD = "standard"
+
+
 class Action(StrEnum):
     """What an operator (or a replay) can do to an exception; also the ``action`` column of the audit."""
 

@@ -29,6 +29,17 @@ EDI_PARTNERS = {
     "PACIFICPAPER": "sup_pacific",
 }
 STOREFRONTS = ("shopify", "adobe")
+#: What the order.created payload promises: B2B accounts and every tenth storefront customer are key
+#: accounts, promised shipment within a day; the rest within two (derived from the customer number, so
+#: seeding draws no extra random numbers and a seed's history stays what it was).
+KEY_ACCOUNT_EVERY = 10
+PROMISE_HOURS = {"key": 24, "standard": 48}
+
+
+def customer_tier(channel: str, customer: int) -> str:
+    """The demo customer's tier: ``key`` or ``standard``."""
+    return "key" if channel == "b2b" or customer % KEY_ACCOUNT_EVERY == 0 else "standard"
+
 
 FLOW_BY_ID = {f.flow_id: f for f in FLOWS}
 

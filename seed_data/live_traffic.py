@@ -30,7 +30,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seed_data.catalogue import Catalogue
-from seed_data.distributor import CHANNEL_ERP, CHANNEL_SHARE, FULFILMENT, ORDER_NUMBERS, QUEUES
+from seed_data.distributor import (
+    CHANNEL_ERP,
+    CHANNEL_SHARE,
+    FULFILMENT,
+    ORDER_NUMBERS,
+    PROMISE_HOURS,
+    QUEUES,
+    customer_tier,
+)
 from seed_data.incidents import VALIDATION_ADDR, VALIDATION_SKU
 from seed_data.order_hops import HOPS
 from seed_data.orders import STEP_DELAYS
@@ -424,6 +432,8 @@ def payload(delivery: Delivery) -> dict[str, object]:
                 "order_id": order.number,
                 "channel": order.channel,
                 "customer": f"C-{order.customer}",
+                "customer_tier": (tier := customer_tier(order.channel, order.customer)),
+                "ship_within_hours": PROMISE_HOURS[tier],
                 "currency": "USD",
                 "ship_to": {"country": "US", "postcode": "" if missing_postcode else order.postcode},
                 "lines": order.lines,

@@ -17,7 +17,15 @@ import pyarrow.compute as pc
 
 from seed_data.catalogue import Catalogue, money
 from seed_data.delivery import DEAD, FAILED, RETRY, Errors, Sink
-from seed_data.distributor import CHANNEL_ERP, CHANNEL_SHARE, FLOW_BY_ID, FULFILMENT, ORDER_NUMBERS
+from seed_data.distributor import (
+    CHANNEL_ERP,
+    CHANNEL_SHARE,
+    FLOW_BY_ID,
+    FULFILMENT,
+    ORDER_NUMBERS,
+    PROMISE_HOURS,
+    customer_tier,
+)
 from seed_data.ids import hex_ids
 from seed_data.incidents import (
     COASTAL_ERROR,
@@ -164,9 +172,12 @@ def sample_orders(
         "[", pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), line_json), ","), "]", ""
     )
     total = money(np.add.reduceat(qty * catalogue.price_cents[sku], offsets[:-1]) if n else np.empty(0, np.int64))
-    customer = pc.cast(pa.array(rng.integers(10_000, 99_999, n)), pa.string())
+    customer_numbers = rng.integers(10_000, 99_999, n)
+    customer = pc.cast(pa.array(customer_numbers), pa.string())
     postcode = pc.utf8_lpad(pc.cast(pa.array(rng.integers(1_000, 99_950, n)), pa.string()), 5, "0")
     channel_names = pa.array(CHANNELS).take(pa.array(channel))
+    tiers = [customer_tier(CHANNELS[c], int(k)) for c, k in zip(channel, customer_numbers, strict=True)]
+    promise = pa.array([f'"{t}","ship_within_hours":{PROMISE_HOURS[t]}' for t in tiers], pa.string())
 
     def created_payload(ship_to: pa.Array) -> pa.Array:
         return pc.binary_join_element_wise(
@@ -176,7 +187,9 @@ def sample_orders(
             channel_names,
             '","customer":"C-',
             customer,
-            '","currency":"USD","ship_to":{"country":"US","postcode":"',
+            '","customer_tier":',
+            promise,
+            ',"currency":"USD","ship_to":{"country":"US","postcode":"',
             ship_to,
             '"},"lines":',
             lines,

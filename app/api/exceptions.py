@@ -55,12 +55,15 @@ def get_exceptions(
     text: Annotated[str | None, Query(alias="q", description="title, error, business key or order number")] = None,
     snoozed: bool | None = None,
     seen_since: datetime | None = None,
-    sort: SortKey = "first_seen",
+    min_value: Annotated[float | None, Query(ge=0, description="orders' value at risk at least this")] = None,
+    customer_tier: Annotated[list[str], Query(alias="tier", description="key, standard")] = [],  # noqa: B006
+    sort: SortKey = "value_at_risk",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    """One page of the filtered exceptions (with age, aging band, flow name) and the filtered total."""
+    """One page of the filtered exceptions (with age, aging band, flow name, business impact; most value at
+    risk first by default) and the filtered total."""
     try:
         flt = ExceptionFilter(
             status=_split(status),
@@ -74,6 +77,8 @@ def get_exceptions(
             text=text,
             snoozed=snoozed,
             seen_since=seen_since,
+            min_value=min_value,
+            customer_tier=_split(customer_tier),
         )
     except ValidationError as exc:
         raise HTTPException(422, "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from exc

@@ -281,8 +281,16 @@ class ExceptionRecord(Out):
     updated_at: datetime | None
 
 
-class ExceptionRow(ExceptionRecord):
-    """An exception as the grid lists it: with its age and whether it is snoozed now."""
+class BusinessImpact(Out):
+    """What an exception, incident or alert costs the business (models/queries/impact.py)."""
+
+    value_at_risk: float = Field(0.0, description="sum of the affected orders' totals")
+    customer_tier: str | None = Field(None, description="the most important tier among its orders: key, standard")
+    earliest_ship_by: datetime | None = Field(None, description="the earliest promised ship-by of its open orders")
+
+
+class ExceptionRow(ExceptionRecord, BusinessImpact):
+    """An exception as the grid lists it: with its age, whether it is snoozed now, and its business impact."""
 
     age_seconds: float | None
     age_band: str | None
@@ -328,6 +336,7 @@ class ExceptionDetail(ExceptionRow):
     message_counts: MessageCounts
     actions: list[dict[str, Any]] = Field(description="the audit trail")
     known_error: KnownError | None = Field(description="the error catalog's class of its error, when known")
+    incident: dict[str, Any] | None = Field(None, description="the incident it belongs to: incident_id, title, status")
 
 
 class ActionResult(Out):
@@ -781,3 +790,76 @@ class BacklogForecast(Out):
     as_of: datetime
     window_minutes: float
     queues: list[QueueForecastOut]
+
+
+# -- incidents (issue 15) ---------------------------------------------------------------------
+class IncidentRow(BusinessImpact):
+    """An incident: the system that explains its exceptions, its state and what it costs."""
+
+    incident_id: int
+    system_id: str
+    system_name: str | None
+    title: str
+    status: str = Field(description="open, acknowledged, resolved")
+    owner: str | None
+    opened_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+    updated_at: datetime
+    exceptions: int = Field(description="exceptions attached")
+    active_exceptions: int = Field(description="of those, still open or acknowledged")
+    flows: int = Field(description="flows its exceptions are on")
+    orders: int = Field(description="distinct orders its exceptions hold")
+    valued_orders: int | None = None
+
+
+class IncidentPage(Out):
+    items: list[IncidentRow]
+    total: int
+
+
+class IncidentException(Out):
+    exception_id: int
+    title: str | None
+    kind: str
+    flow_id: str | None
+    flow_name: str | None
+    system_id: str | None
+    severity: str
+    status: str
+    first_seen: datetime
+    last_seen: datetime
+    affected_orders: int
+    attached_at: datetime
+
+
+class IncidentEvent(Out):
+    """One entry of an incident's timeline: an exception's first occurrence, or an incident action."""
+
+    at: datetime
+    what: str = Field(description="exception, open, attach, ack, assign, resolve")
+    actor: str | None
+    detail: str | None
+    exception_id: int | None
+
+
+class IncidentFlow(Out):
+    flow_id: str
+    name: str
+
+
+class IncidentDetail(IncidentRow):
+    exception_list: list[IncidentException]
+    flow_list: list[IncidentFlow]
+    timeline: list[IncidentEvent]
+
+
+class IncidentActionResult(Out):
+    """An incident action: the states before and after, how many exceptions it resolved, the incident now."""
+
+    incident_id: int
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    resolved_exceptions: int
+    incident: IncidentDetail

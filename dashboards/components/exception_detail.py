@@ -17,7 +17,7 @@ from dash import dcc, html
 
 from app.services.lifecycle import Action, refusal
 from app.services.replay import needs_four_eyes
-from dashboards.components.format import fmt_duration, fmt_int
+from dashboards.components.format import fmt_duration, fmt_int, fmt_money
 from dashboards.components.tables import badge
 from dashboards.components.workbench import fmt_time, kind_label, target_label
 from models.enums import ReplayStatus
@@ -121,6 +121,10 @@ def detail_header(detail: Mapping[str, Any], *, now: datetime) -> list[Any]:
         where.append(dcc.Link(flow["name"], href=f"/flows?flow={quote(flow['flow_id'])}", className="ex-flow-link"))
     if detail.get("system_id"):
         where.append(html.Span(f"system {detail['system_id']}", className="muted"))
+    incident = detail.get("incident")
+    if incident:
+        label = f"part of incident #{incident['incident_id']}: {incident['title']} ({incident['status']})"
+        where.append(dcc.Link(label, href=f"/incidents?id={incident['incident_id']}", className="ex-flow-link"))
     return [
         html.Div(f"#{detail['exception_id']} · {kind_label(detail['kind'])}", className="ex-kicker"),
         html.H2(detail["title"], className="ex-detail-title"),
@@ -137,6 +141,9 @@ def facts(detail: Mapping[str, Any]) -> html.Dl:
         ("Age", f"{fmt_duration(detail['age_seconds'])} · {detail['age_band']}"),
         ("Occurrences", fmt_int(detail["occurrences"])),
         ("Orders affected", fmt_int(detail.get("orders_total", detail["affected_orders"]))),
+        ("Value at risk", fmt_money(detail.get("value_at_risk"))),
+        ("Customer tier", detail.get("customer_tier") or "not known"),
+        ("Earliest ship-by", fmt_time(detail.get("earliest_ship_by"))),
         ("Assignee", detail.get("assignee") or "unassigned"),
         ("Business key", detail.get("business_key") or "—"),
     ]

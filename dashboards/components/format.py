@@ -28,6 +28,11 @@ def fmt_int(value: Any) -> str:
     return DASH if is_missing(value) else f"{round(float(value)):,}"
 
 
+def fmt_money(value: Any) -> str:
+    """Whole dollars: 48210.5 → '$48,211'."""
+    return DASH if is_missing(value) else f"${round(float(value)):,}"
+
+
 def fmt_hours(value: Any) -> str:
     """Hours with one decimal: 4.23 → '4.2 h'."""
     return DASH if is_missing(value) else f"{float(value):,.1f} h"

@@ -139,6 +139,14 @@ ATTENTION_COLUMNS: list[dict[str, Any]] = [
     {"field": "flow", "headerName": "Flow", "flex": 2, "minWidth": 180, "tooltipField": "flow"},
     {"field": "severity", "headerName": "Severity", "width": 116, "cellRenderer": "SeverityBadge"},
     {
+        "field": "value_at_risk",
+        "headerName": "Value at risk",
+        "width": 130,
+        "type": "rightAligned",
+        "valueFormatter": {"function": "d3.format('$,.0f')(params.value)"},
+    },
+    {"field": "tier", "headerName": "Tier", "width": 100},
+    {
         "field": "affected_orders",
         "headerName": "Orders hit",
         "width": 118,
@@ -157,6 +165,8 @@ def attention_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
             "title": r.title,
             "flow": r.flow_name if isinstance(r.flow_name, str) else (r.system_id or "—"),
             "severity": r.severity,
+            "value_at_risk": float(r.value_at_risk),
+            "tier": r.customer_tier if isinstance(r.customer_tier, str) else "—",
             "affected_orders": int(r.affected_orders),
             "age": fmt_in_unit(float(r.age_hours) * 3600, 3600.0),  # hours, the column's one unit
         }

@@ -8,6 +8,7 @@ panel's builders are in :mod:`exception_detail`, the bulk panel's in :mod:`bulk`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from dashboards.components.tiles import Tile
 from models.enums import ExceptionStatus, ReplayStatus
 from models.queries.common import SEVERITIES
 from models.queries.exceptions import BAND_LABELS, ExceptionFilter, SortKey
+from models.queries.impact import TIERS
 
 DEFAULT_STATUSES: tuple[str, ...] = (ExceptionStatus.OPEN, ExceptionStatus.ACKNOWLEDGED)
 #: The URL value of a filter that allows every status (an absent ``status`` means the default).
@@ -40,6 +42,7 @@ KIND_LABELS: dict[str, str] = {
     "missing_asn": "Missing ASN",
     "missing_event": "Silent non-event",
     "reconciliation_gap": "Reconciliation gap",
+    "inventory_gap": "Inventory gap",
 }
 
 #: Snooze choices of the detail panel: label → how long.
@@ -76,6 +79,15 @@ def _values(raw: Any) -> list[str]:
     return list(dict.fromkeys(v.strip() for item in items for v in str(item).split(",") if v.strip()))
 
 
+def _amount(raw: Any) -> float | None:
+    """A minimum value from the URL or the input: a non-negative number, else no minimum."""
+    try:
+        value = float(str(raw).replace(",", "").strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
 def filter_from_query(query: Mapping[str, Any]) -> ExceptionFilter:
     """The grid filter a URL query string (or the filter controls) describe; values it does not know are
     dropped rather than refused, so a stale bookmark still opens a sensible view."""
@@ -100,6 +112,8 @@ def filter_from_query(query: Mapping[str, Any]) -> ExceptionFilter:
         unassigned=assignee.lower() == UNASSIGNED,
         text=text or None,
         snoozed={"include": None, "only": True}.get(snoozed, False),
+        min_value=_amount(query.get("min")),
+        customer_tier=[t for t in _values(query.get("tier")) if t in TIERS],
         # The global filter (the page checked it against the estate before it came here).
         **{dim: str(query[dim]) for dim in ("channel", "erp", "fulfiller") if query.get(dim)},
     )
@@ -119,9 +133,12 @@ def query_from_filter(flt: ExceptionFilter) -> dict[str, str]:
         ("system", flt.system_id),
         ("severity", flt.severity),
         ("age", flt.age_band),
+        ("tier", flt.customer_tier),
     ):
         if values:
             query[key] = ",".join(values)
+    if flt.min_value is not None:
+        query["min"] = f"{flt.min_value:g}"
     if flt.unassigned:
         query["assignee"] = UNASSIGNED
     elif flt.assignee:
@@ -147,6 +164,8 @@ def controls_from_filter(flt: ExceptionFilter) -> dict[str, Any]:
         "assignee": UNASSIGNED if flt.unassigned else (flt.assignee or ""),
         "q": flt.text or "",
         "snoozed": "include" if flt.snoozed is None else ("only" if flt.snoozed else "hide"),
+        "tier": list(flt.customer_tier),
+        "min": flt.min_value,
     }
 
 
@@ -183,6 +202,9 @@ def system_names(flows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 # -- the grid ------------------------------------------------------------------------------
 #: Grid column id → the query layer's sort key (columns missing here are not sortable).
 SORT_KEYS: dict[str, SortKey] = {
+    "value_at_risk": "value_at_risk",
+    "tier": "customer_tier",
+    "ship_by": "earliest_ship_by",
     "severity": "severity",
     "kind": "kind",
     "flow": "flow_id",
@@ -194,7 +216,8 @@ SORT_KEYS: dict[str, SortKey] = {
     "assignee": "assignee",
     "last_seen": "last_seen",
 }
-DEFAULT_SORT: tuple[SortKey, bool] = ("severity", True)
+#: Business impact first: the most order value at risk on top.
+DEFAULT_SORT: tuple[SortKey, bool] = ("value_at_risk", True)
 
 _NUMBER = {
     "type": "rightAligned",
@@ -203,13 +226,19 @@ _NUMBER = {
 
 #: Column definitions of the workbench grid (dash_ag_grid, infinite row model), keyed by ``exception_id``.
 GRID_COLUMNS: list[dict[str, Any]] = [
-    {"field": "severity", "headerName": "Severity", "width": 106, "cellRenderer": "SeverityBadge", "sort": "desc"},
+    {"field": "severity", "headerName": "Severity", "width": 106, "cellRenderer": "SeverityBadge"},
     {"field": "title", "headerName": "Exception", "flex": 3, "minWidth": 230, "tooltipField": "title",
      "sortable": False, "cellRenderer": "TwoLines", "cellClass": "ex-flex-cell ex-title-cell"},
     {"field": "kind", "headerName": "Kind", "width": 112},
     {"field": "flow", "headerName": "Flow", "flex": 2, "minWidth": 150, "tooltipField": "flow",
      "cellRenderer": "TwoLines", "cellClass": "ex-flex-cell"},
     {"field": "system", "headerName": "System", "width": 108, "tooltipField": "system"},
+    {"field": "value_at_risk", "headerName": "Value", "width": 104, "sort": "desc", "type": "rightAligned",
+     "headerTooltip": "Value at risk: the affected orders' totals",
+     "valueFormatter": {"function": "params.value == null ? '' : d3.format('$,.0f')(params.value)"}},
+    {"field": "tier", "headerName": "Tier", "width": 90, "headerTooltip": "The most important customer tier"},
+    {"field": "ship_by", "headerName": "Ship by", "width": 104,
+     "headerTooltip": "Earliest promised ship-by of its open orders (UTC)"},
     {"field": "affected_orders", "headerName": "Orders", "width": 80, "headerTooltip": "Orders affected", **_NUMBER},
     {"field": "occurrences", "headerName": "Seen", "width": 70, "headerTooltip": "Occurrences", **_NUMBER},
     {"field": "age", "headerName": "Age (h)", "width": 116, "cellRenderer": "AgeBand",
@@ -254,6 +283,9 @@ def grid_rows(items: Sequence[Mapping[str, Any]], systems: Mapping[str, str]) ->
             "kind": kind_label(x["kind"]),
             "flow": x.get("flow_name") or x.get("flow_id") or "—",
             "system": systems.get(x["system_id"], x["system_id"]) if x.get("system_id") else "—",
+            "value_at_risk": float(x.get("value_at_risk") or 0),
+            "tier": x.get("customer_tier") or "—",
+            "ship_by": fmt_time(x.get("earliest_ship_by")),
             "affected_orders": int(x["affected_orders"] or 0),
             "occurrences": int(x["occurrences"] or 0),
             "age": fmt_in_unit(x["age_seconds"], 3600.0),  # hours, the column's one unit

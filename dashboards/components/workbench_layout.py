@@ -16,6 +16,7 @@ from dashboards.components.layout import csv_button
 from models.enums import ExceptionStatus, FixReason
 from models.queries.common import SEVERITIES
 from models.queries.exceptions import BAND_LABELS
+from models.queries.impact import TIERS
 
 BUTTON_LABELS = {
     "ack": "Acknowledge", "replay": "Replay", "fix": "Fix & replay", "resolve": "Resolve", "ignore": "Ignore",
@@ -68,6 +69,10 @@ def filters_bar(values: dict[str, Any]) -> html.Div:
                 _picker("flow", "Any flow", _known(values["flow"]), values["flow"]),
                 _picker("system", "Any system", _known(values["system"]), values["system"]),
                 _picker("age", "Any age", [{"label": b, "value": b} for b in BAND_LABELS], values["age"]),
+                _picker("tier", "Any tier", [{"label": t.capitalize(), "value": t} for t in TIERS], values["tier"]),
+                html.Div(dcc.Input(id="ex-f-min", value=values["min"], debounce=True, type="number", min=0,
+                                   placeholder="Min value $", className="ex-input"),
+                         className="ex-facet", title="Only exceptions whose orders are worth at least this much"),
                 dcc.Input(id="ex-f-assignee", value=values["assignee"], debounce=True, type="text",
                           placeholder="Assignee, or “unassigned”", className="ex-input ex-facet"),
             ]),

@@ -42,6 +42,11 @@ class DetectionSettings:
     expectation_lookback: timedelta = timedelta(days=7)
     #: Reconciliation covers this many days (UTC), today included.
     reconciliation_days: int = 3
+    #: An incident opens when at least this many active exceptions first seen within ``incident_window``,
+    #: over at least ``incident_min_flows`` flows, share a system (models/detection/incidents.py).
+    incident_min_exceptions: int = 3
+    incident_min_flows: int = 2
+    incident_window: timedelta = timedelta(minutes=30)
 
 
 @dataclass

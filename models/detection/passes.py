@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.detection.fingerprint import fingerprint
+from models.detection.incidents import IncidentReport, correlate
 from models.detection.rules import DATA_QUALITY_PREFIX, RULES, DetectionSettings, RuleResult
 from models.enums import ACTIVE_SQL, ACTIVE_STATUSES, DETECTOR
 from models.queries.common import SEVERITIES, read_frame
@@ -81,6 +82,7 @@ SEVERITY_RULES: tuple[tuple[str, Callable[[Finding, str | None], bool], str], ..
     ("queue backlog", lambda f, _c: f.kind == "queue_backlog", "high"),
     ("expected events that never came", lambda f, _c: f.kind == "missing_event", "high"),
     ("orders a system never got (reconciliation)", lambda f, _c: f.kind == "reconciliation_gap", "high"),
+    ("stock a storefront shows wrongly", lambda f, _c: f.kind == "inventory_gap", "medium"),
 )  # fmt: skip
 DEFAULT_SEVERITY = "medium"
 
@@ -105,6 +107,7 @@ class DetectionReport:
     resolved: list[str] = field(default_factory=list)
     reopened: list[str] = field(default_factory=list)
     clearing: list[str] = field(default_factory=list)  # clear, but still within the hold-down
+    incidents: IncidentReport = field(default_factory=IncidentReport)
     findings: int = 0
     elapsed_seconds: float = 0.0
 
@@ -208,6 +211,7 @@ def run_detection(conn: Connection, *, now: datetime, settings: DetectionSetting
             report.resolved.append(fp)
         else:
             report.clearing.append(fp)
+    report.incidents = correlate(conn, now=now, settings=settings)
     report.elapsed_seconds = round(time.perf_counter() - began, 4)
     return report
 
@@ -361,6 +365,7 @@ def _title(f: Finding, flow_name: str | None, systems: dict[str, str]) -> str:
         "missing_event": f"Silent: {f.first_error}",
         "reconciliation_gap": f"Reconciliation {f.key.replace('/', ' on ')}: orders missing"
         + (f" ({flow})" if f.flow_id else ""),
+        "inventory_gap": f"{flow}: stock of {f.key} differs from the WMS",
     }
     if f.kind == "sla_breach":
         return f"{flow}: sync lag over threshold" if f.key == "sync-lag" else f"{flow}: orders stuck before {f.key}"

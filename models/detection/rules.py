@@ -30,6 +30,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from models.detection.fingerprint import error_class
+from models.detection.inventory import inventory_rule
 from models.detection.occurrences import OCCURRENCE_COLUMNS, DetectionSettings, RuleResult
 from models.detection.occurrences import duration_text as _duration
 from models.detection.occurrences import occurrence_frame as _frame
@@ -340,6 +341,7 @@ def queue_backlog(conn: Connection, *, now: datetime, settings: DetectionSetting
 
 RULES = (
     failures, stuck_orders, missing_confirmations, sync_lag, queue_backlog, silent_non_events, reconciliation_gaps,
+    inventory_rule,
 )  # fmt: skip
 __all__ = ["OCCURRENCE_COLUMNS", "RULES", "DetectionSettings", "RuleResult"]
 

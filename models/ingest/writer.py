@@ -77,6 +77,16 @@ _ORDER_VALUE = """max(CASE WHEN event_type = 'order.created' AND json_valid(payl
            json_extract_string(payload, '$.total'), json_extract_string(payload, '$.total_price')) AS DECIMAL(18, 2))
        END)"""
 
+# The promise: the customer's tier, and the ship-by, stated (``ship_by``) or relative to creation
+# (``ship_within_hours``); like the value, never a failed batch.
+_CREATED_JSON = "event_type = 'order.created' AND json_valid(payload)"
+_CUSTOMER_TIER = f"""max(CASE WHEN {_CREATED_JSON} THEN json_extract_string(payload, '$.customer_tier') END)"""
+_SHIP_BY = f"""min(CASE WHEN {_CREATED_JSON} THEN coalesce(
+           timezone('UTC', TRY_CAST(json_extract_string(payload, '$.ship_by') AS TIMESTAMPTZ)),
+           occurred_at + to_seconds(TRY_CAST(
+               TRY_CAST(json_extract_string(payload, '$.ship_within_hours') AS DOUBLE) * 3600 AS BIGINT)))
+       END)"""
+
 # Facts fold from the batch alone (O(batch), never a scan of all events): least() of
 # the stored and the new step time, failures summed. Only new (non-duplicate) rows count.
 _FACTS_MERGE = f"""
@@ -89,7 +99,9 @@ SELECT correlation_id,
        count(*) FILTER (WHERE status IN ('failed', 'dead_lettered'))::INTEGER AS failures,
        max(occurred_at) AS last_event_at,
        {_FLOW_COLUMNS},
-       {_ORDER_VALUE} AS order_value
+       {_ORDER_VALUE} AS order_value,
+       {_CUSTOMER_TIER} AS customer_tier,
+       {_SHIP_BY} AS ship_by
 FROM {{source}}
 WHERE event_type IN ({_ORDER_TYPES})
 GROUP BY correlation_id
@@ -101,7 +113,9 @@ ON CONFLICT (correlation_id) DO UPDATE SET
     {_MERGE_COLUMNS},
     failures = order_facts.failures + excluded.failures,
     last_event_at = greatest(order_facts.last_event_at, excluded.last_event_at),
-    order_value = coalesce(order_facts.order_value, excluded.order_value)
+    order_value = coalesce(order_facts.order_value, excluded.order_value),
+    customer_tier = coalesce(order_facts.customer_tier, excluded.customer_tier),
+    ship_by = coalesce(order_facts.ship_by, excluded.ship_by)
 """
 
 
@@ -132,6 +146,22 @@ def backfill_order_values(conn: Connection) -> None:
             GROUP BY correlation_id
         ) s
         WHERE order_facts.correlation_id = s.correlation_id AND order_facts.order_value IS NULL
+        """
+    )
+
+
+def backfill_order_promises(conn: Connection) -> None:
+    """Fill ``customer_tier`` and ``ship_by`` of orders stored before the writer kept them (schema v8)."""
+    conn.exec_driver_sql(
+        f"""
+        UPDATE order_facts SET customer_tier = s.customer_tier, ship_by = s.ship_by
+        FROM (
+            SELECT correlation_id, {_CUSTOMER_TIER} AS customer_tier, {_SHIP_BY} AS ship_by
+            FROM business_events WHERE event_type = 'order.created'
+            GROUP BY correlation_id
+        ) s
+        WHERE order_facts.correlation_id = s.correlation_id
+          AND order_facts.customer_tier IS NULL AND order_facts.ship_by IS NULL
         """
     )
 

@@ -4,10 +4,11 @@ Signals reuse the KPI definitions of the query layer (sync lag, queue depth, cyc
 alert never disagrees with a dashboard. Business impact reads ``order_facts``: the orders an
 alert's exceptions hold, their value (``order_value``, the order.created total) and their ship-by.
 
-Ship-by: the demo's orders carry no promised date, so an order's ship-by is derived as its
-creation time plus the fulfilment SLA — the SLAs of its acceptance, release and shipment steps,
-taking for a step whose systems are not known yet (no ERP before acceptance, no fulfiller before
-release) the longest SLA among the flows that could serve it.
+Ship-by: the ship-by the order.created payload promised (``order_facts.ship_by``); for an order
+that carries none (Shopify's), it is derived as its creation time plus the fulfilment SLA — the
+SLAs of its acceptance, release and shipment steps, taking for a step whose systems are not known
+yet (no ERP before acceptance, no fulfiller before release) the longest SLA among the flows that
+could serve it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from models.enums import ACTIVE_SQL
 from models.queries.common import Window, json_number, read_frame
+from models.queries.impact import TIERS
 from models.queries.overview import queue_current, sync_lag_by_flow
 from models.queries.steps import ORDER_STEP_BY_KEY, order_durations, step_flow_join
 from models.store.dialect import in_list, seconds_between
@@ -165,6 +167,7 @@ class Scope:
     touching: str | None = None  # any flow from or to this system, or exceptions on it
     queue: str | None = None  # backlog exceptions of this queue
     orders: tuple[str, ...] = ()  # orders the alert names directly (at risk of their ship-by)
+    incident: int | None = None  # the exceptions attached to this incident
 
 
 def related_exceptions(conn: Connection, scopes: Sequence[Scope], *, now: datetime) -> list[int]:
@@ -192,6 +195,10 @@ def related_exceptions(conn: Connection, scopes: Sequence[Scope], *, now: dateti
             where.append("(x.kind = 'queue_backlog' AND x.business_key = :queue)")
             params["queue"] = scope.queue
             narrowed = True
+        if scope.incident is not None:
+            where.append("x.exception_id IN (SELECT exception_id FROM incident_exceptions WHERE incident_id = :inc)")
+            params["inc"] = scope.incident
+            narrowed = True
         if not narrowed and not scope.kinds:
             continue  # an alert about nothing in particular (cycle time) holds no exceptions
         frame = read_frame(
@@ -214,6 +221,7 @@ class Impact:
     value_at_risk: float = 0.0
     valued_orders: int = 0  # orders whose value is known
     earliest_ship_by: datetime | None = None
+    customer_tier: str | None = None  # the most important tier among the orders (key before standard)
     top_exceptions: list[dict[str, Any]] = field(default_factory=list)
     top_orders: list[dict[str, Any]] = field(default_factory=list)
     assignees: list[str] = field(default_factory=list)
@@ -242,6 +250,7 @@ def impact(
             UNION ALL SELECT unnest(CAST(:extra AS VARCHAR[])) AS correlation_id, NULL AS exception_id
         ) u GROUP BY correlation_id
     """
+    tier_rank = "CASE f.customer_tier " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TIERS)) + " END"
     summary = read_frame(
         conn,
         f"""
@@ -252,11 +261,13 @@ def impact(
         SELECT (SELECT count(*) FROM held) AS orders,
                (SELECT coalesce(sum(f.order_value), 0) FROM order_facts f JOIN held USING (correlation_id)) AS value,
                (SELECT count(f.order_value) FROM order_facts f JOIN held USING (correlation_id)) AS valued,
-               (SELECT min(o.created_at + to_seconds(p.promise_seconds)) FROM o JOIN p USING (correlation_id))
-                   AS earliest_ship_by
+               (SELECT min(coalesce(o.ship_by, o.created_at + to_seconds(p.promise_seconds)))
+                FROM o LEFT JOIN p USING (correlation_id)) AS earliest_ship_by,
+               (SELECT min({tier_rank}) FROM order_facts f JOIN held USING (correlation_id)) AS tier_rank
         """,
         {"ids": ids, "extra": list(extra_orders)},
     ).iloc[0]
+    rank = summary["tier_rank"]
     top_orders = read_frame(
         conn,
         f"""
@@ -276,6 +287,7 @@ def impact(
         value_at_risk=float(summary["value"] or 0),
         valued_orders=int(summary["valued"]),
         earliest_ship_by=None if pd.isna(ship_by) else pd.Timestamp(ship_by).to_pydatetime(),
+        customer_tier=None if pd.isna(rank) else TIERS[int(rank)],
         top_exceptions=[_plain(r) for r in xs.head(top).to_dict("records")],
         top_orders=[_plain(r) for r in top_orders.to_dict("records")],
         assignees=sorted({str(a) for a in xs["assignee"] if a is not None and not pd.isna(a)}),

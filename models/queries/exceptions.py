@@ -20,6 +20,8 @@ from sqlalchemy.engine import Connection
 from models.enums import ExceptionStatus
 from models.queries.common import AGING_BANDS, SEVERITIES, severity_rank
 from models.queries.error_classes import known_error
+from models.queries.impact import TIERS, ExceptionImpact, exception_impact, impact_subquery, money
+from models.queries.incidents import incident_of
 from models.queries.messages import list_messages, message_counts
 from models.queries.scope import Scope, exception_in_scope
 from models.queries.writes import insert_sql, set_clause
@@ -40,11 +42,20 @@ SortKey = Literal[
     "flow_id",
     "system_id",
     "assignee",
+    "value_at_risk",
+    "customer_tier",
+    "earliest_ship_by",
 ]
 
 _x = exceptions.c
-#: Sort keys: (column, inverted). Descending reads "most first": the oldest, the most severe.
+_IMPACT = impact_subquery()
+_i = _IMPACT.c
+#: Sort keys: (column, inverted). Descending reads "most first": the oldest, the most severe, the most
+#: money at risk, the most important customer, the soonest promised ship-by.
 _SORT: dict[str, tuple[sa.ColumnElement[Any], bool]] = {
+    "value_at_risk": (sa.func.coalesce(_i.value_at_risk, 0), False),
+    "customer_tier": (sa.func.coalesce(_i.tier_rank, len(TIERS)), True),
+    "earliest_ship_by": (_i.earliest_ship_by, True),
     "first_seen": (_x.first_seen, False),
     "last_seen": (_x.last_seen, False),
     "age": (_x.first_seen, True),
@@ -103,6 +114,8 @@ class ExceptionFilter(BaseModel):
     channel: str | None = Field(None, description="the global filter: exceptions of this storefront's scope")
     erp: str | None = Field(None, description="the global filter: exceptions of this ERP's scope")
     fulfiller: str | None = Field(None, description="the global filter: exceptions of this WMS or 3PL's scope")
+    min_value: float | None = Field(None, ge=0, description="orders' value at risk at least this")
+    customer_tier: list[str] = Field(default_factory=list, description=f"any order of tier: {', '.join(TIERS)}")
 
     @property
     def scope(self) -> Scope:
@@ -115,6 +128,14 @@ class ExceptionFilter(BaseModel):
         unknown = sorted(set(value) - set(SEVERITIES))
         if unknown:
             raise ValueError(f"unknown severity {', '.join(unknown)}; expected {', '.join(SEVERITIES)}")
+        return value
+
+    @field_validator("customer_tier")
+    @classmethod
+    def _tiers(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(TIERS))
+        if unknown:
+            raise ValueError(f"unknown customer tier {', '.join(unknown)}; expected {', '.join(TIERS)}")
         return value
 
     @field_validator("age_band")
@@ -175,6 +196,13 @@ def _conditions(flt: ExceptionFilter, now: datetime) -> list[sa.ColumnElement[bo
     if not flt.scope.everything:
         predicate = sa.text(exception_in_scope(flt.scope, "exceptions")).bindparams(**flt.scope.params())
         conds.append(sa.and_(sa.true(), predicate))  # a text clause, typed as the boolean it is
+    if flt.min_value is not None or flt.customer_tier:
+        held = sa.select(_i.exception_id)
+        if flt.min_value is not None:
+            held = held.where(_i.value_at_risk >= flt.min_value)
+        if flt.customer_tier:
+            held = held.where(_i.customer_tier.in_(flt.customer_tier))
+        conds.append(_x.exception_id.in_(held))
     return conds
 
 
@@ -209,14 +237,26 @@ def list_exceptions(
     key, inverted = _SORT[sort]
     down = descending != inverted
     query = (
-        sa.select(*_ROW_COLUMNS, flows.c.name.label("flow_name"))
-        .select_from(exceptions.outerjoin(flows, flows.c.flow_id == _x.flow_id))
+        sa.select(
+            *_ROW_COLUMNS,
+            flows.c.name.label("flow_name"),
+            sa.func.coalesce(_i.value_at_risk, 0).label("value_at_risk"),
+            _i.customer_tier,
+            _i.earliest_ship_by,
+        )
+        .select_from(
+            exceptions.outerjoin(flows, flows.c.flow_id == _x.flow_id).outerjoin(
+                _IMPACT, _i.exception_id == _x.exception_id
+            )
+        )
         .where(*conds)
         .order_by(key.desc() if down else key.asc(), _x.exception_id.desc() if descending else _x.exception_id)
         .offset(offset)
         .limit(limit)
     )
-    items = [_with_age(dict(row), now) for row in conn.execute(query).mappings()]
+    items = [
+        _with_age({**row, "value_at_risk": money(row["value_at_risk"])}, now) for row in conn.execute(query).mappings()
+    ]
     total = conn.execute(sa.select(sa.func.count()).select_from(exceptions).where(*conds)).scalar_one()
     return ExceptionPage(items=items, total=int(total), offset=offset, limit=limit)
 
@@ -328,6 +368,9 @@ def get_exception(
         exception_id, {"total": 0, "delivered": 0, "failed": 0, "pending": 0}
     )
     detail["actions"] = action_history(conn, exception_id)
+    impact = exception_impact(conn, [exception_id]).get(exception_id)
+    detail.update((impact or ExceptionImpact()).as_dict())
+    detail["incident"] = incident_of(conn, exception_id)
     event = detail["event"] or {}
     detail["known_error"] = known_error(
         conn, [(event.get("error_code"), event.get("error_message")), (row["error_class"], row["first_error"])]

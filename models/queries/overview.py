@@ -14,11 +14,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models.enums import ACTIVE_SQL
+from models.enums import ACTIVE_SQL, ACTIVE_STATUSES
 from models.queries.common import SEVERITIES, Window, aging_band_sql, json_number, read_frame, severity_rank
+from models.queries.impact import impact_subquery, money
 from models.queries.scope import ALL, Scope, exception_in_scope, flow_id_in_scope, flow_in_scope, order_in_scope
 from models.queries.steps import order_durations, step_lags_sql, step_params
 from models.store.dialect import percentile, seconds_between, time_bucket
+from models.store.tables import exceptions, flows
 
 
 def order_counts(conn: Connection, *, now: datetime, window: Window, scope: Scope = ALL) -> dict[str, int]:
@@ -194,21 +196,33 @@ def queue_depth_series(conn: Connection, *, window: Window, scope: Scope = ALL) 
 
 
 def needs_attention(conn: Connection, *, now: datetime, limit: int = 10, scope: Scope = ALL) -> pd.DataFrame:
-    """Open exceptions of ``scope`` that hurt most orders first, then the most severe and the oldest."""
-    return read_frame(
-        conn,
-        f"""
-        SELECT x.exception_id, x.title, x.kind, x.severity, x.status, x.flow_id, f.name AS flow_name,
-               x.system_id, x.affected_orders, x.occurrences, x.first_seen, x.last_seen,
-               {seconds_between(conn, "x.first_seen", ":now")} / 3600.0 AS age_hours
-        FROM exceptions x
-        LEFT JOIN flows f ON f.flow_id = x.flow_id
-        WHERE x.status IN {ACTIVE_SQL} AND {exception_in_scope(scope, "x")}
-        ORDER BY x.affected_orders DESC, {severity_rank("x.severity")}, x.first_seen
-        LIMIT :limit
-        """,
-        {"now": now, "limit": limit, **scope.params()},
-    )
+    """Open exceptions of ``scope`` that put most order value at risk first, then most orders, the most severe,
+    the oldest."""
+    impact = impact_subquery()
+    x, i = exceptions.c, impact.c
+    query = (
+        sa.select(
+            x.exception_id, x.title, x.kind, x.severity, x.status, x.flow_id, flows.c.name.label("flow_name"),
+            x.system_id, x.affected_orders, x.occurrences, x.first_seen, x.last_seen,
+            sa.func.coalesce(i.value_at_risk, 0).label("value_at_risk"), i.customer_tier, i.earliest_ship_by,
+        )
+        .select_from(
+            exceptions.outerjoin(flows, flows.c.flow_id == x.flow_id)
+            .outerjoin(impact, i.exception_id == x.exception_id)
+        )
+        .where(
+            x.status.in_([str(s) for s in ACTIVE_STATUSES]),
+            sa.and_(sa.true(), sa.text(exception_in_scope(scope, "exceptions")).bindparams(**scope.params())),
+        )
+        .order_by(
+            sa.func.coalesce(i.value_at_risk, 0).desc(), x.affected_orders.desc(),
+            sa.literal_column(severity_rank("exceptions.severity")), x.first_seen,
+        )
+        .limit(limit)
+    )  # fmt: skip
+    frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=list(query.selected_columns.keys()))
+    age_hours = (now - pd.to_datetime(frame["first_seen"])).dt.total_seconds() / 3600.0
+    return frame.assign(age_hours=age_hours, value_at_risk=frame["value_at_risk"].map(money))
 
 
 def overview(conn: Connection, *, now: datetime, window: Window) -> dict[str, Any]:

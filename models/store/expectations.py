@@ -1,4 +1,4 @@
-"""Expected next events, daily cut-offs and reconciliation stages as configuration: a TOML file
+"""Expected next events, daily cut-offs, reconciliation stages and inventory checks as configuration: a TOML file
 synced into tables.
 
 What must follow each step of a flow, and by when, is the integration team's knowledge, not
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import Connection
 
 from models.store.flow_config import EventType, Id
-from models.store.tables import cutoffs, expected_events, reconciliation_stages
+from models.store.tables import cutoffs, expected_events, inventory_checks, reconciliation_stages
 from models.store.toml_files import read_toml, validation_problems
 
 DEFAULT_EXPECTATIONS_FILE = Path(__file__).with_name("default_expectations.toml")
@@ -82,6 +82,24 @@ class StageDef(BaseModel):
     unless: list[EventType] = Field(default_factory=list)
 
 
+_FIELD = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+
+
+class InventoryCheckDef(BaseModel):
+    """Stock a storefront shows against what the warehouse adjusted, per key (SKU@location)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check_id: Id
+    name: Annotated[str, Field(min_length=1)]
+    adjusted: EventType
+    adjusted_quantity: Annotated[str, Field(pattern=_FIELD, description="payload field, e.g. on_hand")]
+    published: EventType
+    published_quantity: Annotated[str, Field(pattern=_FIELD, description="payload field, e.g. available")]
+    grace_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 30
+    lookback_hours: Annotated[int, Field(gt=0, le=31 * 24)] = 24
+
+
 class ExpectationsConfig(BaseModel):
     """A whole expectations file: the cut-off an expectation names must be declared in it."""
 
@@ -90,6 +108,7 @@ class ExpectationsConfig(BaseModel):
     cutoffs: dict[str, str] = Field(default_factory=dict)
     expectations: list[ExpectationDef] = Field(default_factory=list)
     reconciliation: list[StageDef] = Field(default_factory=list)
+    inventory: list[InventoryCheckDef] = Field(default_factory=list)
 
     @field_validator("cutoffs")
     @classmethod
@@ -111,6 +130,11 @@ class ExpectationsConfig(BaseModel):
         if len(set(stages)) != len(stages):
             raise ValueError(
                 f"reconciliation stages declared twice: {', '.join(sorted({s for s in stages if stages.count(s) > 1}))}"
+            )
+        checks = [c.check_id for c in self.inventory]
+        if len(set(checks)) != len(checks):
+            raise ValueError(
+                f"inventory checks declared twice: {', '.join(sorted({c for c in checks if checks.count(c) > 1}))}"
             )
         if self.reconciliation and self.reconciliation[0].replay:
             raise ValueError("reconciliation[0] (the first stage) has nothing before it to replay")
@@ -143,6 +167,7 @@ def sync_expectations(conn: Connection, config: ExpectationsConfig) -> dict[str,
     conn.execute(expected_events.delete())
     conn.execute(cutoffs.delete())
     conn.execute(reconciliation_stages.delete())
+    conn.execute(inventory_checks.delete())
     rows = [
         {
             "expectation_id": e.expectation_id, "name": e.name, "after_event": e.after, "expect_event": e.expect,
@@ -164,4 +189,14 @@ def sync_expectations(conn: Connection, config: ExpectationsConfig) -> dict[str,
     ]  # fmt: skip
     if stages:
         conn.execute(sa.insert(reconciliation_stages), stages)
-    return {"expectations": len(rows), "cutoffs": len(config.cutoffs), "stages": len(stages)}
+    checks = [
+        {"check_id": c.check_id, "name": c.name, "adjusted_event": c.adjusted,
+         "adjusted_quantity": f"$.{c.adjusted_quantity}", "published_event": c.published,
+         "published_quantity": f"$.{c.published_quantity}", "grace_seconds": c.grace_minutes * 60,
+         "lookback_seconds": c.lookback_hours * 3600}
+        for c in config.inventory
+    ]  # fmt: skip
+    if checks:
+        conn.execute(sa.insert(inventory_checks), checks)
+    return {"expectations": len(rows), "cutoffs": len(config.cutoffs), "stages": len(stages),
+            "inventory_checks": len(checks)}  # fmt: skip

@@ -6,11 +6,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from models.ingest.step_rollup import backfill_flow_steps
-from models.ingest.writer import backfill_order_values, backfill_step_flows
+from models.ingest.writer import backfill_order_promises, backfill_order_values, backfill_step_flows
 from models.queries.messages import backfill_exception_messages
 from models.store.tables import metadata, schema_meta
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def create_schema(engine: Engine) -> None:
@@ -29,6 +29,9 @@ def create_schema(engine: Engine) -> None:
         # -- v7 (alerts): order_facts.order_value, and the alert tables (created above) --
         if current is not None and current < 7:
             backfill_order_values(conn)
+        # -- v8 (business impact): order_facts.customer_tier and ship_by --
+        if current is not None and current < 8:
+            backfill_order_promises(conn)
         if current is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif current != SCHEMA_VERSION:

@@ -130,6 +130,10 @@ order_facts = sa.Table(
     # The order's total from its order.created payload (``total``, or Shopify's ``total_price``):
     # the value an alert says is at risk. Appended last: the writer's merge inserts by position.
     sa.Column("order_value", sa.Numeric(18, 2)),
+    # What the seller promised, from the same payload: the customer's tier (``customer_tier``: key or
+    # standard) and the ship-by (``ship_by``, or ``ship_within_hours`` after creation); null = unknown.
+    sa.Column("customer_tier", sa.String),
+    sa.Column("ship_by", sa.DateTime),
 )
 
 # Completed steps of flows that are not order steps (stock, supply), one row per end event
@@ -550,6 +554,22 @@ reconciliation_stages = sa.Table(
     sa.Column("unless_events", sa.String, nullable=False),  # JSON list
 )
 
+# Inventory reconciliation checks, from the same file (models/detection/inventory.py): per key (SKU@location)
+# the quantity of its latest ok ``adjusted_event`` against that of the latest ok ``published_event`` to each
+# system a flow ending in it targets (a storefront).
+inventory_checks = sa.Table(
+    "inventory_checks",
+    metadata,
+    sa.Column("check_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("adjusted_event", sa.String, nullable=False),
+    sa.Column("adjusted_quantity", sa.String, nullable=False),  # JSON path in its payload, e.g. $.on_hand
+    sa.Column("published_event", sa.String, nullable=False),
+    sa.Column("published_quantity", sa.String, nullable=False),
+    sa.Column("grace_seconds", sa.Integer, nullable=False),  # an adjustment this recent may still be on its way
+    sa.Column("lookback_seconds", sa.Integer, nullable=False),  # keys adjusted this far back are compared
+)
+
 # The error catalog (models/store/error_catalog.py): known error classes matched over an error's code
 # and message, each with its explanation, Markdown runbook and the safe action to offer. Rows of the
 # TOML file (origin 'config') are refreshed on start while updated_by is null; an admin's edit sets
@@ -571,4 +591,50 @@ error_classes = sa.Table(
     sa.Column("origin", sa.String, nullable=False),  # config, admin
     sa.Column("updated_by", sa.String),  # null: as the file says
     sa.Column("updated_at", sa.DateTime),
+)
+
+
+# -- incidents (issue 15): simultaneous exceptions one shared system explains ---------------------
+incident_id_seq = sa.Sequence("incident_id_seq", metadata=metadata)
+incident_action_id_seq = sa.Sequence("incident_action_id_seq", metadata=metadata)
+
+# One incident per episode of a system explaining several flows' exceptions (models/detection/incidents.py):
+# "Dynamics 365 unavailable". Its exceptions are attached in incident_exceptions; resolving it resolves them.
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("incident_id", sa.BigInteger, incident_id_seq, primary_key=True),
+    sa.Column("system_id", sa.String, nullable=False),  # the root cause: the shared upstream/downstream system
+    sa.Column("title", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # open, acknowledged, resolved (models.enums.IncidentStatus)
+    sa.Column("owner", sa.String),
+    sa.Column("opened_at", sa.DateTime, nullable=False),
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("resolution", sa.String),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+incident_exceptions = sa.Table(
+    "incident_exceptions",
+    metadata,
+    sa.Column("incident_id", sa.BigInteger, nullable=False),
+    sa.Column("exception_id", sa.BigInteger, nullable=False),
+    sa.Column("attached_at", sa.DateTime, nullable=False),
+    sa.PrimaryKeyConstraint("incident_id", "exception_id"),
+)
+
+# The incident's timeline and audit: opened and exceptions attached (detector), acknowledged, owner set,
+# resolved (an operator or the detector); never updated.
+incident_actions = sa.Table(
+    "incident_actions",
+    metadata,
+    sa.Column("action_id", sa.BigInteger, incident_action_id_seq, primary_key=True),
+    sa.Column("incident_id", sa.BigInteger, nullable=False),
+    sa.Column("action", sa.String, nullable=False),  # open, attach, ack, assign, resolve
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("acted_at", sa.DateTime, nullable=False),
+    sa.Column("before_state", sa.String),  # JSON: status and owner
+    sa.Column("after_state", sa.String),
+    sa.Column("detail", sa.String),
+    sa.Index("ix_incident_actions_incident", "incident_id"),
 )

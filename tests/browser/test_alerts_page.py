@@ -74,7 +74,7 @@ def test_the_page_shows_rules_firing_alerts_and_the_notification_log(
     page.goto(f"{alerting.url}/alerts")
     data = _overview(alerting)
     firing = data["alerts"]["firing"]
-    assert len(data["rules"]) == 10 and len(firing) >= 5
+    assert len(data["rules"]) == 11 and len(firing) >= 5
 
     expect(page.locator("#al-rules tbody tr")).to_have_count(len(data["rules"]))
     for rule in data["rules"]:
@@ -138,7 +138,7 @@ def test_a_rule_is_created_edited_and_disabled_from_the_page(
 ) -> None:
     page = watched_page.page
     page.goto(f"{alerting.url}/alerts")
-    expect(page.locator("#al-rules tbody tr")).to_have_count(10)
+    expect(page.locator("#al-rules tbody tr")).to_have_count(11)  # the default rules file (alerts/default_rules.toml)
 
     page.click("#al-rule-new")
     expect(page.locator("#al-editor")).to_be_visible()

@@ -53,6 +53,7 @@ def targets(live_server: LiveServer) -> list[Target]:
     return [
         Target("overview", "/", "[data-kpi=in_flight] .tile-value"),
         Target("exceptions", "/exceptions", ".ex-grid .ag-center-cols-container .ag-row"),
+        Target("incidents", "/incidents", "#in-list"),
         Target("flows", "/flows", ".fl-grid .ag-center-cols-container .ag-row"),
         Target("order", f"/orders?id={order}", "#or-events [data-event-id]"),
         Target("partners", "/partners", "#pt-list .pt-name"),

@@ -146,7 +146,7 @@ def test_the_default_rules_fire_on_the_seeded_demos_incidents(tmp_path: Path) ->
     with writer.transaction() as conn:
         run_detection(conn, now=ANCHOR)
     runtime = AlertRuntime(AlertsConfig(), engine=engine, writer=writer, base_url="http://fw", channels={})
-    assert runtime.sync_rules(ANCHOR)["added"] == 10
+    assert runtime.sync_rules(ANCHOR)["added"] == 11
     first = runtime.evaluate(ANCHOR)
     later = runtime.evaluate(ANCHOR + timedelta(minutes=5))
 

@@ -248,6 +248,8 @@ def test_attention_rows_are_keyed_by_string_id() -> None:
             "system_id": ["3pl_north"],
             "affected_orders": [312],
             "age_hours": [5.5],
+            "value_at_risk": [48210.5],
+            "customer_tier": [None],
         }
     )
     assert attention_rows(df) == [
@@ -256,6 +258,8 @@ def test_attention_rows_are_keyed_by_string_id() -> None:
             "title": "Shipment confirmation dead-lettered",
             "flow": "3pl_north",
             "severity": "critical",
+            "value_at_risk": 48210.5,
+            "tier": "—",
             "affected_orders": 312,
             "age": "5.5",  # the column says "Age (h)"
         }

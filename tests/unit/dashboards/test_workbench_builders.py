@@ -44,8 +44,9 @@ def test_an_empty_query_is_the_default_view_open_and_acknowledged_without_snooze
 def test_a_query_string_reproduces_its_view_and_the_canonical_query_round_trips() -> None:
     query = {"status": "open", "flow": "3pl_north-d365-shipment,shopify-d365-orders", "severity": "critical,high",
              "age": "1–3d", "kind": "dead_letter", "system": "d365", "assignee": "dana.okafor", "q": "SHP-1000437",
-             "snoozed": "include"}  # fmt: skip
+             "snoozed": "include", "tier": "key", "min": "2500"}  # fmt: skip
     flt = wb.filter_from_query(query)
+    assert (flt.customer_tier, flt.min_value) == (["key"], 2500.0)
 
     assert [str(s) for s in flt.status] == ["open"]
     assert flt.flow_id == ["3pl_north-d365-shipment", "shopify-d365-orders"]
@@ -58,7 +59,10 @@ def test_a_query_string_reproduces_its_view_and_the_canonical_query_round_trips(
 
 
 def test_unknown_values_are_dropped_so_a_stale_bookmark_still_opens() -> None:
-    flt = wb.filter_from_query({"status": "open,closed", "severity": "urgent,low", "age": "ancient", "q": "  "})
+    flt = wb.filter_from_query({"status": "open,closed", "severity": "urgent,low", "age": "ancient", "q": "  ",
+                                "tier": "gold,standard", "min": "-5"})  # fmt: skip
+    assert (flt.customer_tier, flt.min_value) == (["standard"], None)
+    assert wb.filter_from_query({"min": "lots"}).min_value is None
     assert [str(s) for s in flt.status] == ["open"]
     assert flt.severity == ["low"]
     assert flt.age_band == []
@@ -75,12 +79,13 @@ def test_any_status_unassigned_and_only_snoozed() -> None:
 
 def test_filter_bar_values_become_the_canonical_query_and_back() -> None:
     controls = {"status": [], "kind": [], "flow": ["shopify-d365-orders"], "system": None, "severity": ["high"],
-                "age": [], "assignee": " ", "q": "SKU", "snoozed": "hide"}  # fmt: skip
+                "age": [], "assignee": " ", "q": "SKU", "snoozed": "hide", "tier": ["key"], "min": 1000.5}  # fmt: skip
     query = wb.query_from_controls(controls)
-    assert query == {"status": "any", "flow": "shopify-d365-orders", "severity": "high", "q": "SKU"}
+    assert query == {"status": "any", "flow": "shopify-d365-orders", "severity": "high", "q": "SKU", "tier": "key",
+                     "min": "1000.5"}  # fmt: skip
     assert wb.controls_from_filter(wb.filter_from_query(query)) == {
         "status": [], "kind": [], "flow": ["shopify-d365-orders"], "system": [], "severity": ["high"], "age": [],
-        "assignee": "", "q": "SKU", "snoozed": "hide",
+        "assignee": "", "q": "SKU", "snoozed": "hide", "tier": ["key"], "min": 1000.5,
     }  # fmt: skip
 
 
@@ -103,10 +108,11 @@ def test_a_grid_block_request_becomes_offset_limit_and_a_server_sort() -> None:
     assert wb.page_request({"startRow": 0, "endRow": 50, "sortModel": [{"colId": "age", "sort": "desc"}]}) == (
         0, 50, "age", True,
     )  # fmt: skip
-    # the title is not sortable on the server: the default order (most severe first) stays
+    # the title is not sortable on the server: the default order (most value at risk first) stays
     unsortable = {"startRow": 0, "endRow": 50, "sortModel": [{"colId": "title"}]}
-    assert wb.page_request(unsortable) == (0, 50, "severity", True)
-    assert wb.page_request(None) == (0, wb.PAGE_SIZE, "severity", True)
+    assert wb.page_request(unsortable) == (0, 50, "value_at_risk", True)
+    assert wb.page_request(None) == (0, wb.PAGE_SIZE, "value_at_risk", True)
+    assert wb.page_request({"sortModel": [{"colId": "ship_by", "sort": "desc"}]}) == (0, 50, "earliest_ship_by", True)
 
 
 def test_every_sortable_column_has_a_server_sort_key() -> None:
@@ -122,7 +128,8 @@ def _item(**over: Any) -> dict[str, Any]:
         "flow_name": "NorthStar Logistics → Dynamics 365 shipment confirmation", "system_id": "3pl_north",
         "severity": "critical", "status": "acknowledged", "assignee": None, "occurrences": 1440,
         "affected_orders": 312, "age_seconds": 2 * 86400 + 3600, "age_band": "1–3d", "snoozed": False,
-        "last_seen": datetime(2026, 3, 2, 16, 55),
+        "last_seen": datetime(2026, 3, 2, 16, 55), "value_at_risk": 48210.5, "customer_tier": "key",
+        "earliest_ship_by": datetime(2026, 3, 3, 9, 30),
     }  # fmt: skip
     return {**row, **over}
 
@@ -134,6 +141,7 @@ def test_grid_rows_are_keyed_by_string_id_and_say_what_an_operator_reads() -> No
         "exception_id": "17", "severity": "critical",
         "title": "NorthStar Logistics → Dynamics 365 shipment confirmation: 12 dead-lettered", "kind": "Dead letter",
         "flow": "NorthStar Logistics → Dynamics 365 shipment confirmation", "system": "NorthStar Logistics",
+        "value_at_risk": 48210.5, "tier": "key", "ship_by": "03 Mar 09:30",
         "affected_orders": 312, "occurrences": 1440, "age": "49.0", "age_band": "1–3d", "age_level": 3,
         "status": "acknowledged", "snoozed": False, "assignee": "—", "last_seen": "02 Mar 16:55",
     }  # fmt: skip
@@ -422,6 +430,13 @@ def test_header_facts_and_orders() -> None:
     assert having(head, "href", "/flows?flow=shopify-d365-orders")
     facts = text(xd.facts(detail))
     assert "Age 5.0 h · 4–24h" in facts and "Orders affected 312" in facts and "Assignee sam" in facts
+    assert "Value at risk — Customer tier not known Earliest ship-by —" in facts  # nothing known of its orders
+    valued = text(xd.facts(_detail(value_at_risk=48210.5, customer_tier="key", earliest_ship_by=NOW)))
+    assert "Value at risk $48,210 Customer tier key Earliest ship-by 04 Mar 15:00" in valued
+    part = xd.detail_header(_detail(incident={"incident_id": 3, "title": "Dynamics 365 unavailable",
+                                              "status": "open"}), now=NOW)  # fmt: skip
+    assert having(part, "href", "/incidents?id=3")
+    assert "part of incident #3: Dynamics 365 unavailable (open)" in text(part)
     orders = xd.orders_section(detail)
     links = having(orders, "href")
     assert len(links) == xd.ORDER_LINKS

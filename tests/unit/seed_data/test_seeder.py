@@ -418,9 +418,10 @@ def test_exceptions_are_consistent(seeded: tuple[Engine, SeedReport]) -> None:
 
 def test_nothing_is_after_the_anchor(seeded: tuple[Engine, SeedReport]) -> None:
     engine, _ = seeded
+    promises = {("order_facts", "ship_by")}  # a promise for the future, not something that happened
     for table in metadata.sorted_tables:
         for column in table.columns:
-            if isinstance(column.type, sa.DateTime):
+            if isinstance(column.type, sa.DateTime) and (table.name, column.name) not in promises:
                 latest = _one(engine, f'SELECT max("{column.name}") FROM {table.name}')
                 assert latest is None or latest <= ANCHOR, f"{table.name}.{column.name}"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from models.store.schema import create_schema, schema_version, set_meta
+from models.store.schema import SCHEMA_VERSION, create_schema, schema_version, set_meta
 from seed_data import seed_demo
 from tests.factories import event, events_table, fresh_db
 
@@ -75,12 +75,12 @@ def test_an_older_database_gets_its_order_values_backfilled(tmp_path: Path) -> N
 
     assert _values(engine) == {"A-1": Decimal("40.25"), "A-2": Decimal("7.00")}
     with engine.connect() as conn:
-        assert schema_version(conn) == 7
+        assert schema_version(conn) == SCHEMA_VERSION
     create_schema(engine)  # idempotent
     assert _values(engine) == {"A-1": Decimal("40.25"), "A-2": Decimal("7.00")}
 
 
-def test_seeded_orders_carry_the_total_of_their_payload(tmp_path: Path) -> None:
+def test_seeded_orders_carry_the_total_and_promise_of_their_payload(tmp_path: Path) -> None:
     engine, writer = fresh_db(tmp_path)
     seed_demo(engine, writer, days=2, orders_per_day=60, seed=3, anchor=datetime(2026, 3, 5, 12, 0))
     with engine.connect() as conn:
@@ -93,3 +93,41 @@ def test_seeded_orders_carry_the_total_of_their_payload(tmp_path: Path) -> None:
     expected = {key: Decimal(str(json.loads(text)["total"])).quantize(Decimal("0.01")) for key, text in payloads}
     stored = _values(engine)
     assert len(expected) > 100 and stored == expected
+    # and their promise: key accounts (every B2B customer) within 24 h of creation, the rest within 48 h
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT channel, customer_tier, epoch(ship_by - created_at) / 3600 FROM order_facts")
+        ).all()
+    assert {(tier, hours) for _, tier, hours in rows} == {("key", 24), ("standard", 48)}
+    assert all(tier == "key" for channel, tier, _ in rows if channel == "b2b")
+
+
+def _promises(engine: sa.Engine) -> dict[str, tuple[str | None, datetime | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT correlation_id, customer_tier, ship_by FROM order_facts")).all()
+    return {key: (tier, ship_by) for key, tier, ship_by in rows}
+
+
+def test_customer_tier_and_ship_by_from_the_payload_null_where_unknown(tmp_path: Path) -> None:
+    engine, writer = fresh_db(tmp_path)
+    writer.append(
+        "business_events",
+        events_table(
+            [
+                _created("K-1", {"customer_tier": "key", "ship_within_hours": 24}),
+                _created("S-2", {"customer_tier": "standard", "ship_by": "2026-03-03T17:00:00Z"}, minutes=2),
+                _created("S-3", {"ship_by": "2026-03-02T12:00:00+02:00"}),  # an offset: 10:00 UTC
+                _created("U-4", {"total": 3}),  # Shopify's: no promise
+                _created("U-5", "not JSON", source="adobe"),
+                _created("U-6", {"ship_within_hours": "soon", "ship_by": "tomorrow"}),
+            ]
+        ),
+    )
+    assert _promises(engine) == {
+        "K-1": ("key", datetime(2026, 3, 2, 9, 0)),  # T0 + 24 h
+        "S-2": ("standard", datetime(2026, 3, 3, 17, 0)),
+        "S-3": (None, datetime(2026, 3, 2, 10, 0)),
+        "U-4": (None, None),
+        "U-5": (None, None),
+        "U-6": (None, None),
+    }

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 
 from models.queries import overview as q
 from models.queries.common import Window
@@ -211,6 +212,24 @@ def test_needs_attention_orders_by_impact_then_severity(db) -> None:  # type: ig
     # 10 (high) and 10 (medium) tie on impact: high first; then 5 (low), 3 (critical)
     assert list(top.title) == ["x1", "x2", "x4", "x0"]
     assert list(top.affected_orders) == [10, 10, 5, 3]
+
+
+def test_needs_attention_ranks_by_value_at_risk_first(db) -> None:  # type: ignore[no-untyped-def]
+    engine, _ = db
+    with engine.begin() as conn:  # x3 (1 order) holds O1 worth 500.00, x0 (3 orders) O4 worth 20.25
+        conn.execute(
+            sa.text("UPDATE order_facts SET order_value = 500, customer_tier = 'key' WHERE correlation_id='O1'")
+        )
+        conn.execute(sa.text("UPDATE order_facts SET order_value = 20.25 WHERE correlation_id='O4'"))
+        conn.execute(
+            sa.text("INSERT INTO exception_orders SELECT exception_id, :o FROM exceptions WHERE fingerprint = :fp"),
+            [{"o": "O1", "fp": "fp3"}, {"o": "O4", "fp": "fp0"}],
+        )
+        top = q.needs_attention(conn, now=NOW, limit=4)
+    assert list(top.title) == ["x3", "x0", "x1", "x2"]
+    assert list(top.value_at_risk) == [500.0, 20.25, 0.0, 0.0]
+    assert top.customer_tier.iloc[0] == "key" and top.customer_tier.isna().sum() == 3
+    assert list(top.age_hours) == [48.0, 0.5, 2.0, 10.0]
 
 
 def test_queue_current_and_series(db) -> None:  # type: ignore[no-untyped-def]
