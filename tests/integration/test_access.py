@@ -83,7 +83,7 @@ def _call(live: LiveServer, method: str, path: str, headers: dict[str, str]) -> 
 
 
 def test_every_route_declares_an_access_rule_and_none_answers_without_credentials(live: LiveServer) -> None:
-    spec = httpx.get(f"{live.url}/api/openapi.json").json()
+    spec = httpx.get(f"{live.url}/api/openapi.json", timeout=30).json()
     ops = operations(spec)
     assert len(ops) > 50
     assert [(m, p) for m, p, rule in ops if rule not in RULES] == []
@@ -109,7 +109,7 @@ def test_every_route_declares_an_access_rule_and_none_answers_without_credential
 
 
 def test_viewers_cannot_act_and_operators_cannot_administer(live: LiveServer) -> None:
-    ops = operations(httpx.get(f"{live.url}/api/openapi.json").json())
+    ops = operations(httpx.get(f"{live.url}/api/openapi.json", timeout=30).json())
     viewer, operator = session(live, "vera"), session(live, "otto")
     as_viewer = {(m, p): _call(live, m, p, viewer).status_code for m, p, rule in ops if rule in ("act", "admin")}
     as_operator = {(m, p): _call(live, m, p, operator).status_code for m, p, rule in ops if rule == "admin"}
