@@ -32,10 +32,6 @@ class GlobalFilters:
     range: str | None = None
     scope: Scope = ALL
 
-    def query(self) -> dict[str, str]:
-        """The shortest URL query that reproduces these filters."""
-        return {**({"range": self.range} if self.range else {}), **self.scope.chosen()}
-
 
 def known_systems(estate: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
     """Per dimension, the system ids it may name (from rows with ``system_id`` and ``kind``)."""
