@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 from models.ingest.key_aliases import fold_aliases
 from models.ingest.step_rollup import fold_steps
 from models.queries.steps import ORDER_STEPS as ORDER_LIFECYCLE
+from models.store.dialect import first_by, json_text_or_null, try_decimal
 from models.store.tables import metadata
 
 #: Event types whose first successful occurrence stamps a column of order_facts.
@@ -60,10 +61,17 @@ _MERGE_COLUMNS = ",\n".join(f"{col} = least(order_facts.{col}, excluded.{col})" 
 #: Step columns whose end event's flow is kept beside them (the sync-lag rollup).
 STEP_FLOWS: dict[str, str] = {s.end_col: s.flow_col for s in ORDER_LIFECYCLE}
 _TYPE_OF = {col: t for t, col in ORDER_STEPS.items()}
-_FLOW_COLUMNS = ",\n".join(
-    f"arg_min(flow_id, occurred_at) FILTER (WHERE event_type = '{_TYPE_OF[col]}' AND status = 'ok') AS {flow}"
-    for col, flow in STEP_FLOWS.items()
-)
+
+
+def _flow_columns(dialect: str) -> str:
+    ok_end = "event_type = '{}' AND status = 'ok'"
+    return ",\n".join(
+        f"{first_by(dialect, 'flow_id', 'occurred_at', ok_end.format(_TYPE_OF[col]))} AS {flow}"
+        for col, flow in STEP_FLOWS.items()
+    )
+
+
+_FLOW_COLUMNS = _flow_columns("duckdb")
 # The flow of the earliest end event wins, as the earliest time does.
 _MERGE_FLOWS = ",\n".join(
     f"{flow} = CASE WHEN order_facts.{col} IS NULL OR excluded.{col} < order_facts.{col}"
@@ -76,33 +84,53 @@ _MERGE_FLOWS = ",\n".join(
 _ORDER_VALUE = """max(CASE WHEN event_type = 'order.created' AND json_valid(payload) THEN TRY_CAST(coalesce(
            json_extract_string(payload, '$.total'), json_extract_string(payload, '$.total_price')) AS DECIMAL(18, 2))
        END)"""
+_TOTAL_PG = ", ".join(json_text_or_null("postgresql", "payload", key) for key in ("total", "total_price"))
+_VALUE_PG = try_decimal("postgresql", f"coalesce({_TOTAL_PG})")
+_ORDER_VALUE_PG = f"max(CASE WHEN event_type = 'order.created' THEN {_VALUE_PG} END)"
 
 # Facts fold from the batch alone (O(batch), never a scan of all events): least() of
 # the stored and the new step time, failures summed. Only new (non-duplicate) rows count.
-_FACTS_MERGE = f"""
+_FACTS_MERGE_SQL = """
 INSERT INTO order_facts
 SELECT correlation_id,
        max(channel) FILTER (WHERE event_type = 'order.created') AS channel,
        max(target) FILTER (WHERE event_type = 'order.accepted' AND status = 'ok') AS erp,
        max(target) FILTER (WHERE event_type = 'order.released' AND status = 'ok') AS fulfiller,
-       {_STEP_COLUMNS},
+       {step_columns},
        count(*) FILTER (WHERE status IN ('failed', 'dead_lettered'))::INTEGER AS failures,
        max(occurred_at) AS last_event_at,
-       {_FLOW_COLUMNS},
-       {_ORDER_VALUE} AS order_value
-FROM {{source}}
-WHERE event_type IN ({_ORDER_TYPES})
+       {flow_columns},
+       {order_value} AS order_value
+FROM {source}
+WHERE event_type IN ({order_types})
 GROUP BY correlation_id
 ON CONFLICT (correlation_id) DO UPDATE SET
     channel = coalesce(order_facts.channel, excluded.channel),
     erp = coalesce(order_facts.erp, excluded.erp),
     fulfiller = coalesce(order_facts.fulfiller, excluded.fulfiller),
-    {_MERGE_FLOWS},
-    {_MERGE_COLUMNS},
+    {merge_flows},
+    {merge_columns},
     failures = order_facts.failures + excluded.failures,
     last_event_at = greatest(order_facts.last_event_at, excluded.last_event_at),
     order_value = coalesce(order_facts.order_value, excluded.order_value)
 """
+
+
+def facts_merge(dialect: str) -> str:
+    """The order_facts fold of a batch in ``{source}``, for one dialect (one statement, O(batch))."""
+    pg = dialect == "postgresql"
+    return _FACTS_MERGE_SQL.format(
+        step_columns=_STEP_COLUMNS,
+        flow_columns=_flow_columns(dialect),
+        order_value=_ORDER_VALUE_PG if pg else _ORDER_VALUE,
+        order_types=_ORDER_TYPES,
+        merge_flows=_MERGE_FLOWS,
+        merge_columns=_MERGE_COLUMNS,
+        source="{source}",
+    )
+
+
+_FACTS_MERGE = facts_merge("duckdb")
 
 
 def backfill_step_flows(conn: Connection) -> None:
@@ -193,6 +221,10 @@ class IngestWriter:
         ]
         if missing:
             raise ValueError(f"batch for {table} lacks required columns: {', '.join(missing)}")
+        if conn.dialect.name == "postgresql":
+            from models.ingest.pg_writer import append_postgres
+
+            return append_postgres(conn, table, arrow.select(columns))
         raw: Any = conn.connection.driver_connection  # the DuckDB connection: Arrow registration
         name = f"_batch_{next(self._names)}"
         raw.register(name, arrow.select(columns))

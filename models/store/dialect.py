@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 
-def _is_pg(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
+def _is_pg(conn: Connection | str) -> bool:
+    """``conn`` is a connection, or a dialect name where SQL is built once per dialect (the writer's)."""
+    return (conn if isinstance(conn, str) else conn.dialect.name) == "postgresql"
 
 
 def percentile(conn: Connection, expr: str, q: float) -> str:
@@ -83,3 +84,24 @@ def zipped(conn: Connection, columns: list[str]) -> str:
         binds = ", ".join(f":{c}" for c in columns)
         return f"SELECT * FROM unnest({binds}) AS z({', '.join(columns)})"
     return "SELECT " + ", ".join(f"unnest(:{c}) AS {c}" for c in columns)
+
+
+def first_by(conn: Connection | str, value: str, order: str, where: str) -> str:
+    """Aggregate: ``value`` of the row with the least ``order`` among those matching ``where``."""
+    if _is_pg(conn):
+        return f"(array_agg({value} ORDER BY {order}) FILTER (WHERE {where}))[1]"
+    return f"arg_min({value}, {order}) FILTER (WHERE {where})"
+
+
+def json_text_or_null(conn: Connection | str, column: str, key: str) -> str:
+    """Like :func:`json_text`, but NULL (not an error) when ``column`` is not JSON at all."""
+    if _is_pg(conn):
+        return f"fw_json_text({column}, '{key}')"  # created by migration 0001
+    return f"CASE WHEN json_valid({column}) THEN json_extract_string({column}, '$.{key}') END"
+
+
+def try_decimal(conn: Connection | str, expr: str) -> str:
+    """``expr`` as DECIMAL(18, 2), NULL when it is not a number."""
+    if _is_pg(conn):
+        return f"fw_try_decimal({expr})"  # created by migration 0001
+    return f"TRY_CAST({expr} AS DECIMAL(18, 2))"
