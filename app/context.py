@@ -24,7 +24,7 @@ from models.ingest.writer import IngestWriter
 from models.queries.common import utcnow
 from models.queries.kpi_targets import sync_config_targets
 from models.queries.partners import list_partners
-from models.store.db import make_engine
+from models.store.db import make_engine, make_pg_engine
 from models.store.error_catalog import load_error_catalog, sync_error_catalog
 from models.store.expectations import load_expectations, sync_expectations
 from models.store.flow_config import FlowConfig, load_flow_config, sync_flow_config
@@ -81,10 +81,12 @@ class AppContext:
 
 def open_context(settings: Settings) -> AppContext:
     """Open the database, bring its schema up to date and build the writer."""
-    engine = make_engine(
-        settings.db,
-        checkpoint_threshold=settings.checkpoint_threshold,
-        memory_limit=settings.memory_limit,
+    engine = (
+        make_pg_engine(settings.postgres)
+        if settings.postgres
+        else make_engine(
+            settings.db, checkpoint_threshold=settings.checkpoint_threshold, memory_limit=settings.memory_limit
+        )
     )
     create_schema(engine)
     flow_config = load_flow_config(settings.flows_file)

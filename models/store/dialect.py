@@ -93,6 +93,27 @@ def first_by(conn: Connection | str, value: str, order: str, where: str) -> str:
     return f"arg_min({value}, {order}) FILTER (WHERE {where})"
 
 
+def last_by(conn: Connection | str, value: str, order: str, where: str) -> str:
+    """Aggregate: ``value`` of the row with the greatest ``order`` among those matching ``where``."""
+    if _is_pg(conn):
+        return f"(array_agg({value} ORDER BY {order} DESC) FILTER (WHERE {where}))[1]"
+    return f"arg_max({value}, {order}) FILTER (WHERE {where})"
+
+
+def epoch_us(conn: Connection | str, ts: str) -> str:
+    """Microseconds since the epoch of the timestamp ``ts``, a BIGINT."""
+    if _is_pg(conn):
+        return f"CAST(round(extract(epoch FROM {ts}) * 1000000) AS BIGINT)"
+    return f"epoch_us({ts})"
+
+
+def seconds(conn: Connection | str, expr: str) -> str:
+    """An interval of ``expr`` (a number) seconds."""
+    if _is_pg(conn):
+        return f"make_interval(secs => {expr})"
+    return f"to_seconds({expr})"
+
+
 def json_text_or_null(conn: Connection | str, column: str, key: str) -> str:
     """Like :func:`json_text`, but NULL (not an error) when ``column`` is not JSON at all."""
     if _is_pg(conn):

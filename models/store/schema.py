@@ -66,6 +66,15 @@ def _upgrade_postgres(engine: Engine) -> None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
 
 
+def drop_postgres_schema(engine: Engine) -> None:
+    """Drop every Flowwatch table, sequence and function, and Alembic's version (``seed --fresh``)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        metadata.drop_all(conn)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS fw_json_text(text, text), fw_try_decimal(text)")
+
+
 def _add_missing_columns(conn: Connection) -> None:
     """Add columns a newer version declares to tables an older one created (new columns are nullable)."""
     listed = conn.execute(sa.text("SELECT table_name, column_name FROM information_schema.columns"))
