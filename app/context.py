@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +31,7 @@ from models.store.error_catalog import load_error_catalog, sync_error_catalog
 from models.store.expectations import load_expectations, sync_expectations
 from models.store.flow_config import FlowConfig, load_flow_config, sync_flow_config
 from models.store.kpi_targets import load_targets_file
+from models.store.lease import LeaderLease
 from models.store.schema import create_schema
 
 
@@ -51,6 +54,11 @@ class AppContext:
     filedrop: FileDrop | None = None  # set when the collector jobs are registered
     adapters: dict[str, Adapter] = field(default_factory=dict)  # vendor webhooks, by name
     alerts: AlertRuntime | None = None  # alert rules, channels and their jobs (issue 12)
+    leader: LeaderLease = field(init=False)  # which replica runs the scheduled jobs (issue 16)
+    replica: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    def __post_init__(self) -> None:
+        self.leader = LeaderLease(self.engine)
 
     def edi_partners(self) -> dict[str, str]:
         """The trading partners now: those added with `flowwatch partners add`, then the settings'."""
@@ -75,6 +83,7 @@ class AppContext:
         self.brokers.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.leader.release()
         self.buffer.stop()
         self.engine.dispose()
 

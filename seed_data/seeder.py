@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 
 from models.ingest.writer import IngestWriter
 from models.queries.ingest import first_events
-from models.store.dialect import epoch_us
 from models.queries.partners import add_partners
+from models.store.dialect import epoch_us
 from models.store.flow_config import sync_flow_config
 from models.store.schema import set_meta
 from models.store.tables import business_events, metadata

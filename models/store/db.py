@@ -69,9 +69,10 @@ def make_pg_engine(url: str, *, pool_size: int = 8) -> Engine:
 
     Sessions run in UTC so naive timestamps mean what they mean in DuckDB, and NUMERIC results
     load as floats: PostgreSQL types ``avg``, ``1.0`` and ``sum(bigint)`` NUMERIC where DuckDB
-    answers DOUBLE, and the query layer's callers compute in floats.
+    answers DOUBLE, and the query layer's callers compute in floats. Strings bind as text.
     """
     from psycopg.types.numeric import FloatLoader
+    from psycopg.types.string import StrDumper
 
     engine = sa.create_engine(
         url,
@@ -84,6 +85,9 @@ def make_pg_engine(url: str, *, pool_size: int = 8) -> Engine:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_conn.adapters.register_loader("numeric", FloatLoader)
+        # Python strings bind as text (psycopg's default is "unknown"), so a list of them is a text[]
+        # that unnest(:keys) and = ANY(:keys) can type, as DuckDB's list parameters are.
+        dbapi_conn.adapters.register_dumper(str, StrDumper)
 
     try:
         with engine.connect() as conn:

@@ -86,6 +86,12 @@ def zipped(conn: Connection, columns: list[str]) -> str:
     return "SELECT " + ", ".join(f"unnest(:{c}) AS {c}" for c in columns)
 
 
+def row_lock(conn: Connection) -> str:
+    """The clause that holds the selected rows until the transaction ends, or "" where one process
+    writes (DuckDB: the writer's lock already serialises every action)."""
+    return " FOR UPDATE" if _is_pg(conn) else ""
+
+
 def first_by(conn: Connection | str, value: str, order: str, where: str) -> str:
     """Aggregate: ``value`` of the row with the least ``order`` among those matching ``where``."""
     if _is_pg(conn):

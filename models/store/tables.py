@@ -572,3 +572,16 @@ error_classes = sa.Table(
     sa.Column("updated_by", sa.String),  # null: as the file says
     sa.Column("updated_at", sa.DateTime),
 )
+
+# -- replicas (issue 16) ----------------------------------------------------------------------
+# The scheduled jobs' ledger: which replica last ran each job and how many runs it has had in all,
+# so an operator (and the replica test) can see that a job runs once per interval across replicas.
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("job_id", sa.String, primary_key=True),
+    sa.Column("replica", sa.String, nullable=False),  # host:pid of the process that ran it last
+    sa.Column("runs", sa.BigInteger, nullable=False),
+    sa.Column("last_started_at", sa.DateTime, nullable=False),
+    sa.Column("last_seconds", sa.Float, nullable=False),
+)

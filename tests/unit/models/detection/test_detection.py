@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from models.detection.passes import DetectionReport, DetectionSettings, run_detection
-from tests.factories import add_flow, add_system, event, events_table, fresh_db
+from tests.factories import add_flow, add_system, event, events_table
 
 NOW = datetime(2026, 3, 10, 12, 0)
 M, H = timedelta(minutes=1), timedelta(hours=1)
@@ -20,8 +20,8 @@ PO, ASN = "erp-sup-po", "sup-erp-asn"
 
 
 @pytest.fixture()
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+def db(fresh):  # type: ignore[no-untyped-def]
+    engine, writer = fresh
     for system, kind in (("shop", "storefront"), ("erp", "erp"), ("3pl", "3pl"), ("sup", "supplier")):
         add_system(engine, system, kind, name=system.upper())
     add_flow(engine, ACC, "order.created", "order.accepted", 900, source_system="shop", target_system="erp",

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
+from models.ingest.writer import IngestWriter
 from models.queries.exceptions import ExceptionFilter, filtered_ids, get_exception, list_exceptions
 from models.store.tables import exception_orders, exceptions, flows
-from tests.factories import fresh_db
 
 NOW = datetime(2026, 11, 20, 12, 0)
 
@@ -39,8 +38,8 @@ ROWS = [
 
 
 @pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine, writer = fresh_db(tmp_path)
+def engine(fresh: tuple[Engine, IngestWriter]) -> Iterator[Engine]:
+    engine, writer = fresh
     with writer.transaction() as conn:
         conn.execute(
             flows.insert(),

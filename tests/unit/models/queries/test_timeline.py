@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from models.queries.timeline import find_orders, order_timeline
-from tests.factories import add_flow, add_system, event, events_table, fresh_db
+from tests.factories import add_flow, add_system, event, events_table
 
 T0 = datetime(2026, 3, 10, 9, 0)
 M, S = timedelta(minutes=1), timedelta(seconds=1)
@@ -29,8 +29,8 @@ def sample(queue: str, at: datetime, depth: int, *, flow: str | None = ACC, dlq:
 
 
 @pytest.fixture()
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+def db(fresh):  # type: ignore[no-untyped-def]
+    engine, writer = fresh
     add_system(engine, "shop", "storefront", "Shop")
     add_system(engine, "erp", "erp", "The ERP")
     add_system(engine, "3pl", "3pl", "The 3PL")
