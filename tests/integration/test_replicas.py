@@ -39,6 +39,7 @@ INTERVAL = 1  # seconds between detection runs
 class Replica:
     url: str
     process: subprocess.Popen[bytes]
+    log: Path
 
     @property
     def pid(self) -> int:
@@ -58,17 +59,21 @@ def _start(db_url: str, folder: Path) -> Replica:
     port = free_port()
     env = {**os.environ, "FLOWWATCH_DB_URL": db_url, "FLOWWATCH_PORT": str(port), "FLOWWATCH_AUTH": "off",
            "FLOWWATCH_INGEST_WAL_DIR": str(folder / "wal"), "FLOWWATCH_DROP_DIR": str(folder / "drops"),
-           "FLOWWATCH_DETECTION_INTERVAL_SECONDS": str(INTERVAL), "FLOWWATCH_INGEST_MAX_DELAY_SECONDS": "0.05"}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    return Replica(f"http://127.0.0.1:{port}", process)
+           "FLOWWATCH_DETECTION_INTERVAL_SECONDS": str(INTERVAL),
+           "FLOWWATCH_INGEST_MAX_DELAY_SECONDS": "0.05"}  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "serve.log"  # a file, not a pipe nobody drains
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    return Replica(f"http://127.0.0.1:{port}", process, log)
 
 
 def _wait_healthy(replica: Replica) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if replica.process.poll() is not None:
-            raise AssertionError(f"replica exited: {replica.process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            raise AssertionError(f"replica exited: {replica.log.read_text()[-2000:]}")
         try:
             if httpx.get(f"{replica.url}/healthz", timeout=1).status_code == 200:
                 return
