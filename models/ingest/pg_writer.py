@@ -7,10 +7,12 @@ that were new. Runs inside the caller's transaction, like :meth:`IngestWriter.ap
 
 from __future__ import annotations
 
+import io
 import itertools
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy.engine import Connection
 
 from models.ingest.key_aliases import fold_aliases_pg
@@ -59,8 +61,9 @@ def append_postgres(conn: Connection, table: str, arrow: pa.Table) -> WriteResul
 
 
 def _copy(cur: Any, table: str, col_list: str, arrow: pa.Table) -> None:
-    """COPY the batch's rows into ``table`` (binary-safe: psycopg adapts each Python value)."""
-    values = [arrow.column(i).to_pylist() for i in range(arrow.num_columns)]
-    with cur.copy(f"COPY {table} ({col_list}) FROM STDIN") as copy:
-        for row in zip(*values, strict=True):
-            copy.write_row(row)
+    """COPY the batch into ``table`` as CSV written by Arrow's C++ writer (~10x psycopg's per-row
+    adaptation): an unquoted empty field is NULL, a quoted one the empty string, as PostgreSQL reads them."""
+    body = io.BytesIO()
+    pa_csv.write_csv(arrow, body, pa_csv.WriteOptions(include_header=False))
+    with cur.copy(f"COPY {table} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(body.getbuffer())
