@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.engine import Connection
 
 
@@ -77,11 +79,12 @@ def latest_before_join(conn: Connection, left: str, right: str, equal: str, left
     return f"{left} ASOF JOIN {right} ON {equal} AND {left}.{left_time} >= {right}.{right_time}"
 
 
-def zipped(conn: Connection, columns: list[str]) -> str:
+def zipped(conn: Connection, columns: Mapping[str, str]) -> str:
     """A relation with one row per position of the equally long list parameters ``:<column>``
-    (one bind per column, however many rows: bulk upserts without executemany)."""
+    (one bind per column, however many rows: bulk upserts without executemany). ``columns`` maps
+    each to its SQL type (PostgreSQL cannot type a list of NULLs)."""
     if _is_pg(conn):
-        binds = ", ".join(f":{c}" for c in columns)
+        binds = ", ".join(f"CAST(:{c} AS {kind}[])" for c, kind in columns.items())
         return f"SELECT * FROM unnest({binds}) AS z({', '.join(columns)})"
     return "SELECT " + ", ".join(f"unnest(:{c}) AS {c}" for c in columns)
 
