@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 from models.ingest.key_aliases import fold_aliases
 from models.ingest.step_rollup import fold_steps
 from models.queries.steps import ORDER_STEPS as ORDER_LIFECYCLE
-from models.store.dialect import first_by, json_text_or_null, try_decimal
+from models.store.dialect import first_by, json_decimal
 from models.store.tables import metadata
 
 #: Event types whose first successful occurrence stamps a column of order_facts.
@@ -79,14 +79,15 @@ _MERGE_FLOWS = ",\n".join(
     for col, flow in STEP_FLOWS.items()
 )
 
+
 # The order's value: ``total`` of the seeded and live payloads, ``total_price`` of Shopify's; a payload
 # that is not JSON, or a total that is not a number, leaves it NULL (never fails the batch).
-_ORDER_VALUE = """max(CASE WHEN event_type = 'order.created' AND json_valid(payload) THEN TRY_CAST(coalesce(
-           json_extract_string(payload, '$.total'), json_extract_string(payload, '$.total_price')) AS DECIMAL(18, 2))
-       END)"""
-_TOTAL_PG = ", ".join(json_text_or_null("postgresql", "payload", key) for key in ("total", "total_price"))
-_VALUE_PG = try_decimal("postgresql", f"coalesce({_TOTAL_PG})")
-_ORDER_VALUE_PG = f"max(CASE WHEN event_type = 'order.created' THEN {_VALUE_PG} END)"
+def _order_value(dialect: str) -> str:
+    total = json_decimal(dialect, "payload", ("total", "total_price"))
+    return f"max(CASE WHEN event_type = 'order.created' THEN {total} END)"
+
+
+_ORDER_VALUE = _order_value("duckdb")
 
 # Facts fold from the batch alone (O(batch), never a scan of all events): least() of
 # the stored and the new step time, failures summed. Only new (non-duplicate) rows count.
@@ -118,11 +119,10 @@ ON CONFLICT (correlation_id) DO UPDATE SET
 
 def facts_merge(dialect: str) -> str:
     """The order_facts fold of a batch in ``{source}``, for one dialect (one statement, O(batch))."""
-    pg = dialect == "postgresql"
     return _FACTS_MERGE_SQL.format(
         step_columns=_STEP_COLUMNS,
         flow_columns=_flow_columns(dialect),
-        order_value=_ORDER_VALUE_PG if pg else _ORDER_VALUE,
+        order_value=_order_value(dialect),
         order_types=_ORDER_TYPES,
         merge_flows=_MERGE_FLOWS,
         merge_columns=_MERGE_COLUMNS,

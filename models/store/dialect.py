@@ -123,15 +123,14 @@ def seconds(conn: Connection | str, expr: str) -> str:
     return f"to_seconds({expr})"
 
 
-def json_text_or_null(conn: Connection | str, column: str, key: str) -> str:
-    """Like :func:`json_text`, but NULL (not an error) when ``column`` is not JSON at all."""
-    if _is_pg(conn):
-        return f"fw_json_text({column}, '{key}')"  # created by migration 0001
-    return f"CASE WHEN json_valid({column}) THEN json_extract_string({column}, '$.{key}') END"
-
-
-def try_decimal(conn: Connection | str, expr: str) -> str:
-    """``expr`` as DECIMAL(18, 2), NULL when it is not a number."""
-    if _is_pg(conn):
-        return f"fw_try_decimal({expr})"  # created by migration 0001
-    return f"TRY_CAST({expr} AS DECIMAL(18, 2))"
+def json_decimal(conn: Connection | str, column: str, keys: tuple[str, ...]) -> str:
+    """The first of top-level ``keys`` present in the JSON text ``column``, as DECIMAL(18, 2); NULL when
+    ``column`` is not JSON or that value is not a number (never an error). ``keys`` come from code."""
+    if not all(k.replace("_", "").isalnum() for k in keys):
+        raise ValueError(f"unexpected JSON keys {keys!r}")
+    if _is_pg(conn):  # the LIKE spares the (subtransaction-costly) function the payloads without any key
+        mentioned = " OR ".join(f"{column} LIKE '%\"{k}%'" for k in keys)
+        listed = ", ".join(f"'{k}'" for k in keys)
+        return f"CASE WHEN {mentioned} THEN fw_json_decimal({column}, {listed}) END"  # migration 0001
+    values = ", ".join(f"json_extract_string({column}, '$.{k}')" for k in keys)
+    return f"CASE WHEN json_valid({column}) THEN TRY_CAST(coalesce({values}) AS DECIMAL(18, 2)) END"

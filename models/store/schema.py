@@ -72,7 +72,7 @@ def drop_postgres_schema(engine: Engine) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         metadata.drop_all(conn)
         conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        conn.exec_driver_sql("DROP FUNCTION IF EXISTS fw_json_text(text, text), fw_try_decimal(text)")
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS fw_json_text(text, text), fw_json_decimal(text, text[])")
 
 
 def _add_missing_columns(conn: Connection) -> None:

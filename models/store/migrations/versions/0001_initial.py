@@ -27,12 +27,13 @@ SEQUENCES = (
     "security_audit_id_seq",
 )
 
-#: json_extract_string and TRY_CAST as DuckDB has them: NULL, never an error, for text that is not JSON
-#: or a value that is not a number (a bad payload must not fail an ingest batch).
+#: json_extract_string and TRY_CAST(... AS DECIMAL) as DuckDB has them: NULL, never an error, for text
+#: that is not JSON or a value that is not a number (a bad payload must not fail an ingest batch).
+#: PARALLEL UNSAFE (the default): an EXCEPTION block is a subtransaction, which parallel workers cannot start.
 FUNCTIONS = (
     """
     CREATE OR REPLACE FUNCTION fw_json_text(doc text, key text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    LANGUAGE plpgsql IMMUTABLE AS $$
     BEGIN
         RETURN doc::json ->> key;
     EXCEPTION WHEN others THEN
@@ -40,10 +41,21 @@ FUNCTIONS = (
     END $$
     """,
     """
-    CREATE OR REPLACE FUNCTION fw_try_decimal(value text) RETURNS numeric(18, 2)
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    CREATE OR REPLACE FUNCTION fw_json_decimal(doc text, VARIADIC keys text[]) RETURNS numeric(18, 2)
+    LANGUAGE plpgsql IMMUTABLE AS $$
+    DECLARE
+        parsed json;
+        key text;
+        value text;
     BEGIN
-        RETURN value::numeric(18, 2);
+        parsed := doc::json;  -- parsed once for every key
+        FOREACH key IN ARRAY keys LOOP
+            value := parsed ->> key;
+            IF value IS NOT NULL THEN
+                RETURN value::numeric(18, 2);  -- the first present key decides, as coalesce() does
+            END IF;
+        END LOOP;
+        RETURN NULL;
     EXCEPTION WHEN others THEN
         RETURN NULL;
     END $$
@@ -514,7 +526,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION fw_json_text(text, text)")
-    op.execute("DROP FUNCTION fw_try_decimal(text)")
+    op.execute("DROP FUNCTION fw_json_decimal(text, text[])")
     for name in SEQUENCES:
         op.execute(sa.schema.DropSequence(sa.Sequence(name)))
     op.drop_table("users")

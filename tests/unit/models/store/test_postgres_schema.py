@@ -17,7 +17,12 @@ def test_the_migrations_build_what_tables_py_declares_and_run_again_as_a_no_op(p
         assert is_current(conn)
     create_schema(pg_session.engine)  # a second replica starting: nothing to do
     with pg_session.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT fw_try_decimal('12.5'), fw_try_decimal('n/a')").one() == (12.5, None)
+        decimals = (
+            "SELECT fw_json_decimal('{\"total_price\": \"12.5\"}', 'total', 'total_price'), "
+            "fw_json_decimal('{\"total\": \"n/a\", \"total_price\": 3}', 'total', 'total_price'), "
+            "fw_json_decimal('not json', 'total')"
+        )
+        assert conn.exec_driver_sql(decimals).one() == (12.5, None, None)  # as DuckDB's TRY_CAST(coalesce(...))
         assert conn.exec_driver_sql("SELECT fw_json_text('{\"total\": 7}', 'total'), fw_json_text('{', 'x')").one() == (
             "7",
             None,
