@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
@@ -110,7 +111,7 @@ def open_context(settings: Settings) -> AppContext:
     writer = IngestWriter(engine)
     buffer = IngestBuffer(
         writer,
-        settings.ingest_wal_dir or settings.db.with_name(settings.db.name + ".ingest"),
+        settings.ingest_wal_dir or default_wal_dir(settings),
         max_batch_rows=settings.ingest_batch_rows,
         max_delay_seconds=settings.ingest_max_delay_seconds,
         max_pending_rows=settings.ingest_max_pending_rows,
@@ -120,6 +121,13 @@ def open_context(settings: Settings) -> AppContext:
     ctx.adapters = build_adapters(ctx.edi_partners)
     ctx.alerts = open_alerts(settings, engine, writer, ctx.now())
     return ctx
+
+
+def default_wal_dir(settings: Settings) -> Path:
+    """``<db>.ingest``; on PostgreSQL ``data/pg-<host>-<port>-<db>-<serve port>.ingest``: replicas on one
+    machine must never share a write-ahead folder (each replays what is in its own on start)."""
+    suffix = f"-{settings.port}.ingest" if settings.postgres else ".ingest"
+    return settings.db.with_name(settings.db.name + suffix)
 
 
 def open_alerts(settings: Settings, engine: Engine, writer: IngestWriter, now: datetime) -> AlertRuntime:
