@@ -9,7 +9,7 @@ Most tests exercise flows, ingest and replay; they act as the local developer. T
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,10 +37,29 @@ def pg_session() -> Iterator[PgSession]:
         session.engine.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=BACKENDS, scope="module")
 def backend(request: pytest.FixtureRequest) -> str:
     """Run the test on embedded DuckDB and on PostgreSQL: each KPI must give the same value on both."""
     return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def fresh_module(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Callable[[], tuple[Engine, IngestWriter]]:
+    """Makes empty databases on ``backend`` for module-scoped fixtures (read-only tests share one)."""
+    from models.ingest.writer import IngestWriter
+    from tests.factories import fresh_db
+
+    pg = request.getfixturevalue("pg_session") if backend == "postgresql" else None
+
+    def make() -> tuple[Engine, IngestWriter]:
+        if pg is not None:
+            engine = pg.schema()
+            return engine, IngestWriter(engine)
+        return fresh_db(tmp_path_factory.mktemp("db"))
+
+    return make
 
 
 @pytest.fixture()

@@ -58,6 +58,19 @@ class PgSession:
         self.url = url
         self.engine = make_pg_engine(url)
         create_schema(self.engine)
+        self._schemas = 0
+
+    def schema(self) -> Engine:
+        """An engine on a new, migrated schema of the session's database: a database of its own for a
+        module-scoped fixture (~0.5 s, against ~1.5 s for CREATE DATABASE)."""
+        self._schemas += 1
+        name = f"s{self._schemas}"
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+        url = make_url(self.url).update_query_dict({"options": f"-csearch_path={name}"})
+        engine = make_pg_engine(url.render_as_string(hide_password=False))
+        create_schema(engine)
+        return engine
 
     def empty(self) -> Engine:
         """Every table emptied and every sequence restarted: a fresh database in ~60 ms (DELETE of

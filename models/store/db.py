@@ -69,17 +69,20 @@ def make_pg_engine(url: str, *, pool_size: int = 8) -> Engine:
 
     Sessions run in UTC so naive timestamps mean what they mean in DuckDB, and NUMERIC results
     load as floats: PostgreSQL types ``avg``, ``1.0`` and ``sum(bigint)`` NUMERIC where DuckDB
-    answers DOUBLE, and the query layer's callers compute in floats. Strings bind as text.
+    answers DOUBLE, and the query layer's callers compute in floats. Strings bind as text. The URL's
+    own ``options`` (e.g. ``?options=-csearch_path%3Dflowwatch``: the tables in a schema) are kept.
     """
     from psycopg.types.numeric import FloatLoader
     from psycopg.types.string import StrDumper
 
+    given = sa.engine.make_url(url).query.get("options", "")
+    options = f"-c timezone=UTC {given if isinstance(given, str) else ' '.join(given)}".strip()
     engine = sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=8,
         pool_pre_ping=True,
-        connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
+        connect_args={"options": options, "connect_timeout": 5},
     )
 
     @sa.event.listens_for(engine, "connect")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -37,9 +37,10 @@ ROWS = [
 ]
 
 
-@pytest.fixture()
-def engine(fresh: tuple[Engine, IngestWriter]) -> Iterator[Engine]:
-    engine, writer = fresh
+@pytest.fixture(scope="module")
+def engine(fresh_module: Callable[[], tuple[Engine, IngestWriter]]) -> Iterator[Engine]:
+    """Built once per backend: the tests only read it."""
+    engine, writer = fresh_module()
     with writer.transaction() as conn:
         conn.execute(
             flows.insert(),

@@ -95,9 +95,10 @@ EXCEPTIONS = [  # (id, flow, first_seen, resolved_at, linked order, action, acto
 ]
 
 
-@pytest.fixture()
-def db(fresh):  # type: ignore[no-untyped-def]
-    engine, writer = fresh
+@pytest.fixture(scope="module")
+def db(fresh_module):  # type: ignore[no-untyped-def]
+    """Built once per backend: the tests only read it."""
+    engine, writer = fresh_module()
     for system, kind in (("shop", "storefront"), ("b2b", "storefront"), ("erp", "erp"), ("3pl", "3pl"),
                          ("wms", "wms"), ("sup", "supplier")):  # fmt: skip
         add_system(engine, system, kind)
@@ -340,9 +341,9 @@ SCOR_EXCEPTIONS = [
 ]
 
 
-@pytest.fixture()
-def scor_db(fresh):  # type: ignore[no-untyped-def]
-    engine, writer = fresh
+@pytest.fixture(scope="module")
+def scor_db(fresh_module):  # type: ignore[no-untyped-def]
+    engine, writer = fresh_module()
     for system, kind in (("shop", "storefront"), ("erp", "erp"), ("3pl", "3pl")):
         add_system(engine, system, kind)
     for flow_id, start, end, sla, source, target in SCOR_FLOWS:

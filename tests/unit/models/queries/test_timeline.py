@@ -28,9 +28,10 @@ def sample(queue: str, at: datetime, depth: int, *, flow: str | None = ACC, dlq:
             "oldest_age_seconds": 1.0, "is_dlq": dlq, "flow_id": flow}  # fmt: skip
 
 
-@pytest.fixture()
-def db(fresh):  # type: ignore[no-untyped-def]
-    engine, writer = fresh
+@pytest.fixture(scope="module")
+def db(fresh_module):  # type: ignore[no-untyped-def]
+    """Built once per backend; the tests read it (but the flow-config sync test, last in the module)."""
+    engine, writer = fresh_module()
     add_system(engine, "shop", "storefront", "Shop")
     add_system(engine, "erp", "erp", "The ERP")
     add_system(engine, "3pl", "3pl", "The 3PL")
