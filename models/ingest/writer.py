@@ -14,6 +14,9 @@ the transaction that meets one is voided (``DuplicateEvents``) and run again wit
 anti-join, which keeps the first of each id exactly as before. DuckDB 2.0 plans
 ``INSERT ... ON CONFLICT DO NOTHING`` as a MERGE with a hash join over the whole table: no
 faster than the anti-join, so it is not used.
+
+On PostgreSQL the same entry points hand the batch to ``pg_writer.append_postgres`` (COPY and
+``ON CONFLICT DO NOTHING``, which PostgreSQL runs by index), with the same rollup SQL.
 """
 
 from __future__ import annotations
@@ -222,7 +225,7 @@ class IngestWriter:
         if missing:
             raise ValueError(f"batch for {table} lacks required columns: {', '.join(missing)}")
         if conn.dialect.name == "postgresql":
-            from models.ingest.pg_writer import append_postgres
+            from models.ingest.pg_writer import append_postgres  # it imports this module's rollup SQL
 
             return append_postgres(conn, table, arrow.select(columns))
         raw: Any = conn.connection.driver_connection  # the DuckDB connection: Arrow registration
