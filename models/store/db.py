@@ -76,7 +76,10 @@ def make_pg_engine(url: str, *, pool_size: int = 8) -> Engine:
     from psycopg.types.string import StrDumper
 
     given = sa.engine.make_url(url).query.get("options", "")
-    options = f"-c timezone=UTC {given if isinstance(given, str) else ' '.join(given)}".strip()
+    # Server-side keepalives: a replica whose host vanishes (no FIN, unlike a killed process) is
+    # noticed within ~30 s, and with its connection goes the scheduler lead it held (lease.py).
+    keepalive = "-c tcp_keepalives_idle=15 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+    options = f"-c timezone=UTC {keepalive} {given if isinstance(given, str) else ' '.join(given)}".strip()
     engine = sa.create_engine(
         url,
         pool_size=pool_size,
