@@ -43,9 +43,10 @@ class LeaderLease:
                 try:
                     self._conn.exec_driver_sql("SELECT 1")
                     return True
-                except sa.exc.DBAPIError:
+                except sa.exc.SQLAlchemyError:  # the server ended the session (or never answers)
                     log.warning("the scheduler leader's connection was lost: leading no more")
                     self._drop()
+                    return False  # this tick: another replica may take the lead meanwhile
             try:
                 conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             except sa.exc.DBAPIError:
@@ -70,6 +71,6 @@ class LeaderLease:
 
     def _drop(self) -> None:
         if self._conn is not None:
-            with contextlib.suppress(sa.exc.DBAPIError):
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
                 self._conn.close()
             self._conn = None
