@@ -34,7 +34,11 @@ cli = typer.Typer(
 )
 
 DbOpt = Annotated[
-    str | None, typer.Option("--db", help="DuckDB database file or duckdb:///path [FLOWWATCH_DB, FLOWWATCH_DB_URL]")
+    str | None,
+    typer.Option(
+        "--db",
+        help="DuckDB file, duckdb:///path or postgresql+psycopg://user:pw@host/db [FLOWWATCH_DB, FLOWWATCH_DB_URL]",
+    ),
 ]
 HostOpt = Annotated[str | None, typer.Option("--host", help="address to bind (default 127.0.0.1)")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="port to bind (default 8050)")]
@@ -90,7 +94,14 @@ def _seed_if_needed(settings: Settings, *, fresh: bool) -> None:
     from models.store.schema import get_meta
     from seed_data import seed_demo
 
-    if fresh:
+    if fresh and settings.postgres:
+        from models.store.db import make_pg_engine
+        from models.store.schema import drop_postgres_schema
+
+        engine = make_pg_engine(settings.postgres)
+        drop_postgres_schema(engine)
+        engine.dispose()
+    elif fresh:
         _delete_db(settings.db)
     ctx = open_context(settings)
     try:
@@ -98,12 +109,13 @@ def _seed_if_needed(settings: Settings, *, fresh: bool) -> None:
             anchor = get_meta(conn, "demo_anchor")
         if anchor is not None:
             typer.echo(
-                f"Database {settings.db} already holds the demo (seeded up to {anchor}); use --fresh to re-seed."
+                f"Database {settings.database_label()} already holds the demo (seeded up to {anchor}); "
+                "use --fresh to re-seed."
             )
             return
         typer.echo(
             f"Seeding {settings.days} days x ~{settings.orders_per_day} orders/day "
-            f"(seed {settings.seed}) into {settings.db} ..."
+            f"(seed {settings.seed}) into {settings.database_label()} ..."
         )
         report = seed_demo(
             ctx.engine,
@@ -311,7 +323,7 @@ def partners_remove(partner_id: Annotated[str, typer.Argument(help="the ISA id t
         with ctx.writer.transaction() as conn:
             removed = remove_partner(conn, partner_id)
         if not removed:
-            raise CliError(f"no EDI partner {partner_id.strip().upper()!r} in {ctx.settings.db}")
+            raise CliError(f"no EDI partner {partner_id.strip().upper()!r} in {ctx.settings.database_label()}")
         typer.echo(f"Removed EDI partner {partner_id.strip().upper()}")
     finally:
         ctx.close()

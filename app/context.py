@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
@@ -24,11 +27,12 @@ from models.ingest.writer import IngestWriter
 from models.queries.common import utcnow
 from models.queries.kpi_targets import sync_config_targets
 from models.queries.partners import list_partners
-from models.store.db import make_engine
+from models.store.db import make_engine, make_pg_engine
 from models.store.error_catalog import load_error_catalog, sync_error_catalog
 from models.store.expectations import load_expectations, sync_expectations
 from models.store.flow_config import FlowConfig, load_flow_config, sync_flow_config
 from models.store.kpi_targets import load_targets_file
+from models.store.lease import LeaderLease
 from models.store.schema import create_schema
 
 
@@ -51,6 +55,11 @@ class AppContext:
     filedrop: FileDrop | None = None  # set when the collector jobs are registered
     adapters: dict[str, Adapter] = field(default_factory=dict)  # vendor webhooks, by name
     alerts: AlertRuntime | None = None  # alert rules, channels and their jobs (issue 12)
+    leader: LeaderLease = field(init=False)  # which replica runs the scheduled jobs (issue 16)
+    replica: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    def __post_init__(self) -> None:
+        self.leader = LeaderLease(self.engine)
 
     def edi_partners(self) -> dict[str, str]:
         """The trading partners now: those added with `flowwatch partners add`, then the settings'."""
@@ -75,16 +84,19 @@ class AppContext:
         self.brokers.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.leader.release()
         self.buffer.stop()
         self.engine.dispose()
 
 
 def open_context(settings: Settings) -> AppContext:
     """Open the database, bring its schema up to date and build the writer."""
-    engine = make_engine(
-        settings.db,
-        checkpoint_threshold=settings.checkpoint_threshold,
-        memory_limit=settings.memory_limit,
+    engine = (
+        make_pg_engine(settings.postgres)
+        if settings.postgres
+        else make_engine(
+            settings.db, checkpoint_threshold=settings.checkpoint_threshold, memory_limit=settings.memory_limit
+        )
     )
     create_schema(engine)
     flow_config = load_flow_config(settings.flows_file)
@@ -99,7 +111,7 @@ def open_context(settings: Settings) -> AppContext:
     writer = IngestWriter(engine)
     buffer = IngestBuffer(
         writer,
-        settings.ingest_wal_dir or settings.db.with_name(settings.db.name + ".ingest"),
+        settings.ingest_wal_dir or default_wal_dir(settings),
         max_batch_rows=settings.ingest_batch_rows,
         max_delay_seconds=settings.ingest_max_delay_seconds,
         max_pending_rows=settings.ingest_max_pending_rows,
@@ -109,6 +121,13 @@ def open_context(settings: Settings) -> AppContext:
     ctx.adapters = build_adapters(ctx.edi_partners)
     ctx.alerts = open_alerts(settings, engine, writer, ctx.now())
     return ctx
+
+
+def default_wal_dir(settings: Settings) -> Path:
+    """``<db>.ingest``; on PostgreSQL ``data/pg-<host>-<port>-<db>-<serve port>.ingest``: replicas on one
+    machine must never share a write-ahead folder (each replays what is in its own on start)."""
+    suffix = f"-{settings.port}.ingest" if settings.postgres else ".ingest"
+    return settings.db.with_name(settings.db.name + suffix)
 
 
 def open_alerts(settings: Settings, engine: Engine, writer: IngestWriter, now: datetime) -> AlertRuntime:

@@ -15,6 +15,7 @@ from collectors.filedrop import FileDrop
 from collectors.pollers import PollerConfig
 from models.detection.passes import DetectionReport, run_detection_job
 from models.detection.rules import DetectionSettings
+from models.queries.jobs import record_run
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -53,10 +54,31 @@ def add_interval_job(
     scheduler.add_job(timed(job_id, fn), "interval", seconds=seconds, id=job_id, replace_existing=True, kwargs=kwargs)
 
 
+def led(ctx: AppContext, job_id: str, fn: Callable[..., Any]) -> Callable[..., None]:
+    """``fn`` as a job that runs on one replica only — the leader (``ctx.leader``; always this
+    process on DuckDB) — and counts each run in ``job_runs``."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        if not ctx.leader.held():
+            return
+        started_at, started = ctx.now(), time.monotonic()
+        try:
+            fn(*args, **kwargs)
+        finally:
+            with ctx.writer.transaction() as conn:
+                record_run(conn, job_id, replica=ctx.replica, started=started_at, seconds=time.monotonic() - started)
+
+    return run
+
+
 def register_jobs(ctx: AppContext) -> None:
-    """Every periodic job of the process: collectors, then exception detection, then alerts."""
+    """Every periodic job of the process: collectors, then exception detection, then alerts.
+    All but the drop-folder scan (a folder of this machine) run on the leader only."""
     register_collector_jobs(ctx)
-    add_interval_job(ctx.scheduler, "detection", detect, ctx.settings.detection_interval_seconds, ctx=ctx)
+    add_interval_job(
+        ctx.scheduler, "detection", led(ctx, "detection", detect), ctx.settings.detection_interval_seconds, ctx=ctx
+    )
     register_alert_jobs(ctx)
 
 
@@ -81,7 +103,10 @@ def register_collector_jobs(ctx: AppContext) -> None:
     """Queue pollers (``poll:<name>``, one per ``[[pollers]]``) and the drop-folder scan (``filedrop``)."""
     for config in ctx.settings.pollers:
         ctx.pollers.add(config)
-        add_interval_job(ctx.scheduler, f"poll:{config.name}", _poll, config.interval_seconds, ctx=ctx, config=config)
+        job_id = f"poll:{config.name}"
+        add_interval_job(
+            ctx.scheduler, job_id, led(ctx, job_id, _poll), config.interval_seconds, ctx=ctx, config=config
+        )
     settings = ctx.settings
     drop = FileDrop(
         settings.drop_dir or settings.db.with_name(settings.db.name + ".drops"),
@@ -107,12 +132,11 @@ def register_alert_jobs(ctx: AppContext) -> None:
     if ctx.alerts is None:
         return
     settings = ctx.settings
-    add_interval_job(
-        ctx.scheduler, "alerts:evaluate", _evaluate_alerts, settings.alert_evaluation_interval_seconds, ctx=ctx
-    )
-    add_interval_job(ctx.scheduler, "alerts:notify", _notify_alerts, settings.alert_notify_interval_seconds, ctx=ctx)
+    evaluate, notify = led(ctx, "alerts:evaluate", _evaluate_alerts), led(ctx, "alerts:notify", _notify_alerts)
+    add_interval_job(ctx.scheduler, "alerts:evaluate", evaluate, settings.alert_evaluation_interval_seconds, ctx=ctx)
+    add_interval_job(ctx.scheduler, "alerts:notify", notify, settings.alert_notify_interval_seconds, ctx=ctx)
     if settings.alerts.digests:
-        add_interval_job(ctx.scheduler, "alerts:digest", _send_digests, 60, ctx=ctx)
+        add_interval_job(ctx.scheduler, "alerts:digest", led(ctx, "alerts:digest", _send_digests), 60, ctx=ctx)
 
 
 def _evaluate_alerts(ctx: AppContext) -> None:

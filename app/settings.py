@@ -35,8 +35,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FLOWWATCH_", extra="forbid")
 
-    db: Path = Field(Path("data/flowwatch.duckdb"), description="DuckDB database file (or duckdb:///path)")
-    db_url: str | None = Field(None, description="the database as a URL, duckdb:///path; overrides db")
+    db: Path = Field(Path("data/flowwatch.duckdb"), description="DuckDB database file (or a database URL)")
+    db_url: str | None = Field(
+        None, description="the database as a URL: duckdb:///path or postgresql+psycopg://user:pw@host/db; overrides db"
+    )
     host: str = Field("127.0.0.1", description="address to bind")
     port: int = Field(8050, ge=1, le=65535, description="port to bind")
     days: int = Field(30, ge=1, le=365, description="days of demo history")
@@ -225,6 +227,15 @@ class Settings(BaseSettings):
 
     # -- end of alerts settings ----------------------------------------------------------------------
 
+    @model_validator(mode="before")
+    @classmethod
+    def _pg_db(cls, values: Any) -> Any:
+        """``--db postgresql+psycopg://...`` is a URL, not a file: it goes to ``db_url``."""
+        if isinstance(values, dict) and isinstance(values.get("db"), str) and is_postgres_url(values["db"]):
+            values = {**values, "db_url": values.get("db_url") or values["db"]}
+            del values["db"]
+        return values
+
     @field_validator("db", mode="before")
     @classmethod
     def _db(cls, value: Any) -> Any:
@@ -234,8 +245,26 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _db_from_url(self) -> Settings:
         if self.db_url is not None:
-            self.db = database_path(self.db_url)
+            if is_postgres_url(self.db_url):
+                self.db_url = postgres_url(self.db_url)
+                self.db = postgres_local_path(self.db_url)
+            else:
+                self.db = database_path(self.db_url)
+                self.db_url = None
         return self
+
+    @property
+    def postgres(self) -> str | None:
+        """The PostgreSQL URL when the app stores there, else None (embedded DuckDB in ``db``)."""
+        return self.db_url
+
+    def database_label(self) -> str:
+        """The database as messages name it (no password)."""
+        if self.db_url is None:
+            return str(self.db)
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.db_url).render_as_string(hide_password=True)
 
     @field_validator("checkpoint_threshold", "memory_limit")
     @classmethod
@@ -279,19 +308,51 @@ class Settings(BaseSettings):
 
 
 #: URL schemes a database may be given with in this build.
-SUPPORTED_DB_SCHEMES = ("duckdb",)
+SUPPORTED_DB_SCHEMES = ("duckdb", "postgresql+psycopg", "postgresql", "postgres")
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$")
+
+
+def is_postgres_url(value: str) -> bool:
+    """True for any ``postgres...://`` URL (a driver this build lacks is refused by :func:`postgres_url`)."""
+    match = _URL.match(value.strip())
+    return match is not None and match.group(1).lower().split("+")[0] in ("postgresql", "postgres")
+
+
+def postgres_url(value: str) -> str:
+    """``postgresql://`` / ``postgres://`` / ``postgresql+psycopg://`` → the psycopg 3 URL; other drivers refused."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    scheme, rest = value.strip().split("://", 1)
+    if scheme.lower() not in SUPPORTED_DB_SCHEMES:
+        raise ValueError(f"database URL scheme {scheme!r} is not supported: use postgresql+psycopg://user:pw@host/db")
+    try:
+        url = make_url(f"postgresql+psycopg://{rest}")
+    except ArgumentError as exc:
+        raise ValueError(f"cannot read the database URL: {exc}") from exc
+    if not url.database:
+        raise ValueError("the PostgreSQL URL names no database, e.g. postgresql+psycopg://user:pw@host:5432/flowwatch")
+    return url.render_as_string(hide_password=False)
+
+
+def postgres_local_path(url: str) -> Path:
+    """Where this process keeps its local files (write-ahead buffer, drops) for a PostgreSQL database."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return Path("data") / f"pg-{parsed.host or 'local'}-{parsed.port or 5432}-{parsed.database}"
 
 
 def database_path(value: str) -> Path:
     """``data/fw.duckdb`` or ``duckdb:///data/fw.duckdb`` → the DuckDB file; any other scheme is refused."""
-    match = re.match(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", value.strip())
+    match = _URL.match(value.strip())
     if match is None:
         return Path(value)
     scheme, rest = match.group(1).lower(), match.group(2)
-    if scheme not in SUPPORTED_DB_SCHEMES:
+    if scheme != "duckdb":
         raise ValueError(
-            f"database URL scheme {scheme!r} is not supported by this build (it stores in embedded DuckDB): "
-            "give a file path or duckdb:///path/to/flowwatch.duckdb"
+            f"database URL scheme {scheme!r} is not supported: give a file path, "
+            "duckdb:///path/to/flowwatch.duckdb or postgresql+psycopg://user:pw@host/db"
         )
     path = rest[1:] if rest.startswith("/") else rest  # duckdb:///rel/x → rel/x; duckdb:////abs/x → /abs/x
     if not path:

@@ -15,6 +15,7 @@ BENCHMARKS = {
     "events_decode": "canonical event decode cost per event",
     "queries": "overview KPIs, timeline and detection at 10M events / 30M spans",
     "exceptions": "workbench grid pages over 100,000 exceptions; paced bulk replay of 1,000",
+    "postgres": "Flowwatch on PostgreSQL: ingest, a 10k batch, overview KPIs and detection beside DuckDB (issue 16)",
 }
 
 

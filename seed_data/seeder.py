@@ -20,7 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models.ingest.writer import IngestWriter
+from models.queries.ingest import first_events
 from models.queries.partners import add_partners
+from models.store.dialect import epoch_us
 from models.store.flow_config import sync_flow_config
 from models.store.schema import set_meta
 from models.store.tables import business_events, metadata
@@ -118,13 +120,13 @@ def seed_demo(
         with engine.begin() as conn:
             ids = list(
                 conn.execute(
-                    sa.text("SELECT nextval('exception_id_seq') AS id FROM range(:n) ORDER BY id"),
+                    sa.text("SELECT nextval('exception_id_seq') AS id FROM generate_series(1, :n) ORDER BY id"),
                     {"n": len(drafts)},
                 ).scalars()
             )
             action_ids = list(
                 conn.execute(
-                    sa.text("SELECT nextval('exception_action_id_seq') AS id FROM range(:n) ORDER BY id"),
+                    sa.text("SELECT nextval('exception_action_id_seq') AS id FROM generate_series(1, :n) ORDER BY id"),
                     {"n": audit_count(drafts)},
                 ).scalars()
             )
@@ -163,14 +165,8 @@ def _first_events(engine: Engine, keys: Iterable[str], event_type: str) -> dict[
     keys = list(keys)
     if not keys:
         return {}
-    e = business_events.c
-    query = (
-        sa.select(e.correlation_id, sa.func.arg_min(e.event_id, e.received_at))
-        .where(e.event_type == event_type, e.correlation_id.in_(keys))
-        .group_by(e.correlation_id)
-    )
     with engine.connect() as conn:
-        return dict(conn.execute(query).all())
+        return first_events(conn, keys, event_type)
 
 
 def _checksum(conn: sa.Connection, anchor_us: int) -> str:
@@ -189,7 +185,7 @@ def _checksum(conn: sa.Connection, anchor_us: int) -> str:
             if column.name in ("exception_id", "action_id"):
                 continue
             if isinstance(column.type, sa.DateTime):
-                values.append(f"CAST(epoch_us({name}.{column.name}) - {anchor_us} AS VARCHAR)")
+                values.append(f"CAST({epoch_us(conn, f'{name}.{column.name}')} - {anchor_us} AS VARCHAR)")
             else:
                 values.append(f"CAST({name}.{column.name} AS VARCHAR)")
         if name in ("exception_orders", "exception_messages", "exception_actions"):
@@ -198,7 +194,7 @@ def _checksum(conn: sa.Connection, anchor_us: int) -> str:
         row = "concat_ws('|', " + ", ".join(f"coalesce({v}, '~')" for v in values) + ")"
         digests = f"SELECT md5({row}) AS h FROM {source}"
         table_digest, count = conn.execute(
-            sa.text(f"SELECT md5(string_agg(h, '' ORDER BY h)), count(*) FROM ({digests})")
+            sa.text(f"SELECT md5(string_agg(h, '' ORDER BY h)), count(*) FROM ({digests}) d")
         ).one()
         digest.update(f"{name}:{count}:{table_digest}\n".encode())
     return digest.hexdigest()

@@ -2,10 +2,73 @@
 
 Most tests exercise flows, ingest and replay; they act as the local developer. The access tests
 (tests/integration/test_access.py, tests/browser/test_login.py) build their settings with auth=True.
+
+``backend`` runs a test on embedded DuckDB and on PostgreSQL (``fresh`` gives its empty database).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from models.ingest.writer import IngestWriter
+    from tests.postgres import PgSession
 
 os.environ.setdefault("FLOWWATCH_AUTH", "off")
+
+BACKENDS = ("duckdb", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_session() -> Iterator[PgSession]:
+    """One PostgreSQL database for the session's backend-parametrised tests, dropped at the end."""
+    from tests.postgres import PgSession, pg_database
+
+    with pg_database() as url:
+        session = PgSession(url)
+        yield session
+        session.engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS, scope="module")
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run the test on embedded DuckDB and on PostgreSQL: each KPI must give the same value on both."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def fresh_module(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Callable[[], tuple[Engine, IngestWriter]]:
+    """Makes empty databases on ``backend`` for module-scoped fixtures (read-only tests share one)."""
+    from models.ingest.writer import IngestWriter
+    from tests.factories import fresh_db
+
+    pg = request.getfixturevalue("pg_session") if backend == "postgresql" else None
+
+    def make() -> tuple[Engine, IngestWriter]:
+        if pg is not None:
+            engine = pg.schema()
+            return engine, IngestWriter(engine)
+        return fresh_db(tmp_path_factory.mktemp("db"))
+
+    return make
+
+
+@pytest.fixture()
+def fresh(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Engine, IngestWriter]:
+    """An empty database with the current schema on ``backend``, and its writer."""
+    from models.ingest.writer import IngestWriter
+    from tests.factories import fresh_db
+
+    if backend == "postgresql":
+        engine = request.getfixturevalue("pg_session").empty()
+        return engine, IngestWriter(engine)
+    return fresh_db(tmp_path)

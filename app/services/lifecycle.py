@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from app.services.errors import IllegalTransition, InvalidRequest, NotFound
 from models.enums import Action, ExceptionStatus
 from models.queries.common import SEVERITIES
-from models.queries.exceptions import append_actions, get_states, update_exceptions
+from models.queries.exceptions import append_actions, get_states, lock_exception, update_exceptions
 from models.queries.messages import message_counts
 
 if TYPE_CHECKING:
@@ -354,5 +354,6 @@ def perform(
     if action not in _PERFORM:
         raise InvalidRequest(f"{action} is not a lifecycle action here; replays go through app.services.replay")
     with ctx.writer.transaction() as conn:
+        lock_exception(conn, exception_id)
         result = _PERFORM[action](exception_id, change or Change(), conn=conn, actor=actor, now=ctx.now())
         return result, get_states(conn, [exception_id]).get(exception_id)

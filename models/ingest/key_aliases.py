@@ -44,3 +44,26 @@ def fold_aliases(raw, source: str) -> None:  # type: ignore[no-untyped-def]
         """,
         [REFERENCE],
     )
+
+
+def fold_aliases_pg(cur, source: str) -> None:  # type: ignore[no-untyped-def]
+    """:func:`fold_aliases` on PostgreSQL (``cur`` a psycopg cursor; the same two statements)."""
+    for (origin, event_type), (namespace, path) in ALIAS_RULES.items():
+        key = path.removeprefix("$.")
+        cur.execute(
+            f"""
+            INSERT INTO key_aliases (alias, correlation_id)
+            SELECT DISTINCT %s || ':' || fw_json_text(payload, %s), correlation_id FROM {source}
+            WHERE source = %s AND event_type = %s AND fw_json_text(payload, %s) IS NOT NULL
+            ON CONFLICT DO NOTHING
+            """,
+            [namespace, key, origin, event_type, key],
+        )
+    cur.execute(
+        f"""
+        UPDATE {source} SET correlation_id = a.correlation_id
+        FROM key_aliases a
+        WHERE starts_with({source}.correlation_id, %s) AND a.alias = substr({source}.correlation_id, 2)
+        """,
+        [REFERENCE],
+    )

@@ -40,6 +40,25 @@ paired AS (
 SELECT flow_id, correlation_id, start_at, end_at FROM paired WHERE start_at IS NOT NULL
 """
 
+# PostgreSQL runs the same pairing without the CTEs: it materialises a CTE used twice and would
+# scan it once per end event (O(batch²): two minutes for a 30k-event batch); read straight from
+# the (indexed) batch, each end finds its start by index, as DuckDB's decorrelation does.
+_STEPS_PG = f"""
+INSERT INTO flow_steps (flow_id, correlation_id, start_at, end_at)
+SELECT flow_id, correlation_id, start_at, end_at FROM (
+    SELECT b.flow_id, b.correlation_id, b.occurred_at AS end_at, greatest(
+               (SELECT max(s.occurred_at) FROM {{source}} s
+                WHERE s.correlation_id = b.correlation_id AND s.event_type = f.start_event AND s.status = 'ok'
+                  AND s.occurred_at <= b.occurred_at),
+               (SELECT t.last_at FROM step_starts t
+                WHERE t.correlation_id = b.correlation_id AND t.event_type = f.start_event
+                  AND t.last_at <= b.occurred_at)) AS start_at
+    FROM {{source}} b JOIN ({_RAW_FLOWS}) f ON f.flow_id = b.flow_id AND f.end_event = b.event_type
+    WHERE b.status = 'ok'
+) paired
+WHERE start_at IS NOT NULL
+"""
+
 _STARTS = f"""
 INSERT INTO step_starts
 SELECT correlation_id, event_type, max(occurred_at) FROM {{source}}
@@ -49,9 +68,9 @@ ON CONFLICT (correlation_id, event_type) DO UPDATE SET last_at = greatest(step_s
 """
 
 
-def fold_steps(raw, source: str) -> None:  # type: ignore[no-untyped-def]
+def fold_steps(raw, source: str, *, postgres: bool = False) -> None:  # type: ignore[no-untyped-def]
     """Pair the batch's end events (``source``, a registered relation) and remember its starts."""
-    raw.execute(_STEPS.format(source=source))
+    raw.execute((_STEPS_PG if postgres else _STEPS).format(source=source))
     raw.execute(_STARTS.format(source=source))
 
 

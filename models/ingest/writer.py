@@ -14,6 +14,9 @@ the transaction that meets one is voided (``DuplicateEvents``) and run again wit
 anti-join, which keeps the first of each id exactly as before. DuckDB 2.0 plans
 ``INSERT ... ON CONFLICT DO NOTHING`` as a MERGE with a hash join over the whole table: no
 faster than the anti-join, so it is not used.
+
+On PostgreSQL the same entry points hand the batch to ``pg_writer.append_postgres`` (COPY and
+``ON CONFLICT DO NOTHING``, which PostgreSQL runs by index), with the same rollup SQL.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from models.ingest.key_aliases import fold_aliases
 from models.ingest.step_rollup import fold_steps
 from models.queries.steps import ORDER_STEPS as ORDER_LIFECYCLE
+from models.store.dialect import first_by, json_decimal, json_text_or_null, json_timestamp, seconds
 from models.store.tables import metadata
 
 #: Event types whose first successful occurrence stamps a column of order_facts.
@@ -60,10 +64,17 @@ _MERGE_COLUMNS = ",\n".join(f"{col} = least(order_facts.{col}, excluded.{col})" 
 #: Step columns whose end event's flow is kept beside them (the sync-lag rollup).
 STEP_FLOWS: dict[str, str] = {s.end_col: s.flow_col for s in ORDER_LIFECYCLE}
 _TYPE_OF = {col: t for t, col in ORDER_STEPS.items()}
-_FLOW_COLUMNS = ",\n".join(
-    f"arg_min(flow_id, occurred_at) FILTER (WHERE event_type = '{_TYPE_OF[col]}' AND status = 'ok') AS {flow}"
-    for col, flow in STEP_FLOWS.items()
-)
+
+
+def _flow_columns(dialect: str) -> str:
+    ok_end = "event_type = '{}' AND status = 'ok'"
+    return ",\n".join(
+        f"{first_by(dialect, 'flow_id', 'occurred_at', ok_end.format(_TYPE_OF[col]))} AS {flow}"
+        for col, flow in STEP_FLOWS.items()
+    )
+
+
+_FLOW_COLUMNS = _flow_columns("duckdb")
 # The flow of the earliest end event wins, as the earliest time does.
 _MERGE_FLOWS = ",\n".join(
     f"{flow} = CASE WHEN order_facts.{col} IS NULL OR excluded.{col} < order_facts.{col}"
@@ -71,52 +82,83 @@ _MERGE_FLOWS = ",\n".join(
     for col, flow in STEP_FLOWS.items()
 )
 
+
 # The order's value: ``total`` of the seeded and live payloads, ``total_price`` of Shopify's; a payload
 # that is not JSON, or a total that is not a number, leaves it NULL (never fails the batch).
-_ORDER_VALUE = """max(CASE WHEN event_type = 'order.created' AND json_valid(payload) THEN TRY_CAST(coalesce(
-           json_extract_string(payload, '$.total'), json_extract_string(payload, '$.total_price')) AS DECIMAL(18, 2))
-       END)"""
+def _order_value(dialect: str) -> str:
+    total = json_decimal(dialect, "payload", ("total", "total_price"))
+    return f"max(CASE WHEN event_type = 'order.created' THEN {total} END)"
+
+
+_ORDER_VALUE = _order_value("duckdb")
+
 
 # The promise: the customer's tier, and the ship-by, stated (``ship_by``) or relative to creation
 # (``ship_within_hours``); like the value, never a failed batch.
-_CREATED_JSON = "event_type = 'order.created' AND json_valid(payload)"
-_CUSTOMER_TIER = f"""max(CASE WHEN {_CREATED_JSON} THEN json_extract_string(payload, '$.customer_tier') END)"""
-_SHIP_BY = f"""min(CASE WHEN {_CREATED_JSON} THEN coalesce(
-           timezone('UTC', TRY_CAST(json_extract_string(payload, '$.ship_by') AS TIMESTAMPTZ)),
-           occurred_at + to_seconds(TRY_CAST(
-               TRY_CAST(json_extract_string(payload, '$.ship_within_hours') AS DOUBLE) * 3600 AS BIGINT)))
-       END)"""
+def _customer_tier(dialect: str) -> str:
+    return (
+        f"max(CASE WHEN event_type = 'order.created' THEN {json_text_or_null(dialect, 'payload', 'customer_tier')} END)"
+    )
+
+
+def _ship_by(dialect: str) -> str:
+    hours = json_decimal(dialect, "payload", ("ship_within_hours",))
+    stated = json_timestamp(dialect, "payload", "ship_by")
+    promised = f"occurred_at + {seconds(dialect, f'{hours} * 3600')}"
+    return f"min(CASE WHEN event_type = 'order.created' THEN coalesce({stated}, {promised}) END)"
+
+
+_CUSTOMER_TIER = _customer_tier("duckdb")
+_SHIP_BY = _ship_by("duckdb")
 
 # Facts fold from the batch alone (O(batch), never a scan of all events): least() of
 # the stored and the new step time, failures summed. Only new (non-duplicate) rows count.
-_FACTS_MERGE = f"""
+_FACTS_MERGE_SQL = """
 INSERT INTO order_facts
 SELECT correlation_id,
        max(channel) FILTER (WHERE event_type = 'order.created') AS channel,
        max(target) FILTER (WHERE event_type = 'order.accepted' AND status = 'ok') AS erp,
        max(target) FILTER (WHERE event_type = 'order.released' AND status = 'ok') AS fulfiller,
-       {_STEP_COLUMNS},
+       {step_columns},
        count(*) FILTER (WHERE status IN ('failed', 'dead_lettered'))::INTEGER AS failures,
        max(occurred_at) AS last_event_at,
-       {_FLOW_COLUMNS},
-       {_ORDER_VALUE} AS order_value,
-       {_CUSTOMER_TIER} AS customer_tier,
-       {_SHIP_BY} AS ship_by
-FROM {{source}}
-WHERE event_type IN ({_ORDER_TYPES})
+       {flow_columns},
+       {order_value} AS order_value,
+       {customer_tier} AS customer_tier,
+       {ship_by} AS ship_by
+FROM {source}
+WHERE event_type IN ({order_types})
 GROUP BY correlation_id
 ON CONFLICT (correlation_id) DO UPDATE SET
     channel = coalesce(order_facts.channel, excluded.channel),
     erp = coalesce(order_facts.erp, excluded.erp),
     fulfiller = coalesce(order_facts.fulfiller, excluded.fulfiller),
-    {_MERGE_FLOWS},
-    {_MERGE_COLUMNS},
+    {merge_flows},
+    {merge_columns},
     failures = order_facts.failures + excluded.failures,
     last_event_at = greatest(order_facts.last_event_at, excluded.last_event_at),
     order_value = coalesce(order_facts.order_value, excluded.order_value),
     customer_tier = coalesce(order_facts.customer_tier, excluded.customer_tier),
     ship_by = coalesce(order_facts.ship_by, excluded.ship_by)
 """
+
+
+def facts_merge(dialect: str) -> str:
+    """The order_facts fold of a batch in ``{source}``, for one dialect (one statement, O(batch))."""
+    return _FACTS_MERGE_SQL.format(
+        step_columns=_STEP_COLUMNS,
+        flow_columns=_flow_columns(dialect),
+        order_value=_order_value(dialect),
+        customer_tier=_customer_tier(dialect),
+        ship_by=_ship_by(dialect),
+        order_types=_ORDER_TYPES,
+        merge_flows=_MERGE_FLOWS,
+        merge_columns=_MERGE_COLUMNS,
+        source="{source}",
+    )
+
+
+_FACTS_MERGE = facts_merge("duckdb")
 
 
 def backfill_step_flows(conn: Connection) -> None:
@@ -223,6 +265,10 @@ class IngestWriter:
         ]
         if missing:
             raise ValueError(f"batch for {table} lacks required columns: {', '.join(missing)}")
+        if conn.dialect.name == "postgresql":
+            from models.ingest.pg_writer import append_postgres  # it imports this module's rollup SQL
+
+            return append_postgres(conn, table, arrow.select(columns))
         raw: Any = conn.connection.driver_connection  # the DuckDB connection: Arrow registration
         name = f"_batch_{next(self._names)}"
         raw.register(name, arrow.select(columns))

@@ -26,7 +26,7 @@ from models.queries.common import Window, json_number, read_frame
 from models.queries.impact import TIERS
 from models.queries.overview import queue_current, sync_lag_by_flow
 from models.queries.steps import ORDER_STEP_BY_KEY, order_durations, step_flow_join
-from models.store.dialect import in_list, seconds_between
+from models.store.dialect import in_list, seconds, seconds_between
 
 #: The steps whose SLAs add up to an order's fulfilment SLA (creation to dispatch).
 FULFILMENT_STEPS = ("acceptance", "release", "shipment")
@@ -261,7 +261,7 @@ def impact(
         SELECT (SELECT count(*) FROM held) AS orders,
                (SELECT coalesce(sum(f.order_value), 0) FROM order_facts f JOIN held USING (correlation_id)) AS value,
                (SELECT count(f.order_value) FROM order_facts f JOIN held USING (correlation_id)) AS valued,
-               (SELECT min(coalesce(o.ship_by, o.created_at + to_seconds(p.promise_seconds)))
+               (SELECT min(coalesce(o.ship_by, o.created_at + {seconds(conn, "p.promise_seconds")}))
                 FROM o LEFT JOIN p USING (correlation_id)) AS earliest_ship_by,
                (SELECT min({tier_rank}) FROM order_facts f JOIN held USING (correlation_id)) AS tier_rank
         """,

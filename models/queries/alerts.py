@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from models.enums import ACTIVE_SQL
 from models.queries.alert_signals import impact
 from models.queries.common import read_frame
-from models.store.dialect import in_list, seconds_between
+from models.store.dialect import in_list, last_by, seconds_between
 from models.store.tables import (
     alert_changes,
     alert_groups,
@@ -198,15 +198,15 @@ def channel_health(conn: Connection) -> dict[str, dict[str, Any]]:
     """Per channel: failures in a row since its last delivery, the last error and when, the last success."""
     frame = read_frame(
         conn,
-        """
+        f"""
         WITH last_ok AS (
             SELECT channel, max(notification_id) AS ok_id, max(sent_at) AS ok_at
             FROM alert_notifications WHERE result = 'sent' GROUP BY channel
         )
         SELECT n.channel, count(*) FILTER (WHERE n.result = 'failed') AS failures,
                max(n.sent_at) FILTER (WHERE n.result = 'failed') AS failed_at,
-               arg_max(n.detail, n.notification_id) FILTER (WHERE n.result = 'failed') AS error,
-               any_value(l.ok_at) AS ok_at
+               {last_by(conn, "n.detail", "n.notification_id", "n.result = 'failed'")} AS error,
+               max(l.ok_at) AS ok_at
         FROM alert_notifications n LEFT JOIN last_ok l USING (channel)
         WHERE n.notification_id > coalesce(l.ok_id, -1) OR n.result = 'sent'
         GROUP BY n.channel

@@ -25,6 +25,7 @@ from models.queries.incidents import incident_of
 from models.queries.messages import list_messages, message_counts
 from models.queries.scope import Scope, exception_in_scope
 from models.queries.writes import insert_sql, set_clause
+from models.store.dialect import row_lock
 from models.store.tables import business_events, exception_actions, exception_orders, exceptions, flows, replays
 
 BAND_LABELS = tuple(label for label, _ in AGING_BANDS)
@@ -295,6 +296,13 @@ def get_state(conn: Connection, exception_id: int) -> dict[str, Any] | None:
     """The row an action starts from (status, assignee, severity, snooze, resolution, message)."""
     row = conn.execute(_STATE_SQL, {"id": exception_id}).mappings().first()
     return dict(row) if row is not None else None
+
+
+def lock_exception(conn: Connection, exception_id: int) -> None:
+    """Hold the exception's row for the rest of the transaction, so replicas act on one exception
+    one at a time: a second replay (or lifecycle action) waits, then reads what the first did."""
+    if lock := row_lock(conn):
+        conn.execute(sa.text(f"SELECT 1 FROM exceptions WHERE exception_id = :id{lock}"), {"id": exception_id})
 
 
 def get_states(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:

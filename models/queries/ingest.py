@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.queries.common import Window, read_frame
-from models.store.dialect import time_bucket
+from models.store.dialect import first_by, in_list, time_bucket
 
 
 def stored_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
@@ -18,10 +18,24 @@ def stored_event_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
         return set()
     # One list parameter, not one bind per id: 10k binds cost ~400 ms, the list ~20 ms.
     found = conn.execute(
-        sa.text("SELECT event_id FROM business_events WHERE event_id IN (SELECT unnest(:ids))"),
+        sa.text(f"SELECT event_id FROM business_events WHERE {in_list(conn, 'event_id', 'ids')}"),
         {"ids": list(set(ids))},
     )
     return {row[0] for row in found}
+
+
+def first_events(conn: Connection, keys: Sequence[str], event_type: str) -> dict[str, str]:
+    """The first received ``event_type`` event id per business key of ``keys``."""
+    rows = conn.execute(
+        sa.text(
+            f"""
+            SELECT correlation_id, {first_by(conn, "event_id", "received_at", "TRUE")} FROM business_events
+            WHERE event_type = :type AND {in_list(conn, "correlation_id", "keys")} GROUP BY correlation_id
+            """
+        ),
+        {"type": event_type, "keys": list(keys)},
+    )
+    return {str(key): str(event_id) for key, event_id in rows}
 
 
 def received_per_bucket(conn: Connection, *, window: Window) -> pd.DataFrame:

@@ -39,7 +39,8 @@ def record_failures(conn: Connection, exception_id: int, rows: Sequence[dict[str
     ``error``) of one exception. A message that fails again after it was delivered is pending again."""
     if not rows:
         return
-    columns = ["event_id", "correlation_id", "first_at", "last_at", "error"]
+    columns = {"event_id": "text", "correlation_id": "text", "first_at": "timestamp", "last_at": "timestamp",
+               "error": "text"}  # fmt: skip
     params = {c: [r[c] for r in rows] for c in columns}
     conn.execute(
         sa.text(

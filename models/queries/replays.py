@@ -36,9 +36,10 @@ FROM m
 JOIN exceptions x ON x.exception_id = m.exception_id
 LEFT JOIN flows f ON f.flow_id = x.flow_id
 LEFT JOIN (
-    SELECT * FROM business_events
-    WHERE event_id IN (SELECT event_id FROM m)
-    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY received_at) = 1
+    SELECT * FROM (
+        SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY received_at) AS _first
+        FROM business_events WHERE event_id IN (SELECT event_id FROM m)
+    ) ranked WHERE _first = 1
 ) e ON e.event_id = m.event_id
 ORDER BY x.exception_id, m.first_failed_at, m.event_id
 """

@@ -1,6 +1,14 @@
-"""Idempotent schema creation, versioned so /readyz can tell a stale database."""
+"""Idempotent schema creation, versioned so /readyz can tell a stale database.
+
+DuckDB (the embedded default) is brought up to date here, by comparing with tables.py: its
+files predate Alembic, and DuckDB's ALTER support is too narrow for Alembic's batch
+operations. PostgreSQL is migrated by Alembic (``models/store/migrations``, ``upgrade head``
+on start, under an advisory lock so replicas starting together migrate once).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -10,11 +18,17 @@ from models.ingest.writer import backfill_order_promises, backfill_order_values,
 from models.queries.messages import backfill_exception_messages
 from models.store.tables import metadata, schema_meta
 
+#: pg_advisory_xact_lock key of the migration (replicas starting together migrate one at a time).
+MIGRATION_LOCK = 7_270_001
+
 SCHEMA_VERSION = 8
 
 
 def create_schema(engine: Engine) -> None:
     """Create missing tables, indexes, sequences and (nullable) columns; record the schema version."""
+    if engine.dialect.name == "postgresql":
+        _upgrade_postgres(engine)
+        return
     metadata.create_all(engine, checkfirst=True)
     with engine.begin() as conn:
         _add_missing_columns(conn)
@@ -38,6 +52,30 @@ def create_schema(engine: Engine) -> None:
             conn.execute(
                 schema_meta.update().where(schema_meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
             )
+
+
+def _upgrade_postgres(engine: Engine) -> None:
+    """``alembic upgrade head`` in one transaction, then record the version /readyz compares."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+        if schema_version(conn) is None:
+            conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+
+def drop_postgres_schema(engine: Engine) -> None:
+    """Drop every Flowwatch table, sequence and function, and Alembic's version (``seed --fresh``)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        metadata.drop_all(conn)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS fw_json_text(text, text), fw_json_decimal(text, text[])")
 
 
 def _add_missing_columns(conn: Connection) -> None:

@@ -638,3 +638,16 @@ incident_actions = sa.Table(
     sa.Column("detail", sa.String),
     sa.Index("ix_incident_actions_incident", "incident_id"),
 )
+
+# -- replicas (issue 16) ----------------------------------------------------------------------
+# The scheduled jobs' ledger: which replica last ran each job and how many runs it has had in all,
+# so an operator (and the replica test) can see that a job runs once per interval across replicas.
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("job_id", sa.String, primary_key=True),
+    sa.Column("replica", sa.String, nullable=False),  # host:pid of the process that ran it last
+    sa.Column("runs", sa.BigInteger, nullable=False),
+    sa.Column("last_started_at", sa.DateTime, nullable=False),
+    sa.Column("last_seconds", sa.Float, nullable=False),
+)

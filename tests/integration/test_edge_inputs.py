@@ -17,7 +17,7 @@ import httpx
 from app.settings import load_settings
 from models.queries.partners import list_partners
 from tests.factories import event, events_table
-from tests.live_server import LiveServer, serve
+from tests.live_server import LiveServer, free_port, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 EDI_SAMPLES = ROOT / "tests" / "unit" / "collectors" / "samples" / "adapters"
@@ -59,14 +59,19 @@ def test_api_docs_work_offline(server: LiveServer) -> None:
     assert "SwaggerUIBundle" in httpx.get(f"{server.url}/api/docs-assets/swagger-ui-bundle.js", timeout=10).text
 
 
-def test_a_database_url_this_build_cannot_serve_is_refused_and_creates_nothing(tmp_path: Path) -> None:
-    url = "postgresql+psycopg://flowwatch:secret@127.0.0.1/flowwatch"
-    for done in (_cli("seed", "--db", url, "--days", "1"),
-                 _cli("serve", env={"FLOWWATCH_DB_URL": url})):  # fmt: skip
-        assert done.returncode == 1 and "Traceback" not in done.stderr
-        assert "database URL scheme 'postgresql+psycopg' is not supported by this build" in done.stderr
-        assert "give a file path or duckdb:///path/to/flowwatch.duckdb" in done.stderr
-    assert not (ROOT / "postgresql+psycopg:").exists() and not any(ROOT.glob("postgresql*"))
+def test_a_database_url_that_cannot_be_served_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    unsupported = _cli("seed", "--db", "mysql://flowwatch:secret@127.0.0.1/flowwatch", "--days", "1")
+    unreachable = _cli("serve", env={"FLOWWATCH_DB_URL": f"postgresql://flowwatch:secret@127.0.0.1:{port}/fw"})
+    for done in (unsupported, unreachable):
+        assert done.returncode == 1 and "Traceback" not in done.stderr and "secret" not in done.stderr
+        lines = done.stderr.strip().splitlines()  # (auth off adds its warning line first)
+        assert lines[-1].startswith("flowwatch: error: ") and len([x for x in lines if "error" in x]) == 1, lines
+    assert "database URL scheme 'mysql' is not supported" in unsupported.stderr
+    assert f"cannot connect to PostgreSQL at postgresql+psycopg://flowwatch:***@127.0.0.1:{port}/fw: " in (
+        unreachable.stderr
+    )
+    assert not (ROOT / "mysql:").exists() and not any(ROOT.glob("postgresql*"))
     good = tmp_path / "fw.duckdb"
     assert load_settings(db=f"duckdb:///{good}").db == good
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from app.services import lifecycle
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from models.enums import Action, FixReason, ReplayStatus
-from models.queries.exceptions import get_state
+from models.queries.exceptions import get_state, lock_exception
 from models.queries.replays import (
     active_replays,
     insert_replay,
@@ -163,7 +163,9 @@ def release_abandoned(
 def load(
     conn: Connection, exception_id: int, *, now: datetime, settings: Settings
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """The exception, its undelivered messages and its active replays; NotFound when it does not exist."""
+    """The exception, its undelivered messages and its active replays; NotFound when it does not exist.
+    The exception's row stays locked until the caller's transaction ends (the claim across replicas)."""
+    lock_exception(conn, exception_id)
     state = get_state(conn, exception_id)
     if state is None:
         raise NotFound(f"exception {exception_id} does not exist")

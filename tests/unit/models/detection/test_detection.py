@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from models.detection.passes import DetectionReport, DetectionSettings, run_detection
-from tests.factories import add_flow, add_system, event, events_table, fresh_db
+from tests.factories import add_flow, add_system, event, events_table
 
 NOW = datetime(2026, 3, 10, 12, 0)
 M, H = timedelta(minutes=1), timedelta(hours=1)
@@ -20,8 +20,17 @@ PO, ASN = "erp-sup-po", "sup-erp-asn"
 
 
 @pytest.fixture()
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+def backend(request: pytest.FixtureRequest) -> str:
+    """DuckDB for every test; those marked ``on_both`` run on PostgreSQL as well (the suite's time budget)."""
+    return str(getattr(request, "param", "duckdb"))
+
+
+on_both = pytest.mark.parametrize("backend", ["duckdb", "postgresql"], indirect=True)
+
+
+@pytest.fixture()
+def db(fresh):  # type: ignore[no-untyped-def]
+    engine, writer = fresh
     for system, kind in (("shop", "storefront"), ("erp", "erp"), ("3pl", "3pl"), ("sup", "supplier")):
         add_system(engine, system, kind, name=system.upper())
     add_flow(engine, ACC, "order.created", "order.accepted", 900, source_system="shop", target_system="erp",
@@ -90,6 +99,7 @@ def only(engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return rows[0]
 
 
+@on_both
 def test_clean_data_opens_nothing(db) -> None:  # type: ignore[no-untyped-def]
     engine, writer = db
     add(writer, order("O1", NOW - 20 * H, NOW - 20 * H + M, NOW - 19 * H, NOW - 10 * H))
@@ -111,6 +121,7 @@ FAILURES = [  # (status, attempt, code, message, kind, key, severity)
 ]  # fmt: skip
 
 
+@on_both
 @pytest.mark.parametrize(("status", "attempt", "code", "message", "kind", "key", "severity"), FAILURES,
                          ids=[f[4] for f in FAILURES])  # fmt: skip
 def test_failure_rules_lifecycle(db, status, attempt, code, message, kind, key, severity) -> None:  # type: ignore[no-untyped-def]
@@ -182,6 +193,7 @@ def test_data_quality_is_one_exception_per_order(db) -> None:  # type: ignore[no
     assert (only(engine)["status"], only(engine)["occurrences"]) == ("open", 2)
 
 
+@on_both
 def test_order_stuck_before_a_step(db) -> None:  # type: ignore[no-untyped-def]
     engine, writer = db
     fp = f"sla_breach:{REL}:release"
@@ -204,6 +216,7 @@ def test_order_stuck_before_a_step(db) -> None:  # type: ignore[no-untyped-def]
     assert only(engine)["orders"] == ["O4"]
 
 
+@on_both
 def test_missing_ack_and_asn_per_po(db) -> None:  # type: ignore[no-untyped-def]
     engine, writer = db
 
@@ -244,6 +257,7 @@ def _sample(at: datetime, *, depth: int, age: float, queue: str = "orders.shop",
             "oldest_age_seconds": age, "is_dlq": dlq, "flow_id": ACC}  # fmt: skip
 
 
+@on_both
 def test_queue_backlog(db) -> None:  # type: ignore[no-untyped-def]
     engine, writer = db
     fp = f"queue_backlog:{ACC}:orders.shop"

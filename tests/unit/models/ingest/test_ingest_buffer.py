@@ -164,8 +164,8 @@ def test_a_segment_repeating_stored_events_stores_only_the_new_ones_once(tmp_pat
     assert [p for p in (tmp_path / "wal").glob("*.wal") if p.stat().st_size] == []
 
 
-def test_writer_append_skips_stored_ids_and_keeps_the_first_of_a_batch(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+def test_writer_append_skips_stored_ids_and_keeps_the_first_of_a_batch(fresh) -> None:  # type: ignore[no-untyped-def]
+    engine, writer = fresh  # DuckDB: unique index + anti-join retry; PostgreSQL: ON CONFLICT DO NOTHING
     w1 = event("W1", "order.created", T0, event_id="w1")
     assert writer.append("business_events", events_table([w1])).written == 1
     repeat = events_table([w1, event("W2", "order.created", T0, event_id="w2")])
@@ -173,3 +173,5 @@ def test_writer_append_skips_stored_ids_and_keeps_the_first_of_a_batch(tmp_path)
     result = writer.append("business_events", doubled)
     assert (result.written, result.duplicates) == (1, 3)
     assert _count(engine, "business_events") == 2
+    with engine.connect() as conn:  # the first of each id is kept, and only new rows fold into order_facts
+        assert conn.exec_driver_sql("SELECT count(*) FROM order_facts").scalar() == 2

@@ -27,12 +27,14 @@ def _created(
 
 
 def _values(engine: sa.Engine) -> dict[str, Decimal | None]:
+    """As Decimal on both backends (PostgreSQL's NUMERIC loads as float, models/store/db.py)."""
     with engine.connect() as conn:
-        return dict(conn.execute(sa.text("SELECT correlation_id, order_value FROM order_facts")).all())
+        rows = conn.execute(sa.text("SELECT correlation_id, order_value FROM order_facts")).all()
+    return {key: None if v is None else Decimal(str(v)).quantize(Decimal("0.01")) for key, v in rows}
 
 
-def test_order_value_from_each_payload_shape_and_never_a_failed_batch(tmp_path: Path) -> None:
-    engine, writer = fresh_db(tmp_path)
+def test_order_value_from_each_payload_shape_and_never_a_failed_batch(fresh) -> None:  # type: ignore[no-untyped-def]
+    engine, writer = fresh
     writer.append(
         "business_events",
         events_table(
@@ -61,7 +63,8 @@ def test_order_value_from_each_payload_shape_and_never_a_failed_batch(tmp_path: 
         "SHP-6": Decimal("1234.50"),
     }
     with engine.connect() as conn:  # hand-computed: 19.99 + 120.50 + 1234.50
-        assert conn.execute(sa.text("SELECT sum(order_value) FROM order_facts")).scalar_one() == Decimal("1374.99")
+        total = conn.execute(sa.text("SELECT sum(order_value) FROM order_facts")).scalar_one()
+        assert Decimal(str(total)) == Decimal("1374.99")
 
 
 def test_an_older_database_gets_its_order_values_backfilled(tmp_path: Path) -> None:

@@ -28,8 +28,8 @@ def _steps(engine) -> list[tuple[datetime, datetime]]:  # type: ignore[no-untype
     return [tuple(r) for r in rows]
 
 
-def test_each_publication_pairs_with_the_latest_adjustment_before_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+def test_each_publication_pairs_with_the_latest_adjustment_before_it(fresh) -> None:  # type: ignore[no-untyped-def]
+    engine, writer = fresh  # on DuckDB and PostgreSQL: the rollup SQL is shared
     add_flow(engine, STOCK, "inventory.adjusted", "inventory.published", 300, "stock")
     for batch in (
         [adjusted(T)],  # remembered in step_starts
@@ -54,3 +54,20 @@ def test_backfill_pairs_stored_events_the_same_way(tmp_path) -> None:  # type: i
     with engine.begin() as conn:
         backfill_flow_steps(conn)
     assert _steps(engine) == [(T, T + M), (T + 5 * M, T + 6 * M), (T + 7 * M, T + 10 * M)]
+
+
+def test_a_reference_by_the_vendors_id_lands_on_the_order_it_names(fresh) -> None:  # type: ignore[no-untyped-def]
+    engine, writer = fresh
+    created = event("#1001", "order.created", T, source="shopify")
+    created["payload"] = '{"order_id": 820982911946154508, "total": "10.00"}'
+    early = event("@shopify:order:999", "refund.issued", T, source="shopify")  # its order is not known yet
+    writer.append("business_events", events_table([created, early]))
+    refund = event("@shopify:order:820982911946154508", "refund.issued", T + M, source="shopify")
+    writer.append("business_events", events_table([refund]))
+    with engine.connect() as conn:
+        keys = conn.execute(sa.text("SELECT event_type, correlation_id FROM business_events ORDER BY occurred_at, "
+                                    "event_type")).all()  # fmt: skip
+        aliases = conn.execute(sa.text("SELECT alias, correlation_id FROM key_aliases")).all()
+    assert [tuple(k) for k in keys] == [("order.created", "#1001"), ("refund.issued", "@shopify:order:999"),
+                                        ("refund.issued", "#1001")]  # fmt: skip
+    assert [tuple(a) for a in aliases] == [("shopify:order:820982911946154508", "#1001")]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
+from models.ingest.writer import IngestWriter
 from models.queries.exceptions import ExceptionFilter, filtered_ids, get_exception, list_exceptions
 from models.store.tables import exception_orders, exceptions, flows
-from tests.factories import fresh_db
 
 NOW = datetime(2026, 11, 20, 12, 0)
 
@@ -38,9 +37,10 @@ ROWS = [
 ]
 
 
-@pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine, writer = fresh_db(tmp_path)
+@pytest.fixture(scope="module")
+def engine(fresh_module: Callable[[], tuple[Engine, IngestWriter]]) -> Iterator[Engine]:
+    """Built once per backend: the tests only read it."""
+    engine, writer = fresh_module()
     with writer.transaction() as conn:
         conn.execute(
             flows.insert(),

@@ -17,7 +17,7 @@ import pytest
 from models.queries import kpis as k
 from models.queries.common import Window
 from models.queries.scorecard import partner_scorecard
-from tests.factories import add_flow, add_system, event, events_table, fresh_db
+from tests.factories import add_flow, add_system, event, events_table
 
 W = Window(datetime(2026, 3, 10), datetime(2026, 3, 11), 3600)
 P = k.previous_window(W)
@@ -95,9 +95,10 @@ EXCEPTIONS = [  # (id, flow, first_seen, resolved_at, linked order, action, acto
 ]
 
 
-@pytest.fixture()
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+@pytest.fixture(scope="module")
+def db(fresh_module):  # type: ignore[no-untyped-def]
+    """Built once per backend: the tests only read it."""
+    engine, writer = fresh_module()
     for system, kind in (("shop", "storefront"), ("b2b", "storefront"), ("erp", "erp"), ("3pl", "3pl"),
                          ("wms", "wms"), ("sup", "supplier")):  # fmt: skip
         add_system(engine, system, kind)
@@ -340,9 +341,9 @@ SCOR_EXCEPTIONS = [
 ]
 
 
-@pytest.fixture()
-def scor_db(tmp_path):  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+@pytest.fixture(scope="module")
+def scor_db(fresh_module):  # type: ignore[no-untyped-def]
+    engine, writer = fresh_module()
     for system, kind in (("shop", "storefront"), ("erp", "erp"), ("3pl", "3pl")):
         add_system(engine, system, kind)
     for flow_id, start, end, sla, source, target in SCOR_FLOWS:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from models.queries import overview as q
 from models.queries.common import Window
 from models.store.tables import exceptions
-from tests.factories import add_flow, event, events_table, fresh_db
+from tests.factories import add_flow, event, events_table
 
 NOW = datetime(2026, 3, 10, 12, 0)
 H = timedelta(hours=1)
@@ -55,8 +55,8 @@ def _orders() -> list[dict[str, object]]:
 
 
 @pytest.fixture()
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+def db(fresh):  # type: ignore[no-untyped-def]
+    engine, writer = fresh
     add_flow(engine, F1, "order.created", "order.accepted", 900)
     add_flow(engine, F2, "order.accepted", "order.released", 7200, "fulfilment")
     writer.append("business_events", events_table(_orders()))

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from models.queries.timeline import find_orders, order_timeline
-from tests.factories import add_flow, add_system, event, events_table, fresh_db
+from tests.factories import add_flow, add_system, event, events_table
 
 T0 = datetime(2026, 3, 10, 9, 0)
 M, S = timedelta(minutes=1), timedelta(seconds=1)
@@ -28,9 +28,10 @@ def sample(queue: str, at: datetime, depth: int, *, flow: str | None = ACC, dlq:
             "oldest_age_seconds": 1.0, "is_dlq": dlq, "flow_id": flow}  # fmt: skip
 
 
-@pytest.fixture()
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+@pytest.fixture(scope="module")
+def db(fresh_module):  # type: ignore[no-untyped-def]
+    """Built once per backend; the tests read it (but the flow-config sync test, last in the module)."""
+    engine, writer = fresh_module()
     add_system(engine, "shop", "storefront", "Shop")
     add_system(engine, "erp", "erp", "The ERP")
     add_system(engine, "3pl", "3pl", "The 3PL")

@@ -1,0 +1,29 @@
+"""The PostgreSQL schema is Alembic's: its revisions build exactly what tables.py declares."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from models.store.schema import create_schema, is_current
+from models.store.tables import metadata
+from tests.postgres import PgSession
+
+
+def test_the_migrations_build_what_tables_py_declares_and_run_again_as_a_no_op(pg_session: PgSession) -> None:
+    with pg_session.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert is_current(conn)
+    create_schema(pg_session.engine)  # a second replica starting: nothing to do
+    with pg_session.engine.connect() as conn:
+        decimals = (
+            "SELECT fw_json_decimal('{\"total_price\": \"12.5\"}', 'total', 'total_price'), "
+            "fw_json_decimal('{\"total\": \"n/a\", \"total_price\": 3}', 'total', 'total_price'), "
+            "fw_json_decimal('not json', 'total')"
+        )
+        assert conn.exec_driver_sql(decimals).one() == (12.5, None, None)  # as DuckDB's TRY_CAST(coalesce(...))
+        assert conn.exec_driver_sql("SELECT fw_json_text('{\"total\": 7}', 'total'), fw_json_text('{', 'x')").one() == (
+            "7",
+            None,
+        )
