@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -13,7 +15,7 @@ from tests.postgres import PgSession
 def test_the_migrations_build_what_tables_py_declares_and_run_again_as_a_no_op(pg_session: PgSession) -> None:
     with pg_session.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"  # the newest revision
         assert is_current(conn)
     create_schema(pg_session.engine)  # a second replica starting: nothing to do
     with pg_session.engine.connect() as conn:
@@ -23,6 +25,11 @@ def test_the_migrations_build_what_tables_py_declares_and_run_again_as_a_no_op(p
             "fw_json_decimal('not json', 'total')"
         )
         assert conn.exec_driver_sql(decimals).one() == (12.5, None, None)  # as DuckDB's TRY_CAST(coalesce(...))
+        stamps = (
+            "SELECT fw_json_timestamp('{\"ship_by\": \"2026-03-05T17:00:00+02:00\"}', 'ship_by'), "
+            "fw_json_timestamp('{\"ship_by\": \"soon\"}', 'ship_by'), fw_json_timestamp('{', 'ship_by')"
+        )
+        assert conn.exec_driver_sql(stamps).one() == (datetime(2026, 3, 5, 15, 0), None, None)  # UTC, never an error
         assert conn.exec_driver_sql("SELECT fw_json_text('{\"total\": 7}', 'total'), fw_json_text('{', 'x')").one() == (
             "7",
             None,
