@@ -12,7 +12,10 @@ the same into a database already holding the scale's events (limit: this run's e
 database figure); ``ingest_otlp`` over HTTP (limit: in-process parse + append of the same
 payload); ``order_timeline`` in-process and over HTTP (limit: the bare indexed reads of the
 order's events and spans); ``overview_kpis`` (limit: one bare pass over the per-order rollup)
-and a ``detection`` pass.
+and a ``detection`` pass; ``mixed_load`` (events and spans at fixed rates while readers load the
+overview and order pages: the rates reached against the rates asked, the ingest lag, and the
+readers' p95 against the same reads idle) and ``demo_rss`` (peak RSS of the server serving the
+default demo with live traffic); see bench/mixed.py.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from bench.events_decode import make_body
 from bench.ingest import EVENT_BATCH, _event_bodies, _post_all, _start_server, _wait_committed
+from bench.mixed import demo_rss, mixed_load
 from bench.otlp_decode import make_request
 from bench.queries import ANCHOR, _quiet
 from bench.results import Run, latency, pct, plain, throughput
@@ -56,6 +60,8 @@ SCALES = {
     "small": (2, 55_000, 30_000, 20, 60),
     "10m": (30, 55_000, 30_000, 60, 400),
 }
+#: The mixed load the issue asks for: events/s, spans/s, seconds.
+MIXED = (20_000, 5_000, 20)
 RECEIVED_AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
@@ -353,10 +359,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=SCALES, default="small")
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary databases go")
-    parser.add_argument("--only", nargs="*", default=None, help="decode, ingest, timeline, queries (default: all)")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="decode, ingest, timeline, queries, mixed, rss (default: all)"
+    )
     args = parser.parse_args()
     days, orders_per_day, stock_per_day, batches, otlp_requests = SCALES[args.scale]
-    only = set(args.only or ["decode", "ingest", "timeline", "queries"])
+    only = set(args.only or ["decode", "ingest", "timeline", "queries", "mixed", "rss"])
     run = Run(args.scale)
     began = time.perf_counter()
     print(f"bench suite, scale {args.scale}: {run.machine()}", flush=True)
@@ -388,6 +396,11 @@ def main() -> None:
         if "ingest" in only:
             empty_rate = ingest_empty(run, bodies, otlp_requests, folder)
             preloaded(run, bodies, empty_rate, db, orders, bare_ms)
+        if "mixed" in only:
+            events_per_s, spans_per_s, seconds = MIXED
+            mixed_load(run, db, orders, events_per_s=events_per_s, spans_per_s=spans_per_s, seconds=seconds)
+    if "rss" in only:
+        demo_rss(run, args.dir)
     run.add(plain("bench", "peak RSS of the bench process", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "MB"), plain("bench", "wall time", time.perf_counter() - began, "s"))  # fmt: skip
     print(
