@@ -1,7 +1,7 @@
 """Mixed load and memory: ingest at a steady rate while people read pages, and the server's peak RSS.
 
 ``mixed_load``: one server on the loaded database takes NDJSON events and OTLP spans at fixed
-rates (paced, 1,000 records a request) while readers fetch what the overview and order pages
+rates (paced, 1,000 records a request, two senders a stream) while readers fetch what the overview and order pages
 show (the overview KPIs and an order timeline over the API). It reports the rates reached
 against the rates asked (the ratio), the ingest lag (rows acknowledged but not yet committed,
 in seconds of the asked rate, sampled from /metrics), and the readers' p95 against the same
@@ -31,6 +31,8 @@ from bench.results import Run, latency, pct, plain, throughput
 from tests.live_server import free_port
 
 REQUEST_RECORDS = 1_000
+SENDERS = 2
+_COUNT = threading.Lock()
 PAGES = ("/", "/flows", "/orders", "/exceptions", "/ingest", "/alerts")
 
 
@@ -57,7 +59,8 @@ def _paced(url: str, path: str, bodies: list[bytes], headers: dict[str, str], ra
                 return
             r = client.post(f"{url}{path}", content=body, headers=headers)
             if r.status_code == 200:
-                sent[0] += REQUEST_RECORDS
+                with _COUNT:
+                    sent[0] += REQUEST_RECORDS
             due += every
             time.sleep(max(0.0, due - time.perf_counter()))
 
@@ -90,12 +93,18 @@ def mixed_load(run: Run, db: Path, orders: list[str], *, events_per_s: float, sp
             idle = _reads(client, orders, 60)
             base = {t: _committed(url, t) for t in ("business_events", "spans")}
             sent_events, sent_spans = [0], [0]
+            # Two senders a stream, each at half the rate on its own bodies: one sequential client
+            # would cap the rate at one request per server round trip.
+            ndjson, protobuf = {"content-type": "application/x-ndjson"}, {"content-type": "application/x-protobuf"}
+            streams = (("/api/v1/events", event_bodies, ndjson, events_per_s, sent_events),
+                       ("/v1/traces", [span_body] * n_span_bodies, protobuf, spans_per_s, sent_spans))  # fmt: skip
             workers = [
-                threading.Thread(target=_paced, args=(url, "/api/v1/events", event_bodies,
-                                 {"content-type": "application/x-ndjson"}, events_per_s, stop, sent_events)),
-                threading.Thread(target=_paced, args=(url, "/v1/traces", [span_body] * n_span_bodies,
-                                 {"content-type": "application/x-protobuf"}, spans_per_s, stop, sent_spans)),
-            ]  # fmt: skip
+                threading.Thread(
+                    target=_paced, args=(url, path, bodies[k::SENDERS], headers, rate / SENDERS, stop, sent)
+                )
+                for path, bodies, headers, rate, sent in streams
+                for k in range(SENDERS)
+            ]
             began = time.perf_counter()
             for w in workers:
                 w.start()
