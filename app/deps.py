@@ -18,9 +18,16 @@ from app.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, S
 _STATUS = {NotFound: 404, Conflict: 409, InvalidRequest: 422, Unauthorized: 401, Forbidden: 403}
 
 
-def get_ctx(request: Request) -> AppContext:
+# The dependencies that only read the request are ``async``: FastAPI runs a plain ``def``
+# dependency on the thread pool, a hop that cost a look-up as much as one of its queries.
+async def get_ctx(request: Request) -> AppContext:
     """The process context stored on the app at start."""
-    return request.app.state.ctx
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+async def _principal(request: Request) -> Principal:
+    return current_principal(request)
 
 
 def get_conn(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Connection]:
@@ -32,7 +39,7 @@ def get_conn(ctx: Annotated[AppContext, Depends(get_ctx)]) -> Iterator[Connectio
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Conn = Annotated[Connection, Depends(get_conn)]
 #: The authenticated principal: the actor of every action the request takes.
-Who = Annotated[Principal, Depends(current_principal)]
+Who = Annotated[Principal, Depends(_principal)]
 
 
 @contextmanager

@@ -63,6 +63,9 @@ class Run:
     scale: str
     rows: list[Row] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: 1-minute load average when the run started: on a shared machine it says how far the
+    #: absolute figures may be off (the ratios hold better: each pair ran back to back).
+    load_at_start: float = field(default_factory=lambda: os.getloadavg()[0])
 
     def add(self, *rows: Row) -> None:
         for row in rows:
@@ -77,7 +80,8 @@ class Run:
         except (OSError, StopIteration):
             pass
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-        return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GB RAM, Python {platform.python_version()}"
+        load = f"load average {self.load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+        return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GB RAM, Python {platform.python_version()}; {load}"
 
     def write(self, folder: Path = RESULTS, name: str = "latest") -> Path:
         """``latest.json`` (the rows), ``latest.meta.json`` (machine, date, scale) and ``latest.md``

@@ -117,6 +117,11 @@ _FAST_DECODER = msgspec.json.Decoder(_FastEvent)
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _EVENT_TYPE = re.compile(EVENT_TYPE_PATTERN.strip("^$"))
 _TRACE_ID = re.compile(TRACE_ID_PATTERN.strip("^$"))
+#: Event types that matched the pattern: a few dozen recur in every batch, and the set look-up
+#: costs a fifth of the regex (~0.7 µs an event). Bounded so a stream of distinct junk types
+#: cannot grow it.
+_GOOD_TYPES: set[str] = set()
+_MAX_GOOD_TYPES = 4096
 
 Row = tuple[Any, ...]
 
@@ -228,10 +233,13 @@ def _fast_row(record: bytes, received_at: datetime) -> Row | None:
     except (msgspec.DecodeError, ValueError):
         return None
     trace_id = event.trace_id
-    if _EVENT_TYPE.fullmatch(event.event_type) is None or (
-        trace_id is not None and _TRACE_ID.fullmatch(trace_id) is None
-    ):
+    if trace_id is not None and _TRACE_ID.fullmatch(trace_id) is None:
         return None
+    if event.event_type not in _GOOD_TYPES:
+        if _EVENT_TYPE.fullmatch(event.event_type) is None:
+            return None
+        if len(_GOOD_TYPES) < _MAX_GOOD_TYPES:
+            _GOOD_TYPES.add(event.event_type)
     raw = bytes(event.payload)
     return (
         event.event_id,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Response
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from app.api.schemas import OrderSearch, OrderTimeline
 from app.auth import READ
-from app.deps import Conn
+from app.deps import Conn, Ctx
 from models.queries.timeline import MIN_SEARCH, find_orders, order_timeline
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -26,13 +29,24 @@ def search_orders(
 
 
 @router.get("/{correlation_id:path}", response_model=OrderTimeline, openapi_extra=READ)
-def get_order(
-    conn: Conn,
+async def get_order(
+    ctx: Ctx,
     correlation_id: str,
     full: Annotated[bool, Query(description="every payload and span attribute, not only the failed ones")] = False,
-) -> dict[str, Any]:
-    """Every event, span and exception of one order (or PO, or SKU@location) in time order."""
-    timeline = order_timeline(conn, correlation_id=correlation_id, full=full)
+) -> Response:
+    """Every event, span and exception of one order (or PO, or SKU@location) in time order.
+
+    The most frequent read: one thread-pool hop for the connection and the queries together (a
+    ``Conn`` dependency costs two more), and the JSON-ready answer written by orjson as it is
+    (``OrderTimeline`` documents it).
+    """
+    timeline = await run_in_threadpool(_timeline, ctx.engine, correlation_id, full)
     if timeline is None:
         raise HTTPException(status_code=404, detail=f"no events, spans or exceptions are known for {correlation_id!r}")
-    return timeline
+    # default=str: the order's value is a Decimal, which pydantic also writes as a string
+    return Response(orjson.dumps(timeline, default=str), media_type="application/json")
+
+
+def _timeline(engine: Engine, correlation_id: str, full: bool) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        return order_timeline(conn, correlation_id=correlation_id, full=full)

@@ -24,8 +24,9 @@ def reference(namespace: str, source_id: object) -> str:
     return f"{REFERENCE}{namespace}:{source_id}"
 
 
-def fold_aliases(raw, source: str) -> None:  # type: ignore[no-untyped-def]
-    """Register the aliases the batch ``source`` declares, then resolve its references (DuckDB)."""
+def fold_aliases(raw, source: str, *, resolve: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Register the aliases the batch ``source`` declares, then resolve its references (DuckDB);
+    ``resolve=False`` for a batch that holds no reference (it may be a read-only Arrow relation)."""
     for (origin, event_type), (namespace, path) in ALIAS_RULES.items():
         raw.execute(
             f"""
@@ -36,6 +37,8 @@ def fold_aliases(raw, source: str) -> None:  # type: ignore[no-untyped-def]
             """,
             [namespace, path, origin, event_type, path],
         )
+    if not resolve:
+        return
     raw.execute(
         f"""
         UPDATE {source} SET correlation_id = a.correlation_id

@@ -99,8 +99,12 @@ def order_timeline(conn: Connection, *, correlation_id: str, full: bool = False)
 
 
 def _rows(conn: Connection, sql: str | sa.TextClause, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows as dicts, fetched in one call: iterating ``.mappings()`` fetches row by row through the
+    driver, which cost more than the queue samples' query itself (a few hundred rows a look-up)."""
     statement = sa.text(sql) if isinstance(sql, str) else sql
-    return [dict(r) for r in conn.execute(statement, params).mappings()]
+    result = conn.execute(statement, params)
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
 _SPAN_COLUMNS = (
@@ -137,18 +141,24 @@ def _attach_attributes(conn: Connection, spans: list[Row], full: bool) -> None:
 def _spans(conn: Connection, correlation_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every span of the key's traces: the traces its events name, the traces of spans tagged with
     the key (an order known only from spans), and the key itself when it is a trace id (a trace
-    that carries no business key). All three look-ups are indexed (trace_id, correlation_id)."""
+    that carries no business key). All look-ups are indexed (trace_id, correlation_id).
+
+    The events' traces and the tagged spans come in one statement (a UNION ALL of two index
+    reads); only a tagged span on a trace no event names costs a second read for that trace.
+    """
     traces = {e["trace_id"] for e in events if e["trace_id"]}
-    tagged = sa.text("SELECT DISTINCT trace_id FROM spans WHERE correlation_id = :id")
-    traces |= set(conn.execute(tagged, {"id": correlation_id}).scalars())
     if not events:
         traces.add(correlation_id)  # a bare trace id: found below only if spans carry it
-    if not traces:
-        return []
-    by_trace = sa.text(f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id IN :traces").bindparams(
-        sa.bindparam("traces", expanding=True)
-    )
-    found = _rows(conn, by_trace, {"traces": sorted(traces)})
+    by_trace = f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id IN :traces"
+    tagged = f"SELECT {_SPAN_COLUMNS} FROM spans WHERE correlation_id = :id"
+    statement = sa.text(f"{by_trace} UNION ALL {tagged}" if traces else tagged)
+    if traces:
+        statement = statement.bindparams(sa.bindparam("traces", expanding=True))
+    found = _rows(conn, statement, {"traces": sorted(traces), "id": correlation_id})
+    more = {s["trace_id"] for s in found} - traces
+    if more:
+        read = sa.text(by_trace).bindparams(sa.bindparam("traces", expanding=True))
+        found += _rows(conn, read, {"traces": sorted(more)})
     unique = {(s["trace_id"], s["span_id"]): s for s in found}
     return sorted(unique.values(), key=lambda s: (s["start_time"], s["span_id"]))
 
@@ -187,8 +197,7 @@ def _queues_around(conn: Connection, events: list[Row], flow_queues: dict[str, s
     ).bindparams(sa.bindparam("flows", expanding=True), sa.bindparam("queues", expanding=True))
     by_flow: dict[str, list[Row]] = {}
     by_queue: dict[str, list[Row]] = {}
-    for r in conn.execute(statement, params).mappings():
-        sample = dict(r)
+    for sample in _rows(conn, statement, params):
         flow = sample.pop("flow_id")
         if flow is not None:
             by_flow.setdefault(flow, []).append(sample)
