@@ -20,10 +20,11 @@ demo: install
 	$(BIN)/flowwatch demo $(ARGS)
 
 # Two workers (pytest-xdist): most tests wait on a server, a broker or Chromium, so two share the
-# two cores well; tests that restart or share a broker carry xdist_group("rabbitmq") and run in one worker.
+# two cores well. A file goes whole to one worker (its module fixtures, e.g. a seeded server, are made
+# once); the test that restarts RabbitMQ takes the broker's lock alone (tests/conftest.py).
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # mypy is strict on models/ and app/services/ (pyproject's [tool.mypy])
 lint: install

@@ -72,3 +72,28 @@ def fresh(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple
         engine = request.getfixturevalue("pg_session").empty()
         return engine, IngestWriter(engine)
     return fresh_db(tmp_path)
+
+
+#: One lock file for the machine's RabbitMQ: a test that restarts the broker holds it alone, every other
+#: test using the broker shares it, so two test workers never meet a broker that is restarting.
+RABBITMQ_LOCK = Path(os.environ.get("TMPDIR", "/tmp")) / "flowwatch-tests-rabbitmq.lock"
+
+
+@pytest.fixture(autouse=True)
+def _rabbitmq_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Shared hold of the broker for tests marked ``rabbitmq``; sole hold for ``rabbitmq_restart``."""
+    import fcntl
+
+    if request.node.get_closest_marker("rabbitmq_restart"):
+        mode = fcntl.LOCK_EX
+    elif request.node.get_closest_marker("rabbitmq"):
+        mode = fcntl.LOCK_SH
+    else:
+        yield
+        return
+    with RABBITMQ_LOCK.open("a") as lock:
+        fcntl.flock(lock, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from models.queries.flows import flow_exceptions
@@ -34,10 +35,19 @@ def test_flow_map_to_replay_by_clicking(live_server: LiveServer, watched_page: W
     page.wait_for_function("() => (document.querySelector('#fl-map-summary') || {}).innerText")
     settle(page)
 
-    # 1. The map: click the failing flow's arrow.
-    drawn = page.evaluate(MAP_WHERE, f"flow:{OUTAGE_FLOW}")
-    page.mouse.click(drawn["x"], drawn["y"])
-    page.wait_for_url(re.compile(rf"[?&]flow={OUTAGE_FLOW}\b"))
+    # 1. The map: click the failing flow's arrow (read where it is drawn again if the map was still
+    # fitting itself, or the page above it still growing, when the click landed).
+    for _ in range(5):
+        settle(page)
+        drawn = page.evaluate(MAP_WHERE, f"flow:{OUTAGE_FLOW}")
+        page.mouse.click(drawn["x"], drawn["y"])
+        try:
+            page.wait_for_url(re.compile(rf"[?&]flow={OUTAGE_FLOW}\b"), timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    else:
+        raise AssertionError(f"clicking the arrow of {OUTAGE_FLOW} never opened it")
 
     # 2. The flow: its dead-letter exception lists the orders it hurts; click the first.
     item = page.locator(f"#fl-exceptions [data-exception='{exception_id}']")

@@ -30,8 +30,8 @@ from app.metrics import render
 from app.settings import load_settings
 from collectors.brokers import NatsConfig, RabbitConfig
 
-# One worker runs every test that uses the real RabbitMQ: one of them restarts it.
-pytestmark = pytest.mark.xdist_group("rabbitmq")
+# The real RabbitMQ, shared with other test workers (tests/conftest.py: one test restarts it).
+pytestmark = pytest.mark.rabbitmq
 
 AMQP_URL = os.environ.get("FLOWWATCH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 NATS_URL = os.environ.get("FLOWWATCH_TEST_NATS_URL", "nats://127.0.0.1:4222")
@@ -185,6 +185,7 @@ def test_rabbitmq_events_are_ingested_and_invalid_messages_dead_lettered_with_th
     assert 'flowwatch_broker_records_total{broker="company",outcome="dead_lettered"} 2.0' in metrics
 
 
+@pytest.mark.rabbitmq_restart
 def test_rabbitmq_restart_loses_and_doubles_nothing(
     amqp: Any, exchange: str, started: Callable[..., AppContext]
 ) -> None:

@@ -30,8 +30,8 @@ from dashboards.components.ingest import poller_health
 from models.ingest.buffer import Backpressure
 from tests.live_server import free_port
 
-# One worker runs every test that uses the real RabbitMQ: one of them restarts it.
-pytestmark = pytest.mark.xdist_group("rabbitmq")
+# The real RabbitMQ, shared with other test workers (tests/conftest.py: one test restarts it).
+pytestmark = pytest.mark.rabbitmq
 
 SAMPLES = Path(__file__).parents[1] / "unit" / "collectors" / "samples"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"

@@ -22,8 +22,8 @@ from pika.adapters.blocking_connection import BlockingChannel
 from tests.integration.replay_world import actions_of, add_failures, add_flow, workbench_server
 from tests.live_server import LiveServer
 
-# One worker runs every test that uses the real RabbitMQ: one of them restarts it.
-pytestmark = pytest.mark.xdist_group("rabbitmq")
+# The real RabbitMQ, shared with other test workers (tests/conftest.py: one test restarts it).
+pytestmark = pytest.mark.rabbitmq
 
 AMQP_URL = os.environ.get("FLOWWATCH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
