@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import socket
 import tempfile
@@ -49,23 +51,35 @@ def free_port() -> int:
 
 
 #: Seeded demo databases of this test session, by what was seeded: seeding once and copying the file
-#: is what lets a dozen browser modules each own a fresh demo within the suite's time limit.
+#: is what lets a dozen browser modules each own a fresh demo within the suite's time limit. The
+#: templates live in one folder per test run, shared by its xdist workers (the first seeds, under a lock).
 _SEEDED: dict[tuple[datetime, int, int, int], Path] = {}
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
 
 
 def seeded_db(db: Path, *, anchor: datetime, days: int = 7, orders_per_day: int = 300, seed: int = 7) -> Path:
     """Put a copy of the demo distributor's ``days`` of history ending at ``anchor`` at ``db``: the
-    seeder's own output (the same seed gives the same data), made once per session and copied."""
+    seeder's own output (the same seed gives the same data), made once per test run and copied."""
     key = (anchor, days, orders_per_day, seed)
     if key not in _SEEDED:
-        from seed_data import seed_demo
+        folder = Path(tempfile.gettempdir()) / f"flowwatch-seeded-{_RUN}"
+        folder.mkdir(exist_ok=True)
+        template = folder / f"{anchor:%Y%m%d%H%M}-{days}-{orders_per_day}-{seed}.duckdb"
+        with (folder / f"{template.name}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be seeding the same template
+            if not template.exists():
+                from seed_data import seed_demo
 
-        template = Path(tempfile.mkdtemp(prefix="flowwatch-seeded-")) / "demo.duckdb"
-        ctx = open_context(load_settings(db=template))
-        try:
-            seed_demo(ctx.engine, ctx.writer, days=days, orders_per_day=orders_per_day, seed=seed, anchor=anchor)
-        finally:
-            ctx.close()
+                making = folder / f"{template.stem}.making.duckdb"
+                making.unlink(missing_ok=True)
+                ctx = open_context(load_settings(db=making))
+                try:
+                    seed_demo(
+                        ctx.engine, ctx.writer, days=days, orders_per_day=orders_per_day, seed=seed, anchor=anchor
+                    )
+                finally:
+                    ctx.close()
+                making.rename(template)
         _SEEDED[key] = template
     db.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_SEEDED[key], db)

@@ -48,7 +48,7 @@ def _fuzz(live: LiveServer, auth: dict[str, str], operation: Any) -> Counter[int
     table = COUNTED.get(operation.path) if operation.method.upper() == "POST" else None
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def exercise(case: schemathesis.Case) -> None:
         before = _rows(live, table) if table else 0
         response = case.call(base_url=live.url, headers=auth, timeout=30)

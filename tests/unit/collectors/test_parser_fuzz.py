@@ -14,7 +14,7 @@ from collectors.events import EventsDecodeError, parse_events
 from collectors.otlp import OtlpDecodeError, decode_traces
 
 NOW = datetime(2026, 3, 4, 12, 0)
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=30),
