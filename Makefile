@@ -19,12 +19,13 @@ install: $(STAMP)
 demo: install
 	$(BIN)/flowwatch demo $(ARGS)
 
-# Two workers (pytest-xdist): most tests wait on a server, a broker or Chromium, so two share the
-# two cores well. A file goes whole to one worker (its module fixtures, e.g. a seeded server, are made
-# once); the test that restarts RabbitMQ takes the broker's lock alone (tests/conftest.py).
+# Two workers (pytest-xdist): each starts with half of the suite in collection order (a module's
+# fixtures, e.g. a seeded server, are made once) and takes tests from the other's end when it runs out,
+# so neither waits idle at the end; the test that restarts RabbitMQ takes the broker's lock alone
+# (tests/conftest.py), and the seeded demo templates are made once for both (tests/live_server.py).
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # mypy is strict on models/ and app/services/ (pyproject's [tool.mypy])
 lint: install

@@ -1,4 +1,5 @@
-"""Every page × two viewports × both themes, in one Chromium against the seeded demo.
+"""Every page at two viewports in the light theme and at 1024 px in the dark one, in one Chromium
+against the seeded demo.
 
 Each page must load with the demo's data, log no console error, never scroll sideways, and leave a
 screenshot in test-artifacts/ (``matrix-<page>-<width>-<theme>.png``: look at them). At 1440 px in the
@@ -100,7 +101,9 @@ def test_every_page_at_both_widths(
     watched, theme = themed_page
     page = watched.page
     problems: list[str] = []
-    for width, height in VIEWPORTS:
+    # The dark theme changes colours only (CSS variables): its layout is the light one's, measured at both
+    # widths; it is loaded at the narrower one, where a colour hidden by crowding would show.
+    for width, height in VIEWPORTS if theme == "light" else VIEWPORTS[:1]:
         page.set_viewport_size({"width": width, "height": height})
         for target in targets:
             seen = len(watched.errors)

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.store.db import make_engine
+from sqlalchemy.engine import Engine
+
+from models.store.db import make_engine, make_pg_engine
 from models.store.lease import LeaderLease
-from tests.postgres import PgSession
+from tests.postgres import PgSession, pg_database
 
 
 def test_one_replica_leads_and_the_lead_passes_when_its_connection_ends(pg_session: PgSession) -> None:
-    first, second = LeaderLease(pg_session.engine), LeaderLease(pg_session.engine)
+    # A database of its own: an advisory lock is the database's, and other tests of this worker may
+    # still hold the session database's lead through a context they opened on it.
+    with pg_database() as url:
+        engine = make_pg_engine(url)
+        try:
+            _lead_passes(engine)
+        finally:
+            engine.dispose()
+
+
+def _lead_passes(engine: Engine) -> None:
+    first, second = LeaderLease(engine), LeaderLease(engine)
     assert first.held() and not second.held()
     assert first.held() and not second.held()  # asking again keeps it where it is
     first._conn.invalidate()  # type: ignore[union-attr]  # the leader's connection is gone (a crash)
