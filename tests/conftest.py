@@ -97,3 +97,24 @@ def _rabbitmq_turn(request: pytest.FixtureRequest) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+#: Files whose tests run long or mostly wait (paced replays, live traffic, server subprocesses): first in
+#: the collection, so the two workers overlap them with the CPU-bound rest instead of ending on them.
+LONG_FIRST = (
+    "tests/integration/test_bulk_replay.py",
+    "tests/browser/test_page_matrix.py",
+    "tests/browser/test_incident_story.py",
+    "tests/integration/test_live_incident.py",
+    "tests/integration/test_replicas.py",
+    "tests/integration/test_demo_cli.py",
+    "tests/integration/test_fuzz_api.py",
+    "tests/browser/test_scorecard_targets.py",
+    "tests/integration/test_access.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long files first (a stable sort: every other test keeps its place, a file stays together)."""
+    rank = {path: n for n, path in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FIRST)))
