@@ -105,7 +105,6 @@ LONG_FIRST = (
     "tests/integration/test_bulk_replay.py",
     "tests/browser/test_page_matrix.py",
     "tests/browser/test_incident_story.py",
-    "tests/integration/test_live_incident.py",
     "tests/integration/test_replicas.py",
     "tests/integration/test_demo_cli.py",
     "tests/integration/test_fuzz_api.py",
