@@ -17,6 +17,7 @@ from alerts.evaluate import EvaluationReport, evaluate, write
 from alerts.notify import Notifier, Outcome, Transactional
 from alerts.stages import channel_retry_at
 from models.queries import alerts as store
+from models.store.schema import serialize_config_sync
 
 
 class AlertRuntime:
@@ -46,6 +47,7 @@ class AlertRuntime:
         """Bring the configured rules into the database (admin edits kept)."""
         definitions = [r.definition() for r in self.configured_rules()]
         with self.writer.transaction() as conn:
+            serialize_config_sync(conn)
             return store.sync_config_rules(conn, definitions, now=now)
 
     def evaluate(self, now: datetime) -> EvaluationReport:

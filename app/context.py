@@ -33,7 +33,7 @@ from models.store.expectations import load_expectations, sync_expectations
 from models.store.flow_config import FlowConfig, load_flow_config, sync_flow_config
 from models.store.kpi_targets import load_targets_file
 from models.store.lease import LeaderLease
-from models.store.schema import create_schema
+from models.store.schema import create_schema, serialize_config_sync
 
 
 @dataclass
@@ -104,6 +104,7 @@ def open_context(settings: Settings) -> AppContext:
     catalog = load_error_catalog(settings.error_catalog_file)
     targets = load_targets_file(settings.kpi_targets_file)
     with engine.begin() as conn:
+        serialize_config_sync(conn)
         sync_flow_config(conn, flow_config)
         sync_expectations(conn, expectations)
         sync_error_catalog(conn, catalog, now=utcnow())

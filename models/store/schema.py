@@ -20,6 +20,8 @@ from models.store.tables import metadata, schema_meta
 
 #: pg_advisory_xact_lock key of the migration (replicas starting together migrate one at a time).
 MIGRATION_LOCK = 7_270_001
+#: pg_advisory_xact_lock key of the configuration sync (flows, rules, catalog, targets) on start.
+CONFIG_SYNC_LOCK = 7_270_002
 
 SCHEMA_VERSION = 8
 
@@ -67,6 +69,14 @@ def _upgrade_postgres(engine: Engine) -> None:
         command.upgrade(config, "head")
         if schema_version(conn) is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+
+def serialize_config_sync(conn: Connection) -> None:
+    """Replicas starting together write the same configuration rows (delete, then insert): on
+    PostgreSQL they take turns (a transaction-level advisory lock, freed at commit) instead of one
+    failing on a duplicate key. Embedded DuckDB has one process by construction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CONFIG_SYNC_LOCK})
 
 
 def drop_postgres_schema(engine: Engine) -> None:

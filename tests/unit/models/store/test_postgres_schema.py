@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from models.store.schema import create_schema, is_current
-from models.store.tables import metadata
+from models.store.flow_config import load_flow_config, sync_flow_config
+from models.store.schema import create_schema, is_current, serialize_config_sync
+from models.store.tables import metadata, systems
 from tests.postgres import PgSession
 
 
@@ -34,3 +37,32 @@ def test_the_migrations_build_what_tables_py_declares_and_run_again_as_a_no_op(p
             "7",
             None,
         )
+
+
+def test_replicas_starting_together_sync_the_flow_file_in_turn(pg_session: PgSession) -> None:
+    """The second replica's sync waits for the first one's commit, then rewrites the same rows; without
+    the turn, its insert met the first one's new rows (duplicate key) and the replica exited."""
+    config = load_flow_config()
+    engine = pg_session.schema()
+    done: list[str] = []
+
+    def second() -> None:
+        with engine.begin() as conn:
+            serialize_config_sync(conn)
+            sync_flow_config(conn, config)
+        done.append("second")
+
+    with engine.begin() as conn:
+        serialize_config_sync(conn)
+        sync_flow_config(conn, config)
+        other = threading.Thread(target=second)
+        other.start()
+        other.join(timeout=1.0)
+        assert other.is_alive() and done == []  # waiting for this transaction's turn
+        done.append("first")
+    other.join(timeout=10)
+    assert done == ["first", "second"]
+    with engine.connect() as conn:
+        names = conn.execute(sa.select(systems.c.system_id)).scalars().all()
+    assert sorted(names) == sorted(s.system_id for s in config.systems)  # each once
+    engine.dispose()
