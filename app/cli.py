@@ -138,6 +138,7 @@ def _serve(settings: Settings, *, live: bool = False, demo: bool = False) -> Non
 
     from app.auth import check_bind
     from app.main import create_app
+    from app.signalled import SignalledServer
 
     try:
         check_bind(settings, warn=False)  # auth off is for loopback only (create_app warns)
@@ -148,7 +149,7 @@ def _serve(settings: Settings, *, live: bool = False, demo: bool = False) -> Non
     keys = _demo_access(settings, app.state.ctx) if demo else (None, None)
     simulator = _live_simulator(settings, app.state.ctx, keys) if live else None
     typer.echo(f"Flowwatch is serving at http://{settings.host}:{settings.port}/  (Ctrl+C stops)")
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    server = SignalledServer(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
     if simulator is not None:
         simulator.start()
     try:
@@ -156,6 +157,8 @@ def _serve(settings: Settings, *, live: bool = False, demo: bool = False) -> Non
     finally:
         if simulator is not None:
             simulator.stop()
+    if server.stopped_by is not None:  # Ctrl+C: 130, whether or not uvicorn's re-raise got through
+        raise typer.Exit(128 + server.stopped_by)
 
 
 def _demo_access(settings: Settings, ctx: AppContext) -> tuple[str | None, str | None]:
