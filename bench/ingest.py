@@ -53,7 +53,7 @@ def _event_bodies(batches: int) -> list[bytes]:
     return bodies
 
 
-def _start_server(db: Path, port: int, **extra_env: str) -> subprocess.Popen[bytes]:
+def _start_server(db: Path | str, port: int, **extra_env: str) -> subprocess.Popen[bytes]:
     # Auth off: the bench measures the ingest path, not key look-ups (one per request either way).
     env = {**os.environ, "FLOWWATCH_AUTH": "off", "FLOWWATCH_INGEST_BATCH_ROWS": "100000",
            "FLOWWATCH_INGEST_MAX_DELAY_SECONDS": "0.5", **extra_env}  # fmt: skip

@@ -1,27 +1,35 @@
-"""Regenerate the README's performance table from ``bench/results/latest.json``.
+"""Regenerate the README's performance tables from ``bench/results/``.
 
-Run: ``python -m bench readme`` after ``make bench``. Replaces what lies between the
-``<!-- bench:start -->`` and ``<!-- bench:end -->`` markers of README.md, so the README
-never shows a figure without the machine, the date and the limit it was measured beside.
+Run: ``python -m bench readme`` after ``make bench`` (and ``python -m bench postgres``). Replaces
+what lies between the ``<!-- bench:start -->`` and ``<!-- bench:end -->`` markers of README.md with
+``latest.json``'s table, and between ``<!-- bench-pg:start -->`` and ``<!-- bench-pg:end -->`` with
+``postgres.json``'s, so the README never shows a figure without the machine, the date and the limit
+it was measured beside.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.results import load, markdown
+from bench.results import RESULTS, load, markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+#: result file → the README markers its table goes between
+TABLES = {"latest": "bench", "postgres": "bench-pg"}
 
 
 def main() -> None:
-    rows, meta = load()
     text = README.read_text()
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    README.write_text(f"{head}{START}\n{markdown(rows, meta)}{END}{tail}")
-    print(f"README.md: {len(rows)} rows from the run of {meta['measured_at']}")
+    for name, marker in TABLES.items():
+        if not (RESULTS / f"{name}.json").exists():
+            continue
+        start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+        rows, meta = load(name=name)
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{markdown(rows, meta)}{end}{tail}"
+        print(f"README.md: {len(rows)} rows of {name} from the run of {meta['measured_at']}")
+    README.write_text(text)
 
 
 if __name__ == "__main__":

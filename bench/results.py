@@ -94,10 +94,10 @@ class Run:
         return folder / f"{name}.md"
 
 
-def load(folder: Path = RESULTS) -> tuple[list[Row], dict[str, str]]:
-    """The rows and run metadata a previous ``Run.write`` left."""
-    rows = [Row(**r) for r in json.loads((folder / "latest.json").read_text())]
-    return rows, json.loads((folder / "latest.meta.json").read_text())
+def load(folder: Path = RESULTS, name: str = "latest") -> tuple[list[Row], dict[str, str]]:
+    """The rows and run metadata a previous ``Run.write(name=name)`` left."""
+    rows = [Row(**r) for r in json.loads((folder / f"{name}.json").read_text())]
+    return rows, json.loads((folder / f"{name}.meta.json").read_text())
 
 
 def markdown(rows: list[Row], meta: dict[str, str]) -> str:
