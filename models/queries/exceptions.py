@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy.engine import Connection
 
 from models.enums import ExceptionStatus
@@ -123,29 +123,22 @@ class ExceptionFilter(BaseModel):
         """The global filter part (channel, ERP, fulfiller) as a query scope."""
         return Scope(self.channel, self.erp, self.fulfiller)
 
-    @field_validator("severity")
+    @field_validator("severity", "customer_tier", "age_band")
     @classmethod
-    def _severities(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(SEVERITIES))
+    def _known(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        what, allowed = _CHOICES[info.field_name or ""]
+        unknown = sorted(set(value) - set(allowed))
         if unknown:
-            raise ValueError(f"unknown severity {', '.join(unknown)}; expected {', '.join(SEVERITIES)}")
+            raise ValueError(f"unknown {what} {', '.join(unknown)}; expected {', '.join(allowed)}")
         return value
 
-    @field_validator("customer_tier")
-    @classmethod
-    def _tiers(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(TIERS))
-        if unknown:
-            raise ValueError(f"unknown customer tier {', '.join(unknown)}; expected {', '.join(TIERS)}")
-        return value
 
-    @field_validator("age_band")
-    @classmethod
-    def _bands(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(BAND_LABELS))
-        if unknown:
-            raise ValueError(f"unknown age band {', '.join(unknown)}; expected {', '.join(BAND_LABELS)}")
-        return value
+#: The list filters with a closed set of values: field → (what the message calls it, the values).
+_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "severity": ("severity", tuple(SEVERITIES)),
+    "customer_tier": ("customer tier", tuple(TIERS)),
+    "age_band": ("age band", tuple(BAND_LABELS)),
+}
 
 
 @dataclass(frozen=True)
