@@ -1,4 +1,4 @@
-"""Every page at two viewports, in one Chromium against the seeded demo.
+"""Every page at two viewports and in both themes, in one Chromium against the seeded demo.
 
 Each page must load with the demo's data, log no console error, never scroll sideways, and leave a
 screenshot in test-artifacts/ (``matrix-<page>-<width>-<theme>.png``: look at them). At 1440 px in the
@@ -25,9 +25,7 @@ from tests.browser.conftest import LiveServer, WatchedPage, overflow, settle, wa
 pytestmark = pytest.mark.browser
 
 VIEWPORTS = ((1024, 768), (1440, 900))
-#: The dark theme changes colours only (CSS variables, its contrast worked out in tests/unit/dashboards/
-#: test_theme.py; tests/browser/test_theme.py switches every page element): the matrix runs the light one.
-THEMES = ("light",)
+THEMES = ("light", "dark")
 AXE_WIDTH = 1440
 #: axe-core's impacts that fail the test (minor and moderate findings are reported, not failed).
 BLOCKING = ("serious", "critical")
