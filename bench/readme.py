@@ -1,10 +1,10 @@
 """Regenerate the README's performance tables from ``bench/results/``.
 
-Run: ``python -m bench readme`` after ``make bench`` (and ``python -m bench postgres``). Replaces
-what lies between the ``<!-- bench:start -->`` and ``<!-- bench:end -->`` markers of README.md with
-``latest.json``'s table, and between ``<!-- bench-pg:start -->`` and ``<!-- bench-pg:end -->`` with
-``postgres.json``'s, so the README never shows a figure without the machine, the date and the limit
-it was measured beside.
+Run: ``python -m bench readme`` after ``make bench`` (and ``--scale 10m``, ``python -m bench
+postgres``). Each result file's table replaces what lies between its pair of README markers
+(``<!-- bench:start -->`` / ``<!-- bench:end -->`` for ``latest.json``, ``bench-10m`` for
+``latest-10m.json``, ``bench-pg`` for ``postgres.json``), so the README never shows a figure
+without the machine, the date and the limit it was measured beside.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bench.results import RESULTS, load, markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 #: result file → the README markers its table goes between
-TABLES = {"latest": "bench", "postgres": "bench-pg"}
+TABLES = {"latest": "bench", "latest-10m": "bench-10m", "postgres": "bench-pg"}
 
 
 def main() -> None:

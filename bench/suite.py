@@ -418,9 +418,8 @@ def main() -> None:
         demo_rss(run, args.dir)
     run.add(plain("bench", "peak RSS of the bench process", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "MB"), plain("bench", "wall time", time.perf_counter() - began, "s"))  # fmt: skip
-    print(
-        f"wrote {run.write(name='latest' if args.only is None else 'partial')}"
-    )  # a partial run never replaces latest
+    name = ("latest" if args.scale == "small" else f"latest-{args.scale}") if args.only is None else "partial"
+    print(f"wrote {run.write(name=name)}")  # a partial run never replaces a whole one
 
 
 if __name__ == "__main__":

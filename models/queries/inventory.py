@@ -15,21 +15,28 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.queries.common import read_frame
+from models.store.dialect import json_decimal, last_by
 from models.store.tables import inventory_checks
 
 GAP_COLUMNS = ["check_id", "flow_id", "target", "key", "on_hand", "available", "adjusted_at", "published_at", "due_at"]
 
-_QUANTITY = "arg_max(CASE WHEN json_valid(payload) THEN TRY_CAST(json_extract_string(payload, {path}) AS DOUBLE) END, occurred_at)"  # noqa: E501
-_GAPS = f"""
+
+def _gaps_sql(conn: Connection, adjusted_field: str, published_field: str) -> str:
+    """The gap query of one check; the quantity fields (validated top-level payload names) are read by
+    the dialect's never-failing JSON number form."""
+
+    def quantity(field: str) -> str:
+        return last_by(conn, json_decimal(conn, "payload", (field,)), "occurred_at", "TRUE")
+
+    return f"""
 WITH adj AS (
-    SELECT correlation_id, max(occurred_at) AS adjusted_at, {_QUANTITY.format(path=":adjusted_path")} AS on_hand
+    SELECT correlation_id, max(occurred_at) AS adjusted_at, {quantity(adjusted_field)} AS on_hand
     FROM business_events
     WHERE event_type = :adjusted AND status = 'ok' AND occurred_at >= :since AND occurred_at <= :now
     GROUP BY correlation_id
 ),
 pub AS (
-    SELECT correlation_id, target, max(occurred_at) AS published_at,
-           {_QUANTITY.format(path=":published_path")} AS available
+    SELECT correlation_id, target, max(occurred_at) AS published_at, {quantity(published_field)} AS available
     FROM business_events
     WHERE event_type = :published AND status = 'ok' AND occurred_at >= :since AND occurred_at <= :now
     GROUP BY correlation_id, target
@@ -52,10 +59,11 @@ def inventory_gaps(conn: Connection, *, now: datetime) -> pd.DataFrame:
     frames = []
     for check in conn.execute(sa.select(inventory_checks)).mappings().all():
         grace = timedelta(seconds=int(check["grace_seconds"]))
-        frame = read_frame(conn, _GAPS, {
+        sql = _gaps_sql(conn, check["adjusted_quantity"].removeprefix("$."),
+                        check["published_quantity"].removeprefix("$."))  # fmt: skip
+        frame = read_frame(conn, sql, {
             "check_id": check["check_id"], "adjusted": check["adjusted_event"],
-            "adjusted_path": check["adjusted_quantity"], "published": check["published_event"],
-            "published_path": check["published_quantity"], "now": now, "due": now - grace,
+            "published": check["published_event"], "now": now, "due": now - grace,
             "since": now - timedelta(seconds=int(check["lookback_seconds"])),
         })  # fmt: skip
         frames.append(frame.assign(due_at=pd.to_datetime(frame["adjusted_at"]) + grace))

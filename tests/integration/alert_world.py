@@ -114,11 +114,13 @@ def make_world(
     *,
     rules: Sequence[RuleConfig] = (EXCEPTIONS_RULE,),
     built: dict[str, Channel] | None = None,
+    db: tuple[Engine, IngestWriter] | None = None,
     **config: Any,
 ) -> World:
-    """A fresh database with the estate, only ``rules`` (no default rules) and channels whose pacing
-    and retries record their waits instead of sleeping."""
-    engine, writer = fresh_db(tmp_path)
+    """A fresh database (``db``, e.g. the backend-parametrised ``fresh``, or a DuckDB file) with the
+    estate, only ``rules`` (no default rules) and channels whose pacing and retries record their
+    waits instead of sleeping."""
+    engine, writer = db or fresh_db(tmp_path)
     estate(engine)
     empty = tmp_path / "no-rules.toml"
     empty.write_text("")

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from alerts.config import AlertsConfig, RuleConfig
 from alerts.runtime import AlertRuntime
 from app.context import AppContext, open_context
 from app.settings import Settings, load_settings
 from models.detection.passes import run_detection
+from models.ingest.writer import IngestWriter
 from models.queries.alerts import load_states
 from seed_data import seed_demo
 from tests.factories import event, events_table, fresh_db
@@ -34,9 +36,10 @@ def slack() -> Iterator[SlackServer]:
 
 
 def test_an_ingest_silence_on_a_system_inhibits_the_flow_alerts_downstream_of_it(
-    tmp_path: Path, slack: SlackServer
+    tmp_path: Path, slack: SlackServer, fresh: tuple[Engine, IngestWriter]
 ) -> None:
-    world = make_world(tmp_path, [slack_channel(slack)], rules=[EXCEPTIONS_RULE, SILENCE_RULE])
+    """On DuckDB and on PostgreSQL: rules, detection, evaluation, the stages, the notification log."""
+    world = make_world(tmp_path, [slack_channel(slack)], rules=[EXCEPTIONS_RULE, SILENCE_RULE], db=fresh)
     world.fail_orders(40, T0 - timedelta(hours=1))  # shopify's last events: an hour before T0
     world.detect(T0)
     world.tick(T0)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,9 +21,10 @@ from alerts.config import RuleConfig
 from alerts.stages import inhibited_by_incident
 from models.detection.incidents import Candidate, correlate, explaining_system
 from models.detection.occurrences import DetectionSettings
+from models.ingest.writer import IngestWriter
 from models.queries.incidents import active_scopes, get_incident, list_incidents
 from models.store.tables import exception_orders, exceptions, order_facts
-from tests.factories import add_flow, add_system, fresh_db
+from tests.factories import add_flow, add_system
 
 NOW = datetime(2026, 11, 20, 12, 0)
 SETTINGS = DetectionSettings()  # 3 exceptions over 2 flows within 30 min
@@ -67,8 +67,8 @@ def _insert(conn: sa.Connection, *made: dict[str, list[dict[str, object]]]) -> N
 
 
 @pytest.fixture()
-def outage(tmp_path: Path) -> Iterator[Engine]:
-    engine, writer = fresh_db(tmp_path)
+def outage(fresh: tuple[Engine, IngestWriter]) -> Iterator[Engine]:
+    engine, writer = fresh
     for system in ("shopify", "adobe", "d365", "wms", "3pl_north", "netsuite", "3pl_coastal"):
         add_system(engine, system, "erp", "Dynamics 365" if system == "d365" else system)
     for flow, (source, target) in FLOWS.items():

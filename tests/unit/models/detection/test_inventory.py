@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +16,7 @@ from models.detection.passes import DetectionSettings, run_detection
 from models.ingest.writer import IngestWriter
 from models.queries.inventory import inventory_gaps
 from models.store.expectations import load_expectations, sync_expectations
-from tests.factories import add_flow, event, events_table, fresh_db
+from tests.factories import add_flow, event, events_table
 
 NOW = datetime(2026, 3, 10, 12, 0)
 M, H = timedelta(minutes=1), timedelta(hours=1)
@@ -53,8 +52,8 @@ EVENTS = [
 
 
 @pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine, writer = fresh_db(tmp_path)
+def engine(fresh: tuple[Engine, IngestWriter]) -> Iterator[Engine]:
+    engine, writer = fresh
     with engine.begin() as conn:
         sync_expectations(conn, load_expectations())
     for storefront in ("shopify", "adobe"):

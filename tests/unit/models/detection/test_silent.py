@@ -19,7 +19,7 @@ from models.store.expectations import (
     load_expectations,
     sync_expectations,
 )
-from tests.factories import event, events_table, fresh_db
+from tests.factories import event, events_table
 
 NOW = datetime(2026, 3, 10, 12, 0)
 H, M = timedelta(hours=1), timedelta(minutes=1)
@@ -41,8 +41,8 @@ CATALOGUE = ExpectationsConfig.model_validate(
 
 
 @pytest.fixture()
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+def db(fresh):  # type: ignore[no-untyped-def]
+    engine, writer = fresh
     with engine.begin() as conn:
         sync_expectations(conn, CATALOGUE)
     yield engine, writer
@@ -64,11 +64,15 @@ def missing(engine) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
     """Open missing_event exceptions: business key → its orders."""
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text("""SELECT x.business_key, list(o.correlation_id ORDER BY o.correlation_id) AS orders
+            sa.text("""SELECT x.business_key, o.correlation_id
                        FROM exceptions x JOIN exception_orders o USING (exception_id)
-                       WHERE x.kind = 'missing_event' AND x.status = 'open' GROUP BY x.business_key""")
+                       WHERE x.kind = 'missing_event' AND x.status = 'open'
+                       ORDER BY x.business_key, o.correlation_id""")
         ).all()
-    return {key: list(orders) for key, orders in rows}
+    found: dict[str, list[str]] = {}
+    for key, order in rows:
+        found.setdefault(key, []).append(order)
+    return found
 
 
 def detect(engine, now: datetime = NOW):  # type: ignore[no-untyped-def]

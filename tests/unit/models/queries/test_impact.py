@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
+from models.ingest.writer import IngestWriter
 from models.queries.exceptions import ExceptionFilter, get_exception, list_exceptions
 from models.queries.impact import ExceptionImpact, exception_impact
 from models.store.tables import exception_orders, exceptions, order_facts
-from tests.factories import fresh_db
 
 NOW = datetime(2026, 11, 20, 12, 0)
 DAY = timedelta(days=1)
@@ -32,8 +31,8 @@ LINKS = {1: ["O-1", "O-2", "O-2"], 2: ["O-3", "O-4"], 3: []}
 
 
 @pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine, writer = fresh_db(tmp_path)
+def engine(fresh: tuple[Engine, IngestWriter]) -> Iterator[Engine]:
+    engine, writer = fresh
     with writer.transaction() as conn:
         conn.execute(
             order_facts.insert(),

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from models.detection.passes import DetectionSettings, run_detection
 from models.queries.reconciliation import as_json, reconcile
 from models.store.expectations import load_expectations, sync_expectations
-from tests.factories import event, events_table, fresh_db
+from tests.factories import event, events_table
 
 NOW = datetime(2026, 3, 10, 12, 0)
 D9, D10 = datetime(2026, 3, 9), datetime(2026, 3, 10)
@@ -44,8 +44,8 @@ ORDERS = [
 
 
 @pytest.fixture()
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    engine, writer = fresh_db(tmp_path)
+def db(fresh):  # type: ignore[no-untyped-def]
+    engine, writer = fresh
     with engine.begin() as conn:
         sync_expectations(conn, load_expectations())
     writer.append("business_events", events_table([e for _k, evs in ORDERS for e in evs]))
