@@ -159,3 +159,17 @@ def action_message(result: IncidentResult) -> str:
     if result.action is IncidentAction.ACK:
         return f"Acknowledged incident #{result.incident_id}; owner {result.after['owner']}"
     return f"Incident #{result.incident_id} now owned by {result.after['owner']}"
+
+
+def resolve_confirmation(detail: Mapping[str, Any], *, resolution: str | None) -> tuple[str, html.Div, str]:
+    """The confirmation of a resolve: title, what it closes (exceptions, orders, value) and the yes label."""
+    n = int(detail["active_exceptions"])
+    exceptions = f"{fmt_int(n)} open exception{'s' * (n != 1)}"
+    note = (resolution or "").strip()
+    body = html.Div([
+        html.P(f"Its {exceptions} across {fmt_int(detail['flows'])} flows close with it: "
+               f"{fmt_int(detail['orders'])} orders, {fmt_money(detail['value_at_risk'])} at risk. Each is "
+               "audited under your name; reopening one brings it back.", className="fw-dialog-note"),
+        html.P(f"Resolution: {note}" if note else "No resolution note given.", className="fw-dialog-note"),
+    ])  # fmt: skip
+    return f"Resolve incident #{detail['incident_id']}: {detail['title']}?", body, f"Resolve with {exceptions}"

@@ -12,6 +12,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashboards.components import workbench as wb
+from dashboards.components.dialog import confirm_dialog
 from dashboards.components.layout import csv_button
 from models.enums import ExceptionStatus, FixReason
 from models.queries.common import SEVERITIES
@@ -243,26 +244,4 @@ def bulk_card() -> html.Section:
 def bulk_confirmation() -> html.Div:
     """The in-page confirmation of a bulk action (never the browser's confirm()): what will happen,
     in counts, pace and duration, and the buttons to go ahead or not."""
-    return html.Div(
-        id="ex-bulk-ask",
-        className="fw-dialog-backdrop",
-        hidden=True,
-        children=[
-            html.Div(
-                className="fw-dialog",
-                role="alertdialog",
-                **{"aria-modal": "true", "aria-labelledby": "ex-bulk-ask-title"},
-                children=[
-                    html.H2(id="ex-bulk-ask-title"),
-                    html.Div(id="ex-bulk-ask-body", className="fw-dialog-body"),
-                    html.Div(
-                        className="fw-dialog-actions",
-                        children=[
-                            html.Button("Cancel", id="ex-bulk-ask-no", className="button-quiet", n_clicks=0),
-                            html.Button("Confirm", id="ex-bulk-ask-yes", className="button-primary", n_clicks=0),
-                        ],
-                    ),
-                ],
-            )
-        ],
-    )
+    return confirm_dialog("ex-bulk-ask")

@@ -16,6 +16,7 @@ from app.services import incidents as service
 from app.services.errors import ServiceError
 from dashboards.app import acting_as, acts, can, current_ctx
 from dashboards.components import incidents as ib
+from dashboards.components.dialog import confirm_dialog
 from dashboards.components.layout import card, page_header
 from models.enums import Access
 from models.queries.incidents import get_incident, list_incidents
@@ -58,6 +59,7 @@ def layout(**query: str) -> html.Div:
             dcc.Interval(id="in-interval", interval=current_ctx().settings.refresh_seconds * 1000),
             dcc.Store(id="in-open", data=_id(query.get("id"))),
             dcc.Store(id="in-changed", data=0),
+            confirm_dialog("in-resolve-ask"),
             page_header("Incidents", "One system explaining many flows' exceptions at once: act on the cause once", []),
             html.Div(
                 className="grid",
@@ -118,11 +120,55 @@ def _show(open_id: int | None, _changed: int, _tick: int | None) -> tuple[Any, .
 
 
 @dash.callback(
+    Output("in-resolve-ask", "hidden"),
+    Output("in-resolve-ask-title", "children"),
+    Output("in-resolve-ask-body", "children"),
+    Output("in-resolve-ask-yes", "children"),
+    Input("in-resolve", "n_clicks"),
+    State("in-open", "data"),
+    State("in-resolution", "value"),
+    prevent_initial_call=True,
+)
+@acts(Access.ACT)
+def _ask_resolve(clicks: int | None, open_id: int | None, resolution: str | None) -> tuple[Any, ...]:
+    """Resolving closes every open exception of the incident: say how many, and what they hold, first."""
+    if not clicks:
+        raise dash.exceptions.PreventUpdate
+    with current_ctx().engine.connect() as conn:
+        detail = _open_incident(conn, open_id)
+    if detail is None:
+        raise dash.exceptions.PreventUpdate
+    title, body, yes = ib.resolve_confirmation(detail, resolution=resolution)
+    return False, title, body, yes
+
+
+@dash.callback(
+    Output("in-resolve-ask", "hidden", allow_duplicate=True),
+    Input("in-resolve-ask-no", "n_clicks"),
+    prevent_initial_call=True,
+)
+def _cancel_resolve(clicks: int | None) -> bool:
+    """Cancel closes the confirmation; nothing was done."""
+    if not clicks:
+        raise dash.exceptions.PreventUpdate
+    return True
+
+
+def _open_incident(conn: Any, open_id: int | None) -> dict[str, Any] | None:
+    """The incident shown: ``open_id``, else the first listed (as ``_show`` picks it)."""
+    if open_id is None:
+        rows, _total = list_incidents(conn, limit=1)
+        open_id = int(rows[0]["incident_id"]) if rows else None
+    return get_incident(conn, open_id) if open_id is not None else None
+
+
+@dash.callback(
     Output("in-message", "children"),
     Output("in-changed", "data"),
+    Output("in-resolve-ask", "hidden", allow_duplicate=True),
     Input("in-ack", "n_clicks"),
     Input("in-assign", "n_clicks"),
-    Input("in-resolve", "n_clicks"),
+    Input("in-resolve-ask-yes", "n_clicks"),
     State("in-open", "data"),
     State("in-owner", "value"),
     State("in-resolution", "value"),
@@ -138,16 +184,16 @@ def _act(
     owner: str | None,
     resolution: str | None,
     changed: int,
-) -> tuple[str, int]:
-    """Acknowledge, assign or resolve the open incident through the same service as the API."""
+) -> tuple[str, int, bool]:
+    """Acknowledge, assign or (confirmed) resolve the open incident through the same service as the API."""
+    if not dash.ctx.triggered[0]["value"]:
+        raise dash.exceptions.PreventUpdate
     ctx = current_ctx()
-    incident_id = open_id
-    if incident_id is None:
-        with ctx.engine.connect() as conn:
-            rows, _total = list_incidents(conn, limit=1)
-        incident_id = int(rows[0]["incident_id"]) if rows else None
-    if incident_id is None:
-        return "No incident to act on", changed
+    with ctx.engine.connect() as conn:
+        detail = _open_incident(conn, open_id)
+    if detail is None:
+        return "No incident to act on", changed, True
+    incident_id = int(detail["incident_id"])
     try:
         match dash.ctx.triggered_id:
             case "in-ack":
@@ -157,5 +203,5 @@ def _act(
             case _:
                 result = service.resolve(ctx, incident_id, actor=acting_as(), resolution=resolution)
     except ServiceError as exc:
-        return f"Refused: {exc}", changed
-    return ib.action_message(result), int(changed or 0) + 1
+        return f"Refused: {exc}", changed, True
+    return ib.action_message(result), int(changed or 0) + 1, True

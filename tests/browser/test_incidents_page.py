@@ -52,7 +52,22 @@ def test_acknowledge_and_resolve_an_incident(live_server: LiveServer, watched_pa
     expect(page.locator("#in-timeline li[data-what=ack]")).to_contain_text("Acknowledged by local")
 
     page.locator("#in-resolution").fill("D365 back after failover")
+    page.locator("#in-resolve").click()  # asks first, in the page: what closes with it
+    dialog = page.locator("#in-resolve-ask")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#in-resolve-ask-title")).to_have_text(f"Resolve incident #{n}: {incident['title']}?")
+    expect(page.locator("#in-resolve-ask-body")).to_contain_text(
+        f"Its {active} open exceptions across {detail['flows']} flows close with it: {detail['orders']} orders"
+    )
+    expect(page.locator("#in-resolve-ask-body")).to_contain_text("Resolution: D365 back after failover")
+    page.screenshot(path=str(artifacts / "incidents-resolve-confirm.png"))
+    page.locator("#in-resolve-ask-no").click()  # cancel: nothing happens
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#in-title .badge")).not_to_have_text("resolved")
     page.locator("#in-resolve").click()
+    expect(page.locator("#in-resolve-ask-yes")).to_have_text(f"Resolve with {active} open exceptions")
+    page.locator("#in-resolve-ask-yes").click()
+    expect(dialog).to_be_hidden()
     expect(page.locator("#in-message")).to_have_text(f"Resolved incident #{n} and {active} exceptions")
     expect(page.locator("#in-title .badge")).to_have_text("resolved")
     expect(page.locator("#in-resolve")).to_be_disabled()
