@@ -76,3 +76,16 @@ def test_buttons_follow_the_services_refusals_and_messages_say_what_happened() -
     assert ib.action_message(done) == "Resolved incident #4 and 298 exceptions"
     acked = IncidentResult(4, IncidentAction.ACK, {}, {"status": "acknowledged", "owner": "dana"})
     assert ib.action_message(acked) == "Acknowledged incident #4; owner dana"
+
+
+def test_resolve_confirmation_says_what_closes_with_it() -> None:
+    title, body, yes = ib.resolve_confirmation(ROW, resolution="  D365 back after failover ")
+    assert title == "Resolve incident #4: Dynamics 365 unavailable?"
+    assert text(body) == (
+        "Its 298 open exceptions across 4 flows close with it: 1,250 orders, $48,210 at risk. Each is audited "
+        "under your name; reopening one brings it back. Resolution: D365 back after failover"
+    )
+    assert yes == "Resolve with 298 open exceptions"
+    one = {**ROW, "active_exceptions": 1}
+    _title, quiet, yes_one = ib.resolve_confirmation(one, resolution=None)
+    assert yes_one == "Resolve with 1 open exception" and text(quiet).endswith("No resolution note given.")
