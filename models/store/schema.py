@@ -64,7 +64,7 @@ def _upgrade_postgres(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     with engine.begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        _xact_lock(conn, MIGRATION_LOCK)
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
         if schema_version(conn) is None:
@@ -76,13 +76,18 @@ def serialize_config_sync(conn: Connection) -> None:
     PostgreSQL they take turns (a transaction-level advisory lock, freed at commit) instead of one
     failing on a duplicate key. Embedded DuckDB has one process by construction."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CONFIG_SYNC_LOCK})
+        _xact_lock(conn, CONFIG_SYNC_LOCK)
+
+
+def _xact_lock(conn: Connection, key: int) -> None:
+    """Wait for PostgreSQL's transaction-level advisory lock ``key``; it is freed at commit or rollback."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def drop_postgres_schema(engine: Engine) -> None:
     """Drop every Flowwatch table, sequence and function, and Alembic's version (``seed --fresh``)."""
     with engine.begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        _xact_lock(conn, MIGRATION_LOCK)
         metadata.drop_all(conn)
         conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         conn.exec_driver_sql("DROP FUNCTION IF EXISTS fw_json_text(text, text), fw_json_decimal(text, text[])")
