@@ -29,13 +29,14 @@ from tests.live_server import free_port
 EVENT_BATCH = 10_000
 
 
-def _event_bodies(batches: int) -> list[bytes]:
+def _event_bodies(batches: int, prefix: str = "bench") -> list[bytes]:
+    """``batches`` NDJSON bodies of ``EVENT_BATCH`` order.created events, ids ``<prefix>-<body>-<line>``."""
     bodies = []
     for b in range(batches):
         lines = [
             orjson.dumps(
                 {
-                    "event_id": f"bench-{b}-{i}",
+                    "event_id": f"{prefix}-{b}-{i}",
                     "correlation_id": f"SHP-{b * EVENT_BATCH + i}",
                     "event_type": "order.created",
                     "source": "shopify",

@@ -33,7 +33,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bench.ingest import EVENT_BATCH, _committed, _event_bodies, _post_all, _start_server
+from bench.ingest import EVENT_BATCH, _committed, _event_bodies, _post_all, _start_server, _wait_committed
 from bench.queries import ANCHOR, _quiet
 from bench.results import Run, latency, pct, plain, throughput
 from bench.synthetic import days, load
@@ -100,20 +100,15 @@ def _http_ingest(db_url: str, folder: Path, bodies: list[bytes], replicas: int) 
         for sender in senders:
             sender.join()
         for url, start, share in zip(urls, before, shares, strict=True):
-            while _committed(url, "business_events") < start + len(share) * EVENT_BATCH:
-                if time.perf_counter() - began > 600:
-                    raise SystemExit(f"{url} did not commit its share within 10 minutes")
-                time.sleep(0.05)
+            expected = start + len(share) * EVENT_BATCH
+            _wait_committed(url, "business_events", expected, timeout=600)
+            if _committed(url, "business_events") < expected:
+                raise SystemExit(f"{url} did not commit its share within 10 minutes")
         return len(bodies) * EVENT_BATCH / (time.perf_counter() - began)
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=60)
-
-
-def _renamed(bodies: list[bytes], prefix: str) -> list[bytes]:
-    """The same bodies with event ids of their own (the writer drops an id it has seen)."""
-    return [body.replace(b'"event_id":"bench-', b'"event_id":"' + prefix.encode() + b"-") for body in bodies]
 
 
 def main() -> None:
@@ -171,13 +166,14 @@ def main() -> None:
                     note="limit: DuckDB"),
             plain("pg_ingest", "order_facts rows", counts["order_facts"], "rows"),
         )  # fmt: skip
-        bodies = _event_bodies(args.bodies)
-        one = _http_ingest(pg.url.render_as_string(hide_password=False), folder, _renamed(bodies, "r1"), 1)
-        two = _http_ingest(pg.url.render_as_string(hide_password=False), folder, _renamed(bodies, "r2"), 2)
+        pg_url = pg.url.render_as_string(hide_password=False)
+        # each run sends ids of its own: the writer drops an id it has stored
+        one = _http_ingest(pg_url, folder, _event_bodies(args.bodies, prefix="r1"), 1)
+        two = _http_ingest(pg_url, folder, _event_bodies(args.bodies, prefix="r2"), 2)
         copy_rate = EVENT_BATCH / _bare_copy(pg, "business_events", batch)
         run.add(
             throughput("pg_replicas_http", "1 replica, committed events/s", one, "events/s", copy_rate,
-                       note=f"{len(bodies) * EVENT_BATCH:,} NDJSON events over HTTP, 2 clients, into the loaded "
+                       note=f"{args.bodies * EVENT_BATCH:,} NDJSON events over HTTP, 2 clients, into the loaded "
                             "database; limit: bare COPY"),
             throughput("pg_replicas_http", "2 replicas at once, events/s", two, "events/s", 2 * one,
                        note="each replica sent half, 2 clients each; limit: twice one replica (linear scaling)"),
