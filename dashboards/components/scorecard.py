@@ -325,6 +325,10 @@ def system_names(flows: pd.DataFrame) -> dict[str, str]:
     return names
 
 
+#: The KPIs (per flow) :func:`flow_sla_table` shows.
+FLOW_TABLE_KPIS = ("sync_lag", "sla_adherence", "first_pass_sync_success")
+
+
 def flow_sla_table(by_flow: Mapping[str, Any], flows: pd.DataFrame) -> html.Div:
     """Per flow: p95 sync lag against its SLA (the one target there is), SLA adherence and
     first-pass success, each with its change; flows furthest from their SLA first."""

@@ -134,7 +134,7 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
     window = Window.named(period, now=now)
     back = f"/partners?period={period}"
     with ctx.engine.connect() as conn:
-        cards = {c["partner"]: c for c in partner_scorecards(conn, window=window)}
+        cards = {c["partner"]: c for c in partner_scorecards(conn, window=window, engine=ctx.engine)}
         found = cards.get(partner or "")
         if found is None:
             message = html.Section(

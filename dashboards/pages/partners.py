@@ -104,7 +104,7 @@ def _refresh(period: str | None, _tick: int | None) -> tuple[Any, ...]:
     now = ctx.now()
     period = period_of(period)
     with ctx.engine.connect() as conn:
-        cards = partner_scorecards(conn, window=Window.named(period, now=now))
+        cards = partner_scorecards(conn, window=Window.named(period, now=now), engine=ctx.engine)
     return list_tiles(cards, period=period), partner_list(cards, period=period), updated_line(now)
 
 

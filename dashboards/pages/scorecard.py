@@ -20,6 +20,7 @@ from dashboards.app import acting_as, acts, can, current_ctx
 from dashboards.components.charts import aging_figure
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.scorecard import (
+    FLOW_TABLE_KPIS,
     GROUPS,
     confirm_slas,
     flow_sla_table,
@@ -225,8 +226,8 @@ def _refresh_kpis(period: str, group: str, _version: int) -> tuple[Any, ...]:
     window = _window(period)
     ctx = current_ctx()
     with ctx.engine.connect() as conn:
-        totals = kpi_breakdown(conn, window=window)
-        table = totals if group == "total" else kpi_breakdown(conn, window=window, group_by=group)
+        totals = kpi_breakdown(conn, window=window, engine=ctx.engine)
+        table = totals if group == "total" else kpi_breakdown(conn, window=window, group_by=group, engine=ctx.engine)
         exceptions = exception_totals(conn, now=window.until)
         names = system_names(flow_definitions(conn))
         targets = list_targets(conn)
@@ -256,7 +257,7 @@ def _sparklines(slots: list[dict[str, str]], period: str) -> list[Any]:
     trend = _TRENDS.get(key)
     if trend is None:
         with ctx.engine.connect() as conn:
-            trend = kpi_trend(conn, window=window, points=TREND_POINTS[period])
+            trend = kpi_trend(conn, window=window, points=TREND_POINTS[period], engine=ctx.engine)
         for old in [k for k in _TRENDS if k[2] != minute]:  # only the current minute is kept
             _TRENDS.pop(old, None)
         _TRENDS[key] = trend
@@ -272,9 +273,10 @@ def _sparklines(slots: list[dict[str, str]], period: str) -> list[Any]:
 def _refresh_partners(period: str) -> tuple[Any, ...]:
     """Partners and flows are scored per period whatever the KPI grouping."""
     window = _window(period)
-    with current_ctx().engine.connect() as conn:
-        partners = partner_scorecard(conn, window=window, previous=previous_window(window))
-        by_flow = kpi_breakdown(conn, window=window, group_by="flow")
+    engine = current_ctx().engine
+    with engine.connect() as conn:
+        partners = partner_scorecard(conn, window=window, previous=previous_window(window), engine=engine)
+        by_flow = kpi_breakdown(conn, window=window, group_by="flow", only=FLOW_TABLE_KPIS, engine=engine)
         flows = flow_definitions(conn)
     slas = confirm_slas(flows)
     tables = (partner_table(partners, kind, slas) for kind in ("3pl", "supplier"))

@@ -1,15 +1,18 @@
-"""Shared pieces of the query layer: time ranges, aging bands and a DataFrame reader."""
+"""Shared pieces of the query layer: time ranges, aging bands, a DataFrame reader, and reads side by side."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+
+T = TypeVar("T")
 
 #: Aging bands of open exceptions: (label, upper bound in seconds), per DESIGN.md.
 AGING_BANDS: tuple[tuple[str, float], ...] = (
@@ -72,6 +75,25 @@ def read_frame(conn: Connection, sql: str, params: Mapping[str, Any] | None = No
     columns = list(result.keys())
     # Plain tuples: pandas probes SQLAlchemy Row objects one attribute at a time (10x slower).
     return pd.DataFrame.from_records([tuple(row) for row in result], columns=columns, nrows=None)
+
+
+#: Independent reads of one page run two at a time, each on a connection of its own: DuckDB and
+#: psycopg release the GIL while a query runs, so one read's Python (binding, frames) overlaps
+#: another's execution. Measured on 2 cores over every scorecard KPI total of 30 days and the 30
+#: before: 182 ms one at a time, 126 ms two at a time, 127 ms three, 135 ms four.
+_SIDE_BY_SIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reads")
+
+
+def side_by_side(engine: Engine, reads: Sequence[Callable[[Connection], T]]) -> list[T]:
+    """Each read's result, in order, the reads run two at a time. Each sees its own snapshot: right
+    for a page's parts, each shown on its own, not for numbers that must come from one instant.
+    Never call it from inside a read (the pool would wait on itself)."""
+
+    def run(read: Callable[[Connection], T]) -> T:
+        with engine.connect() as conn:
+            return read(conn)
+
+    return list(_SIDE_BY_SIDE.map(run, reads))
 
 
 def json_number(value: Any) -> float | int | None:

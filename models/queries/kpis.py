@@ -12,15 +12,15 @@ starting ``STOCK`` (the ERP could not allocate stock for an order the storefront
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from models.enums import SYSTEM_ACTORS, Action, ReplayStatus
-from models.queries.common import Window, json_number, read_frame
+from models.queries.common import Window, json_number, read_frame, side_by_side
 from models.queries.scorecard import partner_scorecard
 from models.queries.steps import (
     ORDER_STEP_BY_KEY,
@@ -267,11 +267,13 @@ def _judged_orders(conn: Connection, group: str | None) -> str:
             {slas}
         ),
         short AS (
-            SELECT DISTINCT e.correlation_id FROM business_events e
-            WHERE e.occurred_at < :until AND e.correlation_id IN (SELECT correlation_id FROM o)
-              AND ((e.event_type = 'order.accepted' AND e.status <> 'ok'
-                    AND e.error_code LIKE '{OVERSELL_CODE_PREFIX}%')
-                   OR (e.event_type = 'order.held' AND e.status = 'ok' AND {reason} = '{STOCK_HOLD_REASON}'))
+            SELECT e.correlation_id FROM business_events e
+            WHERE e.event_type = 'order.accepted' AND e.status <> 'ok' AND e.error_code LIKE '{OVERSELL_CODE_PREFIX}%'
+              AND e.occurred_at < :until AND e.correlation_id IN (SELECT correlation_id FROM o)
+            UNION
+            SELECT e.correlation_id FROM business_events e
+            WHERE e.event_type = 'order.held' AND e.status = 'ok' AND e.occurred_at < :until
+              AND e.correlation_id IN (SELECT correlation_id FROM o) AND {reason} = '{STOCK_HOLD_REASON}'
         ),
         returned AS (
             SELECT DISTINCT e.correlation_id FROM business_events e
@@ -324,6 +326,9 @@ def perfect_order_rate(conn: Connection, window: Window, group: str | None) -> p
     - **documents right**: every message of the order was accepted first time (``failures`` 0)
       and no delivery-failure exception (``delivery_failed``, ``dead_letter``,
       ``retries_exhausted``) names it.
+
+    OTIF (on time in full, column ``otif``) is the share of the same decided orders that were on
+    time and in full: the first two components, in the same pass over the orders.
     """
     return read_frame(
         conn,
@@ -331,22 +336,8 @@ def perfect_order_rate(conn: Connection, window: Window, group: str | None) -> p
         SELECT grp, count(*) AS n,
                {_share("on_time AND in_full AND damage_free AND documents_right")} AS share,
                {_share("on_time")} AS on_time, {_share("in_full")} AS in_full,
-               {_share("damage_free")} AS damage_free, {_share("documents_right")} AS documents_right
-        FROM ({_judged_orders(conn, group)}) j
-        WHERE decided
-        GROUP BY grp ORDER BY grp
-        """,
-        {"since": window.since, "until": window.until},
-    )
-
-
-def otif(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
-    """On time in full: share of decided orders dispatched by their promised ship-by with no stock
-    shortfall (the first two components of :func:`perfect_order_rate`, same orders)."""
-    return read_frame(
-        conn,
-        f"""
-        SELECT grp, count(*) AS n, {_share("on_time AND in_full")} AS share
+               {_share("damage_free")} AS damage_free, {_share("documents_right")} AS documents_right,
+               {_share("on_time AND in_full")} AS otif
         FROM ({_judged_orders(conn, group)}) j
         WHERE decided
         GROUP BY grp ORDER BY grp
@@ -424,8 +415,8 @@ KPIS: tuple[Kpi, ...] = (
         (Metric("manual_intervention_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
     Kpi("perfect_order_rate", "Perfect order rate", perfect_order_rate,
         (Metric("perfect_order_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
-    Kpi("otif", "On time in full (OTIF)", otif,
-        (Metric("otif_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
+    Kpi("otif", "On time in full (OTIF)", perfect_order_rate,
+        (Metric("otif_rate", "otif", "ratio"),), (None, "channel", "erp", "fulfiller")),
     Kpi("on_time_shipment", "On-time shipment rate", on_time_shipment_rate,
         (Metric("on_time_shipment_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
     Kpi("inventory_sync_delay", "Inventory sync delay (adjusted → published)",
@@ -448,14 +439,45 @@ def previous_window(window: Window) -> Window:
     return Window(window.since - span, window.since, window.bucket_seconds)
 
 
-def kpi_frame(conn: Connection, kpi: Kpi, window: Window, group: str | None) -> pd.DataFrame:
-    """One KPI for the period and the previous one: ``grp, n, previous_n`` and per metric
-    ``<metric>``, ``<metric>__previous``."""
-    now = kpi.compute(conn, window, group)
-    before = kpi.compute(conn, previous_window(window), group)
-    columns = ["grp", "n", *(m.column for m in kpi.metrics)]
-    merged = now[columns].merge(before[columns], on="grp", how="outer", suffixes=("", "__previous"))
-    return merged.rename(columns={"n__previous": "previous_n"})
+#: KPI frames already computed in one report, keyed (query, window, group): KPIs that share a query
+#: (perfect order rate and OTIF) run it once.
+Computed = dict[tuple[Compute, Window, str | None], list[dict[str, Any]]]
+
+
+def _prefetch(engine: Engine, jobs: Iterable[tuple[Compute, Window, str | None]]) -> Computed:
+    """Each distinct KPI query of ``jobs``, run :func:`side_by_side`."""
+    unique = list(dict.fromkeys(jobs))
+
+    def read(job: tuple[Compute, Window, str | None]) -> Callable[[Connection], list[dict[str, Any]]]:
+        compute, window, group = job
+        return lambda conn: compute(conn, window, group).to_dict("records")
+
+    return dict(zip(unique, side_by_side(engine, [read(job) for job in unique]), strict=True))
+
+
+def kpi_records(
+    conn: Connection, kpi: Kpi, window: Window, group: str | None, computed: Computed | None = None
+) -> list[dict[str, Any]]:
+    """One KPI for the period and the previous one, a row per group (groups of either period,
+    ordered, the total's None last): ``grp, n, previous_n`` and per metric ``<metric>``,
+    ``<metric>__previous``."""
+    memo: Computed = {} if computed is None else computed
+
+    def rows(w: Window) -> dict[Any, dict[str, Any]]:
+        key = (kpi.compute, w, group)
+        if key not in memo:
+            memo[key] = kpi.compute(conn, w, group).to_dict("records")
+        return {None if pd.isna(r["grp"]) else r["grp"]: r for r in memo[key]}
+
+    now, before = rows(window), rows(previous_window(window))
+    merged = []
+    for grp in sorted(now.keys() | before.keys(), key=lambda g: (g is None, str(g))):
+        current, previous = now.get(grp, {}), before.get(grp, {})
+        row = {"grp": grp, "n": current.get("n"), "previous_n": previous.get("n")}
+        for m in kpi.metrics:
+            row[m.column], row[f"{m.column}__previous"] = current.get(m.column), previous.get(m.column)
+        merged.append(row)
+    return merged
 
 
 def kpi_report(conn: Connection, *, window: Window, group_by: str | None = None) -> dict[str, Any]:
@@ -475,12 +497,13 @@ def kpi_report(conn: Connection, *, window: Window, group_by: str | None = None)
         "kpis": [],
         "not_applicable": [],
     }
+    computed: Computed = {}
     for kpi in KPIS:
         group = group_by if group_by is not None else kpi.dimensions[0]
         if group not in kpi.dimensions:
             report["not_applicable"].append(kpi.name)
             continue
-        frame = kpi_frame(conn, kpi, window, group)
+        records = kpi_records(conn, kpi, window, group, computed)
         for metric in kpi.metrics:
             report["kpis"].append(
                 {
@@ -488,7 +511,7 @@ def kpi_report(conn: Connection, *, window: Window, group_by: str | None = None)
                     "label": kpi.label,
                     "unit": metric.unit,
                     "group_by": group,
-                    "rows": [_row(r, metric.column) for r in frame.to_dict("records")],
+                    "rows": [_row(r, metric.column) for r in records],
                 }
             )
     report["scorecard"] = partner_scorecard(conn, window=window, previous=before)
@@ -500,7 +523,7 @@ def _row(record: dict[str, Any], column: str) -> dict[str, Any]:
     value, previous = json_number(record[column]), json_number(record[f"{column}__previous"])
     change = None if value is None or previous is None else value - previous
     return {
-        "group": None if pd.isna(record["grp"]) else record["grp"],
+        "group": record["grp"],
         "value": value,
         "previous": previous,
         "change": change,
@@ -510,21 +533,38 @@ def _row(record: dict[str, Any], column: str) -> dict[str, Any]:
     }
 
 
-def kpi_breakdown(conn: Connection, *, window: Window, group_by: str | None = None) -> dict[str, Any]:
-    """Every KPI for ``window`` and the previous period as one total (``group_by`` None) or per
-    group, without the partner scorecard: a scorecard's headline and comparison rows.
+def kpi_breakdown(
+    conn: Connection,
+    *,
+    window: Window,
+    group_by: str | None = None,
+    only: tuple[str, ...] | None = None,
+    engine: Engine | None = None,
+) -> dict[str, Any]:
+    """Every KPI (or the KPIs named in ``only``) for ``window`` and the previous period as one total
+    (``group_by`` None) or per group, without the partner scorecard: a scorecard's headline and
+    comparison rows. With ``engine`` the queries run :func:`~models.queries.common.side_by_side`.
 
     Unlike :func:`kpi_report`, None means the all-up value, so KPIs that only exist per flow
     (sync lag) are ``not_applicable`` there rather than silently broken down.
     """
     if group_by is not None and group_by not in DIMENSIONS:
         raise ValueError(f"unknown group_by {group_by!r}; allowed: {', '.join(DIMENSIONS)}")
+    unknown = sorted(set(only or ()) - KPI_BY_NAME.keys())
+    if unknown:
+        raise ValueError(f"unknown KPI {', '.join(unknown)}; allowed: {', '.join(KPI_BY_NAME)}")
     out: dict[str, Any] = {"group_by": group_by, "kpis": [], "not_applicable": []}
-    for kpi in KPIS:
-        if group_by not in kpi.dimensions:
+    asked = KPIS if only is None else tuple(KPI_BY_NAME[name] for name in only)
+    applicable = [kpi for kpi in asked if group_by in kpi.dimensions]
+    windows = (window, previous_window(window))
+    computed = (
+        {} if engine is None else _prefetch(engine, [(k.compute, w, group_by) for k in applicable for w in windows])
+    )
+    for kpi in asked:
+        if kpi not in applicable:
             out["not_applicable"].append(kpi.name)
             continue
-        records = kpi_frame(conn, kpi, window, group_by).to_dict("records")
+        records = kpi_records(conn, kpi, window, group_by, computed)
         out["kpis"] += [
             {"kpi": m.name, "label": kpi.label, "unit": m.unit, "group_by": group_by,
              "rows": [_row(r, m.column) for r in records]}
@@ -533,22 +573,30 @@ def kpi_breakdown(conn: Connection, *, window: Window, group_by: str | None = No
     return out
 
 
-def kpi_trend(conn: Connection, *, window: Window, points: int) -> dict[str, list[float | None]]:
+def kpi_trend(
+    conn: Connection, *, window: Window, points: int, engine: Engine | None = None
+) -> dict[str, list[float | None]]:
     """Every KPI metric that has a total, over ``points`` equal slices of ``window`` (oldest first):
-    the scorecard's sparklines, each slice computed by the KPI's own definition."""
+    the scorecard's sparklines, each slice computed by the KPI's own definition (with ``engine``,
+    :func:`~models.queries.common.side_by_side`)."""
     if points < 2:
         raise ValueError("a trend needs at least 2 points")
     step = (window.until - window.since) / points
     slices = [Window(window.since + step * i, window.since + step * (i + 1), window.bucket_seconds)
               for i in range(points)]  # fmt: skip
+    totals = [kpi for kpi in KPIS if None in kpi.dimensions]
+    jobs = [(kpi.compute, w, None) for kpi in totals for w in slices]
+    computed = _prefetch(engine, jobs) if engine is not None else {}
+    for job in jobs:
+        if job not in computed:
+            computed[job] = job[0](conn, job[1], None).to_dict("records")
     trend: dict[str, list[float | None]] = {}
-    for kpi in KPIS:
-        if None not in kpi.dimensions:
-            continue
-        frames = [kpi.compute(conn, w, None) for w in slices]
+    for kpi in totals:
         for m in kpi.metrics:
             zero = 0.0 if m.unit == "orders" else None  # a count with no rows counted nothing
-            trend[m.name] = [json_number(f[m.column].iloc[0]) if len(f) else zero for f in frames]
+            trend[m.name] = [
+                json_number(rows[0][m.column]) if (rows := computed[kpi.compute, w, None]) else zero for w in slices
+            ]
     return trend
 
 

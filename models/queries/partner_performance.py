@@ -43,10 +43,10 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from models.enums import ACTIVE_SQL
-from models.queries.common import SEVERITIES, Window, json_number, read_frame, severity_rank
+from models.queries.common import SEVERITIES, Window, json_number, read_frame, severity_rank, side_by_side
 from models.queries.kpis import KPI_BY_NAME, previous_window
 from models.queries.scorecard import CONFIRMS, partner_scorecard
 from models.store.dialect import seconds_between
@@ -167,12 +167,17 @@ def _period_extras(conn: Connection, window: Window) -> dict[tuple[str, str], An
 _COUNTED = ("orders_handled", "exceptions_opened")
 
 
-def partner_scorecards(conn: Connection, *, window: Window) -> list[dict[str, Any]]:
+def partner_scorecards(conn: Connection, *, window: Window, engine: Engine | None = None) -> list[dict[str, Any]]:
     """One row per partner: identity, every measure it has (``value``, ``previous``, ``change``)
-    over ``window`` and the period before, and its open exceptions now."""
+    over ``window`` and the period before, and its open exceptions now (with ``engine``, the
+    periods read :func:`~models.queries.common.side_by_side`)."""
     previous = previous_window(window)
-    base = {row["partner"]: row["metrics"] for row in partner_scorecard(conn, window=window, previous=previous)}
-    now, before = _period_extras(conn, window), _period_extras(conn, previous)
+    scored = partner_scorecard(conn, window=window, previous=previous, engine=engine)
+    base = {row["partner"]: row["metrics"] for row in scored}
+    if engine is None:
+        now, before = _period_extras(conn, window), _period_extras(conn, previous)
+    else:
+        now, before = side_by_side(engine, [lambda c: _period_extras(c, window), lambda c: _period_extras(c, previous)])
     opened = open_exceptions(conn).set_index("grp")
     rows = []
     for p in partners(conn):

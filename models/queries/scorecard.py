@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from models.queries.common import Window, json_number, read_frame
+from models.queries.common import Window, json_number, read_frame, side_by_side
 from models.queries.steps import partner_expr, step_lag_percentiles
 from models.store.dialect import seconds_between
 
@@ -104,12 +104,18 @@ def _period(conn: Connection, window: Window) -> dict[tuple[str, str], Any]:
     return values
 
 
-def partner_scorecard(conn: Connection, *, window: Window, previous: Window) -> list[dict[str, Any]]:
-    """One row per 3PL and supplier: each metric's value, previous value and change."""
+def partner_scorecard(
+    conn: Connection, *, window: Window, previous: Window, engine: Engine | None = None
+) -> list[dict[str, Any]]:
+    """One row per 3PL and supplier: each metric's value, previous value and change (with
+    ``engine``, the two periods read :func:`~models.queries.common.side_by_side`)."""
     partners = read_frame(
         conn, "SELECT system_id, name, kind FROM systems WHERE kind IN ('3pl', 'supplier') ORDER BY kind, system_id"
     )
-    now, before = _period(conn, window), _period(conn, previous)
+    if engine is None:
+        now, before = _period(conn, window), _period(conn, previous)
+    else:
+        now, before = side_by_side(engine, [lambda c: _period(c, window), lambda c: _period(c, previous)])
     rows = []
     for p in partners.itertuples():
         metrics = {}

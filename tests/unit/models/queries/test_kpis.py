@@ -390,9 +390,9 @@ def test_perfect_order_rate_counts_each_order_on_four_components(scor_db) -> Non
 
 
 def test_otif(scor_db) -> None:  # type: ignore[no-untyped-def]
-    frame = _frame(scor_db, "otif", None)
+    frame = _frame(scor_db, "otif", None)  # the perfect order query's otif column
     # on time and in full: O1, O4, O5, O9 of the 8 decided
-    assert (frame.loc[None, "n"], frame.loc[None, "share"]) == (8, pytest.approx(4 / 8))
+    assert (frame.loc[None, "n"], frame.loc[None, "otif"]) == (8, pytest.approx(4 / 8))
 
 
 def test_on_time_shipment_rate(scor_db) -> None:  # type: ignore[no-untyped-def]
@@ -416,6 +416,20 @@ def test_trend_is_each_kpi_over_equal_slices(db) -> None:  # type: ignore[no-unt
     assert trend["order_cycle_time_p50_hours"] == [pytest.approx(14.0), None]
     assert trend["oversell_incidents"] == [1.0, 0.0]  # A7's STOCK failure at 09:00; none after: 0, not unknown
     assert "sync_lag_p50_seconds" not in trend  # no total: each flow's SLA is its target
+
+
+def test_side_by_side_queries_give_the_sequential_numbers(db) -> None:  # type: ignore[no-untyped-def]
+    """The scorecard runs its KPI queries two at a time on connections of their own: same numbers."""
+    with db.connect() as conn:
+        alone = k.kpi_breakdown(conn, window=W, group_by="channel")
+        side = k.kpi_breakdown(conn, window=W, group_by="channel", engine=db)
+        trend_alone = k.kpi_trend(conn, window=W, points=2)
+        trend_side = k.kpi_trend(conn, window=W, points=2, engine=db)
+    assert side == alone
+    assert trend_side == trend_alone
+    cycle = next(x for x in side["kpis"] if x["kpi"] == "order_cycle_time_p50_hours")
+    assert {r["group"]: r["n"] for r in cycle["rows"]}, "the fixture has orders: a comparison of nothing proves nothing"
+    assert trend_side["order_cycle_time_p50_hours"] == [pytest.approx(14.0), None]
 
 
 def test_perfect_order_components_now_and_before(scor_db) -> None:  # type: ignore[no-untyped-def]

@@ -153,7 +153,10 @@ def test_exceptions_opened_in_the_period_and_open_now(db: Engine) -> None:
 
 def test_scorecards_per_partner_with_the_previous_period(db: Engine) -> None:
     with db.connect() as conn:
-        cards = {c["partner"]: c for c in partner_scorecards(conn, window=W)}
+        alone = partner_scorecards(conn, window=W)
+        side = partner_scorecards(conn, window=W, engine=db)
+    assert side == alone, "the two periods read side by side (as the pages do) give the same rows"
+    cards = {c["partner"]: c for c in side}
     assert list(cards) == ["tpl", "tpl2", "sup"]
     tpl = cards["tpl"]["measures"]
     assert set(tpl) == {m.name for m in MEASURES if "3pl" in m.kinds}

@@ -83,6 +83,18 @@ def test_kpi_breakdown_per_channel_lists_kpis_without_that_grouping(db: Engine) 
     assert {"sync_lag", "sla_adherence", "mttr"} <= set(report["not_applicable"])
 
 
+def test_kpi_breakdown_of_named_kpis_only(db: Engine) -> None:
+    with db.connect() as conn:
+        full = kpi_breakdown(conn, window=W, group_by="flow")
+        some = kpi_breakdown(conn, window=W, group_by="flow", only=("sla_adherence", "sync_lag"))
+        with pytest.raises(ValueError, match="unknown KPI colour; allowed: order_cycle_time"):
+            kpi_breakdown(conn, window=W, only=("sla_adherence", "colour"))
+    assert [k["kpi"] for k in some["kpis"]] == ["sla_adherence", "sync_lag_p50_seconds", "sync_lag_p95_seconds"]
+    assert all(k in full["kpis"] for k in some["kpis"]), "the same rows as in the whole breakdown"
+    adherence = {r["group"]: r["value"] for r in some["kpis"][0]["rows"]}
+    assert adherence["shop-erp"] == pytest.approx(1 / 2)  # 600 s within 900 s, 1800 s beyond
+
+
 def test_flow_exceptions_most_severe_then_oldest_with_their_orders(db: Engine) -> None:
     with db.connect() as conn:
         frame = flow_exceptions(conn, flow_id="shop-erp", now=NOW, orders=2)
