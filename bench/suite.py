@@ -313,12 +313,12 @@ def overview_and_detection(run: Run, engine: sa.Engine) -> None:
     """The overview KPIs (24 h) beside a bare read of the rollup, and one detection pass."""
     day = Window.named("24h", now=ANCHOR)
     with engine.connect() as conn:
-        flow, bare = _paired(lambda _: overview(conn, now=ANCHOR, window=day),
+        flow, bare = _paired(lambda _: overview(conn, now=ANCHOR, window=day, engine=engine),
                              lambda _: _bare_rollup(conn, day.since), ["24h"] * 12)  # fmt: skip
     flow, bare = flow[2:], bare[2:]  # the first two warm the caches
     run.add(
         latency("overview_kpis", "24 h, median", statistics.median(flow), "ms", statistics.median(bare),
-                note="limit: one bare pass over order_facts"),
+                note="as the API reads it (six reads, two at a time); limit: one bare pass over order_facts"),
         latency("overview_kpis", "24 h, p95", pct(flow, 95), "ms", pct(bare, 95), target="≤ 50 ms at 10M"),
     )  # fmt: skip
     with engine.begin() as conn:
@@ -345,26 +345,30 @@ def preloaded(run: Run, bodies: list[bytes], empty_rate: float, db: Path, orders
                            note="the same bodies into the loaded database; limit: the empty-DB rate"))  # fmt: skip
         with httpx.Client(base_url=url, timeout=30) as client:
             client.get(f"/api/v1/orders/{orders[0]}").raise_for_status()
-            http = []
-            for key in orders:
-                began = time.perf_counter()
-                client.get(f"/api/v1/orders/{key}").raise_for_status()
-                http.append((time.perf_counter() - began) * 1000)
-            hz = []
-            for _ in orders:
-                began = time.perf_counter()
-                client.get("/healthz").raise_for_status()
-                hz.append((time.perf_counter() - began) * 1000)
+            look_up = [lambda k=key: client.get(f"/api/v1/orders/{k}").raise_for_status() for key in orders]
+            first, warm = ([_timed(call) for call in look_up] for _ in range(2))
+            hz = [_timed(lambda: client.get("/healthz").raise_for_status()) for _ in orders]
         floor = bare_ms + statistics.median(hz)
         run.add(
-            latency("order_timeline_http", "GET /orders/{id} (median)", statistics.median(http), "ms", floor,
+            latency("order_timeline_http", "GET /orders/{id}, first look-up (median)", statistics.median(first), "ms",
+                    floor, note="each order's first look-up since the server started: DuckDB reads its index "
+                                "nodes and row groups from the file"),
+            latency("order_timeline_http", "GET /orders/{id}, warm (median)", statistics.median(warm), "ms", floor,
                     target="≤ 8 ms, ≥ 0.8 of the limit",
-                    note="limit: the bare indexed reads + an HTTP round trip (GET /healthz)"),
-            latency("order_timeline_http", "GET /orders/{id} (p95)", pct(http, 95), "ms", floor, target="≤ 12 ms"),
+                    note="the same orders again; limit: the bare indexed reads + an HTTP round trip (GET /healthz)"),
+            latency("order_timeline_http", "GET /orders/{id}, warm (p95)", pct(warm, 95), "ms", floor,
+                    target="≤ 12 ms"),
         )  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def _timed(call: Callable[[], object]) -> float:
+    """Milliseconds ``call`` took."""
+    began = time.perf_counter()
+    call()
+    return (time.perf_counter() - began) * 1000
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ def kpi_overview(
         window = Window.named(range_, now=ctx.now())
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
-    return q.overview(conn, now=window.until, window=window)
+    return q.overview(conn, now=window.until, window=window, engine=ctx.engine)
 
 
 @router.get("", response_model=KpiReport, openapi_extra=READ)

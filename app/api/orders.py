@@ -49,4 +49,4 @@ async def get_order(
 
 def _timeline(engine: Engine, correlation_id: str, full: bool) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        return order_timeline(conn, correlation_id=correlation_id, full=full)
+        return order_timeline(conn, correlation_id=correlation_id, full=full, engine=engine)

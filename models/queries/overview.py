@@ -7,15 +7,24 @@ flight until the confirmation is delivered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from models.enums import ACTIVE_SQL, ACTIVE_STATUSES
-from models.queries.common import SEVERITIES, Window, aging_band_sql, json_number, read_frame, severity_rank
+from models.queries.common import (
+    SEVERITIES,
+    Window,
+    aging_band_sql,
+    json_number,
+    read_frame,
+    severity_rank,
+    side_by_side,
+)
 from models.queries.impact import impact_subquery, money
 from models.queries.scope import ALL, Scope, exception_in_scope, flow_id_in_scope, flow_in_scope, order_in_scope
 from models.queries.steps import order_durations, step_lags_sql, step_params
@@ -225,16 +234,24 @@ def needs_attention(conn: Connection, *, now: datetime, limit: int = 10, scope: 
     return frame.assign(age_hours=age_hours, value_at_risk=frame["value_at_risk"].map(money))
 
 
-def overview(conn: Connection, *, now: datetime, window: Window) -> dict[str, Any]:
-    """Every overview KPI in one JSON-ready dict (the API's /kpis/overview)."""
-    lag = sync_lag_by_flow(conn, window=window)
-    queues = queue_current(conn, now=now)
-    aging = exception_aging(conn, now=now)
+def overview(conn: Connection, *, now: datetime, window: Window, engine: Engine | None = None) -> dict[str, Any]:
+    """Every overview KPI in one JSON-ready dict (the API's /kpis/overview); with ``engine`` its six
+    reads run :func:`~models.queries.common.side_by_side`."""
+    reads: list[Callable[[Connection], Any]] = [
+        lambda c: sync_lag_by_flow(c, window=window),
+        lambda c: queue_current(c, now=now),
+        lambda c: exception_aging(c, now=now),
+        lambda c: order_counts(c, now=now, window=window),
+        lambda c: cycle_time(c, window=window),
+        lambda c: exception_totals(c, now=now),
+    ]
+    done = side_by_side(engine, reads) if engine is not None else [read(conn) for read in reads]
+    lag, queues, aging, orders, cycle, totals = done
     return {
         "as_of": now.isoformat(),
         "window": {"since": window.since.isoformat(), "until": window.until.isoformat()},
-        "orders": order_counts(conn, now=now, window=window),
-        "cycle_time": cycle_time(conn, window=window),
+        "orders": orders,
+        "cycle_time": cycle,
         "sync_lag": [
             {
                 "flow_id": r.flow_id,
@@ -248,7 +265,7 @@ def overview(conn: Connection, *, now: datetime, window: Window) -> dict[str, An
             for r in lag.itertuples()
         ],
         "exceptions": {
-            **exception_totals(conn, now=now),
+            **totals,
             "aging": [
                 {"band": r.band, "severity": r.severity, "exceptions": int(r.exceptions)} for r in aging.itertuples()
             ],

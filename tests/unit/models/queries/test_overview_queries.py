@@ -248,6 +248,8 @@ def test_overview_json_matches_parts(db) -> None:  # type: ignore[no-untyped-def
     engine, _ = db
     with engine.connect() as conn:
         body = q.overview(conn, now=NOW, window=WINDOW)
+        side = q.overview(conn, now=NOW, window=WINDOW, engine=engine)
+    assert side == body, "the six reads side by side (as the API runs them) give the same overview"
     assert body["orders"]["in_flight"] == 2
     assert body["cycle_time"]["p50_hours"] == pytest.approx(12.0)
     assert body["exceptions"]["open_total"] == 6

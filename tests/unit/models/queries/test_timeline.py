@@ -138,6 +138,19 @@ def test_queue_depth_around_each_hop(db) -> None:  # type: ignore[no-untyped-def
 def test_unknown_key_has_no_timeline(db) -> None:  # type: ignore[no-untyped-def]
     with db.connect() as conn:
         assert order_timeline(conn, correlation_id="SHP-9999") is None
+        assert order_timeline(conn, correlation_id="SHP-9999", engine=db) is None
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_reads_side_by_side_give_the_same_timeline(db, full: bool) -> None:  # type: ignore[no-untyped-def]
+    """The API reads spans beside the rest (exceptions, queues, facts, payloads): the same answer."""
+    with db.connect() as conn:
+        alone = order_timeline(conn, correlation_id="SHP-1001", full=full)
+        side = order_timeline(conn, correlation_id="SHP-1001", full=full, engine=db)
+    assert side == alone
+    assert side is not None and side["counts"] == {"events": 5, "spans": 5, "exceptions": 1}
+    payloads = [e.get("payload") for e in side["entries"] if e["type"] == "event"]
+    assert payloads.count("{}") == (5 if full else 1), "the dead-lettered message's payload (every one when full)"
 
 
 @pytest.mark.parametrize(
