@@ -105,7 +105,6 @@ def reconcile(
     keys = first.set_index("correlation_id")
     oks = events[events["status"] == "ok"].drop_duplicates(["correlation_id", "event_type"])
     reached_at = {etype: grp.set_index("correlation_id") for etype, grp in oks.groupby("event_type")}
-    present = set(zip(events["correlation_id"], events["event_type"], strict=True))
 
     day = pd.to_datetime(keys["occurred_at"]).dt.normalize()
     frame = pd.DataFrame({"day": day, "channel": keys["channel"].fillna("unknown")}, index=keys.index)
@@ -122,9 +121,8 @@ def reconcile(
             at = pd.to_datetime(hit["occurred_at"]).reindex(keys.index) if hit is not None else pd.Series(
                 pd.NaT, index=keys.index)  # fmt: skip
             reached = at.notna()
-            excluded = ~reached & pd.Series(
-                [any((k, e) in present for e in stage.unless) for k in keys.index], index=keys.index, dtype=bool
-            )
+            held = events.loc[events["event_type"].isin(stage.unless), "correlation_id"]
+            excluded = ~reached & pd.Series(keys.index.isin(held), index=keys.index)
             waiting = ~reached & ~excluded & prev_at.notna()
             due = prev_at + stage.grace
             missing = waiting & (due <= now)
