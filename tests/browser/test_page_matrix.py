@@ -1,16 +1,18 @@
-"""Every page at two viewports (light) and in the dark theme, in one Chromium against the seeded demo.
+"""Every page at two viewports in both themes, in one Chromium against the seeded demo.
 
-Each page must load with the demo's data, log no console error, never scroll sideways, and leave a
-screenshot in test-artifacts/ (``matrix-<page>-<width>-<theme>.png``: look at them). At 1440 px in the
-light theme each page also goes through axe-core (axe-playwright-python): no serious or critical
-violation (the dark palette's contrast is worked out in tests/unit/dashboards/test_theme.py, which
-keeps axe's second pass out of the suite's time limit). One page per theme is reused across the pages.
+Each page is opened once and then looked at four ways, as a person would change them: at 1024 px,
+widened to 1440 px, switched to the other theme with the top bar's toggle, narrowed back to 1024 px.
+The next page opens in the theme the toggle left (it persists), so the pages alternate which theme
+they open in. Each view must show the demo's data, log no console error, never scroll sideways,
+and leave a screenshot in test-artifacts/ (``matrix-<page>-<width>-<theme>.png``: look at them). At
+1440 px in the light theme each page also goes through axe-core (axe-playwright-python): no serious
+or critical violation (the dark palette's contrast is worked out in tests/unit/dashboards/test_theme.py,
+which keeps axe's second pass out of the suite's time limit).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +22,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from models.queries.partner_performance import partners
 from models.queries.timeline import find_orders
-from tests.browser.conftest import LiveServer, WatchedPage, overflow, settle, watched
+from tests.browser.conftest import LiveServer, overflow, settle, watched
 
 pytestmark = pytest.mark.browser
 
 VIEWPORTS = ((1024, 768), (1440, 900))
 THEMES = ("light", "dark")
-#: The widths each theme is looked at: the dark theme changes colours only (CSS variables; its layout,
-#: overflow included, is the light one's, measured at both widths), so it is loaded at 1440 px.
-WIDTHS = {"light": VIEWPORTS, "dark": VIEWPORTS[1:]}
 AXE_WIDTH = 1440
 #: axe-core's impacts that fail the test (minor and moderate findings are reported, not failed).
 BLOCKING = ("serious", "critical")
@@ -71,18 +70,29 @@ def targets(live_server: LiveServer) -> list[Target]:
     ]
 
 
-@pytest.fixture
-def themed_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[tuple[WatchedPage, str]]:
-    """One page whose browser already chose ``request.param`` (as the toggle would have stored it)."""
-    with watched(browser, width=VIEWPORTS[0][0], height=VIEWPORTS[0][1], theme=request.param) as page:
-        yield page, request.param
-
-
 def _load(page: Page, url: str, target: Target) -> None:
     """Open the page and wait for its data and for every chart on it to be drawn."""
     page.goto(url)
     expect(page.locator(target.ready).first).to_have_text(re.compile(r"\S"))
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].every(p => p._fullLayout)")
+    settle(page)
+
+
+def _resize(page: Page, width: int, height: int) -> None:
+    """Change the window's size and wait for the responsive charts to have followed it."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot')]
+                   .filter(p => p._context && p._context.responsive && p.offsetParent !== null)
+                   .every(p => Math.abs(p._fullLayout.width - p.getBoundingClientRect().width) < 2)"""
+    )
+    settle(page)
+
+
+def _toggle_theme(page: Page, to: str) -> None:
+    """Switch the theme with the top bar's toggle, as a person would."""
+    page.locator("#fw-theme-toggle").click()
+    page.wait_for_function(f"() => (document.documentElement.dataset.theme || 'light') === '{to}'")
     settle(page)
 
 
@@ -96,24 +106,35 @@ def _axe_findings(page: Page) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("themed_page", THEMES, indirect=True)
-def test_every_page_at_both_widths(
-    live_server: LiveServer, targets: list[Target], themed_page: tuple[WatchedPage, str], artifacts: Path
+def test_every_page_at_both_widths_in_both_themes(
+    live_server: LiveServer, targets: list[Target], browser: Browser, artifacts: Path
 ) -> None:
-    watched, theme = themed_page
-    page = watched.page
     problems: list[str] = []
-    for width, height in WIDTHS[theme]:
-        page.set_viewport_size({"width": width, "height": height})
-        for target in targets:
-            seen = len(watched.errors)
-            _load(page, f"{live_server.url}{target.path}", target)
+    (narrow, wide), theme = VIEWPORTS, THEMES[0]
+    # No stored theme to start with: a first visit opens light, and from then on only the toggle decides.
+    with watched(browser, width=narrow[0], height=narrow[1]) as watched_page:
+        page = watched_page.page
+
+        def look(target: Target, width: int) -> None:
             where = f"{target.name} at {width}px, {theme}"
             assert page.evaluate("document.documentElement.dataset.theme || 'light'") == theme, where
             if (over := overflow(page)) > 0:
                 problems.append(f"{where}: scrolls {over}px sideways")
-            problems += [f"{where}: {e}" for e in watched.errors[seen:]]
             page.screenshot(path=str(artifacts / f"matrix-{target.name}-{width}-{theme}.png"), full_page=True)
             if width == AXE_WIDTH and theme == "light":
-                problems += [f"{where}: axe {f}" for f in _axe_findings(page)]
+                problems.extend(f"{where}: axe {f}" for f in _axe_findings(page))
+
+        for target in targets:
+            seen = len(watched_page.errors)
+            _load(page, f"{live_server.url}{target.path}", target)
+            look(target, narrow[0])
+            _resize(page, *wide)
+            look(target, wide[0])
+            theme = THEMES[1 - THEMES.index(theme)]
+            _toggle_theme(page, theme)
+            look(target, wide[0])
+            _resize(page, *narrow)
+            look(target, narrow[0])
+            problems += [f"{target.name}: {e}" for e in watched_page.errors[seen:]]
+        watched_page.errors.clear()  # reported above, page by page
     assert problems == [], "\n".join(problems)
