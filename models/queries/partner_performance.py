@@ -153,13 +153,13 @@ def open_exceptions(conn: Connection) -> pd.DataFrame:
 def _period_extras(conn: Connection, window: Window) -> dict[tuple[str, str], Any]:
     """This module's measures for one period, keyed (partner, measure)."""
     values: dict[tuple[str, str], Any] = {}
-    for grp, q50 in zip(*(ack_cycle_time(conn, window)[c] for c in ("grp", "q50")), strict=True):
-        values[grp, "ack_cycle_time_p50_hours"] = json_number(q50)
-    for grp, n, value in zip(*(orders_handled(conn, window)[c] for c in ("grp", "n", "value")), strict=True):
-        values[grp, "orders_handled"] = int(n)
-        values[grp, "value_handled"] = None if json_number(value) is None else float(value)
-    for grp, n in zip(*(exceptions_opened(conn, window)[c] for c in ("grp", "n")), strict=True):
-        values[grp, "exceptions_opened"] = int(n)
+    for row in ack_cycle_time(conn, window).to_dict("records"):
+        values[row["grp"], "ack_cycle_time_p50_hours"] = json_number(row["q50"])
+    for row in orders_handled(conn, window).to_dict("records"):
+        values[row["grp"], "orders_handled"] = int(row["n"])
+        values[row["grp"], "value_handled"] = None if json_number(row["value"]) is None else float(row["value"])
+    for row in exceptions_opened(conn, window).to_dict("records"):
+        values[row["grp"], "exceptions_opened"] = int(row["n"])
     return values
 
 
