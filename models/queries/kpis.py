@@ -443,7 +443,7 @@ def previous_window(window: Window) -> Window:
 
 
 #: KPI frames already computed in one report, keyed (query, window, group): KPIs that share a query
-#: (perfect order rate and OTIF) run it once.
+#: (perfect order rate and OTIF; SLA adherence and sync lag) run it once.
 Computed = dict[tuple[Compute, Window, str | None], list[dict[str, Any]]]
 
 

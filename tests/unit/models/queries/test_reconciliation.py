@@ -40,6 +40,12 @@ ORDERS = [
     ("G", [ev("G", "order.created", D10 + 11 * H + 30 * M)]),  # within its 60 min grace
     ("H", [ev("H", "order.created", D10 + 10 * H), ev("H", "order.accepted", D10 + 10 * H + M)]),
     ("Z", [ev("Z", "order.created", D9 - H)]),  # the day before the window
+    # First tried the day before (failed), again in the window: its first attempt decides, so it is not counted.
+    ("Y", [ev("Y", "order.created", D9 - 2 * H, status="failed"), ev("Y", "order.created", D9 + 10 * H)]),
+    # Accepted on the second attempt, then accepted again; never released: its gap's source is the first ok one.
+    ("W", [ev("W", "order.created", D9 + 10 * H), ev("W", "order.accepted", D9 + 10 * H + 2 * M, status="failed"),
+           ev("W", "order.accepted", D9 + 10 * H + 6 * M),
+           event("W", "order.accepted", D9 + 10 * H + 7 * M, channel="shop", flow_id=FLOW, event_id="W-again")]),
 ]  # fmt: skip
 
 
@@ -71,9 +77,9 @@ def test_counts_per_day_channel_and_stage_and_the_missing_keys(db) -> None:  # t
         ("03-09", "b2b", "erp"): (1, 0, 0, 0),
         ("03-09", "b2b", "released"): (1, 0, 0, 0),
         ("03-09", "b2b", "shipped"): (0, 0, 1, 0),  # released 05:00 today, 48 h grace
-        ("03-09", "shop", "storefront"): (5, 0, 0, 0),  # A B C D E
-        ("03-09", "shop", "erp"): (2, 2, 0, 1),  # A E reached; B D missing; C cancelled
-        ("03-09", "shop", "released"): (1, 0, 0, 2),  # A; C cancelled, E held
+        ("03-09", "shop", "storefront"): (6, 0, 0, 0),  # A B C D E W (not Y: first tried the day before)
+        ("03-09", "shop", "erp"): (3, 2, 0, 1),  # A E W reached; B D missing; C cancelled
+        ("03-09", "shop", "released"): (1, 1, 0, 2),  # A; W missing (due 18:06); C cancelled, E held
         ("03-09", "shop", "shipped"): (1, 0, 0, 2),
         ("03-10", "shop", "storefront"): (2, 0, 0, 0),  # G H
         ("03-10", "shop", "erp"): (1, 0, 1, 0),  # H; G created 30 min ago
@@ -81,11 +87,11 @@ def test_counts_per_day_channel_and_stage_and_the_missing_keys(db) -> None:  # t
         ("03-10", "shop", "shipped"): (0, 0, 0, 0),
     }
     gaps = result.gaps
-    assert list(gaps["correlation_id"]) == ["B", "D"]
-    assert set(gaps["stage"]) == {"erp"} and list(gaps["source_event_id"]) == [
-        "B-order.created-ok", "D-order.created-failed",
+    assert list(gaps["correlation_id"]) == ["B", "D", "W"]
+    assert list(gaps["stage"]) == ["erp", "erp", "released"] and list(gaps["source_event_id"]) == [
+        "B-order.created-ok", "D-order.created-failed", "W-order.accepted-ok",
     ]  # fmt: skip
-    assert list(gaps["due_at"]) == [D9 + 11 * H, D9 + 11 * H]
+    assert list(gaps["due_at"]) == [D9 + 11 * H, D9 + 11 * H, D9 + 18 * H + 6 * M]
     with engine.connect() as conn:
         b2b = reconcile(conn, since=D9, until=NOW, now=NOW, channel="b2b")
     assert set(b2b.funnel["channel"]) == {"b2b"} and b2b.gaps.empty
@@ -100,8 +106,8 @@ def test_gaps_open_one_exception_per_stage_and_day_with_the_keys(db) -> None:  #
         run_detection(conn, now=NOW, settings=settings)
     with engine.connect() as conn:
         keys = conn.execute(sa.text("SELECT business_key FROM exceptions WHERE kind = 'reconciliation_gap' ORDER BY 1"))
-        # three days are reconciled: Z (8 March) is a gap of its own day
-        assert [k for (k,) in keys] == ["erp/2026-03-08", "erp/2026-03-09"]
+        # three days are reconciled: Z and Y (8 March) are a gap of their own day; W never released
+        assert [k for (k,) in keys] == ["erp/2026-03-08", "erp/2026-03-09", "released/2026-03-09"]
         row = conn.execute(
             sa.text("SELECT * FROM exceptions WHERE business_key = 'erp/2026-03-09'")
         ).mappings().one()  # fmt: skip
