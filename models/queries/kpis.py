@@ -238,9 +238,18 @@ def manual_intervention_rate(conn: Connection, window: Window, group: str | None
     )
 
 
+#: The order columns a promise depends on (the systems its steps' flows run between).
+_PROMISE_COLUMNS = ("channel", "erp", "fulfiller")
+#: Joins an order ``o`` to its promise row ``s`` (NULL systems, not yet known, match each other).
+_PROMISE_JOIN = " AND ".join(f"coalesce(s.{c}, '') = coalesce(o.{c}, '')" for c in _PROMISE_COLUMNS)
+
+
 def _promise_sql() -> tuple[str, str]:
-    """The promised ship-by, defined once: a query of each order of ``o`` with the SLA of every step
-    its promise adds up (``<step>_sla``), to be named ``s``, and that sum in seconds over ``s``."""
+    """The promised ship-by, defined once: a query over the orders ``o`` of the SLA of every step its
+    promise adds up (``<step>_sla``) per combination of the order's systems (a promise depends on
+    nothing else, and a few dozen combinations cost less to match to flows than every order: 0.2 s of
+    a week's 386k orders at 10M events), to be named ``s`` and joined by ``_PROMISE_JOIN``; and that
+    sum in seconds over ``s``."""
     steps = [ORDER_STEP_BY_KEY[k] for k in PROMISE_STEPS]
     slas = ", ".join(
         f"max(f.sla_seconds) FILTER (WHERE f.start_event = '{s.start_event}' "
@@ -248,7 +257,11 @@ def _promise_sql() -> tuple[str, str]:
         for s in steps
     )
     joins = " OR ".join(f"({step_flow_join(s)})" for s in steps)
-    query = f"SELECT o.correlation_id, {slas} FROM o JOIN flows f ON {joins} GROUP BY o.correlation_id"
+    systems = ", ".join(f"o.{c}" for c in _PROMISE_COLUMNS)
+    query = (
+        f"SELECT {systems}, {slas} FROM (SELECT DISTINCT {', '.join(_PROMISE_COLUMNS)} FROM o) o "
+        f"JOIN flows f ON {joins} GROUP BY {systems}"
+    )
     return query, " + ".join(f"coalesce(s.{s.key}_sla, 0)" for s in steps)
 
 
@@ -272,16 +285,15 @@ def _judged_orders(conn: Connection, group: str | None) -> str:
         short AS (
             SELECT e.correlation_id FROM business_events e
             WHERE e.event_type = 'order.accepted' AND e.status <> 'ok' AND e.error_code LIKE '{OVERSELL_CODE_PREFIX}%'
-              AND e.occurred_at < :until AND e.correlation_id IN (SELECT correlation_id FROM o)
+              AND e.occurred_at < :until
             UNION
             SELECT e.correlation_id FROM business_events e
             WHERE e.event_type = 'order.held' AND e.status = 'ok' AND e.occurred_at < :until
-              AND e.correlation_id IN (SELECT correlation_id FROM o) AND {reason} = '{STOCK_HOLD_REASON}'
+              AND {reason} = '{STOCK_HOLD_REASON}'
         ),
         returned AS (
             SELECT DISTINCT e.correlation_id FROM business_events e
             WHERE e.event_type = 'return.received' AND e.status = 'ok' AND e.occurred_at < :until
-              AND e.correlation_id IN (SELECT correlation_id FROM o)
         ),
         flagged AS (
             SELECT DISTINCT eo.correlation_id FROM exception_orders eo
@@ -298,7 +310,7 @@ def _judged_orders(conn: Connection, group: str | None) -> str:
                    r.correlation_id IS NULL AS damage_free,
                    o.failures = 0 AND fl.correlation_id IS NULL AS documents_right
             FROM o
-            LEFT JOIN s ON s.correlation_id = o.correlation_id
+            LEFT JOIN s ON {_PROMISE_JOIN}
             LEFT JOIN short sh ON sh.correlation_id = o.correlation_id
             LEFT JOIN returned r ON r.correlation_id = o.correlation_id
             LEFT JOIN flagged fl ON fl.correlation_id = o.correlation_id
@@ -366,7 +378,7 @@ def on_time_shipment_rate(conn: Connection, window: Window, group: str | None) -
         )
         SELECT {grp} AS grp, count(*) AS n,
                {_share(f"{seconds_between(conn, 'o.created_at', 'o.dispatched_at')} <= {promise}")} AS share
-        FROM o LEFT JOIN s ON s.correlation_id = o.correlation_id
+        FROM o LEFT JOIN s ON {_PROMISE_JOIN}
         GROUP BY grp ORDER BY grp
         """,
         {"since": window.since, "until": window.until},
