@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.queries.common import read_frame
@@ -69,54 +71,79 @@ def stages(conn: Connection) -> tuple[Stage, ...]:
 def _keys(conn: Connection, config: tuple[Stage, ...], *, since: datetime, until: datetime, now: datetime,
           channel: str | None) -> pd.DataFrame:  # fmt: skip
     """One row per key whose first first-stage event happened in ``[since, until)``, as received by
-    ``now``: when (``at_<i>``) it reached each stage ``i`` with which event (``event_<i>``, ``flow_<i>``;
-    the first stage's first event of any status, the others' first ok one), its ``channel`` (the first
-    stage event's), and whether it has one of stage ``i``'s ok ``unless`` events (``unless_<i>``).
+    ``now``: when (``at_<i>``) it reached each stage ``i`` (the first stage's first event of any
+    status, the others' first ok one), its ``channel`` (the first stage event's), and whether it has
+    one of stage ``i``'s ok ``unless`` events (``unless_<i>``).
 
-    The database pivots the events to their keys: at 10M events a week's keys have ~2M events, which
-    took seconds to hand to pandas and sort there."""
+    The database pivots the events to their keys (at 10M events a week's keys have ~1.5M events,
+    which took seconds to hand to pandas and sort there), from the period's start: a key's later
+    stages come after its first. Which event reached a stage is looked up for the gaps alone
+    (:func:`_sources`)."""
     first = "e.event_type = :stage_0"
     params: dict[str, Any] = {"stage_0": config[0].event, "since": since, "until": until, "now": now,
                               "channel": channel}  # fmt: skip
     columns = [
         f"min(e.occurred_at) FILTER (WHERE {first}) AS at_0",
-        f"{first_by(conn, 'e.event_id', 'e.occurred_at', first)} AS event_0",
-        f"{first_by(conn, 'e.flow_id', 'e.occurred_at', first)} AS flow_0",
         f"{first_by(conn, 'e.channel', 'e.occurred_at', first)} AS channel",
     ]
     later: list[str] = []
     for i, stage in enumerate(config[1:], start=1):
         params[f"stage_{i}"] = stage.event
-        reached = f"e.status = 'ok' AND e.event_type = :stage_{i}"
         names = [f":unless_{i}_{j}" for j in range(len(stage.unless))]
         params |= {name[1:]: event for name, event in zip(names, stage.unless, strict=True)}
         held = f"e.status = 'ok' AND e.event_type IN ({', '.join(names)})" if names else "FALSE"
         columns += [
-            f"min(e.occurred_at) FILTER (WHERE {reached}) AS at_{i}",
-            f"{first_by(conn, 'e.event_id', 'e.occurred_at', reached)} AS event_{i}",
-            f"{first_by(conn, 'e.flow_id', 'e.occurred_at', reached)} AS flow_{i}",
+            f"min(e.occurred_at) FILTER (WHERE e.status = 'ok' AND e.event_type = :stage_{i}) AS at_{i}",
             f"coalesce(bool_or({held}), FALSE) AS unless_{i}",
         ]
         later += [f":stage_{i}", *names]
-    only_channel = "AND channel = :channel" if channel else ""
+    only_channel = "AND k.channel = :channel" if channel else ""
     wanted = f"{first} OR (e.status = 'ok' AND e.event_type IN ({', '.join(later)}))" if later else first
     return read_frame(
         conn,
         f"""
-        WITH base AS (
-            SELECT DISTINCT correlation_id FROM business_events
-            WHERE event_type = :stage_0 AND occurred_at >= :since AND occurred_at < :until AND received_at <= :now
-              {only_channel}
+        WITH per_key AS (
+            SELECT e.correlation_id, {", ".join(columns)}
+            FROM business_events e
+            WHERE e.occurred_at >= :since AND e.received_at <= :now AND ({wanted})
+            GROUP BY e.correlation_id
         )
-        SELECT e.correlation_id, {", ".join(columns)}
-        FROM business_events e
-        WHERE e.correlation_id IN (SELECT correlation_id FROM base) AND e.received_at <= :now AND ({wanted})
-        GROUP BY e.correlation_id
-        HAVING min(e.occurred_at) FILTER (WHERE {first}) >= :since
-           AND min(e.occurred_at) FILTER (WHERE {first}) < :until
+        SELECT * FROM per_key k
+        WHERE k.at_0 < :until {only_channel}
+          AND NOT EXISTS (
+            SELECT 1 FROM business_events x
+            WHERE x.correlation_id = k.correlation_id AND x.event_type = :stage_0 AND x.occurred_at < :since
+              AND x.received_at <= :now
+          )
         """,
         params,
     ).set_index("correlation_id")
+
+
+def _sources(conn: Connection, config: tuple[Stage, ...], gaps: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """``gaps`` (``index``: of the gap's stage in ``config``) with the message that reached the stage
+    before (``source_event_id``, ``source_flow_id``): the first stage's first event of any status, a
+    later stage's first ok one."""
+    if gaps.empty:
+        return gaps.assign(source_event_id=None, source_flow_id=None)
+    # Each key through the correlation-id index (a bound list joined as a relation scans the table).
+    statement = sa.text(
+        """
+        SELECT correlation_id, event_type, status, occurred_at, event_id, flow_id FROM business_events
+        WHERE correlation_id IN :keys AND received_at <= :now
+        """
+    ).bindparams(sa.bindparam("keys", expanding=True))
+    result = conn.execute(statement, {"keys": sorted(set(gaps["correlation_id"])), "now": now})
+    events = pd.DataFrame(result.all(), columns=list(result.keys())).sort_values(["occurred_at", "event_id"],
+                                                                                kind="stable")  # fmt: skip
+    found: dict[tuple[str, int], tuple[Any, Any]] = {}
+    for i, stage in enumerate(config):
+        hits = events[(events["event_type"] == stage.event) & ((events["status"] == "ok") | (i == 0))]
+        for row in hits.drop_duplicates("correlation_id").itertuples():
+            found[row.correlation_id, i] = (row.event_id, row.flow_id)
+    previous = [found.get((key, i - 1), (None, None))
+                for key, i in zip(gaps["correlation_id"], gaps["index"], strict=True)]  # fmt: skip
+    return gaps.assign(source_event_id=[p[0] for p in previous], source_flow_id=[p[1] for p in previous])
 
 
 def reconcile(
@@ -127,39 +154,49 @@ def reconcile(
     if not config:
         return Reconciliation((), pd.DataFrame(columns=FUNNEL_COLUMNS), pd.DataFrame(columns=GAP_COLUMNS))
     keys = _keys(conn, config, since=since, until=until, now=now, channel=channel)
-    day = pd.to_datetime(keys["at_0"]).dt.normalize()
-    frame = pd.DataFrame({"day": day, "channel": keys["channel"].fillna("unknown")}, index=keys.index)
-    prev_at = pd.to_datetime(keys["at_0"])
-    prev_event, prev_flow = keys["event_0"], keys["flow_0"]
+    # Plain arrays per key (no index alignment: at 10M events a week holds ~360k keys), and each
+    # stage's counts per (day, channel) by one bincount over the keys' group numbers.
+    ids = keys.index.to_numpy()
+    first_at = pd.to_datetime(keys["at_0"]).to_numpy()
+    days = pd.to_datetime(keys["at_0"]).dt.normalize().to_numpy()
+    groups = pd.DataFrame({"day": days, "channel": keys["channel"].fillna("unknown").to_numpy()}).groupby(
+        ["day", "channel"]
+    )
+    group_of, cells = groups.ngroup().to_numpy(), groups.size().index
+    prev_at = first_at
     funnel_parts, gap_parts = [], []
     for i, stage in enumerate(config):
         if i == 0:
-            reached = pd.Series(True, index=keys.index)
-            at, missing, pending, excluded = prev_at, ~reached, ~reached, ~reached
+            reached = np.ones(len(ids), dtype=bool)
+            missing = pending = excluded = ~reached
         else:
-            at = pd.to_datetime(keys[f"at_{i}"])
-            reached = at.notna()
-            excluded = ~reached & keys[f"unless_{i}"].astype(bool)
-            waiting = ~reached & ~excluded & prev_at.notna()
-            due = prev_at + stage.grace
-            missing = waiting & (due <= now)
-            pending = waiting & (due > now)
-            gaps = frame[missing].assign(
-                position=stage.position, stage=stage.stage, label=stage.label, correlation_id=keys.index[missing],
-                previous_at=prev_at[missing], due_at=due[missing], source_event_id=prev_event[missing],
-                source_flow_id=prev_flow[missing], replay=stage.replay,
-            )  # fmt: skip
-            gap_parts.append(gaps)
-            prev_event, prev_flow, prev_at = keys[f"event_{i}"], keys[f"flow_{i}"], at
-        counts = frame.assign(reached=reached, missing=missing, pending=pending, excluded=excluded)
-        grouped = counts.groupby(["day", "channel"], sort=True)[["reached", "missing", "pending", "excluded"]].sum()
-        funnel_parts.append(grouped.reset_index().assign(position=stage.position, stage=stage.stage,
-                                                         label=stage.label))  # fmt: skip
+            at = pd.to_datetime(keys[f"at_{i}"]).to_numpy()
+            reached = ~np.isnat(at)
+            excluded = ~reached & keys[f"unless_{i}"].to_numpy(dtype=bool)
+            waiting = ~reached & ~excluded & ~np.isnat(prev_at)
+            due = prev_at + np.timedelta64(stage.grace)
+            missing = waiting & (due <= np.datetime64(now))
+            pending = waiting & ~missing
+            gap_parts.append(pd.DataFrame({
+                "day": cells[group_of[missing]].get_level_values("day"),
+                "channel": cells[group_of[missing]].get_level_values("channel"),
+                "index": i, "position": stage.position, "stage": stage.stage, "label": stage.label,
+                "correlation_id": ids[missing], "previous_at": prev_at[missing], "due_at": due[missing],
+                "replay": stage.replay,
+            }))  # fmt: skip
+            prev_at = at
+        counts = {name: np.bincount(group_of, weights=mask, minlength=len(cells)).astype(int)
+                  for name, mask in (("reached", reached), ("missing", missing), ("pending", pending),
+                                     ("excluded", excluded))}  # fmt: skip
+        where = {"day": cells.get_level_values("day"), "channel": cells.get_level_values("channel")}
+        labels = {"position": stage.position, "stage": stage.stage, "label": stage.label}
+        funnel_parts.append(pd.DataFrame({**where, **counts, **labels}))
     funnel = pd.concat(funnel_parts, ignore_index=True) if funnel_parts else pd.DataFrame(columns=FUNNEL_COLUMNS)
     funnel = funnel[list(FUNNEL_COLUMNS)].sort_values(["day", "channel", "position"], ignore_index=True)
     for column in ("reached", "missing", "pending", "excluded"):
         funnel[column] = funnel[column].astype(int)
     gaps_frame = pd.concat(gap_parts, ignore_index=True) if gap_parts else pd.DataFrame(columns=GAP_COLUMNS)
+    gaps_frame = _sources(conn, config, gaps_frame, now)
     gaps_frame = gaps_frame[list(GAP_COLUMNS)].sort_values(["day", "channel", "position", "correlation_id"],
                                                            ignore_index=True)  # fmt: skip
     return Reconciliation(config, funnel, gaps_frame)
