@@ -27,7 +27,7 @@ from dashboards.components.partners import (
     updated_line,
 )
 from dashboards.components.workbench import filter_from_query
-from models.queries.common import Window
+from models.queries.common import Window, side_by_side
 from models.queries.exceptions import list_exceptions
 from models.queries.flows import flows_health
 from models.queries.partner_performance import partner_orders, partner_scorecards
@@ -145,11 +145,13 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
                 className="card",
             )
             return "Unknown partner", "", [], None, None, None, updated_line(now), back, True, message
-        flows = flows_health(conn, now=now, window=window)
-        flt = filter_from_query({"system": found["partner"]})  # the workbench's own view of the link
-        page = list_exceptions(conn, flt, now=now, sort="severity", limit=MAX_EXCEPTIONS)
-        orders = partner_orders(conn, partner=found["partner"], kind=found["kind"], window=window, now=now,
-                                limit=MAX_ORDERS)  # fmt: skip
+    flt = filter_from_query({"system": found["partner"]})  # the workbench's own view of the link
+    flows, (page, orders) = side_by_side(ctx.engine, [
+        lambda c: flows_health(c, now=now, window=window),
+        lambda c: (list_exceptions(c, flt, now=now, sort="severity", limit=MAX_EXCEPTIONS),
+                   partner_orders(c, partner=found["partner"], kind=found["kind"], window=window, now=now,
+                                  limit=MAX_ORDERS)),
+    ])  # fmt: skip
     title, subtitle = partner_heading(found)
     return (
         title,

@@ -267,20 +267,28 @@ def _sparklines(slots: list[dict[str, str]], period: str) -> list[Any]:
 @dash.callback(
     Output("sc-3pl", "children"),
     Output("sc-suppliers", "children"),
-    Output("sc-flows", "children"),
     Input("sc-period", "value"),
 )
 def _refresh_partners(period: str) -> tuple[Any, ...]:
-    """Partners and flows are scored per period whatever the KPI grouping."""
+    """Partners are scored per period whatever the KPI grouping (the flows beside, in a callback of
+    their own: each table shows as soon as it is ready)."""
     window = _window(period)
     engine = current_ctx().engine
     with engine.connect() as conn:
         partners = partner_scorecard(conn, window=window, previous=previous_window(window), engine=engine)
+        slas = confirm_slas(flow_definitions(conn))
+    return tuple(partner_table(partners, kind, slas) for kind in ("3pl", "supplier"))
+
+
+@dash.callback(Output("sc-flows", "children"), Input("sc-period", "value"))
+def _refresh_flows(period: str) -> Any:
+    """Every flow against its SLA over the period, whatever the KPI grouping."""
+    window = _window(period)
+    engine = current_ctx().engine
+    with engine.connect() as conn:
         by_flow = kpi_breakdown(conn, window=window, group_by="flow", only=FLOW_TABLE_KPIS, engine=engine)
         flows = flow_definitions(conn)
-    slas = confirm_slas(flows)
-    tables = (partner_table(partners, kind, slas) for kind in ("3pl", "supplier"))
-    return *tables, flow_sla_table(by_flow, flows)
+    return flow_sla_table(by_flow, flows)
 
 
 @dash.callback(Output("sc-perfect", "children"), Input("sc-period", "value"))
