@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import weakref
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -79,10 +80,9 @@ def order_timeline(
             _payloads(c, correlation_id, events, full),
         )
 
-    if engine is None:
-        spans, (exceptions, queues, facts, payloads) = traces(conn), around(conn)
-    else:
-        spans, (exceptions, queues, facts, payloads) = side_by_side(engine, [traces, around])
+    reads: list[Callable[[Connection], Any]] = [traces, around]
+    done = side_by_side(engine, reads) if engine is not None else [read(conn) for read in reads]
+    spans, (exceptions, queues, facts, payloads) = done
     if not (events or spans or exceptions):
         return None
     for e in events:
