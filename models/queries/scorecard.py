@@ -37,7 +37,9 @@ def confirmation_lag(conn: Connection, window: Window, kind: str) -> pd.DataFram
 
 def completeness(conn: Connection, window: Window, kind: str, start: str, end: str) -> pd.DataFrame:
     """Of the steps ``start → end`` a partner's flows started in the period and that were due
-    by its end (start + SLA), the share whose ``end`` event had arrived by then."""
+    by its end (start + SLA), the share whose ``end`` event had arrived by then (in the period: an
+    end before it answers an earlier start, and reading from the period's start spares the scan of
+    every earlier confirmation, 1.6M of them at 10M events)."""
     same_systems = "e.source IN (f.source_system, f.target_system) AND e.target IN (f.source_system, f.target_system)"
     return read_frame(
         conn,
@@ -58,8 +60,7 @@ def completeness(conn: Connection, window: Window, kind: str, start: str, end: s
         ends AS (
             SELECT DISTINCT f.flow_id, e.correlation_id
             FROM business_events e JOIN f ON e.event_type = f.end_event AND {same_systems}
-            WHERE e.status = 'ok' AND e.occurred_at < :until
-              AND e.correlation_id IN (SELECT correlation_id FROM due)
+            WHERE e.status = 'ok' AND e.occurred_at >= :since AND e.occurred_at < :until
         )
         SELECT due.partner AS grp, count(*) AS n,
                avg(CASE WHEN ends.correlation_id IS NOT NULL THEN 1.0 ELSE 0.0 END) AS share
