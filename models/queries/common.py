@@ -100,6 +100,13 @@ def side_by_side(engine: Engine, reads: Sequence[Callable[[Connection], T]]) -> 
     return list(_SIDE_BY_SIDE.map(run, reads))
 
 
+def read_each(conn: Connection, reads: Sequence[Callable[[Connection], T]], engine: Engine | None = None) -> list[T]:
+    """Each read's result, in order: one after another on ``conn``, or with ``engine``
+    :func:`side_by_side` (the query layer's functions take an optional engine for pages and routes
+    that want their parts read at once)."""
+    return side_by_side(engine, reads) if engine is not None else [read(conn) for read in reads]
+
+
 def json_number(value: Any) -> float | int | None:
     """A JSON-safe number: NaN/NULL become None, numpy scalars become Python ones."""
     if value is None or (isinstance(value, float) and value != value) or pd.isna(value):

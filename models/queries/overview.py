@@ -21,9 +21,9 @@ from models.queries.common import (
     Window,
     aging_band_sql,
     json_number,
+    read_each,
     read_frame,
     severity_rank,
-    side_by_side,
 )
 from models.queries.impact import impact_subquery, money
 from models.queries.scope import ALL, Scope, exception_in_scope, flow_id_in_scope, flow_in_scope, order_in_scope
@@ -245,8 +245,7 @@ def overview(conn: Connection, *, now: datetime, window: Window, engine: Engine 
         lambda c: cycle_time(c, window=window),
         lambda c: exception_totals(c, now=now),
     ]
-    done = side_by_side(engine, reads) if engine is not None else [read(conn) for read in reads]
-    lag, queues, aging, orders, cycle, totals = done
+    lag, queues, aging, orders, cycle, totals = read_each(conn, reads, engine)
     return {
         "as_of": now.isoformat(),
         "window": {"since": window.since.isoformat(), "until": window.until.isoformat()},

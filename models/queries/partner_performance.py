@@ -46,7 +46,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
 from models.enums import ACTIVE_SQL
-from models.queries.common import SEVERITIES, Window, json_number, read_frame, severity_rank, side_by_side
+from models.queries.common import SEVERITIES, Window, json_number, read_each, read_frame, severity_rank
 from models.queries.kpis import KPI_BY_NAME, previous_window
 from models.queries.scorecard import CONFIRMS, partner_scorecard
 from models.store.dialect import seconds_between
@@ -174,10 +174,8 @@ def partner_scorecards(conn: Connection, *, window: Window, engine: Engine | Non
     previous = previous_window(window)
     scored = partner_scorecard(conn, window=window, previous=previous, engine=engine)
     base = {row["partner"]: row["metrics"] for row in scored}
-    if engine is None:
-        now, before = _period_extras(conn, window), _period_extras(conn, previous)
-    else:
-        now, before = side_by_side(engine, [lambda c: _period_extras(c, window), lambda c: _period_extras(c, previous)])
+    reads = [lambda c: _period_extras(c, window), lambda c: _period_extras(c, previous)]
+    now, before = read_each(conn, reads, engine)
     opened = open_exceptions(conn).set_index("grp")
     rows = []
     for p in partners(conn):

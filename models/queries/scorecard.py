@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
-from models.queries.common import Window, json_number, read_frame, side_by_side
+from models.queries.common import Window, json_number, read_each, read_frame
 from models.queries.steps import partner_expr, step_lag_percentiles
 from models.store.dialect import seconds_between
 
@@ -113,10 +113,7 @@ def partner_scorecard(
     partners = read_frame(
         conn, "SELECT system_id, name, kind FROM systems WHERE kind IN ('3pl', 'supplier') ORDER BY kind, system_id"
     )
-    if engine is None:
-        now, before = _period(conn, window), _period(conn, previous)
-    else:
-        now, before = side_by_side(engine, [lambda c: _period(c, window), lambda c: _period(c, previous)])
+    now, before = read_each(conn, [lambda c: _period(c, window), lambda c: _period(c, previous)], engine)
     rows = []
     for p in partners.itertuples():
         metrics = {}

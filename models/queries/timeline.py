@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from models.queries.common import json_number, read_frame, side_by_side
+from models.queries.common import json_number, read_each, read_frame
 from models.queries.scope import ALL, Scope, order_in_scope
 from models.store.dialect import in_list, seconds_between
 from models.store.flow_config import flow_config_generation
@@ -81,8 +81,7 @@ def order_timeline(
         )
 
     reads: list[Callable[[Connection], Any]] = [traces, around]
-    done = side_by_side(engine, reads) if engine is not None else [read(conn) for read in reads]
-    spans, (exceptions, queues, facts, payloads) = done
+    spans, (exceptions, queues, facts, payloads) = read_each(conn, reads, engine)
     if not (events or spans or exceptions):
         return None
     for e in events:
