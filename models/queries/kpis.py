@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
 from models.enums import SYSTEM_ACTORS, Action, ReplayStatus
-from models.queries.common import Window, json_number, read_frame, side_by_side
+from models.queries.common import Window, json_number, read_each, read_frame
 from models.queries.scorecard import partner_scorecard
 from models.queries.steps import (
     ORDER_STEP_BY_KEY,
@@ -464,15 +464,15 @@ def previous_window(window: Window) -> Window:
 Computed = dict[tuple[Compute, Window, str | None], list[dict[str, Any]]]
 
 
-def _prefetch(engine: Engine, jobs: Iterable[tuple[Compute, Window, str | None]]) -> Computed:
-    """Each distinct KPI query of ``jobs``, run :func:`side_by_side`."""
+def _computed(conn: Connection, jobs: Iterable[tuple[Compute, Window, str | None]], engine: Engine | None) -> Computed:
+    """Each distinct KPI query of ``jobs``, run :func:`~models.queries.common.read_each`."""
     unique = list(dict.fromkeys(jobs))
 
     def read(job: tuple[Compute, Window, str | None]) -> Callable[[Connection], list[dict[str, Any]]]:
         compute, window, group = job
-        return lambda conn: compute(conn, window, group).to_dict("records")
+        return lambda c: compute(c, window, group).to_dict("records")
 
-    return dict(zip(unique, side_by_side(engine, [read(job) for job in unique]), strict=True))
+    return dict(zip(unique, read_each(conn, [read(job) for job in unique], engine), strict=True))
 
 
 def kpi_records(
@@ -563,7 +563,8 @@ def kpi_breakdown(
 ) -> dict[str, Any]:
     """Every KPI (or the KPIs named in ``only``) for ``window`` and the previous period as one total
     (``group_by`` None) or per group, without the partner scorecard: a scorecard's headline and
-    comparison rows. With ``engine`` the queries run :func:`~models.queries.common.side_by_side`.
+    comparison rows. With ``engine`` the queries run :func:`~models.queries.common.side_by_side`
+    (:func:`~models.queries.common.read_each`).
 
     Unlike :func:`kpi_report`, None means the all-up value, so KPIs that only exist per flow
     (sync lag) are ``not_applicable`` there rather than silently broken down.
@@ -577,9 +578,7 @@ def kpi_breakdown(
     asked = KPIS if only is None else tuple(KPI_BY_NAME[name] for name in only)
     applicable = [kpi for kpi in asked if group_by in kpi.dimensions]
     windows = (window, previous_window(window))
-    computed = (
-        {} if engine is None else _prefetch(engine, [(k.compute, w, group_by) for k in applicable for w in windows])
-    )
+    computed = _computed(conn, [(k.compute, w, group_by) for k in applicable for w in windows], engine)
     for kpi in asked:
         if kpi not in applicable:
             out["not_applicable"].append(kpi.name)
@@ -606,10 +605,7 @@ def kpi_trend(
               for i in range(points)]  # fmt: skip
     totals = [kpi for kpi in KPIS if None in kpi.dimensions]
     jobs = [(kpi.compute, w, None) for kpi in totals for w in slices]
-    computed = _prefetch(engine, jobs) if engine is not None else {}
-    for job in jobs:
-        if job not in computed:
-            computed[job] = job[0](conn, job[1], None).to_dict("records")
+    computed = _computed(conn, jobs, engine)
     trend: dict[str, list[float | None]] = {}
     for kpi in totals:
         for m in kpi.metrics:

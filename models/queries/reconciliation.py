@@ -133,9 +133,8 @@ def _sources(conn: Connection, config: tuple[Stage, ...], gaps: pd.DataFrame, no
         WHERE correlation_id IN :keys AND received_at <= :now
         """
     ).bindparams(sa.bindparam("keys", expanding=True))
-    result = conn.execute(statement, {"keys": sorted(set(gaps["correlation_id"])), "now": now})
-    events = pd.DataFrame(result.all(), columns=list(result.keys())).sort_values(["occurred_at", "event_id"],
-                                                                                kind="stable")  # fmt: skip
+    events = read_frame(conn, statement, {"keys": sorted(set(gaps["correlation_id"])), "now": now})
+    events = events.sort_values(["occurred_at", "event_id"], kind="stable")
     found: dict[tuple[str, int], tuple[Any, Any]] = {}
     for i, stage in enumerate(config):
         hits = events[(events["event_type"] == stage.event) & ((events["status"] == "ok") | (i == 0))]
@@ -157,13 +156,13 @@ def reconcile(
     # Plain arrays per key (no index alignment: at 10M events a week holds ~360k keys), and each
     # stage's counts per (day, channel) by one bincount over the keys' group numbers.
     ids = keys.index.to_numpy()
-    first_at = pd.to_datetime(keys["at_0"]).to_numpy()
-    days = pd.to_datetime(keys["at_0"]).dt.normalize().to_numpy()
+    first_at = pd.to_datetime(keys["at_0"])
+    days = first_at.dt.normalize().to_numpy()
     groups = pd.DataFrame({"day": days, "channel": keys["channel"].fillna("unknown").to_numpy()}).groupby(
         ["day", "channel"]
     )
     group_of, cells = groups.ngroup().to_numpy(), groups.size().index
-    prev_at = first_at
+    prev_at = first_at.to_numpy()
     funnel_parts, gap_parts = [], []
     for i, stage in enumerate(config):
         if i == 0:
@@ -191,10 +190,8 @@ def reconcile(
         where = {"day": cells.get_level_values("day"), "channel": cells.get_level_values("channel")}
         labels = {"position": stage.position, "stage": stage.stage, "label": stage.label}
         funnel_parts.append(pd.DataFrame({**where, **counts, **labels}))
-    funnel = pd.concat(funnel_parts, ignore_index=True) if funnel_parts else pd.DataFrame(columns=FUNNEL_COLUMNS)
+    funnel = pd.concat(funnel_parts, ignore_index=True)  # a part per stage, its counts ints already
     funnel = funnel[list(FUNNEL_COLUMNS)].sort_values(["day", "channel", "position"], ignore_index=True)
-    for column in ("reached", "missing", "pending", "excluded"):
-        funnel[column] = funnel[column].astype(int)
     gaps_frame = pd.concat(gap_parts, ignore_index=True) if gap_parts else pd.DataFrame(columns=GAP_COLUMNS)
     gaps_frame = _sources(conn, config, gaps_frame, now)
     gaps_frame = gaps_frame[list(GAP_COLUMNS)].sort_values(["day", "channel", "position", "correlation_id"],
