@@ -230,3 +230,9 @@ class SecurityEvent(StrEnum):
     KEY_REFUSED = "key_refused"
     DENIED = "denied"
     CSRF_REFUSED = "csrf_refused"
+
+
+#: Error codes that mean "no stock to allocate": the ERP could not allocate an order the storefront took.
+OVERSELL_CODE_PREFIX = "STOCK"
+#: Why an order is held when its lines cannot be allocated (an in-full shortfall).
+STOCK_HOLD_REASON = "stock_allocation"

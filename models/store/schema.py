@@ -13,8 +13,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from models.ingest.step_rollup import backfill_flow_steps
-from models.ingest.writer import backfill_order_promises, backfill_order_values, backfill_step_flows
+from models.ingest.step_rollup import backfill_flow_steps, keep_first_ends
+from models.ingest.writer import (
+    backfill_order_promises,
+    backfill_order_shortfalls,
+    backfill_order_values,
+    backfill_step_flows,
+)
 from models.queries.messages import backfill_exception_messages
 from models.store.tables import metadata, schema_meta
 
@@ -23,7 +28,9 @@ MIGRATION_LOCK = 7_270_001
 #: pg_advisory_xact_lock key of the configuration sync (flows, rules, catalog, targets) on start.
 CONFIG_SYNC_LOCK = 7_270_002
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
+#: Alembic's scripts (PostgreSQL only).
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def create_schema(engine: Engine) -> None:
@@ -34,8 +41,11 @@ def create_schema(engine: Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
     with engine.begin() as conn:
         _add_missing_columns(conn)
-        _add_missing_indexes(conn)
         current = schema_version(conn)
+        # -- v9 (KPI rollups): flow_steps unique per step, before its unique index is built --
+        if current is not None and current < 9:
+            keep_first_ends(conn)
+        _add_missing_indexes(conn)
         if current is not None and current < 4:
             backfill_step_flows(conn)
         if current is not None and current < 5:
@@ -48,6 +58,9 @@ def create_schema(engine: Engine) -> None:
         # -- v8 (business impact): order_facts.customer_tier and ship_by --
         if current is not None and current < 8:
             backfill_order_promises(conn)
+        # -- v9 (KPI rollups): order_facts.short_at and returned_at --
+        if current is not None and current < 9:
+            backfill_order_shortfalls(conn)
         if current is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif current != SCHEMA_VERSION:
@@ -62,7 +75,7 @@ def _upgrade_postgres(engine: Engine) -> None:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         _xact_lock(conn, MIGRATION_LOCK)
         config.attributes["connection"] = conn

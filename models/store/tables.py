@@ -134,10 +134,16 @@ order_facts = sa.Table(
     # standard) and the ship-by (``ship_by``, or ``ship_within_hours`` after creation); null = unknown.
     sa.Column("customer_tier", sa.String),
     sa.Column("ship_by", sa.DateTime),
+    # When the order first fell short of stock (its acceptance failed with a ``STOCK…`` error, or it was
+    # held for ``stock_allocation``) and when its first return was received: the perfect order's "in
+    # full" and "damage-free" read these instead of scanning every event of those types (schema v9).
+    sa.Column("short_at", sa.DateTime),
+    sa.Column("returned_at", sa.DateTime),
 )
 
-# Completed steps of flows that are not order steps (stock, supply), one row per end event
-# paired with the latest start before it; kept by the writer so sync lag never pairs raw events.
+# Completed steps of flows that are not order steps (stock, supply), one row per step: a start (the
+# latest successful start before an end) and its first end; kept by the writer so sync lag never pairs
+# raw events, and unique per step so no reader has to group the ends of one start (schema v9).
 flow_steps = sa.Table(
     "flow_steps",
     metadata,
@@ -145,6 +151,7 @@ flow_steps = sa.Table(
     sa.Column("correlation_id", sa.String, nullable=False),
     sa.Column("start_at", sa.DateTime, nullable=False),
     sa.Column("end_at", sa.DateTime, nullable=False),
+    sa.Index("ux_flow_steps_step", "flow_id", "correlation_id", "start_at", unique=True),
 )
 
 # The latest successful start event of each key for those flows: what the next end pairs with.
