@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
 from models.queries.common import Window, json_number, read_each, read_frame
-from models.queries.steps import partner_expr, step_lag_percentiles
+from models.queries.steps import ORDER_STEPS, OrderStep, partner_expr, step_flow_join, step_lag_percentiles
 from models.store.dialect import seconds_between
 
 #: The step each kind of partner confirms: (start event, confirmation event).
@@ -39,7 +39,16 @@ def completeness(conn: Connection, window: Window, kind: str, start: str, end: s
     """Of the steps ``start → end`` a partner's flows started in the period and that were due
     by its end (start + SLA), the share whose ``end`` event had arrived by then (in the period: an
     end before it answers an earlier start, and reading from the period's start spares the scan of
-    every earlier confirmation, 1.6M of them at 10M events)."""
+    every earlier confirmation, 1.6M of them at 10M events). An order step (a 3PL's shipment) reads
+    the writer's ``order_facts`` instead of the events: 141 → 26 ms for a week at 10M events."""
+    step = next((s for s in ORDER_STEPS if (s.start_event, s.end_event) == (start, end)), None)
+    if step is not None:
+        return _order_step_completeness(conn, window, kind, step)
+    return _event_step_completeness(conn, window, kind, start, end)
+
+
+def _event_step_completeness(conn: Connection, window: Window, kind: str, start: str, end: str) -> pd.DataFrame:
+    """:func:`completeness` from the events themselves (steps the writer keeps no per-key rollup of)."""
     same_systems = "e.source IN (f.source_system, f.target_system) AND e.target IN (f.source_system, f.target_system)"
     return read_frame(
         conn,
@@ -72,16 +81,46 @@ def completeness(conn: Connection, window: Window, kind: str, start: str, end: s
     )
 
 
+def _order_step_completeness(conn: Connection, window: Window, kind: str, step: OrderStep) -> pd.DataFrame:
+    """:func:`completeness` of an order step: orders whose first successful ``start`` fell in the period
+    and was due by its end on the step's flow, and the share of them whose first successful ``end``
+    arrived before the end of the period. Flows are matched once per combination of the step's two
+    systems, then joined to the orders on equality (matching a week's 386k orders to flows directly
+    was a nested-loop join)."""
+    src, tgt = step.source_col, step.target_col
+    same = f"coalesce(c.{src}, '') = coalesce(o.{src}, '') AND coalesce(c.{tgt}, '') = coalesce(o.{tgt}, '')"
+    return read_frame(
+        conn,
+        f"""
+        WITH o AS (
+            SELECT {src}, {tgt}, {step.start_col} AS start_at, {step.end_col} AS end_at FROM order_facts
+            WHERE {step.start_col} >= :since AND {step.start_col} < :until
+        ),
+        c AS (
+            SELECT o.{src}, o.{tgt}, f.sla_seconds, {partner_expr(kind)} AS partner
+            FROM (SELECT DISTINCT {src}, {tgt} FROM o) o JOIN flows f ON {step_flow_join(step)}
+        )
+        SELECT c.partner AS grp, count(*) AS n, avg(CASE WHEN o.end_at < :until THEN 1.0 ELSE 0.0 END) AS share
+        FROM o JOIN c ON {same}
+        WHERE c.partner IS NOT NULL AND {seconds_between(conn, "o.start_at", ":until")} >= c.sla_seconds
+        GROUP BY grp ORDER BY grp
+        """,
+        {"since": window.since, "until": window.until},
+    )
+
+
 def error_rate(conn: Connection, window: Window) -> pd.DataFrame:
     """Share of deliveries (every attempt) on a partner's flows in the period that did not end ok."""
     return read_frame(
         conn,
         """
-        SELECT p.system_id AS grp, count(*) AS n,
+        WITH partner_flows AS (
+            SELECT f.flow_id, p.system_id FROM flows f
+            JOIN systems p ON p.kind IN ('3pl', 'supplier') AND p.system_id IN (f.source_system, f.target_system)
+        )
+        SELECT pf.system_id AS grp, count(*) AS n,
                avg(CASE WHEN e.status <> 'ok' THEN 1.0 ELSE 0.0 END) AS share
-        FROM business_events e
-        JOIN flows f ON f.flow_id = e.flow_id
-        JOIN systems p ON p.kind IN ('3pl', 'supplier') AND p.system_id IN (f.source_system, f.target_system)
+        FROM business_events e JOIN partner_flows pf ON pf.flow_id = e.flow_id
         WHERE e.occurred_at >= :since AND e.occurred_at < :until
         GROUP BY grp ORDER BY grp
         """,

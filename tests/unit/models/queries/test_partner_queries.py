@@ -11,7 +11,8 @@ supplier ``sup`` acknowledges POs (850 → 855, SLA 6 h) and sends ASNs (855 →
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -223,3 +224,26 @@ def test_purchase_orders_of_a_supplier_waiting_first(db: Engine) -> None:
 def test_orders_refuse_an_unknown_partner_kind(db: Engine) -> None:
     with db.connect() as conn, pytest.raises(ValueError, match="unknown partner kind 'erp'; expected one of 3pl"):
         partner_orders(conn, partner="erp", kind="erp", window=W, now=NOW)
+
+
+def test_a_3pls_completeness_from_order_facts_equals_the_one_from_its_events(tmp_path: Path) -> None:
+    """The shipment step reads the writer's order_facts; on the seeded demo (thousands of releases to
+    every 3PL, some undispatched, some not yet due) it gives what the events themselves give, per 3PL
+    and per period, down to rounding."""
+    from models.queries.scorecard import CONFIRMS, _event_step_completeness, completeness
+    from seed_data import seed_demo
+    from tests.factories import fresh_db
+
+    engine, writer = fresh_db(tmp_path)
+    anchor = datetime(2026, 3, 5, 12, 0)
+    seed_demo(engine, writer, days=6, orders_per_day=300, seed=11, anchor=anchor)
+    with engine.connect() as conn:
+        for days in (3, 6):  # (a shorter period holds no release due yet: the SLA is longer)
+            window = Window(anchor - timedelta(days=days), anchor, 3600)
+            facts = completeness(conn, window, "3pl", *CONFIRMS["3pl"])
+            events = _event_step_completeness(conn, window, "3pl", *CONFIRMS["3pl"])
+            assert facts["grp"].tolist() == ["3pl_coastal", "3pl_north"] and facts["n"].sum() > 100 * days
+            assert facts["grp"].tolist() == events["grp"].tolist()
+            assert facts["n"].tolist() == events["n"].tolist()
+            assert facts["share"].tolist() == pytest.approx(events["share"].tolist())
+            assert 0 < facts["share"].min() < 1  # some releases of the period still wait for their shipment
