@@ -106,13 +106,13 @@ def _step_lag_group(group: str | None) -> str:
     raise ValueError(f"step KPIs cannot be grouped by {group!r}")
 
 
-def _step_lags(flow_filter: str, quantiles: tuple[float, ...], scale: float = 1.0) -> Compute:
-    """Percentiles of step lags (ends in the window) of the flows matching ``flow_filter``."""
+def _step_lags(pair: tuple[str, str], quantiles: tuple[float, ...], scale: float = 1.0) -> Compute:
+    """Percentiles of step lags (ends in the window) of the flows of the step ``pair`` (start event,
+    end event)."""
 
     def compute(conn: Connection, window: Window, group: str | None) -> pd.DataFrame:
         return step_lag_percentiles(
-            conn, window=window, quantiles=quantiles, flow_filter=flow_filter,
-            group_sql=_step_lag_group(group), scale=scale,
+            conn, window=window, quantiles=quantiles, pair=pair, group_sql=_step_lag_group(group), scale=scale,
         )  # fmt: skip
 
     return compute
@@ -420,12 +420,12 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("on_time_shipment", "On-time shipment rate", on_time_shipment_rate,
         (Metric("on_time_shipment_rate", "share", "ratio"),), (None, "channel", "erp", "fulfiller")),
     Kpi("inventory_sync_delay", "Inventory sync delay (adjusted → published)",
-        _step_lags("f.start_event = 'inventory.adjusted' AND f.end_event = 'inventory.published'", (0.5, 0.95)),
+        _step_lags(("inventory.adjusted", "inventory.published"), (0.5, 0.95)),
         _pcts("inventory_sync_delay", "seconds", 50, 95), (None, "flow")),
     Kpi("oversell_incidents", "Oversell incidents (orders)", oversell_incidents,
         (Metric("oversell_incidents", "orders", "orders"),), (None, "channel", "erp")),
     Kpi("supplier_ack_cycle_time", "Supplier ack cycle time (850 → 855)",
-        _step_lags("f.start_event = 'po.sent' AND f.end_event = 'po.acknowledged'", (0.5, 0.95), 3600.0),
+        _step_lags(("po.sent", "po.acknowledged"), (0.5, 0.95), 3600.0),
         _pcts("supplier_ack_cycle_time", "hours", 50, 95), ("supplier", None)),
 )  # fmt: skip
 KPI_BY_NAME = {k.name: k for k in KPIS}

@@ -30,7 +30,7 @@ def _pair_filter(start: str, end: str) -> str:
 def confirmation_lag(conn: Connection, window: Window, kind: str) -> pd.DataFrame:
     """p95 (hours) of the confirmation step lags ending in the period, per partner."""
     return step_lag_percentiles(
-        conn, window=window, quantiles=(0.95,), flow_filter=_pair_filter(*CONFIRMS[kind]),
+        conn, window=window, quantiles=(0.95,), pair=CONFIRMS[kind],
         group_sql=partner_expr(kind), scale=3600.0,
     )  # fmt: skip
 
