@@ -72,24 +72,31 @@ def _hours(seconds: Any) -> float | None:
     return None if value is None else value / 3600.0
 
 
-def sync_lag_by_flow(conn: Connection, *, window: Window, scope: Scope = ALL) -> pd.DataFrame:
-    """Sync lag p50/p95 (seconds) per flow of ``scope`` for its steps completed in the window, beside
-    each SLA."""
+#: A predicate over flows ``f``: the flow has the bound ``:system`` at either end.
+TOUCHES_SYSTEM = ":system IN (f.source_system, f.target_system)"
+
+
+def sync_lag_by_flow(
+    conn: Connection, *, window: Window, scope: Scope = ALL, system: str | None = None
+) -> pd.DataFrame:
+    """Sync lag p50/p95 (seconds) per flow of ``scope`` (and with ``system`` at either end, when
+    given) for its steps completed in the window, beside each SLA."""
     p50, p95 = percentiles(conn, "lags.lag_seconds", (0.5, 0.95))
+    touches = "TRUE" if system is None else TOUCHES_SYSTEM
     return read_frame(
         conn,
         f"""
-        WITH lags AS ({step_lags_sql(conn, scope=scope)})
+        WITH lags AS ({step_lags_sql(conn, touches, scope=scope)})
         SELECT f.flow_id, f.name, f.category, f.sla_seconds,
                count(lags.lag_seconds) AS steps, {p50} AS p50_seconds, {p95} AS p95_seconds,
                count(*) FILTER (WHERE lags.lag_seconds > f.sla_seconds) AS over_sla
         FROM flows f
         LEFT JOIN lags ON lags.flow_id = f.flow_id
-        WHERE {flow_in_scope(scope)}
+        WHERE {flow_in_scope(scope)} AND {touches}
         GROUP BY f.flow_id, f.name, f.category, f.sla_seconds
         ORDER BY f.category, f.flow_id
         """,
-        step_params(window, scope),
+        step_params(window, scope, **({} if system is None else {"system": system})),
     )
 
 

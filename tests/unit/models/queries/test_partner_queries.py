@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -226,20 +225,30 @@ def test_orders_refuse_an_unknown_partner_kind(db: Engine) -> None:
         partner_orders(conn, partner="erp", kind="erp", window=W, now=NOW)
 
 
-def test_a_3pls_completeness_from_order_facts_equals_the_one_from_its_events(tmp_path: Path) -> None:
+SEEDED_AT = datetime(2026, 3, 5, 12, 0)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The seeded demo over six days (every 3PL and supplier of the estate, thousands of events)."""
+    from seed_data import seed_demo
+    from tests.factories import fresh_db
+
+    engine, writer = fresh_db(tmp_path_factory.mktemp("seeded"))
+    seed_demo(engine, writer, days=6, orders_per_day=300, seed=11, anchor=SEEDED_AT)
+    yield engine
+    engine.dispose()
+
+
+def test_a_3pls_completeness_from_order_facts_equals_the_one_from_its_events(seeded: Engine) -> None:
     """The shipment step reads the writer's order_facts; on the seeded demo (thousands of releases to
     every 3PL, some undispatched, some not yet due) it gives what the events themselves give, per 3PL
     and per period, down to rounding."""
     from models.queries.scorecard import CONFIRMS, _event_step_completeness, completeness
-    from seed_data import seed_demo
-    from tests.factories import fresh_db
 
-    engine, writer = fresh_db(tmp_path)
-    anchor = datetime(2026, 3, 5, 12, 0)
-    seed_demo(engine, writer, days=6, orders_per_day=300, seed=11, anchor=anchor)
-    with engine.connect() as conn:
+    with seeded.connect() as conn:
         for days in (3, 6):  # (a shorter period holds no release due yet: the SLA is longer)
-            window = Window(anchor - timedelta(days=days), anchor, 3600)
+            window = Window(SEEDED_AT - timedelta(days=days), SEEDED_AT, 3600)
             facts = completeness(conn, window, "3pl", *CONFIRMS["3pl"])
             events = _event_step_completeness(conn, window, "3pl", *CONFIRMS["3pl"])
             assert facts["grp"].tolist() == ["3pl_coastal", "3pl_north"] and facts["n"].sum() > 100 * days
@@ -247,3 +256,20 @@ def test_a_3pls_completeness_from_order_facts_equals_the_one_from_its_events(tmp
             assert facts["n"].tolist() == events["n"].tolist()
             assert facts["share"].tolist() == pytest.approx(events["share"].tolist())
             assert 0 < facts["share"].min() < 1  # some releases of the period still wait for their shipment
+
+
+def test_a_partners_flows_are_every_flows_health_narrowed_to_it(seeded: Engine) -> None:
+    """flows_health(system=...) (the partner page's read) gives each partner the rows the whole estate's
+    health gives for the flows it is at either end of, figure for figure."""
+    from models.queries.flows import flows_health
+
+    window = Window(SEEDED_AT - timedelta(days=3), SEEDED_AT, 3600)
+    with seeded.connect() as conn:
+        every = flows_health(conn, now=SEEDED_AT, window=window)
+        chosen = {p["system_id"]: flows_health(conn, now=SEEDED_AT, window=window, system=p["system_id"])
+                  for p in partners(conn)}  # fmt: skip
+    assert len(chosen) == 5
+    for partner, flows in chosen.items():
+        mine = [f for f in every if partner in (f["source_system"], f["target_system"])]
+        assert flows == mine and len(mine) >= 2, partner
+    assert sum(f["steps_last_hour"] for f in chosen["3pl_north"]) > 500
