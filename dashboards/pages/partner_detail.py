@@ -32,7 +32,7 @@ from dashboards.components.workbench import filter_from_query
 from models.queries.common import Window, side_by_side
 from models.queries.exceptions import list_exceptions
 from models.queries.flows import flows_health
-from models.queries.partner_performance import partner_orders, partner_scorecards, partners
+from models.queries.partner_performance import partner_orders, partner_scorecards
 
 dash.register_page(
     __name__,
@@ -136,8 +136,9 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
     window = Window.named(period, now=now)
     back = f"/partners?period={period}"
     with ctx.engine.connect() as conn:
-        known = next((p for p in partners(conn) if p["system_id"] == partner), None)
-        if known is None:
+        cards = {c["partner"]: c for c in partner_scorecards(conn, window=window, engine=ctx.engine)}
+        found = cards.get(partner or "")
+        if found is None:
             message = html.Section(
                 html.Div(
                     [f"No 3PL or supplier has the id “{partner}”. ", dcc.Link("See every partner", href=back)],
@@ -146,18 +147,14 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
                 className="card",
             )
             return "Unknown partner", "", [], None, None, None, updated_line(now), back, True, message
-    pid, kind = known["system_id"], known["kind"]
+    pid = found["partner"]
     flt = filter_from_query({"system": pid})  # the workbench's own view of the link
-    # The scorecards (every partner's, as the partners page ranks them) in one reader; this partner's
-    # flows, then its exceptions and orders, in the other.
     reads: list[Callable[[Connection], Any]] = [
-        lambda c: partner_scorecards(c, window=window),
-        lambda c: flows_health(c, now=now, window=window, system=pid),
+        lambda c: flows_health(c, now=now, window=window, system=pid),  # this partner's flows only
         lambda c: (list_exceptions(c, flt, now=now, sort="severity", limit=MAX_EXCEPTIONS),
-                   partner_orders(c, partner=pid, kind=kind, window=window, now=now, limit=MAX_ORDERS)),
+                   partner_orders(c, partner=pid, kind=found["kind"], window=window, now=now, limit=MAX_ORDERS)),
     ]  # fmt: skip
-    cards, flows, (page, orders) = side_by_side(ctx.engine, reads)
-    found = next(c for c in cards if c["partner"] == pid)
+    flows, (page, orders) = side_by_side(ctx.engine, reads)
     title, subtitle = partner_heading(found)
     return (
         title,
