@@ -27,7 +27,7 @@ from models.queries.kpis import kpi_breakdown
 from models.queries.overview import exception_aging_in_period
 from models.queries.timeline import find_orders
 from models.store.kpi_targets import rag_status
-from tests.browser.conftest import ANCHOR, TIMEOUT_MS, WatchedPage, overflow, watched
+from tests.browser.conftest import ANCHOR, TIMEOUT_MS, WatchedPage, overflow, settle, watched
 from tests.live_server import LiveServer, serve_seeded
 
 pytestmark = pytest.mark.browser
@@ -243,7 +243,9 @@ def test_bulk_replay_start_asks_in_the_page_with_counts_rate_and_duration(
     page.on("dialog", lambda d: pytest.fail(f"a native dialog opened: {d.message}"))
     page.goto(f"{fortnight.url}/exceptions?kind=dead_letter")
     expect(page.locator(ROWS).first).to_be_visible()
+    settle(page)  # the grid's loads done: a tick before the last one lands can be re-rendered away
     page.locator(f"{ROWS} .ag-selection-checkbox input").first.check()
+    expect(page.locator("#ex-bulk-replay")).to_be_enabled()
     page.locator("#ex-bulk-replay").click()
     headline = page.locator(".ex-plan-headline")
     expect(headline).to_have_text(re.compile(r"messages"))
