@@ -63,6 +63,8 @@ ORDER_STEPS: tuple[OrderStep, ...] = (
     ),
 )
 ORDER_STEP_BY_KEY = {s.key: s for s in ORDER_STEPS}
+#: The order step of a (start event, end event) pair, where the pair is one.
+ORDER_STEP_BY_PAIR = {(s.start_event, s.end_event): s for s in ORDER_STEPS}
 #: A predicate over flows ``f``: the flow is one of the order steps (order_facts serves it).
 ORDER_STEP_FLOW = " OR ".join(
     f"(f.start_event = '{s.start_event}' AND f.end_event = '{s.end_event}')" for s in ORDER_STEPS
@@ -70,6 +72,11 @@ ORDER_STEP_FLOW = " OR ".join(
 
 #: Dimensions of ``order_facts`` an order KPI can be grouped by.
 ORDER_DIMENSIONS = ("channel", "erp", "fulfiller")
+
+
+def pair_filter(pair: tuple[str, str], flow: str = "f") -> str:
+    """A predicate over flows ``flow``: the flow's step is ``pair`` (start event, end event; from code)."""
+    return f"{flow}.start_event = '{pair[0]}' AND {flow}.end_event = '{pair[1]}'"
 
 
 def step_flow_join(step: OrderStep, facts: str = "o", flow: str = "f") -> str:
@@ -133,15 +140,18 @@ def step_lags_sql(
     publication pairs with the adjustment it published).
     """
     in_scope = flow_in_scope(scope)
-    steps = ORDER_STEPS if pair is None else [s for s in ORDER_STEPS if (s.start_event, s.end_event) == pair]
+    steps: tuple[OrderStep, ...] = ORDER_STEPS
+    read_flow_steps = True
     if pair is not None:
-        flow_filter = f"({flow_filter}) AND f.start_event = '{pair[0]}' AND f.end_event = '{pair[1]}'"
-    branches = [] if steps and pair is not None else [
+        flow_filter = f"({flow_filter}) AND {pair_filter(pair)}"
+        step = ORDER_STEP_BY_PAIR.get(pair)
+        steps, read_flow_steps = ((step,), False) if step else ((), True)
+    branches = [
         f"""SELECT s.flow_id, s.correlation_id, s.start_at, s.end_at
             FROM flow_steps s JOIN flows f ON f.flow_id = s.flow_id
             WHERE s.end_at >= :since AND s.end_at < :until AND NOT ({ORDER_STEP_FLOW}) AND ({flow_filter})
               AND {in_scope}"""
-    ]  # fmt: skip
+    ] if read_flow_steps else []  # fmt: skip
     branches += [
         f"""SELECT o.{s.flow_col} AS flow_id, o.correlation_id, o.{s.start_col} AS start_at, o.{s.end_col} AS end_at
             FROM order_facts o
