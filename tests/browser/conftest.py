@@ -9,6 +9,7 @@ a test runs, whatever the wall-clock time.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
 from tests.live_server import LiveServer, serve_seeded
 
@@ -134,6 +135,20 @@ def settle(page: Page) -> None:
         timeout=TIMEOUT_MS,
     )
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def open_in_drawer(page: Page, cell: Locator, tries: int = 3) -> None:
+    """Click a workbench row's cell until its exception opens in the drawer, as a person clicks again
+    when nothing happened: a click that lands while the live grid swaps its rows in is lost."""
+    drawer = page.locator("#ex-drawer")
+    for attempt in range(tries):
+        cell.click()
+        try:
+            expect(drawer).to_have_class(re.compile(r"\bis-open\b"), timeout=TIMEOUT_MS // tries)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
 
 
 @pytest.fixture(scope="session")

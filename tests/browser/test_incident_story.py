@@ -19,7 +19,7 @@ from app.settings import load_settings
 from models.queries.common import utcnow
 from seed_data import seed_demo
 from seed_data.live_simulator import LiveSimulator, SimulatorConfig
-from tests.browser.conftest import WatchedPage, settle
+from tests.browser.conftest import WatchedPage, open_in_drawer, settle
 from tests.live_server import LiveServer, serve, settled
 
 SECRET = "story-shopify-secret"
@@ -95,8 +95,7 @@ def test_the_incident_story_step_by_step(
     # 2. See it: the dead-letter exception on NorthStar's shipment confirmations, with its waiting messages
     url = f"{live.url}/exceptions?flow={SHIPMENTS}&kind=dead_letter"
     assert _rows_appear(page, url) == 1
-    page.locator(f"{ROWS} [col-id='title']").first.click()
-    expect(page.locator("#ex-drawer")).to_have_class(re.compile(r"\bis-open\b"))
+    open_in_drawer(page, page.locator(f"{ROWS} [col-id='title']").first)
     expect(page.locator(".ex-detail-title")).to_contain_text("messages dead-lettered (3PL-503)")
     expect(page.locator("#ex-messages .ex-message-progress")).to_contain_text("not replayed yet")
     expect(page.locator("#ex-detail-body")).to_contain_text("Upstream 503 Service Unavailable from NorthStar WMS API")

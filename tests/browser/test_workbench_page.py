@@ -19,7 +19,7 @@ from dashboards.components.workbench import filter_from_query
 from models.detection.passes import run_detection_job
 from models.queries.exceptions import ExceptionFilter, action_history, get_state, list_exceptions
 from models.queries.messages import message_counts
-from tests.browser.conftest import LiveServer, WatchedPage, settle
+from tests.browser.conftest import LiveServer, WatchedPage, open_in_drawer, settle
 
 pytestmark = pytest.mark.browser
 
@@ -65,8 +65,7 @@ def _pick(page: Page, picker: str, option: str) -> None:
 
 
 def _open_row(page: Page, exception_id: int) -> None:
-    page.locator(f"{ROWS}[row-id='{exception_id}'] [col-id='title']").click()
-    expect(page.locator("#ex-drawer")).to_have_class(re.compile(r"\bis-open\b"))
+    open_in_drawer(page, page.locator(f"{ROWS}[row-id='{exception_id}'] [col-id='title']"))
     expect(page.locator(".ex-kicker")).to_contain_text(f"#{exception_id}")
 
 
