@@ -25,6 +25,7 @@ from models.queries.scorecard import partner_scorecard
 from models.queries.steps import (
     ORDER_STEP_BY_KEY,
     order_durations,
+    pair_filter,
     partner_expr,
     step_flow_join,
     step_lag_percentiles,
@@ -251,11 +252,7 @@ def _promise_sql() -> tuple[str, str]:
     a week's 386k orders at 10M events), to be named ``s`` and joined by ``_PROMISE_JOIN``; and that
     sum in seconds over ``s``."""
     steps = [ORDER_STEP_BY_KEY[k] for k in PROMISE_STEPS]
-    slas = ", ".join(
-        f"max(f.sla_seconds) FILTER (WHERE f.start_event = '{s.start_event}' "
-        f"AND f.end_event = '{s.end_event}') AS {s.key}_sla"
-        for s in steps
-    )
+    slas = ", ".join(f"max(f.sla_seconds) FILTER (WHERE {pair_filter(s.pair)}) AS {s.key}_sla" for s in steps)
     joins = " OR ".join(f"({step_flow_join(s)})" for s in steps)
     systems = ", ".join(f"o.{c}" for c in _PROMISE_COLUMNS)
     query = (

@@ -31,6 +31,16 @@ class OrderStep:
     target_col: str
     flow_col: str  # order_facts column with the flow of the end event (kept by the writer)
 
+    @property
+    def pair(self) -> tuple[str, str]:
+        """The step's (start event, end event), as flows name it."""
+        return self.start_event, self.end_event
+
+
+def pair_filter(pair: tuple[str, str], flow: str = "f") -> str:
+    """A predicate over flows ``flow``: the flow's step is ``pair`` (start event, end event; from code)."""
+    return f"{flow}.start_event = '{pair[0]}' AND {flow}.end_event = '{pair[1]}'"
+
 
 #: The order lifecycle's steps. A flow serves an order's step when its events match and its
 #: source/target systems are the order's (channel, ERP, fulfiller) columns named here.
@@ -64,19 +74,12 @@ ORDER_STEPS: tuple[OrderStep, ...] = (
 )
 ORDER_STEP_BY_KEY = {s.key: s for s in ORDER_STEPS}
 #: The order step of a (start event, end event) pair, where the pair is one.
-ORDER_STEP_BY_PAIR = {(s.start_event, s.end_event): s for s in ORDER_STEPS}
+ORDER_STEP_BY_PAIR = {s.pair: s for s in ORDER_STEPS}
 #: A predicate over flows ``f``: the flow is one of the order steps (order_facts serves it).
-ORDER_STEP_FLOW = " OR ".join(
-    f"(f.start_event = '{s.start_event}' AND f.end_event = '{s.end_event}')" for s in ORDER_STEPS
-)
+ORDER_STEP_FLOW = " OR ".join(f"({pair_filter(s.pair)})" for s in ORDER_STEPS)
 
 #: Dimensions of ``order_facts`` an order KPI can be grouped by.
 ORDER_DIMENSIONS = ("channel", "erp", "fulfiller")
-
-
-def pair_filter(pair: tuple[str, str], flow: str = "f") -> str:
-    """A predicate over flows ``flow``: the flow's step is ``pair`` (start event, end event; from code)."""
-    return f"{flow}.start_event = '{pair[0]}' AND {flow}.end_event = '{pair[1]}'"
 
 
 def step_flow_join(step: OrderStep, facts: str = "o", flow: str = "f") -> str:
@@ -86,7 +89,7 @@ def step_flow_join(step: OrderStep, facts: str = "o", flow: str = "f") -> str:
     matches any flow, so an order not yet released may have several candidate flows.
     """
     return (
-        f"{flow}.start_event = '{step.start_event}' AND {flow}.end_event = '{step.end_event}'"
+        f"{pair_filter(step.pair, flow)}"
         f" AND ({facts}.{step.source_col} IS NULL OR {flow}.source_system = {facts}.{step.source_col})"
         f" AND ({facts}.{step.target_col} IS NULL OR {flow}.target_system = {facts}.{step.target_col})"
     )
@@ -156,7 +159,7 @@ def step_lags_sql(
         f"""SELECT o.{s.flow_col} AS flow_id, o.correlation_id, o.{s.start_col} AS start_at, o.{s.end_col} AS end_at
             FROM order_facts o
             JOIN flows f ON f.flow_id = o.{s.flow_col}
-                 AND f.start_event = '{s.start_event}' AND f.end_event = '{s.end_event}'
+                 AND {pair_filter(s.pair)}
             WHERE o.{s.end_col} >= :since AND o.{s.end_col} < :until AND o.{s.start_col} IS NOT NULL
               AND ({flow_filter}) AND {in_scope} AND {order_in_scope(scope)}"""
         for s in steps
