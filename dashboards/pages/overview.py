@@ -20,6 +20,7 @@ from dashboards.components.charts import (
 )
 from dashboards.components.format import RANGE_LABELS
 from dashboards.components.layout import card, graph, keyed_grid, page_header
+from dashboards.components.static import static_html
 from dashboards.components.tables import ATTENTION_COLUMNS, attention_rows, flow_table, queue_table
 from dashboards.components.tiles import (
     TILE_LABELS,
@@ -165,7 +166,7 @@ def _refresh_summary(range_: str, _tick: int | None, chosen: dict[str, str] | No
         exceptions_tile(totals),
         queue_tile(queues),
     ]
-    return [tile_component(t) for t in tiles], flow_table(lag), f"Updated {now:%H:%M:%S} UTC"
+    return [tile_component(t) for t in tiles], static_html(flow_table(lag)), f"Updated {now:%H:%M:%S} UTC"
 
 
 @dash.callback(
@@ -222,7 +223,7 @@ def _refresh_queues(range_: str, _tick: int | None, chosen: dict[str, str] | Non
     with ctx.engine.connect() as conn:
         series = queue_depth_series(conn, window=window, scope=scope)
         current = queue_current(conn, now=now, scope=scope)
-    return queue_depth_figure(series, x_range=(window.since, window.until)), queue_table(current)
+    return queue_depth_figure(series, x_range=(window.since, window.until)), static_html(queue_table(current))
 
 
 # The range goes into the URL without a reload: a Dash Location update would make the

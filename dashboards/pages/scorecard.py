@@ -31,6 +31,7 @@ from dashboards.components.scorecard import (
     spark_fill,
     system_names,
 )
+from dashboards.components.static import static_html
 from dashboards.components.targets import input_unit, target_options, targets_admin_table
 from models.enums import Access
 from models.queries.common import Window
@@ -277,7 +278,7 @@ def _refresh_partners(period: str) -> tuple[Any, ...]:
     with engine.connect() as conn:
         partners = partner_scorecard(conn, window=window, previous=previous_window(window), engine=engine)
         slas = confirm_slas(flow_definitions(conn))
-    return tuple(partner_table(partners, kind, slas) for kind in ("3pl", "supplier"))
+    return tuple(static_html(partner_table(partners, kind, slas)) for kind in ("3pl", "supplier"))
 
 
 @dash.callback(Output("sc-flows", "children"), Input("sc-period", "value"))
@@ -288,7 +289,7 @@ def _refresh_flows(period: str) -> Any:
     with engine.connect() as conn:
         by_flow = kpi_breakdown(conn, window=window, group_by="flow", only=FLOW_TABLE_KPIS, engine=engine)
         flows = flow_definitions(conn)
-    return flow_sla_table(by_flow, flows)
+    return static_html(flow_sla_table(by_flow, flows))
 
 
 @dash.callback(Output("sc-perfect", "children"), Input("sc-period", "value"))
