@@ -296,7 +296,7 @@ def _refresh_flows(period: str) -> Any:
 def _refresh_perfect(period: str) -> Any:
     """The perfect order rate taken apart into its four components."""
     with current_ctx().engine.connect() as conn:
-        return perfect_order_table(perfect_order_components(conn, window=_window(period)))
+        return static_html(perfect_order_table(perfect_order_components(conn, window=_window(period))))
 
 
 @dash.callback(Output("sc-aging-chart", "figure"), Input("sc-period", "value"))
@@ -315,7 +315,7 @@ def _refresh_aging(period: str) -> Any:
 def _refresh_targets(_version: int) -> Any:
     """Every metric's target and who set it."""
     with current_ctx().engine.connect() as conn:
-        return targets_admin_table(list_targets(conn))
+        return static_html(targets_admin_table(list_targets(conn)))
 
 
 @dash.callback(
