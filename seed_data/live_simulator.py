@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from collectors.tls import tls_context
 from seed_data.distributor import BROKER
 from seed_data.live_traffic import (
     STAGES,
@@ -122,7 +123,7 @@ class LiveSimulator:
         self.stats = SimulatorStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._client = httpx.Client(base_url=self.base_url, timeout=10.0)
+        self._client = httpx.Client(base_url=self.base_url, timeout=10.0, verify=tls_context())
         self._ingest = {"Authorization": f"Bearer {config.ingest_key}"} if config.ingest_key else {}
         self._read = {"Authorization": f"Bearer {config.read_key}"} if config.read_key else {}
         self._first_number = first_order_number(time.time())

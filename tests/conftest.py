@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from tests.postgres import PgSession
 
 os.environ.setdefault("FLOWWATCH_AUTH", "off")
+# The tests speak plain HTTP to loopback servers through thousands of short-lived httpx clients; with
+# SSL_CERT_FILE set (as on the CI machine) httpx parses that whole CA file for each one, ~50 ms of
+# CPU apiece. The same Debian store as a directory is read lazily. (The product builds one context
+# per process whatever the environment: collectors/tls.py, tested with SSL_CERT_FILE set.)
+if os.environ.get("SSL_CERT_FILE") and not os.environ.get("SSL_CERT_DIR") and Path("/etc/ssl/certs").is_dir():
+    os.environ["SSL_CERT_DIR"] = "/etc/ssl/certs"
+if os.environ.get("SSL_CERT_DIR"):
+    os.environ.pop("SSL_CERT_FILE", None)
 
 BACKENDS = ("duckdb", "postgresql")
 

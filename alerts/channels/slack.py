@@ -17,6 +17,7 @@ import httpx
 
 from alerts.channels.base import Delivery, Message, Pacer, Retryable, RetryPolicy
 from alerts.config import ChannelConfig, ChannelType
+from collectors.tls import tls_context
 
 #: Web API errors (HTTP 200, ``ok: false``) that are worth another try.
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -58,7 +59,7 @@ class SlackBot:
     def __init__(self, config: ChannelConfig, *, policy: RetryPolicy, pacer: Pacer) -> None:
         self.name = config.name
         self.config, self.policy, self.pacer = config, policy, pacer
-        self.client = httpx.Client(timeout=config.timeout_seconds)
+        self.client = httpx.Client(timeout=config.timeout_seconds, verify=tls_context())
 
     def call(self, method: str, body: dict[str, Any]) -> tuple[dict[str, Any] | None, int, str | None]:
         """One Web API method with retries: (the answer, attempts, error)."""
@@ -115,7 +116,7 @@ class SlackWebhook:
     def __init__(self, config: ChannelConfig, *, policy: RetryPolicy, pacer: Pacer) -> None:
         self.name = config.name
         self.config, self.policy, self.pacer = config, policy, pacer
-        self.client = httpx.Client(timeout=config.timeout_seconds)
+        self.client = httpx.Client(timeout=config.timeout_seconds, verify=tls_context())
 
     def deliver(self, message: Message, thread: list[dict[str, Any]]) -> Delivery:
         """A new message with the same content as the bot's."""

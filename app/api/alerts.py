@@ -37,6 +37,7 @@ from app.context import AppContext
 from app.deps import Conn, Ctx, Who, refusals
 from app.services import alerts as service
 from app.services.errors import Conflict, ServiceError
+from collectors.tls import tls_context
 from models.queries import alerts as store
 
 log = logging.getLogger(__name__)
@@ -339,6 +340,6 @@ def _act(ctx: AppContext, action_id: str, value: str, user: str, response_url: s
 
 def _respond(url: str, body: dict[str, Any]) -> None:
     try:
-        httpx.post(url, json=body, timeout=10)
+        httpx.post(url, json=body, timeout=10, verify=tls_context())
     except httpx.HTTPError:
         log.warning("Slack response_url %s did not answer", url)

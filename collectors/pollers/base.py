@@ -8,6 +8,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.queue_metrics import QueueSample
+from collectors.tls import tls_context
 
 #: Poller names become job ids (``poll:<name>``) and metric labels: keep them plain.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -46,7 +47,7 @@ def fetch(
 ) -> httpx.Response:
     """GET ``url``; any transport error or non-2xx answer becomes a ``PollError``."""
     try:
-        response = httpx.get(url, timeout=timeout, headers=headers, auth=auth, params=params)
+        response = httpx.get(url, timeout=timeout, headers=headers, auth=auth, params=params, verify=tls_context())
     except httpx.HTTPError as exc:
         raise PollError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
     if response.is_error:

@@ -18,6 +18,7 @@ from app.services.bulk.plan import refusal
 from app.services.delivery import Pacer
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.replay import MessageOutcome
+from collectors.tls import tls_context
 from models.enums import ItemStatus, ReplayStatus, RunStatus
 from models.queries.bulk_runs import get_run, pending_items, set_item, set_items, set_run
 
@@ -179,7 +180,7 @@ class _Run:
         counts = run["counts"]
         canary_left = max(run["canary"] - counts.get(ItemStatus.DELIVERED, 0) - counts.get(ItemStatus.FAILED, 0), 0)
         pacer = Pacer(float(run["rate_per_second"]))
-        with httpx.Client(timeout=httpx.Timeout(ctx.settings.replay_timeout_seconds)) as client:
+        with httpx.Client(timeout=httpx.Timeout(ctx.settings.replay_timeout_seconds), verify=tls_context()) as client:
             for item in items:
                 if self._should_stop(pacer):
                     with ctx.writer.transaction() as conn:

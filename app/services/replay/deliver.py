@@ -10,6 +10,7 @@ from app.services.delivery import Delivery, Pacer, content_type_of, post_http, r
 from app.services.errors import Conflict
 from app.services.replay.plan import Claim, Route, route_for
 from app.services.replay.record import MessageOutcome, record
+from collectors.tls import tls_context
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -30,7 +31,7 @@ def deliver(
             timeout=settings.replay_timeout_seconds,
         )
     own = client is None
-    client = client or httpx.Client(timeout=httpx.Timeout(settings.replay_timeout_seconds))
+    client = client or httpx.Client(timeout=httpx.Timeout(settings.replay_timeout_seconds), verify=tls_context())
     try:
         return post_http(
             client,
@@ -62,7 +63,7 @@ def send(
     outcomes and whether the exception got resolved."""
     pacer = Pacer(rate_of(messages, ctx.settings))
     outcomes, resolved = [], False
-    with httpx.Client(timeout=httpx.Timeout(ctx.settings.replay_timeout_seconds)) as client:
+    with httpx.Client(timeout=httpx.Timeout(ctx.settings.replay_timeout_seconds), verify=tls_context()) as client:
         for message, claim in zip(messages, claims, strict=True):
             pacer.wait()
             try:
