@@ -19,7 +19,10 @@ from dash.development.base_component import Component
 #: Dash prop names whose HTML attribute is spelled otherwise.
 _ATTRIBUTES = {"className": "class", "colSpan": "colspan", "rowSpan": "rowspan", "htmlFor": "for"}
 #: HTML elements that have no closing tag.
-_VOID = {"br", "hr", "img", "wbr"}
+_VOID = {"br", "hr", "wbr"}
+#: Elements Markdown's HTML does not carry: an <img> with a data: URL (a sparkline) blanked a whole
+#: table in Chromium, so images stay Dash components.
+_REFUSED = {"img"}
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -27,7 +30,8 @@ def static_html(component: Any, *, class_name: str = "fw-static") -> dcc.Markdow
     """``component`` (``dash.html`` elements and text only) as one component rendering the same DOM.
 
     Raises ValueError on anything interactive (a ``dcc`` component, an element with an ``id`` or an
-    event prop): such a subtree must stay Dash components, or its callbacks would silently stop.
+    event prop): such a subtree must stay Dash components, or its callbacks would silently stop; and on
+    an image, which Markdown's HTML does not show.
     """
     return dcc.Markdown(render(component), dangerously_allow_html=True, className=class_name)
 
@@ -45,6 +49,8 @@ def render(component: Any) -> str:
         raise ValueError(f"static_html renders dash.html elements and text only, not {type(component).__name__}")
     props = component.to_plotly_json()["props"]
     tag = component._type.lower()
+    if tag in _REFUSED:
+        raise ValueError(f"static_html cannot render <{tag}>: Markdown does not show it")
     attributes = "".join(_attribute(tag, name, value) for name, value in props.items() if name != "children")
     if tag in _VOID:
         return f"<{tag}{attributes}>"
