@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test style lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -27,17 +27,17 @@ demo: install
 # mypy (15 s from a fresh clone, one core) checks beside the tests rather than before them; either failing
 # fails `make test`.
 TEST_WORKERS ?= 2
-test: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: style
 	$(BIN)/mypy & typing=$$!; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); tests=$$?; \
 	wait $$typing && exit $$tests
 
-# mypy is strict on models/ and app/services/ (pyproject's [tool.mypy])
-lint: install
+style: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy is strict on models/ and app/services/ (pyproject's [tool.mypy])
+lint: style
 	$(BIN)/mypy
 
 bench: install
