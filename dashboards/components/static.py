@@ -58,9 +58,9 @@ def render(component: Any) -> str:
 
 
 def _attribute(tag: str, name: str, value: Any) -> str:
-    if name in ("id", "n_clicks", "n_clicks_timestamp", "disable_n_clicks") or name.startswith("on"):
-        if name == "disable_n_clicks" or (name.startswith("n_clicks") and not value):
-            return ""
+    if name == "disable_n_clicks" or (name.startswith("n_clicks") and not value):
+        return ""  # Dash's click bookkeeping, unused
+    if name == "id" or name.startswith(("n_clicks", "on")):
         raise ValueError(f"static_html cannot render <{tag}> with {name!r}: it is interactive")
     if value is None or value is False:
         return ""
