@@ -9,55 +9,100 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.queries.writes import insert_sql, set_clause
+from models.store.dialect import in_list
 from models.store.tables import replays
 
 #: One row per failed message of the selected exceptions: the exception's state, its flow's replay
-#: settings, the message's own state and the original stored event (with payload).
-#: ``duplicate_risk``: the target already took a later ok event of that type for that business key.
+#: settings and the message's own state. The stored event is read apart, by its unique id: joined here,
+#: the planner scanned business_events for every replay of one message.
 _MESSAGES = """
-WITH m AS (
-    SELECT * FROM exception_messages
-    WHERE exception_id IN (SELECT unnest(:ids)) {only}
-)
 SELECT x.exception_id, x.status, x.kind, x.title, x.flow_id,
        f.replay_kind, f.replay_target, f.queue, f.end_event, f.category,
        f.replay_rate_per_second, f.replay_four_eyes,
-       m.event_id, m.state AS message_state, m.replays AS message_replays,
-       coalesce(e.correlation_id, m.correlation_id) AS correlation_id,
-       e.event_type, e.source, e.target, e.channel, e.occurred_at, e.received_at,
-       e.attempt, e.trace_id, e.payload, e.status AS message_status, e.error_code AS message_error_code,
-       EXISTS (
-           SELECT 1 FROM business_events later
-           WHERE later.correlation_id = e.correlation_id AND later.event_type = e.event_type
-             AND later.status = 'ok' AND later.received_at > e.received_at
-             AND later.target IS NOT DISTINCT FROM e.target
-       ) AS duplicate_risk
-FROM m
+       m.event_id, m.state AS message_state, m.replays AS message_replays, m.correlation_id
+FROM exception_messages m
 JOIN exceptions x ON x.exception_id = m.exception_id
 LEFT JOIN flows f ON f.flow_id = x.flow_id
-LEFT JOIN (
-    SELECT * FROM (
-        SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY received_at) AS _first
-        FROM business_events WHERE event_id IN (SELECT event_id FROM m)
-    ) ranked WHERE _first = 1
-) e ON e.event_id = m.event_id
+WHERE {ids} {only}
 ORDER BY x.exception_id, m.first_failed_at, m.event_id
 """
 
+#: The original stored event of each message (with payload); event ids are unique, so an index lookup.
+_EVENTS = """
+SELECT event_id, correlation_id, event_type, source, target, channel, occurred_at, received_at,
+       attempt, trace_id, payload, status AS message_status, error_code AS message_error_code
+FROM business_events WHERE {event_ids}
+"""
+
+#: The latest ok event per (order, type, target) of the given orders: through the correlation_id index.
+_LATEST_OK = """
+SELECT correlation_id, event_type, target, max(received_at) AS last_ok
+FROM business_events WHERE {correlation_ids} AND status = 'ok'
+GROUP BY correlation_id, event_type, target
+"""
+
+_EVENT_FIELDS = (
+    "event_type", "source", "target", "channel", "occurred_at", "received_at", "attempt", "trace_id", "payload",
+    "message_status", "message_error_code",
+)  # fmt: skip
+
 
 def replay_messages(
-    conn: Connection, ids: Sequence[int], *, undelivered_only: bool = True, event_ids: Sequence[str] | None = None
+    conn: Connection,
+    ids: Sequence[int],
+    *,
+    undelivered_only: bool = True,
+    event_ids: Sequence[str] | None = None,
+    duplicate_risk: bool = False,
 ) -> list[dict[str, Any]]:
     """The failed messages of the exceptions ``ids`` with what a replay needs (oldest failure first);
-    only the undelivered ones by default, only ``event_ids`` when given."""
+    only the undelivered ones by default, only ``event_ids`` when given. With ``duplicate_risk``, each
+    says whether the target already took a later ok event of that type for that order (a bulk plan
+    flags those)."""
     if not ids:
         return []
-    only = " AND state <> 'delivered'" if undelivered_only else ""
+    only = " AND m.state <> 'delivered'" if undelivered_only else ""
     params: dict[str, Any] = {"ids": [int(i) for i in ids]}
     if event_ids is not None:
-        only += " AND event_id IN (SELECT unnest(:event_ids))"
+        only += " AND " + in_list(conn, "m.event_id", "event_ids")
         params["event_ids"] = list(event_ids)
-    return [dict(r) for r in conn.execute(sa.text(_MESSAGES.format(only=only)), params).mappings()]
+    sql = _MESSAGES.format(ids=in_list(conn, "m.exception_id", "ids"), only=only)
+    found = [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
+    if not found:
+        return []
+    events = {
+        r["event_id"]: r
+        for r in conn.execute(
+            sa.text(_EVENTS.format(event_ids=in_list(conn, "event_id", "eids"))),
+            {"eids": [m["event_id"] for m in found]},
+        ).mappings()
+    }
+    risky = _at_duplicate_risk(conn, list(events.values())) if duplicate_risk else set()
+    for m in found:
+        e = events.get(m["event_id"])
+        m.update({k: (e[k] if e is not None else None) for k in _EVENT_FIELDS})
+        if e is not None and e["correlation_id"] is not None:
+            m["correlation_id"] = e["correlation_id"]
+        if duplicate_risk:
+            m["duplicate_risk"] = m["event_id"] in risky
+    return found
+
+
+def _at_duplicate_risk(conn: Connection, events: list[Any]) -> set[str]:
+    """The stored events whose target took a later ok event of the same type for the same order."""
+    orders = sorted({e["correlation_id"] for e in events if e["correlation_id"] is not None})
+    if not orders:
+        return set()
+    sql = _LATEST_OK.format(correlation_ids=in_list(conn, "correlation_id", "cids"))
+    latest = {
+        (r.correlation_id, r.event_type, r.target): r.last_ok for r in conn.execute(sa.text(sql), {"cids": orders})
+    }
+    return {
+        e["event_id"]
+        for e in events
+        if (last_ok := latest.get((e["correlation_id"], e["event_type"], e["target"]))) is not None
+        and last_ok > e["received_at"]
+    }
 
 
 def active_replays(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:

@@ -110,7 +110,7 @@ def plan_bulk_replay(
     which risk a duplicate downstream."""
     ids = select(selection, conn=conn, now=now)
     states = get_states(conn, ids)
-    by_exception = replay.replayable(conn, ids)
+    by_exception = replay.replayable(conn, ids, duplicate_risk=True)
     active = active_replays(conn, ids)
     items: list[PlanItem] = []
     rates: list[float] = []

@@ -173,15 +173,16 @@ def load(
     return state, replayable(conn, [exception_id]).get(exception_id, []), active
 
 
-def replayable(conn: Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def replayable(conn: Connection, ids: list[int], *, duplicate_risk: bool = False) -> dict[int, list[dict[str, Any]]]:
     """The messages a replay of each exception sends: the undelivered ones; where every one was
     delivered (an operator reopened it: the target lost them), all of them again, under the same
-    idempotency keys so the target answers duplicates instead of taking them twice."""
+    idempotency keys so the target answers duplicates instead of taking them twice. ``duplicate_risk``
+    flags each message the target may already have (what a bulk plan shows)."""
     found: dict[int, list[dict[str, Any]]] = {int(i): [] for i in ids}
-    for m in replay_messages(conn, ids):
+    for m in replay_messages(conn, ids, duplicate_risk=duplicate_risk):
         found[int(m["exception_id"])].append(m)
     again = [i for i, messages in found.items() if not messages]
-    for m in replay_messages(conn, again, undelivered_only=False):
+    for m in replay_messages(conn, again, undelivered_only=False, duplicate_risk=duplicate_risk):
         found[int(m["exception_id"])].append(m)
     return found
 
