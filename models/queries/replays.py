@@ -19,7 +19,8 @@ _MESSAGES = """
 SELECT x.exception_id, x.status, x.kind, x.title, x.flow_id,
        f.replay_kind, f.replay_target, f.queue, f.end_event, f.category,
        f.replay_rate_per_second, f.replay_four_eyes,
-       m.event_id, m.state AS message_state, m.replays AS message_replays, m.correlation_id
+       m.event_id, m.state AS message_state, m.delivered_at AS message_delivered_at,
+       m.replays AS message_replays, m.correlation_id
 FROM exception_messages m
 JOIN exceptions x ON x.exception_id = m.exception_id
 LEFT JOIN flows f ON f.flow_id = x.flow_id
@@ -118,6 +119,23 @@ def active_replays(conn: Connection, ids: Sequence[int]) -> dict[int, list[dict[
     for r in rows:
         found[int(r["exception_id"])].append(dict(r))
     return found
+
+
+def replays_outstanding(conn: Connection, exception_id: int) -> int:
+    """Messages of the exception a replay has yet to send: its running replay rows, and its pending
+    items in bulk runs that are running or paused (settling waits for them)."""
+    return int(
+        conn.execute(
+            sa.text(
+                """
+                SELECT (SELECT count(*) FROM replays WHERE exception_id = :id AND status = 'running')
+                     + (SELECT count(*) FROM bulk_run_items i JOIN bulk_runs r ON r.run_id = i.run_id
+                        WHERE i.exception_id = :id AND i.status = 'pending' AND r.status IN ('running', 'paused'))
+                """
+            ),
+            {"id": exception_id},
+        ).scalar_one()
+    )
 
 
 def replays_started(conn: Connection, event_ids: Sequence[str]) -> dict[str, int]:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from models.queries.messages import set_message
 from tests.factories import event, events_table
 from tests.integration.replay_world import (
     add_failures,
@@ -274,3 +275,78 @@ def test_bulk_resolve_and_assign_over_a_filter(live: LiveServer, receiver: Recei
     assert scalar(live.ctx, "SELECT count(*) FROM exception_actions WHERE action = 'resolve' AND actor = 'lead'") == 39
     bad = httpx.post(url, json={"action": "resolve", "filter": {}, "ids": [1]}, headers=live.auth("lead"), timeout=10)
     assert bad.status_code == 422
+
+
+def test_a_message_delivered_meanwhile_is_skipped_and_the_rest_of_its_exception_goes(
+    live: LiveServer, receiver: Receiver
+) -> None:
+    """One exception over 40 orders: each item reads its own message, so one delivered by its source
+    while the run is paused is skipped with the reason, and the other 39 go out once each."""
+    add_flow(live.ctx, FLOW, target=f"{receiver.url}/erp/d365/shipments")
+    (eid,) = add_failures(live.ctx, FLOW, 40, grouped=True)
+    run_id = _bulk(live, rate_per_second=40).json()["run_id"]
+    wait_for_run(live, run_id, until=lambda r: r["processed"] >= 5)
+    paused = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/pause", headers=live.auth("dana.okafor"), timeout=30)
+    assert paused.status_code == 200 and paused.json()["processed"] < 40
+    with live.ctx.writer.transaction() as conn:  # as detection records a later ok delivery from the source
+        set_message(conn, eid, "evt-00040", state="delivered", delivered_at=live.ctx.now())
+
+    httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/resume", headers=live.auth("dana.okafor"), timeout=30)
+    run = wait_for_run(live, run_id)
+
+    assert run["status"] == "completed" and run["counts"] == {"delivered": 39, "skipped": 1}
+    (skipped,) = [i for i in _items(live, run_id) if i["status"] == "skipped"]
+    assert skipped["event_id"] == "evt-00040"
+    assert skipped["error"] == f"message evt-00040 of exception {eid} was delivered meanwhile"
+    assert sorted(receiver.keys_posted) == [f"evt-{n:05d}" for n in range(1, 40)]
+    assert scalar(live.ctx, "SELECT status FROM exceptions WHERE exception_id = :e", e=eid) == "resolved"
+
+
+def test_a_reopened_exception_whose_messages_were_all_delivered_sends_them_all_again(
+    live: LiveServer, receiver: Receiver
+) -> None:
+    """The target lost what it took: reopened, a bulk replay sends each of the 25 messages again under
+    its own key (the target answers duplicates for what it still has)."""
+    add_flow(live.ctx, FLOW, target=f"{receiver.url}/erp/d365/shipments", rate=100.0)
+    (eid,) = add_failures(live.ctx, FLOW, 25, grouped=True)
+    first = httpx.post(f"{live.url}/api/v1/exceptions/{eid}/replay", headers=live.auth("dana.okafor"), timeout=60)
+    assert first.status_code == 200 and first.json()["resolved"] is True
+    reopened = httpx.post(f"{live.url}/api/v1/exceptions/{eid}/reopen", json={"reason": "3PL lost the batch"},
+                          headers=live.auth("dana.okafor"), timeout=30)  # fmt: skip
+    assert reopened.status_code == 200
+    del receiver.delivered["evt-00007"]  # the one the target lost
+
+    plan = _bulk(live, dry_run=True).json()
+    assert (plan["runnable"], plan["messages"]) == (25, 25)
+    run = wait_for_run(live, _bulk(live, rate_per_second=100).json()["run_id"])
+
+    assert run["status"] == "completed" and run["counts"] == {"delivered": 25}
+    keys = [f"evt-{n:05d}" for n in range(1, 26)]
+    assert sorted(receiver.keys_posted) == sorted(keys * 2)  # each twice: the replay, then the bulk run
+    assert sorted(receiver.delivered) == keys
+    assert scalar(live.ctx, "SELECT status FROM exceptions WHERE exception_id = :e", e=eid) == "resolved"
+
+
+def test_a_paused_run_overtaken_by_a_single_replay_lets_its_exception_resolve_when_aborted(
+    live: LiveServer, receiver: Receiver
+) -> None:
+    """While a run is paused an operator replays the exception by itself: every message is delivered,
+    but the run still holds items for it, so it resolves when the run is aborted, not before."""
+    add_flow(live.ctx, FLOW, target=f"{receiver.url}/erp/d365/shipments", rate=100.0)
+    (eid,) = add_failures(live.ctx, FLOW, 30, grouped=True)
+    run_id = _bulk(live, rate_per_second=20).json()["run_id"]
+    wait_for_run(live, run_id, until=lambda r: r["processed"] >= 3)
+    paused = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/pause", headers=live.auth("dana.okafor"), timeout=30)
+    done_by_run = paused.json()["processed"]
+    assert done_by_run < 30
+
+    single = httpx.post(f"{live.url}/api/v1/exceptions/{eid}/replay", headers=live.auth("sam.lee"), timeout=60)
+    assert single.status_code == 200
+    assert (single.json()["delivered"], single.json()["total"], single.json()["resolved"]) == (30, 30, False)
+    assert scalar(live.ctx, "SELECT status FROM exceptions WHERE exception_id = :e", e=eid) == "open"
+
+    aborted = httpx.post(f"{live.url}/api/v1/bulk-runs/{run_id}/abort", headers=live.auth("sam.lee"), timeout=30)
+    assert aborted.status_code == 200 and aborted.json()["counts"] == {"delivered": done_by_run,
+                                                                       "skipped": 30 - done_by_run}  # fmt: skip
+    assert scalar(live.ctx, "SELECT status FROM exceptions WHERE exception_id = :e", e=eid) == "resolved"
+    assert sorted(receiver.delivered) == [f"evt-{n:05d}" for n in range(1, 31)] and len(receiver.posts) == 30

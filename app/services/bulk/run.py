@@ -158,11 +158,16 @@ def _item_bound(ctx: AppContext) -> float:
 
 
 def _close_run(conn: Connection, run_id: int, status: RunStatus, detail: str | None, *, now: datetime) -> None:
-    """Final status; items never started become skipped with the reason."""
-    left = [i["position"] for i in pending_items(conn, run_id)]
+    """Final status; items never started become skipped with the reason, and their exceptions settle
+    (one whose messages were all delivered meanwhile, e.g. by a single replay, is no longer kept open
+    waiting for this run)."""
+    left = pending_items(conn, run_id)
     if left:
-        set_items(conn, run_id, left, status=ItemStatus.SKIPPED, error=f"not run: {detail}", finished_at=now)
+        positions = [i["position"] for i in left]
+        set_items(conn, run_id, positions, status=ItemStatus.SKIPPED, error=f"not run: {detail}", finished_at=now)
     set_run(conn, run_id, status=status, finished_at=now, detail=detail)
+    for exception_id in sorted({int(i["exception_id"]) for i in left}):
+        replay.settle(conn, exception_id, now=now)
 
 
 class _Run:
@@ -189,7 +194,7 @@ class _Run:
                         )
                     return
                 pacer.wait()
-                outcome = self._replay_item(item, client, str(run["actor"]))
+                outcome = self._replay_item(item, client, str(run["actor"]), run["created_at"])
                 if canary_left:
                     canary_left -= 1
                     if outcome is not None and outcome.status is ReplayStatus.FAILED:
@@ -219,16 +224,23 @@ class _Run:
                 control.cond.notify_all()
             return control.abort
 
-    def _replay_item(self, item: dict[str, Any], client: httpx.Client, actor: str) -> MessageOutcome | None:
+    def _replay_item(
+        self, item: dict[str, Any], client: httpx.Client, actor: str, planned_at: datetime
+    ) -> MessageOutcome | None:
         """Replay one message and record its result in the same transaction as its audit row; None if skipped."""
         ctx, position, exception_id, event_id = self.ctx, item["position"], item["exception_id"], item["event_id"]
         try:
             with ctx.actions.in_flight.hold(exception_id):
                 now = ctx.now()
                 with ctx.writer.transaction() as conn:
-                    state, messages, active = replay.load(conn, exception_id, now=now, settings=ctx.settings)
-                    messages = [m for m in messages if m["event_id"] == event_id]
-                    if event_id is None or not messages:
+                    if event_id is None:
+                        raise Conflict(f"exception {exception_id} has no message to replay")
+                    state, messages, active = replay.load(
+                        conn, exception_id, now=now, settings=ctx.settings, event_id=event_id
+                    )
+                    delivered = messages[0]["message_delivered_at"] if messages else None
+                    if not messages or (delivered is not None and delivered >= planned_at):
+                        # (delivered before the plan: reopened, the target lost it, so it goes again)
                         raise Conflict(f"message {event_id} of exception {exception_id} was delivered meanwhile")
                     reason = refusal(state, messages, active)
                     if reason is not None:
@@ -255,4 +267,6 @@ class _Run:
         except ServiceError as exc:
             with ctx.writer.transaction() as conn:
                 set_item(conn, self.run_id, position, status=ItemStatus.SKIPPED, error=str(exc), finished_at=ctx.now())
+                # its exception may have been waiting for this item (e.g. the last message, delivered meanwhile)
+                replay.settle(conn, exception_id, now=ctx.now())
             return None

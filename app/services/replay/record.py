@@ -17,9 +17,7 @@ from collectors.events import validate_events
 from models.enums import REPLAY_ACTOR, Action, MessageState, ReplayStatus
 from models.queries.exceptions import append_actions, get_state, update_exceptions
 from models.queries.messages import latest_failure, message_counts, set_message
-from models.queries.replays import (
-    update_replay,
-)
+from models.queries.replays import replays_outstanding, update_replay
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -87,22 +85,28 @@ def record(
             set_message(conn, exception_id, event_id, state=MessageState.FAILED, last_error=error, replays=replays)
         state = get_state(conn, exception_id) or {}
         append_actions(conn, [audit_row(exception_id, Action.REPLAY, actor, now, state, state, str(status), detail)])
-        resolved = settle(conn, exception_id, now=now, error=error)
-        if also is not None:
+        if also is not None:  # first: a bulk item still pending would keep its exception from settling
             also(conn, outcome)
+        resolved = settle(conn, exception_id, now=now, error=error)
     return outcome, resolved
 
 
 def settle(conn: Connection, exception_id: int, *, now: datetime, error: str | None = None) -> bool:
-    """After a message's replay: resolve the exception when every message is delivered (unless
-    someone closed it meanwhile), else, when any replay failed, say how many are left and why.
-    Returns True when it resolved the exception."""
+    """After a message's replay: resolve the exception when every message is delivered and no replay
+    has more of them to send (unless someone closed it meanwhile), else, when any replay failed, say
+    how many are left and why. Returns True when it resolved the exception.
+
+    Waiting for the other sends matters when an operator reopened an exception whose messages were
+    all delivered (the target lost them): they all count as delivered from the first resend on, and
+    resolving then would turn the rest of the replay away."""
     counts = message_counts(conn, [exception_id]).get(exception_id)
     state = get_state(conn, exception_id) or {}
     if counts is None:
         return False
     if counts["delivered"] == counts["total"]:
         if lifecycle.refusal(Action.RESOLVE, str(state.get("status"))) is not None:
+            return False
+        if replays_outstanding(conn, exception_id):
             return False
         noun = "message" if counts["total"] == 1 else f"all {counts['total']} messages"
         changes = {"status": str(lifecycle.S.RESOLVED), "resolved_at": now,
