@@ -151,9 +151,13 @@ def bench_bulk_replay(ctx: AppContext, url: str, n: int, rate: float) -> None:
     with receiving() as receiver:
         add_flow(ctx, "bench-replay", target=f"{receiver.url}/erp/d365/shipments")
         add_failures(ctx, "bench-replay", n, prefix="bench")
-        body = {"action": "replay", "actor": "bench", "filter": {"flow_id": ["bench-replay"]}, "rate_per_second": rate}
+        # The actor is whoever is logged in (the bench serves with auth off: the local admin).
+        body = {"action": "replay", "filter": {"flow_id": ["bench-replay"]}, "rate_per_second": rate}
         started = time.perf_counter()
-        run = httpx.post(f"{url}/api/v1/exceptions/bulk", json=body, timeout=60).json()
+        answer = httpx.post(f"{url}/api/v1/exceptions/bulk", json=body, timeout=60)
+        if answer.status_code != 202:
+            raise SystemExit(f"bulk replay refused: {answer.status_code} {answer.text}")
+        run = answer.json()
         while run["status"] == "running":
             time.sleep(0.25)
             run = httpx.get(f"{url}/api/v1/bulk-runs/{run['run_id']}", params={"limit": 0}, timeout=30).json()
@@ -197,7 +201,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(
-            db=Path(folder) / "bench-exceptions.duckdb", replay_timeout_seconds=5.0, detection_interval_seconds=3600
+            db=Path(folder) / "bench-exceptions.duckdb",
+            replay_timeout_seconds=5.0,
+            detection_interval_seconds=3600,
+            auth=False,
         )
         with serve(settings) as live:
             began = time.perf_counter()
