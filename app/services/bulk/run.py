@@ -240,7 +240,7 @@ class _Run:
                     )
                     delivered = messages[0]["message_delivered_at"] if messages else None
                     if not messages or (delivered is not None and delivered >= planned_at):
-                        # (delivered before the plan: reopened, the target lost it, so it goes again)
+                        # (one delivered before the plan was planned again: reopened, the target lost it)
                         raise Conflict(f"message {event_id} of exception {exception_id} was delivered meanwhile")
                     reason = refusal(state, messages, active)
                     if reason is not None:

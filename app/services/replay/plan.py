@@ -17,7 +17,6 @@ from app.services import lifecycle
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from models.enums import Action, FixReason, ReplayStatus
 from models.queries.exceptions import get_state, lock_exception
-from models.queries.messages import message_counts
 from models.queries.replays import (
     active_replays,
     insert_replay,
@@ -164,35 +163,30 @@ def release_abandoned(
 def load(
     conn: Connection, exception_id: int, *, now: datetime, settings: Settings, event_id: str | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """The exception, its undelivered messages (only ``event_id``'s, when given: a bulk run's item
-    reads one message, not all of a 1,000-message exception's) and its active replays; NotFound when
-    it does not exist. The exception's row stays locked until the caller's transaction ends (the
-    claim across replicas)."""
+    """The exception, its undelivered messages and its active replays; NotFound when it does not
+    exist. With ``event_id``, that one message, whatever its state (a bulk run's item reads its own
+    message, not all of a 1,000-message exception's, and judges its state against the plan). The
+    exception's row stays locked until the caller's transaction ends (the claim across replicas)."""
     lock_exception(conn, exception_id)
     state = get_state(conn, exception_id)
     if state is None:
         raise NotFound(f"exception {exception_id} does not exist")
     active = release_abandoned(conn, active_replays(conn, [exception_id])[exception_id], now=now, settings=settings)
-    only = None if event_id is None else [event_id]
-    return state, replayable(conn, [exception_id], event_ids=only).get(exception_id, []), active
+    if event_id is not None:
+        return state, replay_messages(conn, [exception_id], undelivered_only=False, event_ids=[event_id]), active
+    return state, replayable(conn, [exception_id]).get(exception_id, []), active
 
 
-def replayable(
-    conn: Connection, ids: list[int], *, event_ids: list[str] | None = None, duplicate_risk: bool = False
-) -> dict[int, list[dict[str, Any]]]:
+def replayable(conn: Connection, ids: list[int], *, duplicate_risk: bool = False) -> dict[int, list[dict[str, Any]]]:
     """The messages a replay of each exception sends: the undelivered ones; where every one was
     delivered (an operator reopened it: the target lost them), all of them again, under the same
-    idempotency keys so the target answers duplicates instead of taking them twice. ``event_ids``
-    keeps only those messages (whether all are delivered is still the whole exception's question);
-    ``duplicate_risk`` flags each message the target may already have (what a bulk plan shows)."""
+    idempotency keys so the target answers duplicates instead of taking them twice. ``duplicate_risk``
+    flags each message the target may already have (what a bulk plan shows)."""
     found: dict[int, list[dict[str, Any]]] = {int(i): [] for i in ids}
-    for m in replay_messages(conn, ids, event_ids=event_ids, duplicate_risk=duplicate_risk):
+    for m in replay_messages(conn, ids, duplicate_risk=duplicate_risk):
         found[int(m["exception_id"])].append(m)
     again = [i for i, messages in found.items() if not messages]
-    if event_ids is not None and again:
-        counts = message_counts(conn, again)
-        again = [i for i in again if i in counts and counts[i]["delivered"] == counts[i]["total"]]
-    for m in replay_messages(conn, again, undelivered_only=False, event_ids=event_ids, duplicate_risk=duplicate_risk):
+    for m in replay_messages(conn, again, undelivered_only=False, duplicate_risk=duplicate_risk):
         found[int(m["exception_id"])].append(m)
     return found
 
