@@ -65,8 +65,12 @@ class LeaderLease:
             return True
 
     def release(self) -> None:
-        """Hand the lead over (process stop)."""
+        """Hand the lead over (process stop), unlocking first so the next replica need not wait
+        for the server to notice the closed connection."""
         with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    self._conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK})
             self._drop()
 
     def _drop(self) -> None:
