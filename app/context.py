@@ -16,6 +16,7 @@ from alerts.runtime import AlertRuntime
 from app.demo_targets import SimTargets
 from app.jobs import make_scheduler, register_jobs
 from app.metrics import IngestCounters
+from app.services.page_cache import PageCache
 from app.services.runtime import ActionRuntime
 from app.settings import Settings
 from collectors.adapters import Adapter, build_adapters
@@ -56,10 +57,12 @@ class AppContext:
     adapters: dict[str, Adapter] = field(default_factory=dict)  # vendor webhooks, by name
     alerts: AlertRuntime | None = None  # alert rules, channels and their jobs (issue 12)
     leader: LeaderLease = field(init=False)  # which replica runs the scheduled jobs (issue 16)
+    page_cache: PageCache = field(init=False)  # period reads shared per minute (scorecard, partners, ...)
     replica: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
     def __post_init__(self) -> None:
         self.leader = LeaderLease(self.engine)
+        self.page_cache = PageCache(self.engine, lambda: self.now(), ttl=self.settings.page_cache_seconds)
 
     def edi_partners(self) -> dict[str, str]:
         """The trading partners now: those added with `flowwatch partners add`, then the settings'."""

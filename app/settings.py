@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         None, description="TOML of [[targets]] (kpi, target, direction); default: models/store/default_kpi_targets.toml"
     )
     refresh_seconds: int = Field(15, ge=2, le=3600, description="dashboard auto-refresh period")
+    page_cache_seconds: float = Field(
+        60, ge=0, le=3600,
+        description="period pages (scorecard, partners, reconciliation, forecast) share a read this long at most "
+        "(and within one clock minute); 0 reads afresh every time",
+    )  # fmt: skip
     detection_interval_seconds: float = Field(30, ge=1, le=3600, description="how often exception detection runs")
     detection_resolve_after_passes: int = Field(
         2, ge=1, le=100, description="hold-down: passes a condition stays clear before its exception auto-resolves"

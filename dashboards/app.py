@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from models.enums import Access, SecurityEvent
 from models.queries.scope import Scope, scope_systems
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 CTX_KEY = "FLOWWATCH_CTX"
 PRODUCT = "Flowwatch"
@@ -73,6 +75,18 @@ def index_string() -> str:
 def current_ctx() -> AppContext:
     """The process context of the app serving this request (callbacks run inside Flask)."""
     return flask.current_app.config[CTX_KEY]
+
+
+def shared(key: Hashable, read: Callable[[datetime], T]) -> tuple[datetime, T]:
+    """``read(now)`` and the ``now`` it read at, computed once a minute for every viewer of a period
+    page (:mod:`app.services.page_cache`): a page labels its numbers with that time."""
+    ctx = current_ctx()
+
+    def compute() -> tuple[datetime, T]:
+        now = ctx.now()
+        return now, read(now)
+
+    return ctx.page_cache.get(key, compute)
 
 
 def current_principal() -> Principal | None:

@@ -10,13 +10,14 @@ without I/O, callbacks that read the query layer and hand the results to pure bu
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dash
 import dash_cytoscape as cyto
 from dash import Input, Output, State, clientside_callback, dcc, html
 
-from dashboards.app import current_ctx, page_filters, scope_of, scope_store
+from dashboards.app import current_ctx, page_filters, scope_of, scope_store, shared
 from dashboards.components.charts import empty_figure
 from dashboards.components.flow_map import (
     attention_list,
@@ -198,10 +199,14 @@ def layout(**query: str) -> html.Div:
 @dash.callback(Output("fl-forecast", "children"), Input("fl-interval", "n_intervals"))
 def _refresh_forecast(_tick: int | None) -> Any:
     """The backlog forecast as of now (its own callback: the flow grid does not wait for it)."""
-    ctx = current_ctx()
-    now = ctx.now()
-    with ctx.engine.connect() as conn:
-        return forecast_table(backlog_forecast(conn, now=now), now=now)
+    engine = current_ctx().engine
+
+    def read(now: datetime) -> Any:
+        with engine.connect() as conn:
+            return backlog_forecast(conn, now=now)
+
+    now, forecast = shared(("forecast",), read)  # a model fitted over days: once a minute is plenty
+    return forecast_table(forecast, now=now)
 
 
 @dash.callback(

@@ -29,10 +29,11 @@ from dashboards.components.partners import (
     updated_line,
 )
 from dashboards.components.workbench import filter_from_query
+from dashboards.pages.partners import shared_cards
 from models.queries.common import Window, side_by_side
 from models.queries.exceptions import list_exceptions
 from models.queries.flows import flows_health
-from models.queries.partner_performance import partner_orders, partner_scorecards
+from models.queries.partner_performance import partner_orders
 
 dash.register_page(
     __name__,
@@ -131,22 +132,20 @@ def layout(partner: str | None = None, **query: str) -> html.Div:
 def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tuple[Any, ...]:
     """The partner's measures, flows, open exceptions and handed-over orders for the period."""
     ctx = current_ctx()
-    now = ctx.now()
     period = period_of(period)
+    now, scored = shared_cards(period)  # the list's read: one a minute for every partner's page
     window = Window.named(period, now=now)
     back = f"/partners?period={period}"
-    with ctx.engine.connect() as conn:
-        cards = {c["partner"]: c for c in partner_scorecards(conn, window=window, engine=ctx.engine)}
-        found = cards.get(partner or "")
-        if found is None:
-            message = html.Section(
-                html.Div(
-                    [f"No 3PL or supplier has the id “{partner}”. ", dcc.Link("See every partner", href=back)],
-                    className="empty-state",
-                ),
-                className="card",
-            )
-            return "Unknown partner", "", [], None, None, None, updated_line(now), back, True, message
+    found = {c["partner"]: c for c in scored}.get(partner or "")
+    if found is None:
+        message = html.Section(
+            html.Div(
+                [f"No 3PL or supplier has the id “{partner}”. ", dcc.Link("See every partner", href=back)],
+                className="empty-state",
+            ),
+            className="card",
+        )
+        return "Unknown partner", "", [], None, None, None, updated_line(now), back, True, message
     pid = found["partner"]
     flt = filter_from_query({"system": pid})  # the workbench's own view of the link
     reads: list[Callable[[Connection], Any]] = [

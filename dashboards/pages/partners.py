@@ -8,12 +8,13 @@ the pure builders in components/partners.py.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dash
 from dash import Input, Output, clientside_callback, dcc, html
 
-from dashboards.app import current_ctx
+from dashboards.app import current_ctx, shared
 from dashboards.components.layout import card, page_header
 from dashboards.components.partners import (
     DEFAULT_PERIOD,
@@ -100,12 +101,21 @@ def layout(**query: str) -> html.Div:
 )
 def _refresh(period: str | None, _tick: int | None) -> tuple[Any, ...]:
     """Every partner's scorecard for the period."""
-    ctx = current_ctx()
-    now = ctx.now()
     period = period_of(period)
-    with ctx.engine.connect() as conn:
-        cards = partner_scorecards(conn, window=Window.named(period, now=now), engine=ctx.engine)
+    now, cards = shared_cards(period)
     return list_tiles(cards, period=period), partner_list(cards, period=period), updated_line(now)
+
+
+def shared_cards(period: str) -> tuple[datetime, list[dict[str, Any]]]:
+    """Every partner's scorecard for the period ending now, and that now (read once a minute for
+    the list and every partner's page: :func:`~dashboards.app.shared`)."""
+    engine = current_ctx().engine
+
+    def read(now: datetime) -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return partner_scorecards(conn, window=Window.named(period, now=now), engine=engine)
+
+    return shared(("partners", period), read)
 
 
 # The period goes into the URL without a reload, so a pasted link reproduces the view.

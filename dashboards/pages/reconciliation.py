@@ -13,10 +13,10 @@ from typing import Any
 import dash
 from dash import Input, Output, State, dcc, html
 
-from dashboards.app import current_ctx, page_filters, scope_store
+from dashboards.app import current_ctx, page_filters, scope_store, shared
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.reconciliation import DAY_CHOICES, funnel_figure, funnel_table, gap_keys
-from models.queries.reconciliation import reconcile
+from models.queries.reconciliation import Reconciliation, reconcile
 
 dash.register_page(
     __name__, path="/reconciliation", name="Reconciliation", title="Reconciliation · Flowwatch", order=35,
@@ -92,13 +92,16 @@ def layout(**query: str) -> html.Div:
 )
 def _refresh(days: int, chosen: dict[str, str] | None, selection: dict[str, str] | None) -> tuple[Any, ...]:
     """The funnel of the range (of the global filter's channel), and the selected gap's keys."""
-    ctx = current_ctx()
-    now = ctx.now()
+    engine = current_ctx().engine
     days = _days(days)
     channel = (chosen or {}).get("channel")
-    since = datetime(now.year, now.month, now.day) - timedelta(days=days - 1)
-    with ctx.engine.connect() as conn:
-        result = reconcile(conn, since=since, until=now, now=now, channel=channel)
+
+    def read(now: datetime) -> Reconciliation:
+        with engine.connect() as conn:
+            return reconcile(conn, since=_since(now, days), until=now, now=now, channel=channel)
+
+    now, result = shared(("reconciliation", days, channel), read)
+    since = _since(now, days)
     keys: Any = html.Div("No gap selected", className="empty-state")
     if selection and selection.get("stage"):
         keys = gap_keys(result.gaps, day=str(selection.get("day")), channel=str(selection.get("in")),
@@ -110,3 +113,8 @@ def _refresh(days: int, chosen: dict[str, str] | None, selection: dict[str, str]
         keys,
         label,
     )
+
+
+def _since(now: datetime, days: int) -> datetime:
+    """The first of the ``days`` calendar days (UTC) ending today."""
+    return datetime(now.year, now.month, now.day) - timedelta(days=days - 1)

@@ -8,15 +8,15 @@ view (also on paper: the print stylesheet gives one clean A4/Letter report).
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import dash
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html, no_update
 
 from app.services.errors import ServiceError
 from app.services.kpi_targets import set_target
-from dashboards.app import acting_as, acts, can, current_ctx
+from dashboards.app import acting_as, acts, can, current_ctx, shared
 from dashboards.components.charts import aging_figure
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.scorecard import (
@@ -42,6 +42,8 @@ from models.queries.overview import exception_aging_in_period, exception_totals
 from models.queries.scorecard import partner_scorecard
 from models.store.kpi_targets import TOLERANCE
 
+T = TypeVar("T")
+
 dash.register_page(
     __name__, path="/scorecard", name="Scorecard", title="KPI scorecard · Flowwatch", order=40,
     filters_note="The scorecard compares every channel, ERP and 3PL: pick one under “Group by”",
@@ -63,14 +65,16 @@ READING = html.Ul(
     ],
 )  # fmt: skip
 DEFAULT_PERIOD = "7d"
-#: The trends of the current minute by period: a regrouping or a target edit redraws the tiles and
-#: the table, and their sparklines should not cost the trend's queries again (a minute's staleness
-#: in a line over a week is invisible).
-_TRENDS: dict[tuple[str, str, datetime], dict[str, list[float | None]]] = {}
 
 
 def _window(period: str) -> Window:
     return Window.named(period, now=current_ctx().now())
+
+
+def _shared(name: str, period: str, read: Callable[[Window], T]) -> tuple[Window, T]:
+    """``read`` of the period ending now, and that period (what the labels show): :func:`shared`."""
+    now, value = shared(("scorecard", name, period), lambda now: read(Window.named(period, now=now)))
+    return Window.named(period, now=now), value
 
 
 def _admin() -> html.Details:
@@ -224,11 +228,18 @@ def layout(**query: str) -> html.Div:
 )
 def _refresh_kpis(period: str, group: str, _version: int) -> tuple[Any, ...]:
     """Headline tiles (always totals) and the KPI table for the chosen grouping, against the targets."""
-    window = _window(period)
     ctx = current_ctx()
+
+    def breakdown(group_by: str | None) -> Callable[[Window], dict[str, Any]]:
+        def read(window: Window) -> dict[str, Any]:
+            with ctx.engine.connect() as conn:
+                return kpi_breakdown(conn, window=window, group_by=group_by, engine=ctx.engine)
+
+        return read
+
+    window, totals = _shared("totals", period, breakdown(None))
+    table = totals if group == "total" else _shared(f"by {group}", period, breakdown(group))[1]
     with ctx.engine.connect() as conn:
-        totals = kpi_breakdown(conn, window=window, engine=ctx.engine)
-        table = totals if group == "total" else kpi_breakdown(conn, window=window, group_by=group, engine=ctx.engine)
         exceptions = exception_totals(conn, now=window.until)
         names = system_names(flow_definitions(conn))
         targets = list_targets(conn)
@@ -251,18 +262,13 @@ def _sparklines(slots: list[dict[str, str]], period: str) -> list[Any]:
     is the KPI's own query over a slice of the period, so it comes second, not first)."""
     if not slots:
         return []
-    ctx = current_ctx()
-    window = _window(period)
-    minute = window.until.replace(second=0, microsecond=0)
-    key = (str(ctx.engine.url), period, minute)  # per database: tests serve several in one process
-    trend = _TRENDS.get(key)
-    if trend is None:
-        with ctx.engine.connect() as conn:
-            trend = kpi_trend(conn, window=window, points=TREND_POINTS[period], engine=ctx.engine)
-        for old in [k for k in _TRENDS if k[2] != minute]:  # only the current minute is kept
-            _TRENDS.pop(old, None)
-        _TRENDS[key] = trend
-    return spark_fill(slots, trend)
+    engine = current_ctx().engine
+
+    def read(window: Window) -> dict[str, list[float | None]]:
+        with engine.connect() as conn:
+            return kpi_trend(conn, window=window, points=TREND_POINTS[period], engine=engine)
+
+    return spark_fill(slots, _shared("trend", period, read)[1])
 
 
 @dash.callback(
@@ -273,10 +279,14 @@ def _sparklines(slots: list[dict[str, str]], period: str) -> list[Any]:
 def _refresh_partners(period: str) -> tuple[Any, ...]:
     """Partners are scored per period whatever the KPI grouping (the flows beside, in a callback of
     their own: each table shows as soon as it is ready)."""
-    window = _window(period)
     engine = current_ctx().engine
+
+    def read(window: Window) -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return partner_scorecard(conn, window=window, previous=previous_window(window), engine=engine)
+
+    partners = _shared("partners", period, read)[1]
     with engine.connect() as conn:
-        partners = partner_scorecard(conn, window=window, previous=previous_window(window), engine=engine)
         slas = confirm_slas(flow_definitions(conn))
     return tuple(static_html(partner_table(partners, kind, slas)) for kind in ("3pl", "supplier"))
 
@@ -284,10 +294,14 @@ def _refresh_partners(period: str) -> tuple[Any, ...]:
 @dash.callback(Output("sc-flows", "children"), Input("sc-period", "value"))
 def _refresh_flows(period: str) -> Any:
     """Every flow against its SLA over the period, whatever the KPI grouping."""
-    window = _window(period)
     engine = current_ctx().engine
+
+    def read(window: Window) -> dict[str, Any]:
+        with engine.connect() as conn:
+            return kpi_breakdown(conn, window=window, group_by="flow", only=FLOW_TABLE_KPIS, engine=engine)
+
+    by_flow = _shared("flows", period, read)[1]
     with engine.connect() as conn:
-        by_flow = kpi_breakdown(conn, window=window, group_by="flow", only=FLOW_TABLE_KPIS, engine=engine)
         flows = flow_definitions(conn)
     return static_html(flow_sla_table(by_flow, flows))
 
@@ -295,8 +309,13 @@ def _refresh_flows(period: str) -> Any:
 @dash.callback(Output("sc-perfect", "children"), Input("sc-period", "value"))
 def _refresh_perfect(period: str) -> Any:
     """The perfect order rate taken apart into its four components."""
-    with current_ctx().engine.connect() as conn:
-        return static_html(perfect_order_table(perfect_order_components(conn, window=_window(period))))
+    engine = current_ctx().engine
+
+    def read(window: Window) -> dict[str, Any]:
+        with engine.connect() as conn:
+            return perfect_order_components(conn, window=window)
+
+    return static_html(perfect_order_table(_shared("perfect", period, read)[1]))
 
 
 @dash.callback(Output("sc-aging-chart", "figure"), Input("sc-period", "value"))

@@ -1,0 +1,154 @@
+"""The period pages' shared reads: once a minute, again after an action, one computation for many
+viewers at once, kept warm only while someone looks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from app.services import lifecycle
+from app.services.page_cache import PageCache
+from models.store.tables import exceptions
+from tests.factories import fresh_db
+
+NOW = datetime(2026, 11, 20, 12, 0, 5)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Counted:
+    """A read that counts its computations and answers with the count."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> int:
+        self.calls += 1
+        return self.calls
+
+
+@pytest.fixture()
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine, _ = fresh_db(tmp_path)
+    yield engine
+    engine.dispose()
+
+
+def _resolve_one(engine: Engine, n: int) -> None:
+    """An operator resolves an exception: the action that must show on the next read."""
+    with engine.begin() as conn:
+        exception_id = conn.execute(
+            exceptions.insert()
+            .values(fingerprint=f"delivery_failed:f:{n}", kind="delivery_failed", flow_id="f", title="t",
+                    severity="medium", status="open", first_seen=NOW - timedelta(hours=3), last_seen=NOW,
+                    occurrences=1, affected_orders=1, updated_at=NOW)
+            .returning(exceptions.c.exception_id)
+        ).scalar_one()  # fmt: skip
+        lifecycle.resolve(int(exception_id), conn=conn, actor="dana", now=NOW, resolution="fixed")
+
+
+def test_once_a_minute_and_again_after_an_action(engine: Engine) -> None:
+    clock = Clock()
+    cache, read, other = PageCache(engine, clock), Counted(), Counted()
+    assert [cache.get("kpis", read) for _ in range(5)] == [1, 1, 1, 1, 1]
+    assert cache.get("partners", other) == 1 and read.calls == 1  # each key is its own read
+    clock.now = NOW + timedelta(seconds=50)  # the same minute
+    assert cache.get("kpis", read) == 1
+    clock.now = NOW + timedelta(seconds=55)  # 12:01:00: the minute turned
+    assert cache.get("kpis", read) == 2
+    _resolve_one(engine, 1)
+    assert cache.get("kpis", read) == 3 and cache.get("partners", other) == 2  # every read sees the action
+    assert cache.get("kpis", read) == 3
+
+
+def test_a_pinned_clock_still_reads_afresh_after_the_ttl(engine: Engine) -> None:
+    cache, read = PageCache(engine, Clock(), ttl=0.2), Counted()
+    assert cache.get("k", read) == 1 and cache.get("k", read) == 1
+    time.sleep(0.25)
+    assert cache.get("k", read) == 2
+    off = PageCache(engine, Clock(), ttl=0)  # page_cache_seconds = 0: no sharing at all
+    assert [off.get("k", read) for _ in range(3)] == [3, 4, 5]
+
+
+def test_viewers_asking_at_once_share_one_computation(engine: Engine) -> None:
+    cache, started, release = PageCache(engine, Clock()), threading.Event(), threading.Event()
+    calls = []
+
+    def slow() -> str:
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return "funnel"
+
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("rc", slow))) for _ in range(8)]
+    threads[0].start()
+    assert started.wait(10)
+    for t in threads[1:]:
+        t.start()
+    time.sleep(0.2)  # the others are waiting on the first one's computation
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert results == ["funnel"] * 8 and len(calls) == 1
+
+
+def test_a_failed_read_is_not_kept(engine: Engine) -> None:
+    cache, attempts = PageCache(engine, Clock()), []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("database busy")
+        return "ok"
+
+    with pytest.raises(RuntimeError, match="database busy"):
+        cache.get("k", flaky)
+    assert cache.get("k", flaky) == "ok" and cache.get("k", flaky) == "ok" and len(attempts) == 2
+
+
+def test_refresh_recomputes_what_is_watched_and_forgets_the_rest(engine: Engine) -> None:
+    clock = Clock()
+    cache = PageCache(engine, clock, keep_warm=0.3)
+    watched, left, broken = Counted(), Counted(), Counted()
+    cache.get("watched", watched)
+    cache.get("left", left)
+    assert cache.refresh() == 0  # all fresh: nothing to do
+    time.sleep(0.35)
+    cache.get("watched", watched)  # still looked at; "left" is not
+    clock.now = NOW + timedelta(minutes=1)
+    assert cache.refresh() == 1 and watched.calls == 2 and left.calls == 1
+    assert cache.get("watched", watched) == 2  # the viewer gets the refreshed value, no wait
+    assert cache.get("left", left) == 2  # forgotten: computed again when asked
+
+    def fails() -> int:
+        broken.calls += 1
+        if broken.calls > 1:
+            raise RuntimeError("boom")
+        return 1
+
+    cache.get("broken", fails)
+    clock.now = NOW + timedelta(minutes=2)
+    assert cache.refresh() == 2  # "watched" and "left"; the failing read is logged and skipped
+    assert broken.calls == 2
+
+
+def test_the_oldest_read_goes_when_full(engine: Engine) -> None:
+    cache = PageCache(engine, Clock(), max_entries=3)
+    reads = {k: Counted() for k in "abcd"}
+    for k in "abcd":
+        cache.get(k, reads[k])
+    assert cache.get("a", reads["a"]) == 2  # "a" was the oldest of four: dropped
+    assert cache.get("d", reads["d"]) == 1
