@@ -38,8 +38,10 @@ def _expected(server: LiveServer, scope: Scope) -> tuple[int, int, int]:
 
 
 def _choose(page: Page, dim: str, label: str) -> None:
+    settle(page)  # a render still in flight (the last change's) would close the menu under the click
     page.locator(f"#fw-f-{dim}").click()
     page.get_by_role("option", name=label, exact=True).click()
+    expect(page.locator(f"#fw-f-{dim}")).to_contain_text(label)
 
 
 def test_a_filter_follows_the_nav_and_a_pasted_link(
