@@ -9,9 +9,12 @@ minute and served to every viewer of that minute. A read is computed again when
 * someone acted: a new ``exception_actions`` or ``replays`` row (an operator's action, a replay's
   result, the detector opening or resolving an exception) — one indexed read per request.
 
-Reads someone asked for in the last ``keep_warm`` seconds are recomputed in the background
-(:meth:`PageCache.refresh`, a scheduled job) when they go stale, so people watching a page do not
-wait for it; the rest are dropped. Each cached page says what time its numbers are as of.
+Reads someone asked for in the last ``keep_warm`` seconds (a page left open re-asks at each
+auto-refresh) are recomputed in the background (:meth:`PageCache.refresh`, a scheduled job) when
+they go stale, so people watching a page do not wait for it; the rest are dropped. Keeping a view
+warm costs its computation once a minute (a 30-day scorecard at 10M events: seconds of both cores,
+which the live pages then share), so the horizon is short. Each cached page says what time its
+numbers are as of.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class PageCache:
         clock: Callable[[], datetime],
         *,
         ttl: float = 60.0,
-        keep_warm: float = 600.0,
+        keep_warm: float = 120.0,
         max_entries: int = 256,
     ) -> None:
         self._engine, self._clock = engine, clock

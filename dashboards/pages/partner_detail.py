@@ -8,13 +8,14 @@ one callback that reads the query layer and hands the results to components/part
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import dash
 from dash import Input, Output, State, clientside_callback, dcc, html
 from sqlalchemy.engine import Connection
 
-from dashboards.app import current_ctx
+from dashboards.app import current_ctx, shared
 from dashboards.components.layout import card
 from dashboards.components.partners import (
     DEFAULT_PERIOD,
@@ -134,7 +135,6 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
     ctx = current_ctx()
     period = period_of(period)
     now, scored = shared_cards(period)  # the list's read: one a minute for every partner's page
-    window = Window.named(period, now=now)
     back = f"/partners?period={period}"
     found = {c["partner"]: c for c in scored}.get(partner or "")
     if found is None:
@@ -148,12 +148,20 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
         return "Unknown partner", "", [], None, None, None, updated_line(now), back, True, message
     pid = found["partner"]
     flt = filter_from_query({"system": pid})  # the workbench's own view of the link
-    reads: list[Callable[[Connection], Any]] = [
-        lambda c: flows_health(c, now=now, window=window, system=pid),  # this partner's flows only
-        lambda c: (list_exceptions(c, flt, now=now, sort="severity", limit=MAX_EXCEPTIONS),
-                   partner_orders(c, partner=pid, kind=found["kind"], window=window, now=now, limit=MAX_ORDERS)),
-    ]  # fmt: skip
-    flows, (page, orders) = side_by_side(ctx.engine, reads)
+    kind = found["kind"]
+
+    def period_reads(at: datetime) -> list[Any]:
+        """The partner's flows and the orders handed to it over the period (shared like the list)."""
+        w = Window.named(period, now=at)
+        reads: list[Callable[[Connection], Any]] = [
+            lambda c: flows_health(c, now=at, window=w, system=pid),  # this partner's flows only
+            lambda c: partner_orders(c, partner=pid, kind=kind, window=w, now=at, limit=MAX_ORDERS),
+        ]
+        return side_by_side(ctx.engine, reads)
+
+    _, (flows, orders) = shared(("partner", pid, period), period_reads)
+    with ctx.engine.connect() as conn:  # its open exceptions: live, as the workbench shows them
+        page = list_exceptions(conn, flt, now=ctx.now(), sort="severity", limit=MAX_EXCEPTIONS)
     title, subtitle = partner_heading(found)
     return (
         title,
@@ -161,8 +169,7 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
         partner_tiles(found, period=period),
         partner_exceptions(page.items, total=page.total, partner=found["partner"]),
         partner_flows(flows, found["partner"]),
-        partner_orders_table(orders, kind=found["kind"], sla_seconds=confirm_sla(flows, found["partner"],
-                                                                                  found["kind"])),
+        partner_orders_table(orders, kind=kind, sla_seconds=confirm_sla(flows, found["partner"], kind)),
         updated_line(now),
         back,
         False,
