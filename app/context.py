@@ -87,6 +87,7 @@ class AppContext:
         self.brokers.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.page_cache.close()
         self.leader.release()
         self.buffer.stop()
         self.engine.dispose()

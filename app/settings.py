@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     refresh_seconds: int = Field(15, ge=2, le=3600, description="dashboard auto-refresh period")
     page_cache_seconds: float = Field(
         60, ge=0, le=3600,
-        description="period pages (scorecard, partners, reconciliation, forecast) share a read this long at most "
-        "(and within one clock minute); 0 reads afresh every time",
+        description="period pages (scorecard, partners, reconciliation, forecast) share a view for one clock minute "
+        "and at most this long, then recompute it in the background; 0 computes every view afresh",
     )  # fmt: skip
     detection_interval_seconds: float = Field(30, ge=1, le=3600, description="how often exception detection runs")
     detection_resolve_after_passes: int = Field(

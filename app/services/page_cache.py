@@ -1,18 +1,21 @@
 """Period reads computed once a minute and shared by everyone looking at them.
 
 The scorecard, the partner pages, reconciliation and the backlog forecast read whole periods:
-at 10M events a 30-day scorecard is ~1 s of both cores, and every viewer (and every auto-refresh)
-asked for it again. Their numbers move slowly, so each distinct read is computed once per clock
-minute and served to every viewer of that minute. A read is computed again when
+at 10M events a 30-day scorecard is over a second of both cores, and every viewer (and every
+auto-refresh) asked for it again. Their numbers move slowly, so each distinct read is computed
+once per clock minute and served to every viewer of that minute.
 
-* the clock minute turns, or ``ttl`` seconds have passed (a pinned test clock never turns);
-* someone acted: a new ``exception_actions`` or ``replays`` row (an operator's action, a replay's
-  result, the detector opening or resolving an exception) — one indexed read per request.
+* Someone acted — a new ``exception_actions`` or ``replays`` row (an operator's action, a replay's
+  result, the detector opening or resolving an exception; one indexed read per request): the next
+  read computes again, and waits for it, so an action shows at once.
+* The clock minute turned, or ``ttl`` seconds passed (a pinned test clock never turns): the read
+  answers with the view it has and recomputes it in the background (one at a time), so nobody
+  waits for a minute's new events; the next load has them.
 
 Reads someone asked for in the last ``keep_warm`` seconds (a page left open re-asks at each
-auto-refresh) are recomputed in the background (:meth:`PageCache.refresh`, a scheduled job) when
-they go stale, so people watching a page do not wait for it; the rest are dropped. Keeping a view
-warm costs its computation once a minute (a 30-day scorecard at 10M events: seconds of both cores,
+auto-refresh) are also recomputed by :meth:`PageCache.refresh` (a scheduled job), so a view
+that is watched but not reloaded stays current; the rest are dropped. Keeping a view warm
+costs its computation once a minute (a 30-day scorecard at 10M events: seconds of both cores,
 which the live pages then share), so the horizon is short. Each cached page says what time its
 numbers are as of.
 """
@@ -24,6 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -46,9 +50,10 @@ class _Entry:
     compute: Callable[[], Any]
     lock: threading.Lock = field(default_factory=threading.Lock)  # one computation at a time per read
     value: Any = None
-    stamp: Stamp | None = None  # (clock minute, generation) it was computed for
+    stamp: Stamp | None = None  # (clock minute, generation) it was computed for; None: no value yet
     computed: float = 0.0  # monotonic seconds
     read: float = 0.0
+    queued: bool = False  # a background recomputation is on its way
 
 
 class PageCache:
@@ -67,15 +72,23 @@ class PageCache:
         self.ttl, self.keep_warm, self.max_entries = ttl, keep_warm, max_entries
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
+        # One background recomputation at a time: they share the cores with the live pages.
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-cache")
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The value of the read ``key``; ``compute`` runs when there is none of this minute and
-        generation (one caller computes, others asking at the same time wait for its value)."""
+        """The value of the read ``key``: the shared one; after an action, computed again now (one
+        caller computes, others asking at the same time wait for its value); after the minute,
+        the one there is while it is recomputed in the background."""
         if self.ttl <= 0:
             return compute()
         entry = self._entry(key, compute)
         entry.read = time.monotonic()
-        return self._value(entry, self._stamp())  # type: ignore[no-any-return]
+        stamp = self._stamp()
+        if entry.stamp is not None and entry.stamp[1] == stamp[1] and not self._fresh(entry, stamp):
+            value = entry.value  # this one, whatever the recomputation does meanwhile
+            self._recompute_later(entry, stamp)
+            return value  # type: ignore[no-any-return]
+        return self._value(entry, stamp)  # type: ignore[no-any-return]
 
     def refresh(self) -> int:
         """Recompute the stale reads asked for within ``keep_warm``; drop the others. Returns how many
@@ -97,10 +110,9 @@ class PageCache:
                 log.exception("refreshing a cached page read failed")
         return done
 
-    def clear(self) -> None:
-        """Forget every read (a configuration change that the generation does not see)."""
-        with self._lock:
-            self._entries.clear()
+    def close(self) -> None:
+        """Stop the background recomputations (process stop)."""
+        self._background.shutdown(wait=True, cancel_futures=True)
 
     def _entry(self, key: Hashable, compute: Callable[[], Any]) -> _Entry:
         with self._lock:
@@ -113,6 +125,25 @@ class PageCache:
                 entry.compute = compute  # the newest closure (same read, same arguments)
                 self._entries.move_to_end(key)
             return entry
+
+    def _recompute_later(self, entry: _Entry, stamp: Stamp) -> None:
+        with self._lock:
+            if entry.queued:
+                return
+            entry.queued = True
+
+        def run() -> None:
+            try:
+                self._value(entry, stamp)
+            except Exception:
+                log.exception("recomputing a cached page read failed")
+            finally:
+                entry.queued = False
+
+        try:
+            self._background.submit(run)
+        except RuntimeError:  # shut down: the process is stopping
+            entry.queued = False
 
     def _value(self, entry: _Entry, stamp: Stamp) -> Any:
         with entry.lock:

@@ -1,11 +1,12 @@
-"""The period pages' shared reads: once a minute, again after an action, one computation for many
-viewers at once, kept warm only while someone looks."""
+"""The period pages' shared reads: once a minute (the stale view answered while it is recomputed in
+the background), at once after an action, one computation for many viewers at once, kept warm only
+while someone looks."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +40,14 @@ class Counted:
         return self.calls
 
 
+def _eventually(check: Callable[[], bool]) -> None:
+    """Wait (at most 10 s) for the background recomputation to land."""
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, "the background recomputation never landed"
+        time.sleep(0.01)
+
+
 @pytest.fixture()
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine, _ = fresh_db(tmp_path)
@@ -67,19 +76,44 @@ def test_once_a_minute_and_again_after_an_action(engine: Engine) -> None:
     clock.now = NOW + timedelta(seconds=50)  # the same minute
     assert cache.get("kpis", read) == 1
     clock.now = NOW + timedelta(seconds=55)  # 12:01:00: the minute turned
-    assert cache.get("kpis", read) == 2
+    assert cache.get("kpis", read) == 1  # the view there is, at once…
+    _eventually(lambda: read.calls == 2)  # …while it is recomputed in the background
+    _eventually(lambda: cache.get("kpis", read) == 2)
+    assert [cache.get("kpis", read) for _ in range(3)] == [2, 2, 2] and read.calls == 2
     _resolve_one(engine, 1)
-    assert cache.get("kpis", read) == 3 and cache.get("partners", other) == 2  # every read sees the action
+    assert cache.get("kpis", read) == 3 and cache.get("partners", other) == 2  # an action: computed now
     assert cache.get("kpis", read) == 3
+    cache.close()
 
 
 def test_a_pinned_clock_still_reads_afresh_after_the_ttl(engine: Engine) -> None:
     cache, read = PageCache(engine, Clock(), ttl=0.2), Counted()
     assert cache.get("k", read) == 1 and cache.get("k", read) == 1
     time.sleep(0.25)
-    assert cache.get("k", read) == 2
+    cache.get("k", read)
+    _eventually(lambda: cache.get("k", read) == 2)
     off = PageCache(engine, Clock(), ttl=0)  # page_cache_seconds = 0: no sharing at all
     assert [off.get("k", read) for _ in range(3)] == [3, 4, 5]
+
+
+def test_a_slow_recomputation_runs_once_and_keeps_answering(engine: Engine) -> None:
+    clock, release, calls = Clock(), threading.Event(), []
+    cache = PageCache(engine, clock)
+
+    def slow() -> int:
+        calls.append(1)
+        if len(calls) > 1:
+            release.wait(10)
+        return len(calls)
+
+    assert cache.get("sc", slow) == 1
+    clock.now = NOW + timedelta(minutes=1)
+    began = time.monotonic()
+    assert [cache.get("sc", slow) for _ in range(20)] == [1] * 20  # nobody waits on the recomputation
+    assert time.monotonic() - began < 5 and len(calls) == 2  # queued once, not once per viewer
+    release.set()
+    _eventually(lambda: cache.get("sc", slow) == 2)
+    cache.close()
 
 
 def test_viewers_asking_at_once_share_one_computation(engine: Engine) -> None:
