@@ -82,8 +82,8 @@ def register_jobs(ctx: AppContext) -> None:
         ctx.scheduler, "detection", led(ctx, "detection", detect), ctx.settings.detection_interval_seconds, ctx=ctx
     )
     register_alert_jobs(ctx)
-    # Every replica keeps its own cache warm (not led): 4 checks a minute, so a turned minute is
-    # recomputed within 15 s, before most viewers ask.
+    # Every replica keeps its own cache warm (not led): 4 checks a minute, so a view left open (not
+    # reloaded) reads the new minute within 15 s of its turn.
     add_interval_job(ctx.scheduler, "page-cache", lambda: ctx.page_cache.refresh(), PAGE_CACHE_REFRESH_SECONDS)
 
 
