@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 
 #: Shared defaults: a late run is merged, never stacked, and skipped when too late.
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
-#: How often the page cache recomputes the stale reads people are watching.
-PAGE_CACHE_REFRESH_SECONDS = 15
 
 
 def timed(job_id: str, fn: Callable[..., Any]) -> Callable[..., None]:
@@ -82,9 +80,6 @@ def register_jobs(ctx: AppContext) -> None:
         ctx.scheduler, "detection", led(ctx, "detection", detect), ctx.settings.detection_interval_seconds, ctx=ctx
     )
     register_alert_jobs(ctx)
-    # Every replica keeps its own cache warm (not led): 4 checks a minute, so a view left open (not
-    # reloaded) reads the new minute within 15 s of its turn.
-    add_interval_job(ctx.scheduler, "page-cache", lambda: ctx.page_cache.refresh(), PAGE_CACHE_REFRESH_SECONDS)
 
 
 def detect(ctx: AppContext) -> DetectionReport:

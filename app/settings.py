@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     page_cache_seconds: float = Field(
         60, ge=0, le=3600,
         description="period pages (scorecard, partners, reconciliation, forecast) share a view for one clock minute "
-        "and at most this long, then recompute it in the background; 0 computes every view afresh",
+        "and at most this long, then recompute it in the background (before answering once twice this old); "
+        "0 computes every view afresh",
     )  # fmt: skip
     detection_interval_seconds: float = Field(30, ge=1, le=3600, description="how often exception detection runs")
     detection_resolve_after_passes: int = Field(

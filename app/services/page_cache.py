@@ -8,16 +8,14 @@ once per clock minute and served to every viewer of that minute.
 * Someone acted — a new ``exception_actions`` or ``replays`` row (an operator's action, a replay's
   result, the detector opening or resolving an exception; one indexed read per request): the next
   read computes again, and waits for it, so an action shows at once.
-* The clock minute turned, or ``ttl`` seconds passed (a pinned test clock never turns): the read
-  answers with the view it has and recomputes it in the background (one at a time), so nobody
-  waits for a minute's new events; the next load has them.
+* The clock minute turned, or ``ttl`` seconds passed (a pinned test clock never turns): a view
+  computed less than ``2 × ttl`` ago is answered at once and recomputed in the background (one at
+  a time), so nobody waits for a minute's new events and the next load has them; an older one is
+  computed again before answering, so nobody is shown a view older than that.
 
-Reads someone asked for in the last ``keep_warm`` seconds (a page left open re-asks at each
-auto-refresh) are also recomputed by :meth:`PageCache.refresh` (a scheduled job), so a view
-that is watched but not reloaded stays current; the rest are dropped. Keeping a view warm
-costs its computation once a minute (a 30-day scorecard at 10M events: seconds of both cores,
-which the live pages then share), so the horizon is short. Each cached page says what time its
-numbers are as of.
+Only what people ask for is computed: no job keeps views warm (at 10M events that cost seconds of
+both cores a minute, which the live pages then waited behind). Each cached page says what time
+its numbers are as of.
 """
 
 from __future__ import annotations
@@ -52,7 +50,6 @@ class _Entry:
     value: Any = None
     stamp: Stamp | None = None  # (clock minute, generation) it was computed for; None: no value yet
     computed: float = 0.0  # monotonic seconds
-    read: float = 0.0
     queued: bool = False  # a background recomputation is on its way
 
 
@@ -65,50 +62,28 @@ class PageCache:
         clock: Callable[[], datetime],
         *,
         ttl: float = 60.0,
-        keep_warm: float = 120.0,
         max_entries: int = 256,
     ) -> None:
         self._engine, self._clock = engine, clock
-        self.ttl, self.keep_warm, self.max_entries = ttl, keep_warm, max_entries
+        self.ttl, self.max_entries = ttl, max_entries
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         # One background recomputation at a time: they share the cores with the live pages.
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-cache")
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The value of the read ``key``: the shared one; after an action, computed again now (one
-        caller computes, others asking at the same time wait for its value); after the minute,
-        the one there is while it is recomputed in the background."""
+        """The value of the read ``key``: the shared one; after an action, or when it is older than
+        ``2 × ttl``, computed again now (one caller computes, others asking at the same time wait
+        for its value); after the minute, the one there is while it is recomputed in the background."""
         if self.ttl <= 0:
             return compute()
         entry = self._entry(key, compute)
-        entry.read = time.monotonic()
         stamp = self._stamp()
-        if entry.stamp is not None and entry.stamp[1] == stamp[1] and not self._fresh(entry, stamp):
+        if self._answers_while_recomputed(entry, stamp):
             value = entry.value  # this one, whatever the recomputation does meanwhile
             self._recompute_later(entry, stamp)
             return value  # type: ignore[no-any-return]
         return self._value(entry, stamp)  # type: ignore[no-any-return]
-
-    def refresh(self) -> int:
-        """Recompute the stale reads asked for within ``keep_warm``; drop the others. Returns how many
-        were recomputed (a failing read is logged and left stale: its viewers will see the error)."""
-        if self.ttl <= 0:
-            return 0
-        stamp, now, done = self._stamp(), time.monotonic(), 0
-        with self._lock:
-            for key in [k for k, e in self._entries.items() if now - e.read > self.keep_warm]:
-                del self._entries[key]
-            entries = list(self._entries.values())
-        for entry in entries:
-            if self._fresh(entry, stamp):
-                continue
-            try:
-                self._value(entry, stamp)
-                done += 1
-            except Exception:
-                log.exception("refreshing a cached page read failed")
-        return done
 
     def close(self) -> None:
         """Stop the background recomputations (process stop)."""
@@ -151,6 +126,15 @@ class PageCache:
                 value = entry.compute()
                 entry.value, entry.stamp, entry.computed = value, stamp, time.monotonic()
             return entry.value
+
+    def _answers_while_recomputed(self, entry: _Entry, stamp: Stamp) -> bool:
+        """Past its minute or ttl, but of this generation and computed less than ``2 × ttl`` ago."""
+        return (
+            entry.stamp is not None
+            and not self._fresh(entry, stamp)
+            and entry.stamp[1] == stamp[1]
+            and time.monotonic() - entry.computed < 2 * self.ttl
+        )
 
     def _fresh(self, entry: _Entry, stamp: Stamp) -> bool:
         return entry.stamp == stamp and time.monotonic() - entry.computed < self.ttl

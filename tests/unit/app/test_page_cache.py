@@ -1,6 +1,6 @@
-"""The period pages' shared reads: once a minute (the stale view answered while it is recomputed in
-the background), at once after an action, one computation for many viewers at once, kept warm only
-while someone looks."""
+"""The period pages' shared reads: once a minute (the last minute's view answered while it is
+recomputed in the background, an older one never), at once after an action, one computation for
+many viewers at once."""
 
 from __future__ import annotations
 
@@ -153,30 +153,13 @@ def test_a_failed_read_is_not_kept(engine: Engine) -> None:
     assert cache.get("k", flaky) == "ok" and cache.get("k", flaky) == "ok" and len(attempts) == 2
 
 
-def test_refresh_recomputes_what_is_watched_and_forgets_the_rest(engine: Engine) -> None:
+def test_a_view_older_than_two_minutes_is_computed_before_answering(engine: Engine) -> None:
     clock = Clock()
-    cache = PageCache(engine, clock, keep_warm=0.3)
-    watched, left, broken = Counted(), Counted(), Counted()
-    cache.get("watched", watched)
-    cache.get("left", left)
-    assert cache.refresh() == 0  # all fresh: nothing to do
-    time.sleep(0.35)
-    cache.get("watched", watched)  # still looked at; "left" is not
-    clock.now = NOW + timedelta(minutes=1)
-    assert cache.refresh() == 1 and watched.calls == 2 and left.calls == 1
-    assert cache.get("watched", watched) == 2  # the viewer gets the refreshed value, no wait
-    assert cache.get("left", left) == 2  # forgotten: computed again when asked
-
-    def fails() -> int:
-        broken.calls += 1
-        if broken.calls > 1:
-            raise RuntimeError("boom")
-        return 1
-
-    cache.get("broken", fails)
-    clock.now = NOW + timedelta(minutes=2)
-    assert cache.refresh() == 2  # "watched" and "left"; the failing read is logged and skipped
-    assert broken.calls == 2
+    cache, read = PageCache(engine, clock, ttl=0.2), Counted()
+    assert cache.get("k", read) == 1
+    time.sleep(0.45)  # past 2 × ttl: nobody asked meanwhile
+    clock.now = NOW + timedelta(hours=1)
+    assert cache.get("k", read) == 2  # not the hour-old view
 
 
 def test_the_oldest_read_goes_when_full(engine: Engine) -> None:
