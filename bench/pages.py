@@ -133,8 +133,8 @@ def page_callbacks(run: Run, folder: Path, loaded: Path | None = None) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    # The same requests with every read computed afresh (no page cache): what the first viewer of a
-    # minute pays when nobody was watching, and what the cache's background refresh costs.
+    # The same requests with every read computed afresh (no page cache): what a viewer waits for when
+    # nobody has looked at the view for two minutes, and what each minute's background recomputation costs.
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _start_server(db, port, FLOWWATCH_AUTH="off", FLOWWATCH_PAGE_CACHE_SECONDS="0")
@@ -148,7 +148,7 @@ def page_callbacks(run: Run, folder: Path, loaded: Path | None = None) -> None:
         run.add(
             _slowest(f"{view}: slowest callback p95", served[view], len(requests), target=f"< {target:.0f} ms"),
             _slowest(f"{view}: computed afresh, p95", afresh[view], len(requests),
-                     note="no page cache: what the first viewer of a minute pays when nobody was watching"),
+                     note="no page cache: what a viewer waits for when nobody has looked at the view for two minutes"),
         )  # fmt: skip
     how = f"each callback over loopback HTTP, {REPEAT} times after a warm-up"
     if loaded is None:
