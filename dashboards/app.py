@@ -14,6 +14,7 @@ import dash
 import flask
 from dash import ALL, Input, Output, State, dcc, html
 from flask import Flask
+from sqlalchemy.engine import Connection
 
 from app.auth import PRINCIPAL_KEY, client_addr
 from app.context import AppContext
@@ -77,14 +78,15 @@ def current_ctx() -> AppContext:
     return flask.current_app.config[CTX_KEY]
 
 
-def shared(key: Hashable, read: Callable[[datetime], T]) -> tuple[datetime, T]:
-    """``read(now)`` and the ``now`` it read at, computed once a minute for every viewer of a period
-    page (:mod:`app.services.page_cache`): a page labels its numbers with that time."""
+def shared(key: Hashable, read: Callable[[Connection, datetime], T]) -> tuple[datetime, T]:
+    """``read(conn, now)`` and the ``now`` it read at, computed once a minute for every viewer of a
+    period page (:mod:`app.services.page_cache`): a page labels its numbers with that time."""
     ctx = current_ctx()
 
     def compute() -> tuple[datetime, T]:
         now = ctx.now()
-        return now, read(now)
+        with ctx.engine.connect() as conn:
+            return now, read(conn, now)
 
     return ctx.page_cache.get(key, compute)
 

@@ -10,7 +10,6 @@ without I/O, callbacks that read the query layer and hand the results to pure bu
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import dash
@@ -199,13 +198,8 @@ def layout(**query: str) -> html.Div:
 @dash.callback(Output("fl-forecast", "children"), Input("fl-interval", "n_intervals"))
 def _refresh_forecast(_tick: int | None) -> Any:
     """The backlog forecast as of now (its own callback: the flow grid does not wait for it)."""
-    engine = current_ctx().engine
-
-    def read(now: datetime) -> Any:
-        with engine.connect() as conn:
-            return backlog_forecast(conn, now=now)
-
-    now, forecast = shared(("forecast",), read)  # a model fitted over days: once a minute is plenty
+    # a model fitted over days: once a minute is plenty
+    now, forecast = shared(("forecast",), lambda conn, at: backlog_forecast(conn, now=at))
     return forecast_table(forecast, now=now)
 
 

@@ -31,7 +31,7 @@ from dashboards.components.partners import (
 )
 from dashboards.components.workbench import filter_from_query
 from dashboards.pages.partners import shared_cards
-from models.queries.common import Window, side_by_side
+from models.queries.common import Window, read_each
 from models.queries.exceptions import list_exceptions
 from models.queries.flows import flows_health
 from models.queries.partner_performance import partner_orders
@@ -150,14 +150,14 @@ def _refresh(period: str | None, _tick: int | None, partner: str | None) -> tupl
     flt = filter_from_query({"system": pid})  # the workbench's own view of the link
     kind = found["kind"]
 
-    def period_reads(at: datetime) -> list[Any]:
+    def period_reads(conn: Connection, at: datetime) -> list[Any]:
         """The partner's flows and the orders handed to it over the period (shared like the list)."""
         w = Window.named(period, now=at)
         reads: list[Callable[[Connection], Any]] = [
             lambda c: flows_health(c, now=at, window=w, system=pid),  # this partner's flows only
             lambda c: partner_orders(c, partner=pid, kind=kind, window=w, now=at, limit=MAX_ORDERS),
         ]
-        return side_by_side(ctx.engine, reads)
+        return read_each(conn, reads, ctx.engine)
 
     _, (flows, orders) = shared(("partner", pid, period), period_reads)
     with ctx.engine.connect() as conn:  # its open exceptions: live, as the workbench shows them

@@ -110,12 +110,10 @@ def shared_cards(period: str) -> tuple[datetime, list[dict[str, Any]]]:
     """Every partner's scorecard for the period ending now, and that now (read once a minute for
     the list and every partner's page: :func:`~dashboards.app.shared`)."""
     engine = current_ctx().engine
-
-    def read(now: datetime) -> list[dict[str, Any]]:
-        with engine.connect() as conn:
-            return partner_scorecards(conn, window=Window.named(period, now=now), engine=engine)
-
-    return shared(("partners", period), read)
+    return shared(
+        ("partners", period),
+        lambda conn, now: partner_scorecards(conn, window=Window.named(period, now=now), engine=engine),
+    )
 
 
 # The period goes into the URL without a reload, so a pasted link reproduces the view.

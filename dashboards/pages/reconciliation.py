@@ -12,8 +12,9 @@ from typing import Any
 
 import dash
 from dash import Input, Output, State, dcc, html
+from sqlalchemy.engine import Connection
 
-from dashboards.app import current_ctx, page_filters, scope_store, shared
+from dashboards.app import page_filters, scope_store, shared
 from dashboards.components.layout import card, graph, page_header
 from dashboards.components.reconciliation import DAY_CHOICES, funnel_figure, funnel_table, gap_keys
 from models.queries.reconciliation import Reconciliation, reconcile
@@ -92,13 +93,11 @@ def layout(**query: str) -> html.Div:
 )
 def _refresh(days: int, chosen: dict[str, str] | None, selection: dict[str, str] | None) -> tuple[Any, ...]:
     """The funnel of the range (of the global filter's channel), and the selected gap's keys."""
-    engine = current_ctx().engine
     days = _days(days)
     channel = (chosen or {}).get("channel")
 
-    def read(now: datetime) -> Reconciliation:
-        with engine.connect() as conn:
-            return reconcile(conn, since=_since(now, days), until=now, now=now, channel=channel)
+    def read(conn: Connection, now: datetime) -> Reconciliation:
+        return reconcile(conn, since=_since(now, days), until=now, now=now, channel=channel)
 
     now, result = shared(("reconciliation", days, channel), read)
     since = _since(now, days)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import dash
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html, no_update
+from sqlalchemy.engine import Connection
 
 from app.services.errors import ServiceError
 from app.services.kpi_targets import set_target
@@ -71,9 +72,9 @@ def _window(period: str) -> Window:
     return Window.named(period, now=current_ctx().now())
 
 
-def _shared(name: str, period: str, read: Callable[[Window], T]) -> tuple[Window, T]:
+def _shared(name: str, period: str, read: Callable[[Connection, Window], T]) -> tuple[Window, T]:
     """``read`` of the period ending now, and that period (what the labels show): :func:`shared`."""
-    now, value = shared(("scorecard", name, period), lambda now: read(Window.named(period, now=now)))
+    now, value = shared(("scorecard", name, period), lambda conn, now: read(conn, Window.named(period, now=now)))
     return Window.named(period, now=now), value
 
 
@@ -230,12 +231,8 @@ def _refresh_kpis(period: str, group: str, _version: int) -> tuple[Any, ...]:
     """Headline tiles (always totals) and the KPI table for the chosen grouping, against the targets."""
     ctx = current_ctx()
 
-    def breakdown(group_by: str | None) -> Callable[[Window], dict[str, Any]]:
-        def read(window: Window) -> dict[str, Any]:
-            with ctx.engine.connect() as conn:
-                return kpi_breakdown(conn, window=window, group_by=group_by, engine=ctx.engine)
-
-        return read
+    def breakdown(group_by: str | None) -> Callable[[Connection, Window], dict[str, Any]]:
+        return lambda conn, window: kpi_breakdown(conn, window=window, group_by=group_by, engine=ctx.engine)
 
     window, totals = _shared("totals", period, breakdown(None))
     table = totals if group == "total" else _shared(f"by {group}", period, breakdown(group))[1]
@@ -264,9 +261,8 @@ def _sparklines(slots: list[dict[str, str]], period: str) -> list[Any]:
         return []
     engine = current_ctx().engine
 
-    def read(window: Window) -> dict[str, list[float | None]]:
-        with engine.connect() as conn:
-            return kpi_trend(conn, window=window, points=TREND_POINTS[period], engine=engine)
+    def read(conn: Connection, window: Window) -> dict[str, list[float | None]]:
+        return kpi_trend(conn, window=window, points=TREND_POINTS[period], engine=engine)
 
     return spark_fill(slots, _shared("trend", period, read)[1])
 
@@ -281,9 +277,8 @@ def _refresh_partners(period: str) -> tuple[Any, ...]:
     their own: each table shows as soon as it is ready)."""
     engine = current_ctx().engine
 
-    def read(window: Window) -> list[dict[str, Any]]:
-        with engine.connect() as conn:
-            return partner_scorecard(conn, window=window, previous=previous_window(window), engine=engine)
+    def read(conn: Connection, window: Window) -> list[dict[str, Any]]:
+        return partner_scorecard(conn, window=window, previous=previous_window(window), engine=engine)
 
     partners = _shared("partners", period, read)[1]
     with engine.connect() as conn:
@@ -296,9 +291,8 @@ def _refresh_flows(period: str) -> Any:
     """Every flow against its SLA over the period, whatever the KPI grouping."""
     engine = current_ctx().engine
 
-    def read(window: Window) -> dict[str, Any]:
-        with engine.connect() as conn:
-            return kpi_breakdown(conn, window=window, group_by="flow", only=FLOW_TABLE_KPIS, engine=engine)
+    def read(conn: Connection, window: Window) -> dict[str, Any]:
+        return kpi_breakdown(conn, window=window, group_by="flow", only=FLOW_TABLE_KPIS, engine=engine)
 
     by_flow = _shared("flows", period, read)[1]
     with engine.connect() as conn:
@@ -309,11 +303,9 @@ def _refresh_flows(period: str) -> Any:
 @dash.callback(Output("sc-perfect", "children"), Input("sc-period", "value"))
 def _refresh_perfect(period: str) -> Any:
     """The perfect order rate taken apart into its four components."""
-    engine = current_ctx().engine
 
-    def read(window: Window) -> dict[str, Any]:
-        with engine.connect() as conn:
-            return perfect_order_components(conn, window=window)
+    def read(conn: Connection, window: Window) -> dict[str, Any]:
+        return perfect_order_components(conn, window=window)
 
     return static_html(perfect_order_table(_shared("perfect", period, read)[1]))
 
