@@ -86,7 +86,10 @@ def test_background_flusher_commits_by_age(tmp_path) -> None:  # type: ignore[no
     try:
         buf.submit("queue_samples", _samples(4))
         deadline = time.monotonic() + 30  # by age (0.05 s), never flushed by hand; generous for a busy machine
-        while _count(engine, "queue_samples") < 4 and time.monotonic() < deadline:
+        # the stats are counted just after the commit, so a reader can see the rows a moment before them
+        while time.monotonic() < deadline and (
+            _count(engine, "queue_samples") < 4 or buf.stats.flushed_rows["queue_samples"] < 4
+        ):
             time.sleep(0.02)
         assert _count(engine, "queue_samples") == 4
         assert buf.stats.flushed_rows["queue_samples"] == 4
