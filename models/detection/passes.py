@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -61,8 +62,8 @@ class Finding:
     event_id: str | None
     first_at: datetime
     last_at: datetime
-    times: tuple[datetime, ...]
-    orders: tuple[str, ...]
+    times: np.ndarray  # datetime64[us], one per occurrence, in time order
+    orders: frozenset[str]
     #: Failed messages (event_id, correlation_id, first_at, last_at, error), for rules that find messages.
     messages: tuple[dict[str, Any], ...] | None = None
 
@@ -118,26 +119,39 @@ class DetectionReport:
 
 
 def _findings(results: list[RuleResult]) -> dict[str, Finding]:
-    """Group every rule's occurrences by fingerprint."""
+    """Group every rule's occurrences by fingerprint, column by column: an outage leaves hundreds of
+    thousands of occurrences (600k stuck orders took 6.7 s row by row, every pass). Only a group's
+    first and last rows are read whole (and a failure group's rows, which are its messages)."""
     found: dict[str, Finding] = {}
     for result in results:
-        occ = result.occurrences
+        occ = result.occurrences.reset_index(drop=True)
         if occ.empty:
             continue
-        occ = occ.assign(fp=[fingerprint(k, f, key) for k, f, key in zip(occ["kind"], occ["flow_id"], occ["key"],
-                                                                          strict=True)])  # fmt: skip
-        for fp, rows in occ.sort_values("at", kind="stable").groupby("fp", sort=True):
-            first, last = rows.iloc[0], rows.iloc[-1]
-            orders = sorted({str(c) for c in rows["correlation_id"] if c is not None and not pd.isna(c)})
+        times = pd.to_datetime(occ["at"]).to_numpy(dtype="datetime64[us]")
+        keys = occ["correlation_id"]
+        groups: dict[str, list[np.ndarray]] = {}
+        by_identity = occ.groupby(["kind", "flow_id", "key"], dropna=False, sort=False).indices
+        for (kind, flow_id, key), at in by_identity.items():
+            groups.setdefault(fingerprint(kind, _opt(flow_id), str(key)), []).append(at)
+        for fp in sorted(groups):
+            where = np.concatenate(groups[fp])
+            where = where[np.lexsort((where, times[where]))]  # time order; ties keep the rule's order
+            first, last = occ.iloc[where[0]], occ.iloc[where[-1]]
+            linked = keys.take(where)
             found[fp] = Finding(
                 fingerprint=fp, rule=result.name, kind=first["kind"], flow_id=_opt(first["flow_id"]),
                 key=str(first["key"]), system_id=_opt(first["system_id"]), error_class=_opt(first["error_class"]),
                 first_error=_opt(first["message"]), event_id=_opt(last["event_id"]),
-                first_at=first["at"].to_pydatetime(), last_at=last["at"].to_pydatetime(),
-                times=tuple(t.to_pydatetime() for t in rows["at"]), orders=tuple(orders),
-                messages=_messages(rows) if result.carries_messages else None,
+                first_at=first["at"].to_pydatetime(), last_at=last["at"].to_pydatetime(), times=times[where],
+                orders=frozenset(np.asarray(linked[linked.notna()].unique(), dtype=object)),
+                messages=_messages(occ.iloc[where]) if result.carries_messages else None,
             )  # fmt: skip
     return found
+
+
+def _after(times: np.ndarray, moment: datetime) -> np.ndarray:
+    """Which of a finding's occurrence times are later than ``moment``."""
+    return times > np.datetime64(moment, "us")
 
 
 def _messages(rows: pd.DataFrame) -> tuple[dict[str, Any], ...]:
@@ -180,7 +194,7 @@ def run_detection(conn: Connection, *, now: datetime, settings: DetectionSetting
         sev = severity(finding, category, settings)
         row = stored.get(fp)
         if row is not None and row["status"] == "resolved":
-            newer = any(t > row["resolved_at"] for t in finding.times)
+            newer = bool(_after(finding.times, row["resolved_at"]).any())
             if not (newer or row["resolved_by"] == DETECTOR):
                 continue
             if now - row["resolved_at"] > settings.reopen_window:
@@ -237,11 +251,12 @@ def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, An
         f"SELECT exception_id, correlation_id FROM exception_orders WHERE {in_list(conn, 'exception_id', 'ids')}",
         {"ids": [int(i) for i in frame["exception_id"]]},
     )
-    linked = links.groupby("exception_id")["correlation_id"].agg(lambda s: tuple(sorted(set(s))))
+    keys = links["correlation_id"].to_numpy(dtype=object)
+    linked = {int(i): frozenset(keys[at]) for i, at in links.groupby("exception_id").indices.items()}
     rows: dict[str, dict[str, Any]] = {}
     for raw in frame.to_dict("records"):
         record = {k: None if pd.isna(v) else v for k, v in raw.items()}  # pandas' NaN/NaT → NULL
-        record["orders"] = linked.get(record["exception_id"], ())
+        record["orders"] = linked.get(int(record["exception_id"]), frozenset())
         for column in ("last_seen", "resolved_at", "clear_since"):
             if record[column] is not None:
                 record[column] = pd.Timestamp(record[column]).to_pydatetime()
@@ -275,10 +290,10 @@ class _Writer:
         values = self._refreshed(row, f, sev)
         changed = {k: v for k, v in values.items() if row.get(k) != v}
         self._messages(row["exception_id"], f)
-        if not changed and tuple(row["orders"]) == f.orders:
+        if not changed and row["orders"] == f.orders:
             return False
         self._set(row, {**values, "updated_at": self.now})
-        if tuple(row["orders"]) != f.orders:
+        if row["orders"] != f.orders:
             self._link(row["exception_id"], f.orders, replace=True)
         return True
 
@@ -317,7 +332,7 @@ class _Writer:
     @staticmethod
     def _refreshed(row: dict[str, Any], f: Finding, sev: str) -> dict[str, Any]:
         last_seen = row["last_seen"]
-        new = sum(1 for t in f.times if t > last_seen)
+        new = int(_after(f.times, last_seen).sum())
         return {
             "last_seen": max(last_seen, f.last_at),
             "occurrences": int(row["occurrences"]) + new,
@@ -331,13 +346,13 @@ class _Writer:
     def _set(self, row: dict[str, Any], values: dict[str, Any]) -> None:
         self.conn.execute(exceptions.update().where(exceptions.c.exception_id == row["exception_id"]).values(**values))
 
-    def _link(self, exception_id: object, orders: tuple[str, ...], *, replace: bool = False) -> None:
+    def _link(self, exception_id: object, orders: frozenset[str], *, replace: bool = False) -> None:
         if replace:
             self.conn.execute(sa.text("DELETE FROM exception_orders WHERE exception_id = :id"), {"id": exception_id})
         if orders:
             self.conn.execute(
                 sa.text("INSERT INTO exception_orders (exception_id, correlation_id) SELECT :id, unnest(:ids)"),
-                {"id": exception_id, "ids": list(orders)},
+                {"id": exception_id, "ids": sorted(orders)},
             )
 
     def _audit(self, exception_id: object, action: str, before: str | None, after: str, detail: str | None) -> None:

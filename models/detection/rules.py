@@ -179,10 +179,12 @@ def stuck_orders(conn: Connection, *, now: datetime, settings: DetectionSettings
                     key=step.key,
                     system_id=stuck["target_system"],
                     error_class=step.key,
-                    message=[
-                        f"{step.end_event} not within {_duration(s)} of {step.start_event}"
-                        for s in stuck["sla_seconds"]
-                    ],
+                    message=stuck["sla_seconds"].map(
+                        {
+                            s: f"{step.end_event} not within {_duration(s)} of {step.start_event}"
+                            for s in stuck["sla_seconds"].unique()
+                        }
+                    ),
                     at=due,
                 )
             )
@@ -233,8 +235,8 @@ def missing_confirmations(conn: Connection, *, now: datetime, settings: Detectio
     occurrences = _frame(
         missing.assign(
             kind=kinds, key=missing["correlation_id"], system_id=partner, error_class=kinds,
-            message=[f"{e} not received within {_duration(s)}" for e, s in zip(missing["end_event"],
-                                                                              missing["sla_seconds"], strict=True)],
+            message=missing["end_event"] + " not received within " + missing["sla_seconds"].map(
+                {s: _duration(s) for s in missing["sla_seconds"].unique()}),
             at=_due(missing["start_at"], missing["sla_seconds"]),
         )
     )  # fmt: skip

@@ -314,3 +314,34 @@ def test_more_than_fifty_orders_is_critical(db) -> None:  # type: ignore[no-unty
     add(writer, rows)
     detect_twice(engine)
     assert (only(engine)["severity"], only(engine)["affected_orders"]) == ("critical", 51)
+
+
+@on_both
+def test_an_outage_of_thousands_of_orders(db) -> None:  # type: ignore[no-untyped-def]
+    """20,000 orders the ERP never accepted make one exception carrying every one of them; a pass on
+    the same data writes nothing, and the set follows the orders as they are accepted or added."""
+    engine, writer = db
+    fp = f"sla_breach:{ACC}:acceptance"
+    created = [NOW - 3 * H + timedelta(seconds=i % 3600) for i in range(20_000)]  # 09:00 to 09:59:59
+    ids = [f"SHP-{i:05d}" for i in range(20_000)]
+    add(writer, [row for oid, at in zip(ids, created, strict=True) for row in order(oid, at)])
+    assert detect_twice(engine).opened == [fp]
+    x = only(engine)
+    # due 15 min after creation: the first at 09:15, the last at 10:14:59
+    assert (x["occurrences"], x["affected_orders"], x["severity"]) == (20_000, 20_000, "critical")
+    assert (x["first_seen"], x["last_seen"]) == (NOW - 165 * M, NOW - 105 * M - timedelta(seconds=1))
+    assert x["orders"] == ids
+
+    # accepted before the sync-lag window [11:45, 12:00): their late acceptance is not also a lag breach
+    add(writer, [event(o, "order.accepted", NOW - 20 * M, flow_id=ACC, source="shop", target="erp")
+                 for o in ids[:5_000]])  # fmt: skip
+    assert detect_twice(engine).updated == [fp]
+    x = only(engine)
+    assert (x["occurrences"], x["affected_orders"], x["orders"]) == (20_000, 15_000, ids[5_000:])
+
+    later = [f"SHP-L{i:04d}" for i in range(2_000)]  # created 11:00, overdue since 11:15
+    add(writer, [row for oid in later for row in order(oid, NOW - H)])
+    assert detect_twice(engine).updated == [fp]
+    x = only(engine)
+    assert (x["occurrences"], x["affected_orders"], x["last_seen"]) == (22_000, 17_000, NOW - 45 * M)
+    assert x["orders"] == sorted(ids[5_000:] + later)
