@@ -49,14 +49,9 @@ SortKey = Literal[
 ]
 
 _x = exceptions.c
-_IMPACT = impact_subquery()
-_i = _IMPACT.c
 #: Sort keys: (column, inverted). Descending reads "most first": the oldest, the most severe, the most
 #: money at risk, the most important customer, the soonest promised ship-by.
 _SORT: dict[str, tuple[sa.ColumnElement[Any], bool]] = {
-    "value_at_risk": (sa.func.coalesce(_i.value_at_risk, 0), False),
-    "customer_tier": (sa.func.coalesce(_i.tier_rank, len(TIERS)), True),
-    "earliest_ship_by": (_i.earliest_ship_by, True),
     "first_seen": (_x.first_seen, False),
     "last_seen": (_x.last_seen, False),
     "age": (_x.first_seen, True),
@@ -152,7 +147,7 @@ class ExceptionPage:
 
 
 def _conditions(flt: ExceptionFilter, now: datetime) -> list[sa.ColumnElement[bool]]:
-    """The filter as bound WHERE clauses over ``exceptions``."""
+    """The filter as bound WHERE clauses over ``exceptions``, but for its impact clauses (:func:`_filtered`)."""
     conds: list[sa.ColumnElement[bool]] = []
     for column, values in (
         (_x.status, [str(s) for s in flt.status]),
@@ -190,14 +185,33 @@ def _conditions(flt: ExceptionFilter, now: datetime) -> list[sa.ColumnElement[bo
     if not flt.scope.everything:
         predicate = sa.text(exception_in_scope(flt.scope, "exceptions")).bindparams(**flt.scope.params())
         conds.append(sa.and_(sa.true(), predicate))  # a text clause, typed as the boolean it is
-    if flt.min_value is not None or flt.customer_tier:
-        held = sa.select(_i.exception_id)
-        if flt.min_value is not None:
-            held = held.where(_i.value_at_risk >= flt.min_value)
-        if flt.customer_tier:
-            held = held.where(_i.customer_tier.in_(flt.customer_tier))
-        conds.append(_x.exception_id.in_(held))
     return conds
+
+
+def _filtered(flt: ExceptionFilter, now: datetime) -> tuple[list[sa.ColumnElement[bool]], sa.Subquery]:
+    """The filter's WHERE clauses, and the impact of only the exceptions its other clauses select:
+    over every link ever made, 900k orders linked made each workbench read 150 ms at 10M events."""
+    conds = _conditions(flt, now)
+    impact = impact_subquery(sa.select(_x.exception_id).where(*conds))
+    if flt.min_value is not None or flt.customer_tier:
+        held = sa.select(impact.c.exception_id)
+        if flt.min_value is not None:
+            held = held.where(impact.c.value_at_risk >= flt.min_value)
+        if flt.customer_tier:
+            held = held.where(impact.c.customer_tier.in_(flt.customer_tier))
+        conds = [*conds, _x.exception_id.in_(held)]
+    return conds, impact
+
+
+def _sort_key(sort: SortKey, impact: sa.Subquery) -> tuple[sa.ColumnElement[Any], bool]:
+    """(column, inverted) of a sort key; the impact keys are columns of this read's ``impact``."""
+    i = impact.c
+    by_impact: dict[str, tuple[sa.ColumnElement[Any], bool]] = {
+        "value_at_risk": (sa.func.coalesce(i.value_at_risk, 0), False),
+        "customer_tier": (sa.func.coalesce(i.tier_rank, len(TIERS)), True),
+        "earliest_ship_by": (i.earliest_ship_by, True),
+    }
+    return by_impact.get(sort) or _SORT[sort]
 
 
 def _band(label: str, now: datetime) -> sa.ColumnElement[bool]:
@@ -227,20 +241,21 @@ def list_exceptions(
     limit: int = 100,
 ) -> ExceptionPage:
     """One sorted page of the filtered exceptions with age, aging band and flow name, and the total."""
-    conds = _conditions(flt, now)
-    key, inverted = _SORT[sort]
+    conds, impact = _filtered(flt, now)
+    key, inverted = _sort_key(sort, impact)
     down = descending != inverted
+    i = impact.c
     query = (
         sa.select(
             *_ROW_COLUMNS,
             flows.c.name.label("flow_name"),
-            sa.func.coalesce(_i.value_at_risk, 0).label("value_at_risk"),
-            _i.customer_tier,
-            _i.earliest_ship_by,
+            sa.func.coalesce(i.value_at_risk, 0).label("value_at_risk"),
+            i.customer_tier,
+            i.earliest_ship_by,
         )
         .select_from(
             exceptions.outerjoin(flows, flows.c.flow_id == _x.flow_id).outerjoin(
-                _IMPACT, _i.exception_id == _x.exception_id
+                impact, i.exception_id == _x.exception_id
             )
         )
         .where(*conds)
@@ -265,7 +280,7 @@ def _with_age(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 def filtered_ids(conn: Connection, flt: ExceptionFilter, *, now: datetime) -> list[int]:
     """Every id the filter selects (not a page), oldest first: the bulk selection."""
-    query = sa.select(_x.exception_id).where(*_conditions(flt, now)).order_by(_x.first_seen, _x.exception_id)
+    query = sa.select(_x.exception_id).where(*_filtered(flt, now)[0]).order_by(_x.first_seen, _x.exception_id)
     return [int(i) for i in conn.execute(query).scalars()]
 
 

@@ -30,11 +30,15 @@ _f = order_facts.c
 _RANK = sa.case({t: i for i, t in enumerate(TIERS)}, value=_f.customer_tier)
 
 
-def impact_subquery(ids: Sequence[int] | None = None) -> sa.Subquery:
-    """Per exception with linked orders (of ``ids``, or all): orders, value_at_risk, valued_orders,
-    tier_rank, customer_tier and earliest_ship_by. Join it to ``exceptions`` on ``exception_id``."""
+def impact_subquery(ids: Sequence[int] | sa.Select[Any] | None = None) -> sa.Subquery:
+    """Per exception with linked orders (of ``ids``, a list or a select of exception ids, or all):
+    orders, value_at_risk, valued_orders, tier_rank, customer_tier and earliest_ship_by. Join it to
+    ``exceptions`` on ``exception_id``. Resolved exceptions keep their links, so "all" grows with
+    history: a reader that shows some exceptions passes which."""
     links = sa.select(exception_orders.c.exception_id, exception_orders.c.correlation_id)
-    if ids is not None:
+    if isinstance(ids, sa.Select):
+        links = links.where(exception_orders.c.exception_id.in_(ids))
+    elif ids is not None:
         links = links.where(exception_orders.c.exception_id.in_(sa.select(sa.func.unnest(sa.literal(list(ids))))))
     return impact_of(links, "impact")
 

@@ -213,8 +213,13 @@ def queue_depth_series(conn: Connection, *, window: Window, scope: Scope = ALL) 
 def needs_attention(conn: Connection, *, now: datetime, limit: int = 10, scope: Scope = ALL) -> pd.DataFrame:
     """Open exceptions of ``scope`` that put most order value at risk first, then most orders, the most severe,
     the oldest."""
-    impact = impact_subquery()
-    x, i = exceptions.c, impact.c
+    x = exceptions.c
+    shown = (
+        x.status.in_([str(s) for s in ACTIVE_STATUSES]),
+        sa.and_(sa.true(), sa.text(exception_in_scope(scope, "exceptions")).bindparams(**scope.params())),
+    )
+    impact = impact_subquery(sa.select(x.exception_id).where(*shown))  # not the links of history too
+    i = impact.c
     query = (
         sa.select(
             x.exception_id, x.title, x.kind, x.severity, x.status, x.flow_id, flows.c.name.label("flow_name"),
@@ -225,10 +230,7 @@ def needs_attention(conn: Connection, *, now: datetime, limit: int = 10, scope: 
             exceptions.outerjoin(flows, flows.c.flow_id == x.flow_id)
             .outerjoin(impact, i.exception_id == x.exception_id)
         )
-        .where(
-            x.status.in_([str(s) for s in ACTIVE_STATUSES]),
-            sa.and_(sa.true(), sa.text(exception_in_scope(scope, "exceptions")).bindparams(**scope.params())),
-        )
+        .where(*shown)
         .order_by(
             sa.func.coalesce(i.value_at_risk, 0).desc(), x.affected_orders.desc(),
             sa.literal_column(severity_rank("exceptions.severity")), x.first_seen,

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from models.ingest.writer import IngestWriter
 from models.queries.exceptions import ExceptionFilter, get_exception, list_exceptions
-from models.queries.impact import ExceptionImpact, exception_impact
+from models.queries.impact import ExceptionImpact, exception_impact, impact_subquery
 from models.store.tables import exception_orders, exceptions, order_facts
 
 NOW = datetime(2026, 11, 20, 12, 0)
@@ -103,3 +104,19 @@ def test_sorted_and_filtered_on_impact(engine: Engine) -> None:
         ExceptionFilter(customer_tier=["gold"])
     with pytest.raises(ValidationError, match="min_value"):
         ExceptionFilter(min_value=-1)
+
+
+def test_the_impact_read_covers_only_the_exceptions_shown(engine: Engine) -> None:
+    """Resolved exceptions keep their links: a workbench showing the active ones joins only theirs
+    (over every link ever made, 900k of them made each read 150 ms at 10M events)."""
+    with engine.begin() as conn:
+        conn.execute(exceptions.update().where(exceptions.c.exception_id == 2).values(status="resolved"))
+        sub = impact_subquery(sa.select(exceptions.c.exception_id).where(exceptions.c.status == "open"))
+        computed = conn.execute(sa.select(sub.c.exception_id, sub.c.orders)).all()
+        active = ExceptionFilter(status=["open"])
+        by_value = list_exceptions(conn, active, now=NOW, sort="value_at_risk").items
+        valued = list_exceptions(conn, ExceptionFilter(status=["open"], min_value=100), now=NOW).items
+    assert [tuple(r) for r in computed] == [(1, 2)]  # not the resolved exception 2; 3 links no order
+    assert [(r["exception_id"], r["value_at_risk"]) for r in by_value] == [(1, 150.5), (3, 0.0)]
+    assert [r["exception_id"] for r in valued] == [1]
+    assert _ids(engine, ExceptionFilter(status=["resolved"], min_value=200)) == [2]
