@@ -7,20 +7,20 @@ shared machine even when the absolute figures swing.
 
 Scenarios: decode of NDJSON events (limit: msgspec on the same lines) and of OTLP protobuf
 (limit: the bare protobuf parse); ``ingest_ndjson`` over HTTP into an empty database (limit:
-DuckDB's Arrow append of the same rows into the same table); ``ingest_ndjson_preloaded``,
-the same into a database already holding the scale's events (limit: this run's empty-
-database figure); ``ingest_otlp`` over HTTP (limit: in-process parse + append of the same
-payload); ``detection_backlog``: detection passes once the NDJSON scenarios' orders sit
-unaccepted (an ERP outage of 200k orders, 600k at 10M); ``order_timeline`` in-process and over HTTP (limit: the bare indexed reads of the
-order's events and spans); ``overview_kpis`` (limit: one bare pass over the per-order rollup)
-and a ``detection`` pass; ``page_callbacks`` (``bench/pages.py``): every page's initial Dash
-callbacks and a filter change, recorded in Chromium and timed again (targets: < 500 ms initial,
-< 250 ms a filter change) against the served default demo at the small scale, and against the
-scale's synthetic distributor (anchored at the run's start) at 10M;
+DuckDB's Arrow append of the same rows into the same table); ``ingest_ndjson_preloaded``, the
+same into a database already holding the scale's events (limit: this run's empty-database
+figure); ``ingest_otlp`` over HTTP (limit: in-process parse + append of the same payload);
+``detection_backlog``: detection passes once the NDJSON scenarios' orders sit unaccepted (an ERP
+outage of 200k orders, 600k at 10M); ``order_timeline`` in-process and over HTTP (limit: the
+bare indexed reads of the order's events and spans); ``overview_kpis`` (limit: one bare pass
+over the per-order rollup) and a ``detection`` pass; ``page_callbacks`` (``bench/pages.py``):
+every page's initial Dash callbacks and a filter change, recorded in Chromium and timed again
+(targets: < 500 ms initial, < 250 ms a filter change) against the served default demo at the
+small scale, and against the scale's synthetic distributor (anchored at the run's start) at 10M;
 ``mixed_load`` (events and spans at fixed rates while readers load the overview and order pages:
 the rates reached against the rates asked, the ingest lag, and the readers' p95 against the same
-reads idle) and ``demo_rss`` (peak RSS of the server serving the default demo with live traffic);
-see bench/mixed.py.
+reads idle) and ``demo_rss`` (peak RSS of the server serving the default demo with live
+traffic); see bench/mixed.py.
 """
 
 from __future__ import annotations
