@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from models.queries.messages import original_id
 from models.queries.writes import insert_sql, set_clause
 from models.store.dialect import in_list
 from models.store.tables import replays
@@ -36,10 +37,9 @@ FROM business_events WHERE {event_ids}
 """
 
 #: The latest ok event per (order, type, target) of the given orders: through the correlation_id index.
-_LATEST_OK = """
-SELECT correlation_id, event_type, target, max(received_at) AS last_ok
+_OK_EVENTS = """
+SELECT correlation_id, event_type, target, event_id, received_at
 FROM business_events WHERE {correlation_ids} AND status = 'ok'
-GROUP BY correlation_id, event_type, target
 """
 
 _EVENT_FIELDS = (
@@ -90,19 +90,24 @@ def replay_messages(
 
 
 def _at_duplicate_risk(conn: Connection, events: list[Any]) -> set[str]:
-    """The stored events whose target took a later ok event of the same type for the same order."""
+    """The stored events whose target took a later ok event of the same type for the same order.
+
+    The message's own replays (``<id>:replay:<n>``) are the message, not a later event: a reopened
+    exception whose target lost what a replay delivered is sent again, not held as a duplicate."""
     orders = sorted({e["correlation_id"] for e in events if e["correlation_id"] is not None})
     if not orders:
         return set()
-    sql = _LATEST_OK.format(correlation_ids=in_list(conn, "correlation_id", "cids"))
-    latest = {
-        (r.correlation_id, r.event_type, r.target): r.last_ok for r in conn.execute(sa.text(sql), {"cids": orders})
-    }
+    sql = _OK_EVENTS.format(correlation_ids=in_list(conn, "correlation_id", "cids"))
+    ok: dict[tuple[str, str, str], list[tuple[str, Any]]] = {}
+    for r in conn.execute(sa.text(sql), {"cids": orders}):
+        ok.setdefault((r.correlation_id, r.event_type, r.target), []).append((original_id(r.event_id), r.received_at))
     return {
         e["event_id"]
         for e in events
-        if (last_ok := latest.get((e["correlation_id"], e["event_type"], e["target"]))) is not None
-        and last_ok > e["received_at"]
+        if any(
+            original != e["event_id"] and at > e["received_at"]
+            for original, at in ok.get((e["correlation_id"], e["event_type"], e["target"]), ())
+        )
     }
 
 

@@ -315,9 +315,14 @@ def test_a_reopened_exception_whose_messages_were_all_delivered_sends_them_all_a
                           headers=live.auth("dana.okafor"), timeout=30)  # fmt: skip
     assert reopened.status_code == 200
     del receiver.delivered["evt-00007"]  # the one the target lost
+    # The replay's 25 ok deliveries are stored events now: they are the messages themselves, not later
+    # events the target took (which would hold each as a duplicate risk: so it once read, after a flush).
+    live.ctx.buffer.flush()
+    replayed = "SELECT count(*) FROM business_events WHERE event_id LIKE '%:replay:%' AND status = 'ok'"
+    assert scalar(live.ctx, replayed) == 25
 
     plan = _bulk(live, dry_run=True).json()
-    assert (plan["runnable"], plan["messages"]) == (25, 25)
+    assert (plan["runnable"], plan["messages"], plan["duplicate_risk"]) == (25, 25, 0)
     run = wait_for_run(live, _bulk(live, rate_per_second=100).json()["run_id"])
 
     assert run["status"] == "completed" and run["counts"] == {"delivered": 25}
