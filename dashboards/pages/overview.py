@@ -6,12 +6,15 @@ that read the query layer and hand DataFrames to the pure builders in components
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dash
+import pandas as pd
 from dash import Input, Output, State, clientside_callback, dcc, html
+from sqlalchemy.engine import Connection
 
-from dashboards.app import current_ctx, page_filters, scope_of, scope_store
+from dashboards.app import current_ctx, page_filters, scope_of, scope_store, shared
 from dashboards.components.charts import (
     ALL_FLOWS,
     aging_figure,
@@ -197,13 +200,15 @@ def _refresh_lag(range_: str, category: str, _tick: int | None, chosen: dict[str
 def _refresh_exceptions(
     _range: str, _tick: int | None, chosen: dict[str, str] | None
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """Exceptions are a current state: the range does not filter them, refresh (and the scope) does."""
-    ctx = current_ctx()
-    now = ctx.now()
+    """Exceptions are a current state: the range does not filter them, refresh (and the scope) does.
+    Shared a minute (at once after any action, the detector's too): ranking by value at risk joins
+    every active exception's orders, 0.15 s a viewer with 900k orders held in an outage at 10M."""
     scope = scope_of(chosen)
-    with ctx.engine.connect() as conn:
-        aging = exception_aging(conn, now=now, scope=scope)
-        attention = needs_attention(conn, now=now, limit=8, scope=scope)
+
+    def read(conn: Connection, now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return exception_aging(conn, now=now, scope=scope), needs_attention(conn, now=now, limit=8, scope=scope)
+
+    _, (aging, attention) = shared(("attention", scope), read)
     return aging_figure(aging), attention_rows(attention)
 
 
