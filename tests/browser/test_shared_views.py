@@ -1,6 +1,7 @@
 """The README's promise for the period pages, in headless Chromium: a scorecard view is shared for a
 minute — an operator's action shows on the next load, new events once the minute has turned (the
-view is recomputed in the background meanwhile) — and the page says the time its numbers were read."""
+view is recomputed in the background meanwhile) — and the page says the time its numbers were read;
+the overview's exception panel, shared the same way, drops a resolved exception on the next load."""
 
 from __future__ import annotations
 
@@ -107,3 +108,23 @@ def test_an_action_shows_at_once_new_events_when_the_minute_turns(
         time.sleep(0.5)
     expect(page.locator("[data-kpi=order_cycle_time] .tile-value")).to_have_text(fmt_duration(cycle_now * 3600))
     page.screenshot(path=str(artifacts / "scorecard-shared-view.png"), full_page=True)
+
+
+def test_the_overview_panel_drops_a_resolved_exception_on_the_next_load(
+    server: LiveServer, watched_page: WatchedPage
+) -> None:
+    """The overview's exception panel is shared a minute too; an operator's resolve shows at once."""
+    page, ctx = watched_page.page, server.ctx
+    page.goto(f"{server.url}/")
+    first = page.locator("#ov-attention .ag-row[row-index='0'] [col-id='title'] a")
+    expect(first).to_have_attribute("href", re.compile(r"^/exceptions\?id=\d+$"))
+    top = int(str(first.get_attribute("href")).rsplit("=", 1)[1])
+    listed = page.locator(f"#ov-attention a[href='/exceptions?id={top}']")
+    page.goto(f"{server.url}/")  # within the minute: the shared view
+    expect(first).to_have_attribute("href", f"/exceptions?id={top}")
+
+    with ctx.writer.transaction() as conn:
+        lifecycle.resolve(top, conn=conn, actor="dana", now=ctx.now(), resolution="fixed at the ERP")
+    page.goto(f"{server.url}/")
+    expect(first).to_have_attribute("href", re.compile(r"^/exceptions\?id=\d+$"))
+    expect(listed).to_have_count(0)
