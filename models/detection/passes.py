@@ -256,7 +256,7 @@ def _stored(conn: Connection, fingerprints: list[str]) -> dict[str, dict[str, An
     rows: dict[str, dict[str, Any]] = {}
     for raw in frame.to_dict("records"):
         record = {k: None if pd.isna(v) else v for k, v in raw.items()}  # pandas' NaN/NaT → NULL
-        record["orders"] = linked.get(int(record["exception_id"]), frozenset())
+        record["orders"] = linked.get(int(raw["exception_id"]), frozenset())
         for column in ("last_seen", "resolved_at", "clear_since"):
             if record[column] is not None:
                 record[column] = pd.Timestamp(record[column]).to_pydatetime()
