@@ -201,8 +201,9 @@ def _refresh_exceptions(
     _range: str, _tick: int | None, chosen: dict[str, str] | None
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Exceptions are a current state: the range does not filter them, refresh (and the scope) does.
-    Shared a minute (at once after any action, the detector's too): ranking by value at risk joins
-    every active exception's orders, 0.15 s a viewer with 900k orders held in an outage at 10M."""
+    Shared a minute (read again at once after an operator's action or an exception the detector
+    opens, re-opens or resolves): ranking by value at risk joins every active exception's orders,
+    0.15 s a viewer with 900k orders held in an outage at 10M."""
     scope = scope_of(chosen)
 
     def read(conn: Connection, now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:

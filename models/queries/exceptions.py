@@ -49,8 +49,9 @@ SortKey = Literal[
 ]
 
 _x = exceptions.c
-#: Sort keys: (column, inverted). Descending reads "most first": the oldest, the most severe, the most
-#: money at risk, the most important customer, the soonest promised ship-by.
+#: Sort keys: (column, inverted). Descending reads "most first": the oldest, the most severe, ...
+#: The impact keys (the most money at risk, the most important customer, the soonest promised
+#: ship-by) are columns of each read's own impact subquery: :func:`_sort_key`.
 _SORT: dict[str, tuple[sa.ColumnElement[Any], bool]] = {
     "first_seen": (_x.first_seen, False),
     "last_seen": (_x.last_seen, False),

@@ -36,7 +36,8 @@ SELECT event_id, correlation_id, event_type, source, target, channel, occurred_a
 FROM business_events WHERE {event_ids}
 """
 
-#: The latest ok event per (order, type, target) of the given orders: through the correlation_id index.
+#: Every ok event of the given orders, with its id (a message's own replays are told apart by it):
+#: through the correlation_id index.
 _OK_EVENTS = """
 SELECT correlation_id, event_type, target, event_id, received_at
 FROM business_events WHERE {correlation_ids} AND status = 'ok'
