@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from app.context import AppContext
 from app.settings import load_settings
 from models.queries.exceptions import ExceptionFilter, SortKey, list_exceptions
+from models.queries.impact import refresh_impact
 from seed_data.distributor import FLOWS
 from tests.integration.replay_world import add_failures, add_flow
 from tests.live_server import serve
@@ -103,6 +104,7 @@ def seed_exceptions(ctx: AppContext, n: int) -> None:
                 """
             )
         )
+        refresh_impact(conn)  # what the detection pass that links orders does
 
 
 def _pct(samples: list[float], q: float) -> float:

@@ -1,7 +1,7 @@
 """Exception detection: run the rules, then open, update, auto-resolve or re-open exceptions.
 
 The rules (:mod:`models.detection.rules`) read the canonical tables; this module writes
-only ``exceptions``, ``exception_orders`` and ``exception_actions``. Everything an
+only ``exceptions``, ``exception_orders``, ``exception_impacts`` and ``exception_actions``. Everything an
 exception records is derived from the evidence, so a second run on the same data changes
 nothing: occurrences grow only by evidence newer than the stored ``last_seen``, affected
 orders are the current set, and severity only ever escalates.
@@ -42,6 +42,7 @@ from models.detection.incidents import IncidentReport, correlate
 from models.detection.rules import DATA_QUALITY_PREFIX, RULES, DetectionSettings, RuleResult
 from models.enums import ACTIVE_SQL, ACTIVE_STATUSES, DETECTOR
 from models.queries.common import SEVERITIES, read_frame
+from models.queries.impact import refresh_impact
 from models.queries.messages import mark_delivered_by_source, original_id, record_failures
 from models.store.dialect import in_list
 from models.store.tables import exception_actions, exceptions
@@ -225,6 +226,8 @@ def run_detection(conn: Connection, *, now: datetime, settings: DetectionSetting
             report.resolved.append(fp)
         else:
             report.clearing.append(fp)
+    active = sa.select(exceptions.c.exception_id).where(exceptions.c.status.in_([str(s) for s in ACTIVE_STATUSES]))
+    refresh_impact(conn, active)  # the links written above, and their orders' facts as of now
     report.incidents = correlate(conn, now=now, settings=settings)
     report.elapsed_seconds = round(time.perf_counter() - began, 4)
     return report

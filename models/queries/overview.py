@@ -25,11 +25,11 @@ from models.queries.common import (
     read_frame,
     severity_rank,
 )
-from models.queries.impact import impact_subquery, money
+from models.queries.impact import money
 from models.queries.scope import ALL, Scope, exception_in_scope, flow_id_in_scope, flow_in_scope, order_in_scope
 from models.queries.steps import order_durations, step_lags_sql, step_params
 from models.store.dialect import percentile, percentiles, seconds_between, time_bucket
-from models.store.tables import exceptions, flows
+from models.store.tables import exception_impacts, exceptions, flows
 
 
 def order_counts(conn: Connection, *, now: datetime, window: Window, scope: Scope = ALL) -> dict[str, int]:
@@ -218,8 +218,7 @@ def needs_attention(conn: Connection, *, now: datetime, limit: int = 10, scope: 
         x.status.in_([str(s) for s in ACTIVE_STATUSES]),
         sa.and_(sa.true(), sa.text(exception_in_scope(scope, "exceptions")).bindparams(**scope.params())),
     )
-    impact = impact_subquery(sa.select(x.exception_id).where(*shown))  # not the links of history too
-    i = impact.c
+    i = exception_impacts.c
     query = (
         sa.select(
             x.exception_id, x.title, x.kind, x.severity, x.status, x.flow_id, flows.c.name.label("flow_name"),
@@ -228,7 +227,7 @@ def needs_attention(conn: Connection, *, now: datetime, limit: int = 10, scope: 
         )
         .select_from(
             exceptions.outerjoin(flows, flows.c.flow_id == x.flow_id)
-            .outerjoin(impact, i.exception_id == x.exception_id)
+            .outerjoin(exception_impacts, i.exception_id == x.exception_id)
         )
         .where(*shown)
         .order_by(

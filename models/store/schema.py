@@ -20,6 +20,7 @@ from models.ingest.writer import (
     backfill_order_values,
     backfill_step_flows,
 )
+from models.queries.impact import refresh_impact
 from models.queries.messages import backfill_exception_messages
 from models.store.tables import metadata, schema_meta
 
@@ -28,7 +29,7 @@ MIGRATION_LOCK = 7_270_001
 #: pg_advisory_xact_lock key of the configuration sync (flows, rules, catalog, targets) on start.
 CONFIG_SYNC_LOCK = 7_270_002
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 #: Alembic's scripts (PostgreSQL only).
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -61,6 +62,9 @@ def create_schema(engine: Engine) -> None:
         # -- v9 (KPI rollups): order_facts.short_at and returned_at --
         if current is not None and current < 9:
             backfill_order_shortfalls(conn)
+        # -- v10 (impact kept per exception): exception_impacts, created above --
+        if current is not None and current < 10:
+            refresh_impact(conn)
         if current is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif current != SCHEMA_VERSION:

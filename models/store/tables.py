@@ -221,6 +221,21 @@ exception_orders = sa.Table(
     sa.Index("ix_exception_orders_exception_id", "exception_id"),
 )
 
+# The business impact of each exception's linked orders (``models.queries.impact``), kept by the
+# detection pass, so the workbench reads one row per exception instead of joining every link to
+# ``order_facts``. An exception with no row holds no known order.
+exception_impacts = sa.Table(
+    "exception_impacts",
+    metadata,
+    sa.Column("exception_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("orders", sa.Integer, nullable=False),
+    sa.Column("value_at_risk", sa.Numeric(20, 2), nullable=False),
+    sa.Column("valued_orders", sa.Integer, nullable=False),
+    sa.Column("tier_rank", sa.Integer),  # index into TIERS: 0 = the most important
+    sa.Column("customer_tier", sa.String),
+    sa.Column("earliest_ship_by", sa.DateTime),
+)
+
 exception_actions = sa.Table(
     "exception_actions",
     metadata,

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from models.detection.incidents import correlate
 from models.detection.occurrences import DetectionSettings
+from models.queries.impact import refresh_impact
 from models.store.tables import exception_messages, exception_orders, exceptions, order_facts
 from tests.live_server import LiveServer
 
@@ -37,6 +38,7 @@ def _outage(server: LiveServer) -> None:
             exception_id=1, event_id="ev-1", correlation_id="SHP-1", first_failed_at=NOW, last_failed_at=NOW,
             state="pending", replays=0,
         ))  # fmt: skip
+        refresh_impact(conn)  # as the detection pass that linked the orders would
         correlate(conn, now=NOW, settings=DetectionSettings())
 
 

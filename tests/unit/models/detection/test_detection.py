@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from models.detection.passes import DetectionReport, DetectionSettings, run_detection
+from models.queries.impact import ExceptionImpact, exception_impact
 from tests.factories import add_flow, add_system, event, events_table
 
 NOW = datetime(2026, 3, 10, 12, 0)
@@ -331,6 +332,11 @@ def test_an_outage_of_thousands_of_orders(db) -> None:  # type: ignore[no-untype
     assert (x["occurrences"], x["affected_orders"], x["severity"]) == (20_000, 20_000, "critical")
     assert (x["first_seen"], x["last_seen"]) == (NOW - 165 * M, NOW - 105 * M - timedelta(seconds=1))
     assert x["orders"] == ids
+    assert _impact(engine, x) == ExceptionImpact(orders=20_000)  # no total known yet
+
+    with engine.begin() as conn:  # totals learnt: the stored impact follows at the next pass
+        conn.execute(sa.text("UPDATE order_facts SET order_value = 2.5"))
+    assert _impact(engine, x) == ExceptionImpact(orders=20_000)
 
     # accepted before the sync-lag window [11:45, 12:00): their late acceptance is not also a lag breach
     add(writer, [event(o, "order.accepted", NOW - 20 * M, flow_id=ACC, source="shop", target="erp")
@@ -338,6 +344,7 @@ def test_an_outage_of_thousands_of_orders(db) -> None:  # type: ignore[no-untype
     assert detect_twice(engine).updated == [fp]
     x = only(engine)
     assert (x["occurrences"], x["affected_orders"], x["orders"]) == (20_000, 15_000, ids[5_000:])
+    assert _impact(engine, x) == ExceptionImpact(orders=15_000, value_at_risk=37_500.0, valued_orders=15_000)
 
     later = [f"SHP-L{i:04d}" for i in range(2_000)]  # created 11:00, overdue since 11:15
     add(writer, [row for oid in later for row in order(oid, NOW - H)])
@@ -345,3 +352,11 @@ def test_an_outage_of_thousands_of_orders(db) -> None:  # type: ignore[no-untype
     x = only(engine)
     assert (x["occurrences"], x["affected_orders"], x["last_seen"]) == (22_000, 17_000, NOW - 45 * M)
     assert x["orders"] == sorted(ids[5_000:] + later)
+    assert _impact(engine, x) == ExceptionImpact(orders=17_000, value_at_risk=37_500.0, valued_orders=15_000)
+
+
+def _impact(engine, x: dict[str, object]) -> ExceptionImpact:  # type: ignore[no-untyped-def]
+    """The stored impact of exception ``x`` (none stored: no impact)."""
+    key = int(str(x["exception_id"]))
+    with engine.connect() as conn:
+        return exception_impact(conn, [key]).get(key, ExceptionImpact())

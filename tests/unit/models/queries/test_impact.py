@@ -1,21 +1,27 @@
-"""Business impact per exception (models/queries/impact.py) and the workbench's sort and filters on it,
-on hand-made orders: values, tiers and ship-bys computed by hand below."""
+"""Business impact per exception (models/queries/impact.py), kept in ``exception_impacts``, and the
+workbench's sort and filters on it, on hand-made orders: values, tiers and ship-bys computed by hand below."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from pydantic import ValidationError
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from models.ingest.writer import IngestWriter
 from models.queries.exceptions import ExceptionFilter, get_exception, list_exceptions
-from models.queries.impact import ExceptionImpact, exception_impact, impact_subquery
+from models.queries.impact import ExceptionImpact, exception_impact, refresh_impact
+from models.store.schema import MIGRATIONS, SCHEMA_VERSION, create_schema, schema_version, set_meta
 from models.store.tables import exception_orders, exceptions, order_facts
+from tests.factories import fresh_db
+from tests.postgres import PgSession
 
 NOW = datetime(2026, 11, 20, 12, 0)
 DAY = timedelta(days=1)
@@ -31,38 +37,53 @@ ORDERS = {
 LINKS = {1: ["O-1", "O-2", "O-2"], 2: ["O-3", "O-4"], 3: []}
 
 
+def _fill(conn: Connection) -> None:
+    """The orders, the exceptions and their links, as detection would have linked them."""
+    conn.execute(
+        order_facts.insert(),
+        [
+            {
+                "correlation_id": key,
+                "failures": 0,
+                "created_at": NOW - DAY,
+                "order_value": value,
+                "customer_tier": tier,
+                "ship_by": ship_by,
+                "dispatched_at": NOW if shipped else None,
+            }
+            for key, (value, tier, ship_by, shipped) in ORDERS.items()
+        ],
+    )
+    for i in LINKS:
+        conn.execute(
+            exceptions.insert().values(
+                exception_id=i, fingerprint=f"fp{i}", kind="dead_letter", title=f"x{i}", severity="high",
+                status="open" if i != 2 else "resolved", first_seen=NOW, last_seen=NOW, occurrences=1,
+                affected_orders=len(LINKS[i]), updated_at=NOW,
+            )
+        )  # fmt: skip
+    conn.execute(
+        exception_orders.insert(), [{"exception_id": i, "correlation_id": o} for i, os in LINKS.items() for o in os]
+    )
+
+
 @pytest.fixture()
 def engine(fresh: tuple[Engine, IngestWriter]) -> Iterator[Engine]:
     engine, writer = fresh
     with writer.transaction() as conn:
-        conn.execute(
-            order_facts.insert(),
-            [
-                {
-                    "correlation_id": key,
-                    "failures": 0,
-                    "created_at": NOW - DAY,
-                    "order_value": value,
-                    "customer_tier": tier,
-                    "ship_by": ship_by,
-                    "dispatched_at": NOW if shipped else None,
-                }
-                for key, (value, tier, ship_by, shipped) in ORDERS.items()
-            ],
-        )
-        for i in LINKS:
-            conn.execute(
-                exceptions.insert().values(
-                    exception_id=i, fingerprint=f"fp{i}", kind="dead_letter", title=f"x{i}", severity="high",
-                    status="open", first_seen=NOW, last_seen=NOW, occurrences=1, affected_orders=len(LINKS[i]),
-                    updated_at=NOW,
-                )
-            )  # fmt: skip
-        conn.execute(
-            exception_orders.insert(), [{"exception_id": i, "correlation_id": o} for i, os in LINKS.items() for o in os]
-        )
+        _fill(conn)
+        refresh_impact(conn)  # what the detection pass does after it links orders
     yield engine
     engine.dispose()
+
+
+#: What the schema upgrades compute for the stored links: exception → (orders, value at risk).
+BACKFILLED = {1: (2, 150.5), 2: (2, 200.0)}
+
+
+def _backfilled(engine: Engine) -> dict[int, tuple[int, float]]:
+    with engine.connect() as conn:
+        return {i: (v.orders, v.value_at_risk) for i, v in exception_impact(conn, [1, 2, 3]).items()}
 
 
 def test_impact_per_exception(engine: Engine) -> None:
@@ -106,17 +127,60 @@ def test_sorted_and_filtered_on_impact(engine: Engine) -> None:
         ExceptionFilter(min_value=-1)
 
 
-def test_the_impact_read_covers_only_the_exceptions_shown(engine: Engine) -> None:
-    """Resolved exceptions keep their links: a workbench showing the active ones joins only theirs
-    (over every link ever made, 900k of them made each read 150 ms at 10M events)."""
+def test_a_refresh_reads_the_orders_facts_again_for_the_exceptions_it_is_given(engine: Engine) -> None:
+    """Stored impact changes only when refreshed, and only for the exceptions refreshed."""
     with engine.begin() as conn:
-        conn.execute(exceptions.update().where(exceptions.c.exception_id == 2).values(status="resolved"))
-        sub = impact_subquery(sa.select(exceptions.c.exception_id).where(exceptions.c.status == "open"))
-        computed = conn.execute(sa.select(sub.c.exception_id, sub.c.orders)).all()
-        active = ExceptionFilter(status=["open"])
-        by_value = list_exceptions(conn, active, now=NOW, sort="value_at_risk").items
-        valued = list_exceptions(conn, ExceptionFilter(status=["open"], min_value=100), now=NOW).items
-    assert [tuple(r) for r in computed] == [(1, 2)]  # not the resolved exception 2; 3 links no order
-    assert [(r["exception_id"], r["value_at_risk"]) for r in by_value] == [(1, 150.5), (3, 0.0)]
-    assert [r["exception_id"] for r in valued] == [1]
-    assert _ids(engine, ExceptionFilter(status=["resolved"], min_value=200)) == [2]
+        conn.execute(order_facts.update().where(order_facts.c.correlation_id == "O-1").values(dispatched_at=NOW))
+        conn.execute(order_facts.update().where(order_facts.c.correlation_id == "O-3").values(order_value=9.25))
+        before = exception_impact(conn, [1, 2])
+        refresh_impact(conn, [1])
+        after_one = exception_impact(conn, [1, 2])
+        refresh_impact(conn, sa.select(exceptions.c.exception_id).where(exceptions.c.exception_id == 2))
+        after_both = exception_impact(conn, [1, 2])
+    assert before[1].earliest_ship_by == NOW + DAY and before[2].value_at_risk == 200.0
+    # O-1 shipped: only O-2's ship-by is at risk; exception 2 waits for its own refresh
+    assert after_one[1] == ExceptionImpact(orders=2, value_at_risk=150.5, valued_orders=2, customer_tier="key",
+                                           earliest_ship_by=NOW + 2 * DAY)  # fmt: skip
+    assert after_one[2] == before[2]
+    assert after_both[2] == ExceptionImpact(orders=2, value_at_risk=209.25, valued_orders=2,
+                                            customer_tier="standard", earliest_ship_by=None)  # fmt: skip
+
+
+def test_an_exception_whose_links_are_gone_has_no_impact_after_its_refresh(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(exception_orders.delete().where(exception_orders.c.exception_id == 1))
+        refresh_impact(conn, [1, 3])
+        assert set(exception_impact(conn, [1, 2, 3])) == {2}
+        row = list_exceptions(conn, ExceptionFilter(), now=NOW, sort="value_at_risk").items
+    assert [(r["exception_id"], r["value_at_risk"]) for r in row] == [(2, 200.0), (3, 0.0), (1, 0.0)]
+
+
+def test_a_duckdb_file_of_schema_9_gets_the_impact_of_every_stored_exception(tmp_path: Path) -> None:
+    """Opening an older database fills ``exception_impacts`` from the links it already holds,
+    resolved exceptions included (the workbench shows them too)."""
+    engine, writer = fresh_db(tmp_path)
+    with writer.transaction() as conn:
+        _fill(conn)
+        set_meta(conn, "schema_version", "9")
+    assert _backfilled(engine) == {}
+    create_schema(engine)
+    with engine.connect() as conn:
+        assert schema_version(conn) == SCHEMA_VERSION
+    assert _backfilled(engine) == BACKFILLED
+    create_schema(engine)  # idempotent
+    assert _backfilled(engine) == BACKFILLED
+    engine.dispose()
+
+
+def test_postgres_migration_0005_fills_the_impact_of_every_stored_exception(pg_session: PgSession) -> None:
+    engine = pg_session.schema()
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+        assert not sa.inspect(conn).has_table("exception_impacts")
+        _fill(conn)
+        command.upgrade(config, "head")
+    assert _backfilled(engine) == BACKFILLED
+    engine.dispose()

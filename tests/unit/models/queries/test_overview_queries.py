@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from models.queries import overview as q
 from models.queries.common import Window
+from models.queries.impact import refresh_impact
 from models.store.tables import exceptions
 from tests.factories import add_flow, event, events_table
 
@@ -225,6 +226,7 @@ def test_needs_attention_ranks_by_value_at_risk_first(db) -> None:  # type: igno
             sa.text("INSERT INTO exception_orders SELECT exception_id, :o FROM exceptions WHERE fingerprint = :fp"),
             [{"o": "O1", "fp": "fp3"}, {"o": "O4", "fp": "fp0"}],
         )
+        refresh_impact(conn)  # as the detection pass that linked them would
         top = q.needs_attention(conn, now=NOW, limit=4)
     assert list(top.title) == ["x3", "x0", "x1", "x2"]
     assert list(top.value_at_risk) == [500.0, 20.25, 0.0, 0.0]

@@ -18,7 +18,7 @@ from tests.postgres import PgSession
 def test_the_migrations_build_what_tables_py_declares_and_run_again_as_a_no_op(pg_session: PgSession) -> None:
     with pg_session.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"  # the newest revision
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"  # the newest revision
         assert is_current(conn)
     create_schema(pg_session.engine)  # a second replica starting: nothing to do
     with pg_session.engine.connect() as conn:
