@@ -31,7 +31,7 @@ from tests.live_server import free_port
 REPEAT = 30
 #: Pages opened (``{order}`` and ``{partner}`` are filled from the seeded data).
 PAGES = ("/", "/exceptions", "/flows", "/orders?id={order}", "/partners", "/partners/{partner}", "/scorecard",
-         "/reconciliation", "/ingest", "/alerts")  # fmt: skip
+         "/reconciliation", "/ingest", "/alerts", "/incidents")  # fmt: skip
 CHANNEL = "shopify"
 INITIAL_TARGET, CHANGE_TARGET = 500.0, 250.0
 

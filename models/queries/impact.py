@@ -5,11 +5,12 @@ the workbench (sorted and filtered on it), the exceptions API, the overview's ne
 incidents and alerts.
 
 Exceptions read it from ``exception_impacts``, one row per exception that the detection pass
-refreshes for every active exception at its end (:func:`refresh_impact`). Detection is the only
-writer of links, so an exception's impact always matches its orders; a change to those orders
-(their total learnt, an order shipped) shows at the next pass. Computed on each read instead, an
-ERP outage holding 900k orders made every workbench read join 900k links to ``order_facts``:
-150 ms at 10M events. Incidents, fewer and read one page at a time, aggregate their links live.
+refreshes for every active exception at its end (:func:`refresh_impact`); incidents from
+``incident_impacts``, refreshed for every active incident once the pass has attached exceptions to
+them (:func:`refresh_incident_impact`). Detection is the only writer of links, so an impact always
+matches its orders; a change to those orders (their total learnt, an order shipped) shows at the
+next pass. Computed on each read instead, an ERP outage holding 900k orders made every workbench
+read join 900k links to ``order_facts``: 150 ms at 10M events.
 
 - orders: distinct orders linked to the exception;
 - value_at_risk: the sum of their totals (``order_value``; orders without a known total add nothing);
@@ -29,7 +30,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.enums import CustomerTier
-from models.store.tables import exception_impacts, exception_orders, order_facts
+from models.store.tables import (
+    exception_impacts,
+    exception_orders,
+    incident_exceptions,
+    incident_impacts,
+    order_facts,
+)
 
 TIERS = tuple(str(t) for t in CustomerTier)
 _f = order_facts.c
@@ -37,17 +44,33 @@ _RANK = sa.case({t: i for i, t in enumerate(TIERS)}, value=_f.customer_tier)
 
 
 def refresh_impact(conn: Connection, ids: Sequence[int] | sa.Select[Any] | None = None) -> None:
-    """Recompute the stored impact of ``ids`` (a list or a select of exception ids; None: every
-    exception) from their links and the orders' current facts."""
+    """Recompute the stored impact of exceptions ``ids`` (a list or a select of exception ids; None:
+    every exception) from their links and the orders' current facts."""
     links = sa.select(exception_orders.c.exception_id, exception_orders.c.correlation_id)
-    stored = sa.delete(exception_impacts)
+    _refresh(conn, exception_impacts, links, ids)
+
+
+def refresh_incident_impact(conn: Connection, ids: Sequence[int] | sa.Select[Any] | None = None) -> None:
+    """Recompute the stored impact of incidents ``ids`` (as :func:`refresh_impact`): the orders of
+    all their exceptions, each once."""
+    links = sa.select(incident_exceptions.c.incident_id, exception_orders.c.correlation_id).join(
+        exception_orders, exception_orders.c.exception_id == incident_exceptions.c.exception_id
+    )
+    _refresh(conn, incident_impacts, links, ids)
+
+
+def _refresh(
+    conn: Connection, table: sa.Table, links: sa.Select[Any], ids: Sequence[int] | sa.Select[Any] | None
+) -> None:
+    """Replace ``table``'s rows of ``ids`` with the impact of ``links`` (key, correlation_id)."""
+    stored = sa.delete(table)
     if ids is not None:
         chosen = ids if isinstance(ids, sa.Select) else sa.select(sa.func.unnest(sa.literal([int(i) for i in ids])))
-        links = links.where(exception_orders.c.exception_id.in_(chosen))
-        stored = stored.where(exception_impacts.c.exception_id.in_(chosen))
-    fresh = impact_of(links, "fresh")
+        key = links.selected_columns[0]  # the group key: exception_id or incident_id
+        links = links.where(key.in_(chosen))
+        stored = stored.where(table.c[key.name].in_(chosen))
     conn.execute(stored)
-    conn.execute(sa.insert(exception_impacts).from_select([c.name for c in exception_impacts.c], sa.select(fresh)))
+    conn.execute(sa.insert(table).from_select([c.name for c in table.c], sa.select(impact_of(links, "fresh"))))
 
 
 def impact_of(links: sa.Select[Any], name: str) -> sa.Subquery:

@@ -2,7 +2,7 @@
 and the few writes detection and the incident actions make.
 
 An incident's impact is :func:`models.queries.impact.impact_of` over the orders of all its exceptions
-(an order held by two of them counts once).
+(an order held by two of them counts once), kept in ``incident_impacts`` by the detection pass.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.enums import ACTIVE_INCIDENT_STATUSES, ACTIVE_STATUSES, IncidentStatus
-from models.queries.impact import impact_of, impact_row
+from models.queries.impact import impact_row
 from models.store.tables import (
-    exception_orders,
     exceptions,
     flows,
     incident_actions,
     incident_exceptions,
+    incident_impacts,
     incidents,
     systems,
 )
@@ -31,13 +31,6 @@ from models.store.tables import (
 _n, _ie, _x = incidents.c, incident_exceptions.c, exceptions.c
 _ACTIVE_X = [str(s) for s in ACTIVE_STATUSES]
 _ACTIVE_N = [str(s) for s in ACTIVE_INCIDENT_STATUSES]
-
-
-def _impact() -> sa.Subquery:
-    links = sa.select(_ie.incident_id, exception_orders.c.correlation_id).join(
-        exception_orders, exception_orders.c.exception_id == _ie.exception_id
-    )
-    return impact_of(links, "incident_impact")
 
 
 def _counts() -> sa.Subquery:
@@ -55,22 +48,22 @@ def _counts() -> sa.Subquery:
 
 
 def _select() -> sa.Select[Any]:
-    impact, counts = _impact(), _counts()
+    impact, counts = incident_impacts.c, _counts()
     return sa.select(
         *incidents.c,
         systems.c.name.label("system_name"),
         sa.func.coalesce(counts.c.exceptions, 0).label("exceptions"),
         sa.func.coalesce(counts.c.active_exceptions, 0).label("active_exceptions"),
         sa.func.coalesce(counts.c.flows, 0).label("flows"),
-        impact.c.orders,
-        impact.c.value_at_risk,
-        impact.c.valued_orders,
-        impact.c.customer_tier,
-        impact.c.earliest_ship_by,
+        impact.orders,
+        impact.value_at_risk,
+        impact.valued_orders,
+        impact.customer_tier,
+        impact.earliest_ship_by,
     ).select_from(
         incidents.outerjoin(systems, systems.c.system_id == _n.system_id)
         .outerjoin(counts, counts.c.incident_id == _n.incident_id)
-        .outerjoin(impact, impact.c.incident_id == _n.incident_id)
+        .outerjoin(incident_impacts, impact.incident_id == _n.incident_id)
     )
 
 

@@ -20,7 +20,7 @@ from models.ingest.writer import (
     backfill_order_values,
     backfill_step_flows,
 )
-from models.queries.impact import refresh_impact
+from models.queries.impact import refresh_impact, refresh_incident_impact
 from models.queries.messages import backfill_exception_messages
 from models.store.tables import metadata, schema_meta
 
@@ -62,9 +62,10 @@ def create_schema(engine: Engine) -> None:
         # -- v9 (KPI rollups): order_facts.short_at and returned_at --
         if current is not None and current < 9:
             backfill_order_shortfalls(conn)
-        # -- v10 (impact kept per exception): exception_impacts, created above --
+        # -- v10 (impact kept per exception and incident): exception_impacts, incident_impacts --
         if current is not None and current < 10:
             refresh_impact(conn)
+            refresh_incident_impact(conn)
         if current is None:
             conn.execute(schema_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         elif current != SCHEMA_VERSION:

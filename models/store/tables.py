@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -221,20 +223,23 @@ exception_orders = sa.Table(
     sa.Index("ix_exception_orders_exception_id", "exception_id"),
 )
 
-# The business impact of each exception's linked orders (``models.queries.impact``), kept by the
-# detection pass, so the workbench reads one row per exception instead of joining every link to
-# ``order_facts``. An exception with no row holds no known order.
-exception_impacts = sa.Table(
-    "exception_impacts",
-    metadata,
-    sa.Column("exception_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("orders", sa.Integer, nullable=False),
-    sa.Column("value_at_risk", sa.Numeric(20, 2), nullable=False),
-    sa.Column("valued_orders", sa.Integer, nullable=False),
-    sa.Column("tier_rank", sa.Integer),  # index into TIERS: 0 = the most important
-    sa.Column("customer_tier", sa.String),
-    sa.Column("earliest_ship_by", sa.DateTime),
-)
+
+def _impact_columns(key: str) -> list[sa.Column[Any]]:
+    """The business impact of a group of orders (``models.queries.impact``), one row per ``key``."""
+    return [
+        sa.Column(key, sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("orders", sa.Integer, nullable=False),
+        sa.Column("value_at_risk", sa.Numeric(20, 2), nullable=False),
+        sa.Column("valued_orders", sa.Integer, nullable=False),
+        sa.Column("tier_rank", sa.Integer),  # index into TIERS: 0 = the most important
+        sa.Column("customer_tier", sa.String),
+        sa.Column("earliest_ship_by", sa.DateTime),
+    ]
+
+
+# The impact of each exception's linked orders, kept by the detection pass, so the workbench reads
+# one row per exception instead of joining every link to ``order_facts``. No row: no known order.
+exception_impacts = sa.Table("exception_impacts", metadata, *_impact_columns("exception_id"))
 
 exception_actions = sa.Table(
     "exception_actions",
@@ -644,6 +649,9 @@ incident_exceptions = sa.Table(
     sa.Column("attached_at", sa.DateTime, nullable=False),
     sa.PrimaryKeyConstraint("incident_id", "exception_id"),
 )
+
+# The impact of the orders of all an incident's exceptions (each order once), kept by the pass too.
+incident_impacts = sa.Table("incident_impacts", metadata, *_impact_columns("incident_id"))
 
 # The incident's timeline and audit: opened and exceptions attached (detector), acknowledged, owner set,
 # resolved (an operator or the detector); never updated.

@@ -17,9 +17,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from models.ingest.writer import IngestWriter
 from models.queries.exceptions import ExceptionFilter, get_exception, list_exceptions
-from models.queries.impact import ExceptionImpact, exception_impact, refresh_impact
+from models.queries.impact import ExceptionImpact, exception_impact, refresh_impact, refresh_incident_impact
+from models.queries.incidents import get_incident, list_incidents
 from models.store.schema import MIGRATIONS, SCHEMA_VERSION, create_schema, schema_version, set_meta
-from models.store.tables import exception_orders, exceptions, order_facts
+from models.store.tables import exception_orders, exceptions, incident_exceptions, incidents, order_facts
 from tests.factories import fresh_db
 from tests.postgres import PgSession
 
@@ -65,6 +66,15 @@ def _fill(conn: Connection) -> None:
     conn.execute(
         exception_orders.insert(), [{"exception_id": i, "correlation_id": o} for i, os in LINKS.items() for o in os]
     )
+    conn.execute(
+        incidents.insert().values(
+            incident_id=7, system_id="d365", title="D365 down", status="open", opened_at=NOW, updated_at=NOW
+        )
+    )
+    conn.execute(
+        incident_exceptions.insert(),
+        [{"incident_id": 7, "exception_id": i, "attached_at": NOW} for i in (1, 2)],
+    )
 
 
 @pytest.fixture()
@@ -73,17 +83,21 @@ def engine(fresh: tuple[Engine, IngestWriter]) -> Iterator[Engine]:
     with writer.transaction() as conn:
         _fill(conn)
         refresh_impact(conn)  # what the detection pass does after it links orders
+        refresh_incident_impact(conn)  # and after it attaches exceptions to incidents
     yield engine
     engine.dispose()
 
 
-#: What the schema upgrades compute for the stored links: exception → (orders, value at risk).
-BACKFILLED = {1: (2, 150.5), 2: (2, 200.0)}
+#: What the schema upgrades compute for the stored links: exception → (orders, value at risk), and
+#: incident 7's (exceptions 1 and 2: all four orders).
+BACKFILLED = ({1: (2, 150.5), 2: (2, 200.0)}, (4, 350.5))
 
 
-def _backfilled(engine: Engine) -> dict[int, tuple[int, float]]:
+def _backfilled(engine: Engine) -> tuple[dict[int, tuple[int, float]], tuple[int, float] | None]:
     with engine.connect() as conn:
-        return {i: (v.orders, v.value_at_risk) for i, v in exception_impact(conn, [1, 2, 3]).items()}
+        by_exception = {i: (v.orders, v.value_at_risk) for i, v in exception_impact(conn, [1, 2, 3]).items()}
+        incident = get_incident(conn, 7) or {}
+    return by_exception, (incident["orders"], incident["value_at_risk"]) if incident.get("orders") else None
 
 
 def test_impact_per_exception(engine: Engine) -> None:
@@ -155,6 +169,26 @@ def test_an_exception_whose_links_are_gone_has_no_impact_after_its_refresh(engin
     assert [(r["exception_id"], r["value_at_risk"]) for r in row] == [(2, 200.0), (3, 0.0), (1, 0.0)]
 
 
+def test_an_incident_counts_each_order_of_its_exceptions_once(engine: Engine) -> None:
+    """Incident 7 holds exceptions 1 (O-1, O-2) and 2 (O-3, O-4); exception 3 joins it holding O-1
+    again: still four orders, and the stored figures move only with the refresh."""
+    with engine.begin() as conn:
+        first = get_incident(conn, 7) or {}
+        conn.execute(exception_orders.insert().values(exception_id=3, correlation_id="O-1"))
+        conn.execute(incident_exceptions.insert().values(incident_id=7, exception_id=3, attached_at=NOW))
+        conn.execute(order_facts.update().where(order_facts.c.correlation_id == "O-1").values(dispatched_at=NOW))
+        stale = get_incident(conn, 7) or {}
+        refresh_incident_impact(conn, [7])
+        fresh = get_incident(conn, 7) or {}
+        [listed], _ = list_incidents(conn)
+    shown = ("orders", "value_at_risk", "customer_tier", "earliest_ship_by")
+    # 100 + 50.50 + 200 (O-3 has no total); key tier from O-1; O-4 shipped, so O-1's ship-by at first
+    assert [first[k] for k in shown] == [4, 350.5, "key", NOW + DAY]
+    assert [stale[k] for k in shown] == [4, 350.5, "key", NOW + DAY]
+    assert [fresh[k] for k in shown] == [4, 350.5, "key", NOW + 2 * DAY]  # O-1 shipped: O-2's ship-by
+    assert [listed[k] for k in shown] == [4, 350.5, "key", NOW + 2 * DAY]
+
+
 def test_a_duckdb_file_of_schema_9_gets_the_impact_of_every_stored_exception(tmp_path: Path) -> None:
     """Opening an older database fills ``exception_impacts`` from the links it already holds,
     resolved exceptions included (the workbench shows them too)."""
@@ -162,7 +196,7 @@ def test_a_duckdb_file_of_schema_9_gets_the_impact_of_every_stored_exception(tmp
     with writer.transaction() as conn:
         _fill(conn)
         set_meta(conn, "schema_version", "9")
-    assert _backfilled(engine) == {}
+    assert _backfilled(engine) == ({}, None)
     create_schema(engine)
     with engine.connect() as conn:
         assert schema_version(conn) == SCHEMA_VERSION
