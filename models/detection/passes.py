@@ -297,13 +297,13 @@ class _Writer:
             return False
         self._set(row, {**values, "updated_at": self.now})
         if row["orders"] != f.orders:
-            self._link(row["exception_id"], f.orders, replace=True)
+            self._link(row["exception_id"], f.orders, row["orders"])
         return True
 
     def reopen(self, row: dict[str, Any], f: Finding, sev: str) -> None:
         values = self._refreshed(row, f, sev)
         self._set(row, {**values, "status": "open", "resolved_at": None, "resolution": None, "updated_at": self.now})
-        self._link(row["exception_id"], f.orders, replace=True)
+        self._link(row["exception_id"], f.orders, row["orders"])
         self._messages(row["exception_id"], f)
         self._audit(row["exception_id"], "reopen", "resolved", "open", f"condition returned: {f.first_error}")
 
@@ -349,13 +349,21 @@ class _Writer:
     def _set(self, row: dict[str, Any], values: dict[str, Any]) -> None:
         self.conn.execute(exceptions.update().where(exceptions.c.exception_id == row["exception_id"]).values(**values))
 
-    def _link(self, exception_id: object, orders: frozenset[str], *, replace: bool = False) -> None:
-        if replace:
-            self.conn.execute(sa.text("DELETE FROM exception_orders WHERE exception_id = :id"), {"id": exception_id})
-        if orders:
+    def _link(self, exception_id: object, orders: frozenset[str], held: frozenset[str] = frozenset()) -> None:
+        """Make the exception's linked orders ``orders``, given the ones it ``held``. Only the
+        difference is written: an outage's 900k links change by a few thousand a pass."""
+        gone, new = held - orders, orders - held
+        if gone:
+            self.conn.execute(
+                sa.text(
+                    "DELETE FROM exception_orders WHERE exception_id = :id AND correlation_id IN (SELECT unnest(:ids))"
+                ),
+                {"id": exception_id, "ids": sorted(gone)},
+            )
+        if new:
             self.conn.execute(
                 sa.text("INSERT INTO exception_orders (exception_id, correlation_id) SELECT :id, unnest(:ids)"),
-                {"id": exception_id, "ids": sorted(orders)},
+                {"id": exception_id, "ids": sorted(new)},
             )
 
     def _audit(self, exception_id: object, action: str, before: str | None, after: str, detail: str | None) -> None:
