@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -95,10 +96,12 @@ class _Phase:
     overview_ms: list[float] = field(default_factory=list)
     timeline_ms: list[float] = field(default_factory=list)
     lag: list[float] = field(default_factory=list)  # seconds of the asked rate acknowledged, not committed
+    server_cores: float = 0.0  # the server process's CPU time over the phase's wall time
+    bench_cores: float = 0.0  # this process's (the senders' and the reader's), on the same machine
 
 
-def _phase(url: str, client: httpx.Client, bodies: tuple[list[bytes], list[bytes]], rates: tuple[float, float],
-           seconds: float, orders: list[str] | None) -> _Phase:  # fmt: skip
+def _phase(url: str, pid: int, client: httpx.Client, bodies: tuple[list[bytes], list[bytes]],
+           rates: tuple[float, float], seconds: float, orders: list[str] | None) -> _Phase:  # fmt: skip
     """Ingest at ``rates`` (events/s, spans/s) for ``seconds``; with ``orders``, a reader loads the
     overview KPIs and an order timeline every half second meanwhile."""
     events_per_s, spans_per_s = rates
@@ -116,6 +119,7 @@ def _phase(url: str, client: httpx.Client, bodies: tuple[list[bytes], list[bytes
         for path, mine, headers, rate, sent, took in streams
         for k in range(SENDERS)
     ]
+    cpu = (_cpu_seconds(pid), resource.getrusage(resource.RUSAGE_SELF))
     began = time.perf_counter()
     for w in workers:
         w.start()
@@ -135,6 +139,9 @@ def _phase(url: str, client: httpx.Client, bodies: tuple[list[bytes], list[bytes
     for w in workers:
         w.join()
     out.events_rate, out.spans_rate = sent_events[0] / elapsed, sent_spans[0] / elapsed
+    out.server_cores = (_cpu_seconds(pid) - cpu[0]) / elapsed
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.bench_cores = (usage.ru_utime + usage.ru_stime - cpu[1].ru_utime - cpu[1].ru_stime) / elapsed
     return out
 
 
@@ -155,9 +162,10 @@ def mixed_load(run: Run, db: Path, orders: list[str], *, events_per_s: float, sp
                 _timeline(client, order)
             idle_overview = [_overview(client) for _ in range(30)]
             idle_timeline = [_timeline(client, orders[i % len(orders)]) for i in range(30)]
-            alone = _phase(url, client, ([_event_body(n) for n in range(n_event_bodies)], spans), rates, seconds, None)
-            event_bodies = [_event_body(n) for n in range(n_event_bodies, 2 * n_event_bodies)]  # new events
-            read = _phase(url, client, (event_bodies, spans), rates, seconds, orders)
+            first = [_event_body(n) for n in range(n_event_bodies)]
+            alone = _phase(url, proc.pid, client, (first, spans), rates, seconds, None)
+            then = [_event_body(n) for n in range(n_event_bodies, 2 * n_event_bodies)]  # new events
+            read = _phase(url, proc.pid, client, (then, spans), rates, seconds, orders)
     finally:
         rss = _peak_rss_mb(proc.pid)
         proc.terminate()
@@ -180,8 +188,19 @@ def mixed_load(run: Run, db: Path, orders: list[str], *, events_per_s: float, sp
                 target="≤ 1.5× the limit", note="limit: the same read idle, just before (30 reads)"),
         latency("mixed_load", "order timeline p95 under load", pct(read.timeline_ms, 95), "ms",
                 pct(idle_timeline, 95), note="limit: the same read idle, just before (30 reads)"),
+        plain("mixed_load", "CPU used, ingest alone", alone.server_cores + alone.bench_cores, "cores",
+              note=f"server {alone.server_cores:.2f} + bench senders {alone.bench_cores:.2f}, of the machine's "
+                   f"{os.cpu_count()}"),
+        plain("mixed_load", "CPU used, ingest with the reader", read.server_cores + read.bench_cores, "cores",
+              note=f"server {read.server_cores:.2f} + bench senders and reader {read.bench_cores:.2f}"),
         plain("mixed_load", "server peak RSS", rss, "MB", note="the loaded database served under the mixed load"),
     )  # fmt: skip
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (/proc/<pid>/stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mb(pid: int) -> float:
