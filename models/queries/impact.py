@@ -70,10 +70,10 @@ def _refresh(
         links = links.where(key.in_(chosen))
         stored = stored.where(table.c[key.name].in_(chosen))
     conn.execute(stored)
-    conn.execute(sa.insert(table).from_select([c.name for c in table.c], sa.select(impact_of(links, "fresh"))))
+    conn.execute(sa.insert(table).from_select([c.name for c in table.c], impact_of(links)))
 
 
-def impact_of(links: sa.Select[Any], name: str) -> sa.Subquery:
+def impact_of(links: sa.Select[Any]) -> sa.Select[Any]:
     """The impact of each group of orders ``links`` selects as (group key, correlation_id): the key
     keeps its column name. Exceptions group by exception_id; incidents by incident_id."""
     held = links.distinct().subquery("held")
@@ -92,7 +92,6 @@ def impact_of(links: sa.Select[Any], name: str) -> sa.Subquery:
         )
         .select_from(held.outerjoin(order_facts, _f.correlation_id == order))
         .group_by(key)
-        .subquery(name)
     )
 
 
@@ -124,7 +123,8 @@ def exception_impact(conn: Connection, ids: Sequence[int]) -> dict[int, Exceptio
 
 
 def impact_row(row: Mapping[str, Any]) -> ExceptionImpact:
-    """A row of :func:`impact_of` as an :class:`ExceptionImpact` (a missing row: none)."""
+    """A stored impact row (of ``exception_impacts`` or ``incident_impacts``) as an
+    :class:`ExceptionImpact` (a missing row: none)."""
     return ExceptionImpact(
         orders=int(row.get("orders") or 0),
         value_at_risk=money(row.get("value_at_risk")),
