@@ -30,7 +30,6 @@ from models.detection.occurrences import DetectionSettings
 from models.enums import ACTIVE_INCIDENT_STATUSES, ACTIVE_SQL, DETECTOR, IncidentAction, IncidentStatus
 from models.queries.impact import refresh_incident_impact
 from models.queries.incidents import append_incident_action, attach, insert_incident, update_incident
-from models.store.tables import incidents
 
 #: Kinds that mean a system does not take messages at all (an incident about them: "unavailable").
 OUTAGE_KINDS = frozenset({"dead_letter", "delivery_failed", "retries_exhausted"})
@@ -86,8 +85,9 @@ def correlate(conn: Connection, *, now: datetime, settings: DetectionSettings) -
         report.attached += len(mine)
         pool = [c for c in pool if pick not in c.systems]
     report.resolved = _resolve_finished(conn, now)
-    still = incidents.c.status.in_([str(s) for s in ACTIVE_INCIDENT_STATUSES])
-    refresh_incident_impact(conn, sa.select(incidents.c.incident_id).where(still))  # what they hold now
+    still = sorted({*active.values(), *report.opened} - set(report.resolved))
+    if still:  # most passes have no incident: no statement then
+        refresh_incident_impact(conn, still)  # what they hold now, attached above
     return report
 
 
