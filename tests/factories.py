@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import shutil
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -19,10 +22,24 @@ _ids = itertools.count(1)
 
 
 def fresh_db(tmp_path: Path) -> tuple[Engine, IngestWriter]:
-    """A new database with the current schema, and its writer."""
-    engine = make_engine(tmp_path / "test.duckdb")
-    create_schema(engine)
+    """A new database with the current schema, and its writer: a copy of one empty database made
+    once per test process (creating the schema takes ~0.25 s, hundreds of tests need one)."""
+    db = tmp_path / "test.duckdb"
+    shutil.copyfile(_empty_db(), db)
+    engine = make_engine(db)
     return engine, IngestWriter(engine)
+
+
+@functools.cache
+def _empty_db() -> Path:
+    """An empty database with the current schema, checkpointed, so its one file is all of it."""
+    db = Path(tempfile.mkdtemp(prefix="flowwatch-empty-")) / "empty.duckdb"
+    engine = make_engine(db)
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CHECKPOINT")
+    engine.dispose()
+    return db
 
 
 def event(
