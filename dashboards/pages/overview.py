@@ -202,8 +202,8 @@ def _refresh_exceptions(
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Exceptions are a current state: the range does not filter them, refresh (and the scope) does.
     Shared a minute (read again at once after an operator's action or an exception the detector
-    opens, re-opens or resolves): ranking by value at risk joins every active exception's orders,
-    0.15 s a viewer with 900k orders held in an outage at 10M."""
+    opens, re-opens or resolves): one aging and one ranking of every active exception serve every
+    viewer of a scope. The ranking reads each exception's stored impact (``exception_impacts``)."""
     scope = scope_of(chosen)
 
     def read(conn: Connection, now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
